@@ -1,0 +1,73 @@
+# Two commands matter: `make demo` and `make test`. Everything else is what they depend on.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+PROVIDER_VERSION := 0.1.0
+UNAME_M := $(shell uname -m)
+TF_ARCH := $(if $(filter aarch64 arm64,$(UNAME_M)),arm64,amd64)
+TF_PLATFORM := linux_$(TF_ARCH)
+# Where the machine keeps the hashicorp/* providers as a filesystem mirror (override: make provider AWS_PROVIDER_MIRROR=...).
+AWS_PROVIDER_MIRROR ?= /opt/tf-plugins
+PROVIDER_DIR := $(CURDIR)/.terraform-provider
+MIRROR := $(PROVIDER_DIR)/mirror
+PLUGIN_DIR := $(MIRROR)/registry.terraform.io/costory-io/costory/$(PROVIDER_VERSION)/$(TF_PLATFORM)
+PLUGIN := $(PLUGIN_DIR)/terraform-provider-costory_v$(PROVIDER_VERSION)
+TERRAFORMRC := $(PROVIDER_DIR)/terraform.rc
+
+.PHONY: help install proto provider test demo bench clean
+
+help:
+	@echo "make demo   - start a control plane on SQLite, apply examples/terraform/quickstart, show it, stop"
+	@echo "make test   - every test (unit, gRPC, acceptance with the real terraform CLI)"
+	@echo "make proto  - regenerate costory_proto/ from proto/"
+	@echo "make provider - build the Terraform filesystem mirror and CLI config in $(PROVIDER_DIR)"
+	@echo "make bench  - provider start-up and plan/apply timings (figures in docs/benchmarks.md)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+proto: install
+	$(PY) proto/generate.py
+
+# The provider "binary" is a launcher for the venv's interpreter; Terraform only needs an executable.
+provider: install
+	@mkdir -p $(PLUGIN_DIR)
+	@printf '#!/bin/sh\nexec "%s" -I -m provider_shim "$$@"\n' "$(PY)" > $(PLUGIN)
+	@chmod 0755 $(PLUGIN)
+	@{ \
+	  echo 'provider_installation {'; \
+	  echo '  filesystem_mirror {'; \
+	  echo '    path    = "$(MIRROR)"'; \
+	  echo '    include = ["registry.terraform.io/costory-io/costory"]'; \
+	  echo '  }'; \
+	  if [ -d "$(AWS_PROVIDER_MIRROR)" ]; then \
+	  echo '  filesystem_mirror {'; \
+	  echo '    path    = "$(AWS_PROVIDER_MIRROR)"'; \
+	  echo '    include = ["registry.terraform.io/hashicorp/*"]'; \
+	  echo '  }'; \
+	  fi; \
+	  echo '  direct {'; \
+	  echo '    exclude = ["registry.terraform.io/costory-io/costory", "registry.terraform.io/hashicorp/*"]'; \
+	  echo '  }'; \
+	  echo '}'; \
+	} > $(TERRAFORMRC)
+	@echo "Provider mirror: $(MIRROR)"
+	@echo "CLI config:      export TF_CLI_CONFIG_FILE=$(TERRAFORMRC)"
+
+test: provider
+	$(PY) -m pytest
+
+demo: provider
+	$(PY) -m control_plane.demo
+
+bench: provider
+	$(PY) bench/provider_bench.py
+
+clean:
+	rm -rf $(PROVIDER_DIR) .pytest_cache

@@ -1,0 +1,33 @@
+"""Diagnostics: collected, never raised, each with a Title Case summary, a remedy and an attribute path."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+PathStep = str | int
+
+
+class Severity(enum.Enum):
+    ERROR = 1
+    WARNING = 2
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    summary: str
+    detail: str
+    path: tuple[PathStep, ...] = ()
+
+
+def error(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, summary, detail, path)
+
+
+def warning(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnostic:
+    return Diagnostic(Severity.WARNING, summary, detail, path)
+
+
+def has_errors(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diagnostics)

@@ -1,0 +1,146 @@
+"""One generic implementation for every resource and data source derived from the proto.
+
+Each operation reads native values, returns early on error diagnostics, calls the control plane and
+flattens the answer into state. Plan modifiers are read off the attributes: ``requires_replace``,
+``use_state_for_unknown`` and ``constant``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message_factory import GetMessageClass
+
+from costory_schema import rules
+from provider_shim import cty
+from provider_shim.client import ControlPlane, ControlPlaneError
+from provider_shim.diagnostics import Diagnostic, error, warning
+from provider_shim.messages import from_message, to_message
+from provider_shim.schema import TerraformType
+
+State = dict[str, Any] | None
+
+
+def _configurable(terraform_type: TerraformType):
+    return [a for a in terraform_type.attributes if a.required or a.optional]
+
+
+class Resource:
+    def __init__(self, terraform_type: TerraformType):
+        self.type = terraform_type
+        self._message_class = GetMessageClass(terraform_type.message)
+
+    def _method(self, verb: str) -> str:
+        return f"{verb}{self.type.singular}"
+
+    def _request_field(self) -> str:
+        """Name of the request field holding the object: the message name in snake_case."""
+        name = self.type.message.name
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+    # -- validate / plan: no control-plane call -------------------------------------------------------
+
+    def validate(self, config: State) -> list[Diagnostic]:
+        violations = rules.check(self.type.message, config, is_known=cty.is_known)
+        return [error(v.summary, v.detail, v.path) for v in violations]
+
+    def plan(self, prior: State, proposed: State) -> tuple[State, list[tuple], list[Diagnostic]]:
+        """The planned state and the paths that force replacement."""
+        if proposed is None:
+            return None, [], []
+        planned = dict(proposed)
+        if prior is None:
+            for attribute in self.type.attributes:
+                if attribute.computed and planned.get(attribute.name) is None:
+                    planned[attribute.name] = attribute.constant if attribute.constant else cty.UNKNOWN
+            return planned, [], []
+        changed = [a for a in _configurable(self.type) if prior.get(a.name) != planned.get(a.name)]
+        if not changed:
+            return prior, [], []
+        for attribute in self.type.attributes:
+            if attribute.computed and not (attribute.required or attribute.optional):
+                keep = attribute.use_state_for_unknown or attribute.constant
+                planned[attribute.name] = prior.get(attribute.name) if keep else cty.UNKNOWN
+        replace = [(a.name,) for a in changed if a.requires_replace]
+        return planned, replace, []
+
+    # -- apply / read / import -------------------------------------------------------------------------
+
+    def apply(self, control_plane: ControlPlane, prior: State, planned: State) -> tuple[State, list[Diagnostic]]:
+        try:
+            if planned is None:
+                self._delete(control_plane, prior["id"])
+                return None, []
+            if prior is None:
+                return self._create(control_plane, planned), []
+            return self._update(control_plane, prior, planned), []
+        except ControlPlaneError as exc:
+            return prior, exc.diagnostics
+
+    def _delete(self, control_plane: ControlPlane, object_id: str) -> None:
+        try:
+            control_plane.call(self.type.service, self._method("Delete"), id=object_id)
+        except ControlPlaneError as exc:
+            if exc.code != grpc.StatusCode.NOT_FOUND:
+                raise
+
+    def _create(self, control_plane: ControlPlane, planned: dict) -> dict:
+        body = to_message(self._message_class(), self.type.attributes, planned)
+        created = control_plane.call(self.type.service, self._method("Create"), **{self._request_field(): body})
+        return from_message(created, self.type.attributes, planned)
+
+    def _update(self, control_plane: ControlPlane, prior: dict, planned: dict) -> dict:
+        changed = [a.name for a in _configurable(self.type) if prior.get(a.name) != planned.get(a.name)]
+        body = to_message(self._message_class(id=prior["id"]), self.type.attributes, planned)
+        updated = control_plane.call(
+            self.type.service,
+            self._method("Update"),
+            **{self._request_field(): body, "update_mask": FieldMask(paths=changed)},
+        )
+        return from_message(updated, self.type.attributes, planned)
+
+    def read(self, control_plane: ControlPlane, current: State) -> tuple[State, list[Diagnostic]]:
+        if current is None:
+            return None, []
+        try:
+            found = control_plane.call(self.type.service, self._method("Get"), id=current["id"])
+        except ControlPlaneError as exc:
+            if exc.code == grpc.StatusCode.NOT_FOUND:
+                return None, [
+                    warning(
+                        "Resource Not Found",
+                        f"{self.type.type_name} {current['id']} no longer exists in the control plane; "
+                        "it was removed from the state and the next plan will create it again.",
+                    )
+                ]
+            return current, exc.diagnostics
+        return from_message(found, self.type.attributes, current), []
+
+    def import_state(self, control_plane: ControlPlane, object_id: str) -> tuple[State, list[Diagnostic]]:
+        try:
+            found = control_plane.call(self.type.service, self._method("Get"), id=object_id)
+        except ControlPlaneError as exc:
+            if exc.code == grpc.StatusCode.NOT_FOUND:
+                return None, [
+                    error(
+                        "Cannot Import Non-Existent Object",
+                        f"No {self.type.type_name} with id `{object_id}` exists for this token's tenant. "
+                        "Check the id with the control plane's List API.",
+                    )
+                ]
+            return None, exc.diagnostics
+        return from_message(found, self.type.attributes, None), []
+
+
+class DataSource:
+    def __init__(self, terraform_type: TerraformType):
+        self.type = terraform_type
+
+    def read(self, control_plane: ControlPlane, config: State) -> tuple[State, list[Diagnostic]]:
+        try:
+            found = control_plane.call(self.type.service, f"Get{self.type.singular}")
+        except ControlPlaneError as exc:
+            return None, exc.diagnostics
+        return from_message(found, self.type.attributes, config), []
