@@ -98,6 +98,28 @@ class _Controller:
         return grpc_controller_pb2.Empty()
 
 
+class _DeferredProvider:
+    """Stands in for ``ProviderService`` until it is loaded, so the handshake line does not wait for the
+    schema and control-plane client modules; every RPC waits for the load."""
+
+    def __init__(self):
+        self._loaded = threading.Event()
+        self._service = None
+
+    def load(self) -> None:
+        from provider_shim.server import ProviderService
+
+        self._service = ProviderService()
+        self._loaded.set()
+
+    def __getattr__(self, rpc: str):
+        def call(request, context):
+            self._loaded.wait()
+            return getattr(self._service, rpc)(request, context)
+
+        return call
+
+
 def serve() -> int:
     if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
         sys.stderr.write(
@@ -110,11 +132,8 @@ def serve() -> int:
         sys.stderr.write(f"This provider speaks plugin protocol 6; Terraform offered {','.join(versions)}.\n")
         return 1
 
-    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
     from costory_proto import tfplugin6_pb2_grpc
     from costory_proto.plugin import grpc_controller_pb2_grpc
-    from provider_shim.server import ProviderService
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Terraform forwards Ctrl-C to the whole process group; it stops us through Shutdown instead.
@@ -126,16 +145,15 @@ def serve() -> int:
     key_pem, cert_pem, cert_der = self_signed_certificate()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    tfplugin6_pb2_grpc.add_ProviderServicer_to_server(ProviderService(), server)
+    provider = _DeferredProvider()
+    tfplugin6_pb2_grpc.add_ProviderServicer_to_server(provider, server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(stop), server)
-    health_servicer = health.HealthServicer()
-    health_servicer.set("plugin", health_pb2.HealthCheckResponse.SERVING)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.add_secure_port(f"unix:{socket_path}", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
     server.start()
     try:
         sys.stdout.write(handshake_line(socket_path, cert_der) + "\n")
         sys.stdout.flush()
+        provider.load()  # while Terraform connects
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         stop.wait()
         server.stop(grace=1).wait()

@@ -1,0 +1,84 @@
+"""The Terraform schema derived from the proto descriptors, checked attribute by attribute."""
+
+from __future__ import annotations
+
+import json
+
+from costory_proto import tfplugin6_pb2 as tf
+from provider_shim import wire
+from provider_shim.schema import provider_schema
+
+RESOURCE = "costory_metrics_datasource_s3_parquet"
+
+
+def flags(schema: tf.Schema) -> dict[str, tuple]:
+    return {
+        a.name: (json.loads(a.type), a.required, a.optional, a.computed, a.sensitive)
+        for a in schema.block.attributes
+    }
+
+
+def test_types_found_in_the_proto():
+    schema = provider_schema()
+    assert schema.provider.type_name == "costory"
+    assert sorted(schema.resources) == [RESOURCE]
+    assert sorted(schema.data_sources) == ["costory_service_account"]
+
+
+def test_provider_block():
+    assert flags(wire.schema(provider_schema().provider)) == {
+        # token is required in effect, but may come from COSTORY_TOKEN, so the schema says optional.
+        "token": ("string", False, True, False, True),
+        "base_url": ("string", False, True, False, False),
+    }
+
+
+def test_metrics_datasource_attributes():
+    definition = [
+        "object",
+        {
+            "aggregation": "string",
+            "date_column": "string",
+            "dimensions": ["list", "string"],
+            "gap_filling": "string",
+            "metric_name": "string",
+            "unit": "string",
+            "value_column": "string",
+        },
+        ["dimensions", "unit"],
+    ]
+    assert flags(wire.schema(provider_schema().resources[RESOURCE])) == {
+        "id": ("string", False, False, True, False),
+        "name": ("string", True, False, False, False),
+        "bucket_name": ("string", True, False, False, False),
+        "prefix": ("string", False, True, False, False),
+        "role_arn": ("string", True, False, False, False),
+        # A plain list(object) attribute, so Terraform also accepts repeated blocks for it.
+        "metrics_definition": (["list", definition], True, False, False, False),
+        "status": ("string", False, False, True, False),
+        "type": ("string", False, False, True, False),
+    }
+
+
+def test_plan_modifiers_come_from_the_proto():
+    resource = provider_schema().resources[RESOURCE]
+    assert [a.name for a in resource.attributes if a.requires_replace] == ["name", "bucket_name", "prefix", "role_arn"]
+    assert [a.name for a in resource.attributes if a.use_state_for_unknown] == ["id"]
+    assert {a.name: a.constant for a in resource.attributes if a.constant} == {"type": "AwsS3V2"}
+
+
+def test_service_account_data_source():
+    assert flags(wire.schema(provider_schema().data_sources["costory_service_account"])) == {
+        "service_account": ("string", False, False, True, False),
+        "sub_ids": (["list", "string"], False, False, True, False),
+    }
+
+
+def test_every_attribute_is_documented():
+    schema = provider_schema()
+    for terraform_type in [schema.provider, *schema.resources.values(), *schema.data_sources.values()]:
+        assert terraform_type.description
+        for attribute in terraform_type.attributes:
+            assert attribute.description, f"{terraform_type.type_name}.{attribute.name}"
+            for nested in attribute.nested:
+                assert nested.description, f"{terraform_type.type_name}.{attribute.name}.{nested.name}"
