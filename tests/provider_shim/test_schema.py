@@ -82,3 +82,10 @@ def test_every_attribute_is_documented():
             assert attribute.description, f"{terraform_type.type_name}.{attribute.name}"
             for nested in attribute.nested:
                 assert nested.description, f"{terraform_type.type_name}.{attribute.name}.{nested.name}"
+
+
+def test_reference_docs_are_up_to_date():
+    from provider_shim.docs import DOCS, documents
+
+    stale = [str(rel) for rel, text in documents().items() if not (DOCS / rel).exists() or (DOCS / rel).read_text() != text]
+    assert stale == [], f"run `python -m provider_shim.docs`: {stale}"

@@ -1,0 +1,129 @@
+"""Write the provider's reference docs (registry layout under docs/) from the derived schema.
+
+``python -m provider_shim.docs`` regenerates them; a test fails when they are out of date, so the docs
+say exactly what the proto declares.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from provider_shim import cty
+from provider_shim.schema import Attribute, TerraformType, provider_schema
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _type_name(ty: cty.Type) -> str:
+    if isinstance(ty, cty.List):
+        inner = ty.element
+        return "List of Object" if isinstance(inner, cty.Object) else f"List of {_type_name(inner)}"
+    if isinstance(ty, cty.Object):
+        return "Object"
+    return str(cty.type_to_json(ty)).capitalize()
+
+
+def _bullets(attributes: tuple[Attribute, ...]) -> list[str]:
+    lines = []
+    for a in attributes:
+        notes = [_type_name(a.type)]
+        if a.sensitive:
+            notes.append("Sensitive")
+        if a.requires_replace:
+            notes.append("Forces replacement")
+        lines.append(f"- `{a.name}` ({', '.join(notes)}) {a.description}")
+    return lines
+
+
+def _section(title: str, attributes, level: int = 3) -> list[str]:
+    return [f"{'#' * level} {title}", "", *_bullets(tuple(attributes)), ""] if attributes else []
+
+
+def render(terraform_type: TerraformType, kind: str, example: str) -> str:
+    attributes = terraform_type.attributes
+    out = [
+        f"# {terraform_type.type_name} ({kind})",
+        "",
+        terraform_type.description,
+        "",
+        "## Example",
+        "",
+        "```hcl",
+        example.strip(),
+        "```",
+        "",
+        "## Schema",
+        "",
+    ]
+    out += _section("Required", [a for a in attributes if a.required])
+    out += _section("Optional", [a for a in attributes if a.optional and not a.required])
+    out += _section("Read-Only", [a for a in attributes if a.computed and not (a.required or a.optional)])
+    for a in attributes:
+        if a.nested:
+            out += [f"### Nested Schema for `{a.name}`", ""]
+            out += _section("Required", [n for n in a.nested if n.required], level=4)
+            out += _section("Optional", [n for n in a.nested if not n.required], level=4)
+    if kind == "Resource" and any(a.name == "id" for a in attributes):
+        out += ["## Import", "", "```shell", f"terraform import {terraform_type.type_name}.example <id>", "```", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+EXAMPLES = {
+    "costory": """
+provider "costory" {
+  # token    = "cst_..."           # or COSTORY_TOKEN
+  # base_url = "127.0.0.1:50051"   # or COSTORY_BASE_URL
+}
+""",
+    "costory_service_account": """
+data "costory_service_account" "current" {}
+
+output "costory_sub_ids" {
+  value = data.costory_service_account.current.sub_ids
+}
+""",
+    "costory_metrics_datasource_s3_parquet": """
+resource "costory_metrics_datasource_s3_parquet" "api_usage" {
+  name        = "API Usage"
+  bucket_name = "my-usage-exports"
+  prefix      = "api-usage/"
+  role_arn    = "arn:aws:iam::123456789012:role/costory-metrics-reader"
+
+  metrics_definition {
+    metric_name  = "api_call_count"
+    gap_filling  = "ZERO"
+    aggregation  = "SUM"
+    value_column = "api_call_count"
+    date_column  = "date"
+    dimensions   = ["region", "team"]
+    unit         = "calls"
+  }
+}
+""",
+}
+
+
+def _short(type_name: str) -> str:
+    return type_name.removeprefix("costory_")
+
+
+def documents() -> dict[Path, str]:
+    schema = provider_schema()
+    docs = {Path("index.md"): render(schema.provider, "Provider", EXAMPLES[schema.provider.type_name])}
+    for name, t in sorted(schema.resources.items()):
+        docs[Path("resources") / f"{_short(name)}.md"] = render(t, "Resource", EXAMPLES.get(name, ""))
+    for name, t in sorted(schema.data_sources.items()):
+        docs[Path("data-sources") / f"{_short(name)}.md"] = render(t, "Data Source", EXAMPLES.get(name, ""))
+    return docs
+
+
+def write(root: Path = DOCS) -> None:
+    for rel, text in documents().items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    write(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS)

@@ -1,0 +1,165 @@
+"""Processes the tests start for real: the control plane (CLI subprocess on loopback) and terraform.
+
+Every process started here is stopped by the fixture or context manager that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+REPO = Path(__file__).resolve().parents[1]
+TERRAFORMRC = REPO / ".terraform-provider" / "terraform.rc"
+CLI = [sys.executable, "-m", "control_plane"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ControlPlaneProcess:
+    address: str
+    database_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def create_tenant(self, name: str) -> str:
+        out = subprocess.run(
+            [*CLI, "tenants", "create", name, "--database-url", self.database_url],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.splitlines()[0].strip()
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.address)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_control_plane(workdir: Path) -> ControlPlaneProcess:
+    database_url = f"sqlite:///{workdir / 'costory.db'}"
+    subprocess.run([*CLI, "migrate", "--database-url", database_url], check=True, capture_output=True)
+    address = f"127.0.0.1:{free_port()}"
+    log_path = workdir / "control-plane.log"
+    log = open(log_path, "wb")
+    process = subprocess.Popen(
+        [*CLI, "serve", "--grpc-address", address, "--database-url", database_url],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    handle = ControlPlaneProcess(address, database_url, process, log_path)
+    channel = grpc.insecure_channel(address)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=30)
+    except grpc.FutureTimeoutError:
+        handle.stop()
+        raise RuntimeError(f"control plane did not start: {log_path.read_text()}") from None
+    finally:
+        channel.close()
+    return handle
+
+
+class Terraform:
+    """Runs the real terraform CLI in one working directory, with our provider mirror configured."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]):
+        self.workdir = workdir
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(workdir),
+            "TF_CLI_CONFIG_FILE": str(TERRAFORMRC),
+            "TF_IN_AUTOMATION": "1",
+            "CHECKPOINT_DISABLE": "1",
+            **env,
+        }
+
+    def write(self, main_tf: str, name: str = "main.tf") -> None:
+        (self.workdir / name).write_text(main_tf)
+
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            ["terraform", *args, "-no-color"] if args[0] not in ("state",) else ["terraform", *args],
+            cwd=self.workdir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"terraform {' '.join(args)} exited {result.returncode}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        return result
+
+    def init(self) -> None:
+        self.run("init", "-input=false")
+
+    def apply(self, *extra: str) -> subprocess.CompletedProcess:
+        return self.run("apply", "-auto-approve", "-input=false", *extra)
+
+    def plan_exit_code(self, *extra: str) -> int:
+        """0: no changes, 2: changes (``-detailed-exitcode``); anything else fails the test."""
+        result = self.run("plan", "-input=false", "-detailed-exitcode", *extra, check=False)
+        if result.returncode not in (0, 2):
+            raise AssertionError(f"plan failed ({result.returncode})\n{result.stdout}\n{result.stderr}")
+        return result.returncode
+
+    def plan_json(self, *extra: str) -> dict:
+        """The saved plan as ``terraform show -json`` renders it."""
+        self.run("plan", "-input=false", "-out=tfplan", *extra)
+        return json.loads(self.run("show", "-json", "tfplan").stdout)
+
+    def plan_diagnostics(self, *extra: str) -> list[dict]:
+        """Diagnostics of a plan run with ``-json`` (which may fail)."""
+        result = self.run("plan", "-input=false", "-json", *extra, check=False)
+        out = []
+        for line in result.stdout.splitlines():
+            event = json.loads(line)
+            if event.get("type") == "diagnostic":
+                out.append(event["diagnostic"])
+        return out
+
+    def state(self) -> dict:
+        return json.loads(self.run("show", "-json").stdout)
+
+    def resources(self) -> dict[str, dict]:
+        """Resource address -> attribute values from the current state."""
+        values = self.state().get("values") or {}
+        return {r["address"]: r["values"] for r in values.get("root_module", {}).get("resources", [])}
+
+
+def terraform_available() -> bool:
+    return shutil.which("terraform") is not None and TERRAFORMRC.exists()
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
