@@ -16,12 +16,12 @@ import logging
 import os
 import shutil
 import signal
+import ssl
+import subprocess
 import sys
 import tempfile
 import threading
 from concurrent import futures
-
-import grpc
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
@@ -31,9 +31,44 @@ APP_PROTOCOL_VERSION = 6
 log = logging.getLogger("provider_shim")
 
 
-def self_signed_certificate() -> tuple[bytes, bytes, bytes]:
-    """A fresh P-256 key and a certificate for ``localhost`` (the name go-plugin verifies): PEM key,
-    PEM certificate and DER certificate."""
+_OPENSSL_REQ = [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", "/dev/stdout", "-out", "/dev/stdout", "-subj", "/CN=localhost", "-days", "1",
+    "-addext", "subjectAltName=DNS:localhost",
+    "-addext", "basicConstraints=critical,CA:TRUE",
+    "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign",
+    "-addext", "extendedKeyUsage=serverAuth,clientAuth",
+]  # fmt: skip
+
+
+class CertificateMaker:
+    """A fresh P-256 key and self-signed certificate for ``localhost`` (the name go-plugin verifies).
+
+    The openssl CLI makes them in a child process while this one imports grpc, which keeps start-up
+    short; without openssl, the cryptography package makes them in-process.
+    """
+
+    def __init__(self):
+        openssl = shutil.which("openssl")
+        self._process = None
+        if openssl:
+            self._process = subprocess.Popen(
+                [openssl, *_OPENSSL_REQ], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+
+    def result(self) -> tuple[bytes, bytes]:
+        """PEM key and PEM certificate."""
+        if self._process is not None:
+            out, _ = self._process.communicate(timeout=30)
+            key_start, cert_start = out.find(b"-----BEGIN PRIVATE KEY-----"), out.find(b"-----BEGIN CERTIFICATE-----")
+            if self._process.returncode == 0 and key_start >= 0 and cert_start >= 0:
+                if key_start < cert_start:
+                    return out[key_start:cert_start], out[cert_start:]
+                return out[key_start:], out[cert_start:key_start]
+        return _certificate_in_process()
+
+
+def _certificate_in_process() -> tuple[bytes, bytes]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -74,9 +109,7 @@ def self_signed_certificate() -> tuple[bytes, bytes, bytes]:
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM), certificate.public_bytes(
-        serialization.Encoding.DER
-    )
+    return key_pem, certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def handshake_line(socket_path: str, certificate_der: bytes) -> str:
@@ -132,6 +165,10 @@ def serve() -> int:
         sys.stderr.write(f"This provider speaks plugin protocol 6; Terraform offered {','.join(versions)}.\n")
         return 1
 
+    certificate = CertificateMaker()  # first, so openssl works while grpc is imported
+
+    import grpc
+
     from costory_proto import tfplugin6_pb2_grpc
     from costory_proto.plugin import grpc_controller_pb2_grpc
 
@@ -142,7 +179,8 @@ def serve() -> int:
     stop = threading.Event()
     socket_dir = tempfile.mkdtemp(prefix="costory-plugin-")  # mode 0700
     socket_path = os.path.join(socket_dir, "provider.sock")
-    key_pem, cert_pem, cert_der = self_signed_certificate()
+    key_pem, cert_pem = certificate.result()
+    cert_der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     provider = _DeferredProvider()
@@ -160,3 +198,16 @@ def serve() -> int:
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
     return 0
+
+
+def dial(line: str):
+    """A TLS channel to the plugin that printed handshake ``line``, verified as go-plugin verifies it
+    (the certificate from the line, server name ``localhost``). Used by tests and benchmarks."""
+    import grpc
+
+    _core, _app, network, address, _protocol, encoded = line.strip().split("|")
+    der = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    credentials = grpc.ssl_channel_credentials(root_certificates=ssl.DER_cert_to_PEM_cert(der).encode())
+    return grpc.secure_channel(
+        f"{network}:{address}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    )

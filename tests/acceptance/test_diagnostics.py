@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.acceptance.test_metrics_datasource import ADDRESS, PROVIDER, blocks_config
-from tests.support import free_port
+from control_plane.local import free_port
 
 GOOD = {
     "metric_name": "api_call_count",
@@ -79,7 +79,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def initialised(tmp_path_factory, control_plane, tenant_token):
-    from tests.support import Terraform
+    from control_plane.local import Terraform
 
     terraform = Terraform(
         tmp_path_factory.mktemp("diagnostics"),

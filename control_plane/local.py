@@ -1,6 +1,7 @@
-"""Processes the tests start for real: the control plane (CLI subprocess on loopback) and terraform.
+"""A throwaway local stack for the demo, the benchmarks and the acceptance tests: a control plane
+started through its CLI on a loopback port, and the real terraform CLI pointed at our provider mirror.
 
-Every process started here is stopped by the fixture or context manager that started it.
+Whoever starts a process here stops it (``ControlPlaneProcess.stop``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
 REPO = Path(__file__).resolve().parents[1]
+# Written by `make provider`.
 TERRAFORMRC = REPO / ".terraform-provider" / "terraform.rc"
 CLI = [sys.executable, "-m", "control_plane"]
 
@@ -99,8 +100,10 @@ class Terraform:
         (self.workdir / name).write_text(main_tf)
 
     def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        # `terraform state ...` subcommands take no -no-color flag.
+        command = ["terraform", *args] if args[0] == "state" else ["terraform", *args, "-no-color"]
         result = subprocess.run(
-            ["terraform", *args, "-no-color"] if args[0] not in ("state",) else ["terraform", *args],
+            command,
             cwd=self.workdir,
             env={**self.env, **(env or {})},
             capture_output=True,
@@ -153,13 +156,3 @@ class Terraform:
 
 def terraform_available() -> bool:
     return shutil.which("terraform") is not None and TERRAFORMRC.exists()
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")

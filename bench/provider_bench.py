@@ -1,0 +1,169 @@
+"""Provider start-up and terraform plan/apply wall times; writes docs/benchmarks.md.
+
+Start-up is measured from exec of the provider launcher (what Terraform runs) to the handshake line,
+and on to the first GetProviderSchema answer. Plan/apply are end-to-end `terraform` runs against a
+local control plane on SQLite for 1 and 50 datasources (init excluded).
+
+    make bench            # or: .venv/bin/python bench/provider_bench.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from control_plane.local import Terraform, start_control_plane  # noqa: E402
+from costory_proto import tfplugin6_pb2 as tf  # noqa: E402
+from costory_proto import tfplugin6_pb2_grpc  # noqa: E402
+from costory_proto.plugin import grpc_controller_pb2, grpc_controller_pb2_grpc  # noqa: E402
+from provider_shim.plugin import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, dial  # noqa: E402
+
+LAUNCHER = next((REPO / ".terraform-provider" / "mirror").rglob("terraform-provider-costory_v*"), None)
+
+
+def startup(runs: int) -> tuple[list[float], list[float]]:
+    env = {**os.environ, MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_PROTOCOL_VERSIONS": "5,6"}
+    to_handshake, to_schema = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        process = subprocess.Popen([str(LAUNCHER)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        line = process.stdout.readline()
+        to_handshake.append(time.perf_counter() - start)
+        with dial(line) as channel:
+            tfplugin6_pb2_grpc.ProviderStub(channel).GetProviderSchema(tf.GetProviderSchema.Request(), timeout=30)
+            to_schema.append(time.perf_counter() - start)
+            grpc_controller_pb2_grpc.GRPCControllerStub(channel).Shutdown(grpc_controller_pb2.Empty(), timeout=30)
+        process.wait(timeout=30)
+        process.stdout.close()
+    return to_handshake, to_schema
+
+
+def config(count: int) -> str:
+    resources = "".join(
+        f"""
+resource "costory_metrics_datasource_s3_parquet" "d{i}" {{
+  name        = "Datasource {i}"
+  bucket_name = "usage-exports"
+  prefix      = "metrics/{i}/"
+  role_arn    = "arn:aws:iam::123456789012:role/costory-reader"
+  metrics_definition {{
+    metric_name  = "api_call_count"
+    gap_filling  = "ZERO"
+    aggregation  = "SUM"
+    value_column = "api_call_count"
+    date_column  = "date"
+    dimensions   = ["region", "team"]
+  }}
+}}
+"""
+        for i in range(count)
+    )
+    return 'terraform {\n  required_providers {\n    costory = { source = "costory-io/costory" }\n  }\n}\n' + resources
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def terraform_runs(count: int, runs: int) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {"plan (create)": [], "apply": [], "plan (no changes)": [], "destroy": []}
+    with tempfile.TemporaryDirectory() as raw:
+        root = Path(raw)
+        control_plane = start_control_plane(root)
+        try:
+            token = control_plane.create_tenant("bench")
+            for run in range(runs):
+                work = root / f"run{run}"
+                work.mkdir()
+                terraform = Terraform(
+                    work, {"COSTORY_TOKEN": token, "COSTORY_BASE_URL": f"grpc://{control_plane.address}"}
+                )
+                terraform.write(config(count))
+                terraform.init()
+                results["plan (create)"].append(timed(lambda: terraform.run("plan", "-input=false")))
+                results["apply"].append(timed(lambda: terraform.apply()))
+                results["plan (no changes)"].append(
+                    timed(lambda: terraform.run("plan", "-input=false", "-detailed-exitcode"))
+                )
+                results["destroy"].append(timed(lambda: terraform.run("destroy", "-auto-approve", "-input=false")))
+        finally:
+            control_plane.stop()
+    return results
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    terraform = subprocess.run(["terraform", "version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; {terraform}"
+    )
+
+
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="terraform runs per size (start-up runs 10x this)")
+    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    if LAUNCHER is None:
+        raise SystemExit("no provider launcher: run `make provider` first")
+
+    handshake, schema = startup(args.runs * 10)
+    rows = [
+        ("provider start-up: exec → handshake line", ms(handshake), "≤ 150 ms"),
+        ("provider start-up: exec → first GetProviderSchema answer", ms(schema), ""),
+    ]
+    for count in (1, 50):
+        for step, values in terraform_runs(count, args.runs).items():
+            target = "≤ 1.5 s" if (count, step) == (50, "plan (create)") else ""
+            rows.append((f"`terraform {step}`, {count} datasource{'s' if count > 1 else ''}", ms(values), target))
+
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `make bench` (`bench/provider_bench.py`); medians. Start-up: "
+        f"{len(handshake)} runs; terraform: {args.runs} runs per size, control plane on SQLite on the same machine, "
+        "`terraform init` excluded.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "| measurement | median | target |",
+        "| --- | --- | --- |",
+        *[f"| {name} | {value} | {target} |" for name, value, target in rows],
+        "",
+    ]
+    args.output.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
