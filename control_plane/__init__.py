@@ -1,0 +1,1 @@
+"""Self-hostable Costory control plane: tenants, metrics datasources, served over gRPC."""

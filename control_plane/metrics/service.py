@@ -1,0 +1,177 @@
+"""Metrics datasource operations for one tenant.
+
+Input is the plain-Python view of a ``MetricsDatasource`` message
+(``MessageToDict(..., preserving_proto_field_name=True, always_print_fields_with_no_presence=True)``), the
+shape the shared rules in ``costory_schema.rules`` check. An unset ``prefix`` or ``unit`` is an absent key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from control_plane.errors import InvalidArgument, NotFound
+from control_plane.metrics.repository import MetricsDatasourceRepository
+from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, utcnow
+from costory_proto.costory.v1 import metrics_datasource_pb2
+from costory_schema import rules
+from costory_schema.rules import Violation
+
+DatasourceData = Mapping[str, Any]
+
+MUTABLE_FIELDS = ("metrics_definition",)
+IMMUTABLE_FIELDS = ("name", "bucket_name", "prefix", "role_arn")
+INITIAL_STATUS = "PENDING"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[MetricsDatasource]
+    next_page_token: str
+    """Empty on the last page."""
+
+
+def validate_datasource(data: DatasourceData) -> list[Violation]:
+    """Every rule ``data`` breaks; nothing is saved."""
+    return rules.check(metrics_datasource_pb2.MetricsDatasource.DESCRIPTOR, data)
+
+
+def create_datasource(session: Session, tenant: Tenant, data: DatasourceData) -> MetricsDatasource:
+    _raise_if_invalid(data)
+    datasource = MetricsDatasource(
+        id=f"mds_{uuid.uuid4().hex}",
+        tenant_id=tenant.id,
+        name=data.get("name", ""),
+        bucket_name=data.get("bucket_name", ""),
+        prefix=data.get("prefix"),
+        role_arn=data.get("role_arn", ""),
+        status=INITIAL_STATUS,
+        metrics_definition=_definitions(data.get("metrics_definition", [])),
+    )
+    MetricsDatasourceRepository(session).add(datasource)
+    return datasource
+
+
+def get_datasource(session: Session, tenant: Tenant, datasource_id: str) -> MetricsDatasource:
+    datasource = MetricsDatasourceRepository(session).get(tenant.id, datasource_id)
+    if datasource is None:
+        raise _not_found(datasource_id)
+    return datasource
+
+
+def update_datasource(
+    session: Session, tenant: Tenant, datasource_id: str, data: DatasourceData, update_mask: Sequence[str]
+) -> MetricsDatasource:
+    """Apply the fields named in ``update_mask`` (all fields when empty). Only ``metrics_definition`` can
+    change; naming another field is accepted only when its value is unchanged."""
+    datasource = get_datasource(session, tenant, datasource_id)
+    paths = list(update_mask) or [*MUTABLE_FIELDS, *IMMUTABLE_FIELDS]
+    violations = [
+        violation for path in paths if (violation := _mask_violation(datasource, path, data)) is not None
+    ]
+    if violations:
+        raise InvalidArgument(violations)
+    if "metrics_definition" in paths:
+        definitions = data.get("metrics_definition", [])
+        _raise_if_invalid({**_immutable_data(datasource), "metrics_definition": definitions})
+        datasource.metrics_definition = _definitions(definitions)
+        datasource.updated_at = utcnow()
+    return datasource
+
+
+def delete_datasource(session: Session, tenant: Tenant, datasource_id: str) -> None:
+    if not MetricsDatasourceRepository(session).delete(tenant.id, datasource_id):
+        raise _not_found(datasource_id)
+
+
+def list_datasources(session: Session, tenant: Tenant, page_size: int = 0, page_token: str = "") -> Page:
+    """One page of the tenant's datasources, oldest first. ``page_size`` 0 means the default (50); more
+    than 500 is capped at 500."""
+    if page_size < 0:
+        raise InvalidArgument(
+            [Violation(("page_size",), "Invalid Value", "`page_size` must not be negative.")]
+        )
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    after = _decode_page_token(page_token) if page_token else None
+    rows = MetricsDatasourceRepository(session).list(tenant.id, after, size + 1)
+    next_page_token = _encode_page_token(rows[size - 1]) if len(rows) > size else ""
+    return Page(rows[:size], next_page_token)
+
+
+def _raise_if_invalid(data: DatasourceData) -> None:
+    violations = validate_datasource(data)
+    if violations:
+        raise InvalidArgument(violations)
+
+
+def _not_found(datasource_id: str) -> NotFound:
+    return NotFound(f"metrics datasource {datasource_id!r} not found")
+
+
+def _mask_violation(datasource: MetricsDatasource, path: str, data: DatasourceData) -> Violation | None:
+    if path in MUTABLE_FIELDS:
+        return None
+    if path in IMMUTABLE_FIELDS:
+        if data.get(path) == getattr(datasource, path):
+            return None
+        return Violation(
+            (path,),
+            "Immutable Field",
+            f"`{path}` cannot be changed after creation; only `metrics_definition` is updated in place. "
+            "Create a new datasource to change it.",
+        )
+    return Violation(
+        (path,), "Invalid Update Mask", f"`{path}` cannot be updated; only `metrics_definition` can."
+    )
+
+
+def _immutable_data(datasource: MetricsDatasource) -> dict[str, Any]:
+    data = {field: getattr(datasource, field) for field in IMMUTABLE_FIELDS}
+    if data["prefix"] is None:
+        del data["prefix"]
+    return data
+
+
+def _definitions(items: Sequence[Mapping[str, Any]]) -> list[MetricDefinition]:
+    return [
+        MetricDefinition(
+            position=position,
+            metric_name=item.get("metric_name", ""),
+            gap_filling=item.get("gap_filling", ""),
+            aggregation=item.get("aggregation", ""),
+            value_column=item.get("value_column", ""),
+            date_column=item.get("date_column", ""),
+            dimensions=list(item.get("dimensions", [])),
+            unit=item.get("unit"),
+        )
+        for position, item in enumerate(items)
+    ]
+
+
+def _encode_page_token(last: MetricsDatasource) -> str:
+    key = json.dumps([last.created_at.isoformat(), last.id])
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode_page_token(token: str) -> tuple[datetime, str]:
+    try:
+        created_at, datasource_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return datetime.fromisoformat(created_at), str(datasource_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidArgument(
+            [
+                Violation(
+                    ("page_token",), "Invalid Value", "`page_token` is not a token returned by this list."
+                )
+            ]
+        ) from None

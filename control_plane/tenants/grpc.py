@@ -1,0 +1,24 @@
+"""TenantService over gRPC."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from control_plane.models import Tenant
+from control_plane.rpc import tenant_rpc
+from costory_proto.costory.v1 import tenant_pb2, tenant_pb2_grpc
+
+
+class TenantServicer(tenant_pb2_grpc.TenantServiceServicer):
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+
+    @tenant_rpc
+    def WhoAmI(self, request, session: Session, tenant: Tenant) -> tenant_pb2.WhoAmIResponse:
+        return tenant_pb2.WhoAmIResponse(tenant_id=tenant.id, tenant_name=tenant.name)
+
+    @tenant_rpc
+    def GetServiceAccount(self, request, session: Session, tenant: Tenant) -> tenant_pb2.ServiceAccount:
+        return tenant_pb2.ServiceAccount(
+            service_account=tenant.service_account_email, sub_ids=[tenant.google_subject_id]
+        )

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from control_plane.models import Tenant
+
+
+class TenantRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get_by_token_hash(self, token_hash: str) -> Tenant | None:
+        return self.session.scalars(sa.select(Tenant).where(Tenant.token_hash == token_hash)).one_or_none()
+
+    def exists(self, **values: str) -> bool:
+        filters = [getattr(Tenant, key) == value for key, value in values.items()]
+        return self.session.scalar(sa.select(sa.exists().where(*filters))) or False
+
+    def add(self, tenant: Tenant) -> None:
+        self.session.add(tenant)
+        self.session.flush()
