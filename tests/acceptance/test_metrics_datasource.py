@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
@@ -182,3 +183,31 @@ resource "costory_metrics_datasource_s3_parquet" "api_usage" {
         }
     ]
     terraform.run("destroy", "-auto-approve", "-input=false")
+
+
+def test_service_account_data_source(terraform, control_plane, tenant_token):
+    from costory_proto.costory.v1 import tenant_pb2, tenant_pb2_grpc
+
+    terraform.write(
+        PROVIDER
+        + """
+data "costory_service_account" "current" {}
+
+output "sub_ids" {
+  value = data.costory_service_account.current.sub_ids
+}
+
+output "service_account" {
+  value = data.costory_service_account.current.service_account
+}
+"""
+    )
+    terraform.init()
+    terraform.apply()
+    outputs = {k: v["value"] for k, v in json.loads(terraform.run("output", "-json").stdout).items()}
+    remote = tenant_pb2_grpc.TenantServiceStub(control_plane.channel()).GetServiceAccount(
+        tenant_pb2.GetServiceAccountRequest(), metadata=(("authorization", f"Bearer {tenant_token}"),)
+    )
+    assert outputs == {"sub_ids": list(remote.sub_ids), "service_account": remote.service_account}
+    assert len(remote.sub_ids) == 1 and len(remote.sub_ids[0]) == 21
+    assert remote.service_account == "costory-acceptance@costory-selfhosted.iam.gserviceaccount.com"
