@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--grpc-address", help="host:port to listen on (default: $COSTORY_GRPC_ADDRESS, else 127.0.0.1:50051)"
     )
+    serve.add_argument(
+        "--http-address", help="host:port of the REST API (default: $COSTORY_HTTP_ADDRESS, else 127.0.0.1:8080)"
+    )
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema")
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(
@@ -42,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    overrides = {"database_url": args.database_url, "grpc_address": getattr(args, "grpc_address", None)}
+    overrides = {
+        "database_url": args.database_url,
+        "grpc_address": getattr(args, "grpc_address", None),
+        "http_address": getattr(args, "http_address", None),
+    }
     try:
         settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
         if args.command == "serve":

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,15 +36,17 @@ class ControlPlaneProcess:
     database_url: str
     process: subprocess.Popen
     log_path: Path
+    http_address: str
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """Run `costory-control-plane ARGS --database-url <this database>` with this server's settings."""
+        return subprocess.run(
+            [*CLI, *args, "--database-url", self.database_url], check=True, capture_output=True, text=True, env=self.env
+        )
 
     def create_tenant(self, name: str) -> str:
-        out = subprocess.run(
-            [*CLI, "tenants", "create", name, "--database-url", self.database_url],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return out.stdout.splitlines()[0].strip()
+        return self.cli("tenants", "create", name).stdout.splitlines()[0].strip()
 
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(self.address)
@@ -58,19 +61,26 @@ class ControlPlaneProcess:
                 self.process.wait()
 
 
-def start_control_plane(workdir: Path) -> ControlPlaneProcess:
+def start_control_plane(workdir: Path, env: dict[str, str] | None = None) -> ControlPlaneProcess:
+    """Migrate a fresh SQLite file in ``workdir`` and serve it on a free loopback port. ``env`` adds
+    ``COSTORY_*`` settings (e.g. the AWS endpoint of an emulator)."""
     database_url = f"sqlite:///{workdir / 'costory.db'}"
-    subprocess.run([*CLI, "migrate", "--database-url", database_url], check=True, capture_output=True)
+    process_env = {**os.environ, **(env or {})}
+    subprocess.run(
+        [*CLI, "migrate", "--database-url", database_url], check=True, capture_output=True, env=process_env
+    )
     address = f"127.0.0.1:{free_port()}"
     log_path = workdir / "control-plane.log"
     log = open(log_path, "wb")
+    http_address = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
-        [*CLI, "serve", "--grpc-address", address, "--database-url", database_url],
+        [*CLI, "serve", "--grpc-address", address, "--http-address", http_address, "--database-url", database_url],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=process_env,
     )
     log.close()
-    handle = ControlPlaneProcess(address, database_url, process, log_path)
+    handle = ControlPlaneProcess(address, database_url, process, log_path, http_address, process_env)
     channel = grpc.insecure_channel(address)
     try:
         grpc.channel_ready_future(channel).result(timeout=30)
@@ -156,3 +166,52 @@ class Terraform:
 
 def terraform_available() -> bool:
     return shutil.which("terraform") is not None and TERRAFORMRC.exists()
+
+
+@dataclass
+class MotoServer:
+    """moto's S3/IAM/STS emulator in its own process on a loopback port."""
+
+    endpoint: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def reset(self) -> None:
+        """Forget every bucket, role and object (moto's reset API)."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)
+
+
+def start_moto(workdir: Path) -> MotoServer:
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    log = open(workdir / "moto.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+    )
+    log.close()
+    server = MotoServer(f"http://127.0.0.1:{port}", process)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{server.endpoint}/moto-api/data.json", timeout=1)
+            return server
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or process.poll() is not None:
+                server.stop()
+                raise RuntimeError(f"moto did not start: {(workdir / 'moto.log').read_text()}") from None
+            time.sleep(0.1)

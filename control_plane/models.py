@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -49,6 +49,10 @@ class MetricsDatasource(Base):
     prefix: Mapped[str | None] = mapped_column(sa.String(1024))
     role_arn: Mapped[str] = mapped_column(sa.String(2048))
     status: Mapped[str] = mapped_column(sa.String(32), default="PENDING")
+    """`PENDING` until the first import, then `OK`, `WARNING` (files quarantined) or `ERROR`."""
+    status_message: Mapped[str | None] = mapped_column(sa.Text)
+    """What the status means and what to do about it."""
+    last_import_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -80,3 +84,133 @@ class MetricDefinition(Base):
     unit: Mapped[str | None] = mapped_column(sa.String(64))
 
     datasource: Mapped[MetricsDatasource] = relationship(back_populates="metrics_definition", lazy="raise")
+
+
+# -- identity ---------------------------------------------------------------------------------------
+
+
+class TenantGoogleKey(Base):
+    """The Google service-account key a tenant's ID tokens are obtained with.
+
+    In the embedded default the key is generated locally (its token_uri is the control plane's own
+    loopback endpoint); in production it is a real Google service-account key, set per tenant or
+    assigned from a configured pool. Never returned by any API and never logged."""
+
+    __tablename__ = "tenant_google_keys"
+
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    key_json: Mapped[str] = mapped_column(sa.Text)
+    """The service-account key file (JSON): client_email, client_id (the sub), private_key, token_uri."""
+    source: Mapped[str] = mapped_column(sa.String(16))
+    """`EMBEDDED` (generated here), `CONFIGURED` (set by an operator) or `POOL` (taken from the pool)."""
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+# -- metric ingestion -------------------------------------------------------------------------------
+
+
+class MetricImport(Base):
+    """One execution of an import of a datasource (scheduled or on demand): the import history."""
+
+    __tablename__ = "metric_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    datasource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("metrics_datasources.id", ondelete="CASCADE"), index=True
+    )
+    trigger: Mapped[str] = mapped_column(sa.String(16))
+    """`SCHEDULED` or `MANUAL`."""
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("import_runs.id", ondelete="SET NULL"), index=True)
+    owner: Mapped[str] = mapped_column(sa.String(200))
+    """Which control-plane process executed it (host:pid)."""
+    status: Mapped[str] = mapped_column(sa.String(16), default="RUNNING")
+    """`RUNNING`, `SUCCEEDED` or `FAILED`."""
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    files_seen: Mapped[int] = mapped_column(default=0)
+    files_imported: Mapped[int] = mapped_column(default=0)
+    files_unchanged: Mapped[int] = mapped_column(default=0)
+    files_quarantined: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class MetricFile(Base):
+    """A Parquet object seen under a datasource's prefix, identified by key and ETag."""
+
+    __tablename__ = "metric_files"
+    __table_args__ = (sa.UniqueConstraint("datasource_id", "key", "etag", name="uq_metric_files_object"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    datasource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("metrics_datasources.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(1024))
+    etag: Mapped[str] = mapped_column(sa.String(200))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    last_modified: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """`LOADED` or `QUARANTINED`."""
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    """Why the file was quarantined: what is wrong and what to change."""
+    rows: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    import_id: Mapped[int | None] = mapped_column(sa.ForeignKey("metric_imports.id", ondelete="SET NULL"))
+    imported_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class MetricDay(Base):
+    """Which file owns a (datasource, metric, day): the last received (S3 LastModified, then key)."""
+
+    __tablename__ = "metric_days"
+
+    datasource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("metrics_datasources.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric_name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    file_last_modified: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    file_key: Mapped[str] = mapped_column(sa.String(1024))
+
+
+class MetricValue(Base):
+    """A metric's value for one day and one combination of dimension values (already aggregated)."""
+
+    __tablename__ = "metric_values"
+    __table_args__ = (sa.Index("ix_metric_values_lookup", "datasource_id", "metric_name", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    datasource_id: Mapped[str] = mapped_column(sa.ForeignKey("metrics_datasources.id", ondelete="CASCADE"))
+    metric_name: Mapped[str] = mapped_column(sa.String(200))
+    day: Mapped[date] = mapped_column(sa.Date)
+    dimensions: Mapped[dict[str, str | None]] = mapped_column(sa.JSON)
+    """Dimension name -> value (null when the file had a null there)."""
+    value: Mapped[float] = mapped_column(sa.Float)
+    row_count: Mapped[int] = mapped_column(sa.BigInteger)
+    """Source rows aggregated into this value."""
+
+
+# -- scheduling -------------------------------------------------------------------------------------
+
+
+class ImportRun(Base):
+    """A scheduled daily import of a datasource; unique per (datasource, slot) so it happens once.
+
+    A process claims a run by taking its lease; a run whose lease expired (its process died) is claimed
+    again by another."""
+
+    __tablename__ = "import_runs"
+    __table_args__ = (sa.UniqueConstraint("datasource_id", "scheduled_for", name="uq_import_runs_slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    datasource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("metrics_datasources.id", ondelete="CASCADE"), index=True
+    )
+    scheduled_for: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    """The daily slot (06:00 UTC) this run is for."""
+    status: Mapped[str] = mapped_column(sa.String(16), default="PENDING", index=True)
+    """`PENDING`, `RUNNING`, `SUCCEEDED` or `FAILED` (retries exhausted or a terminal error)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +23,63 @@ class Settings(BaseSettings):
 
     grpc_address: str = "127.0.0.1:50051"
     """`host:port` the gRPC server listens on (env `COSTORY_GRPC_ADDRESS`); port 0 picks a free port."""
+
+    http_address: str = "127.0.0.1:8080"
+    """`host:port` of the REST API (FastAPI, OpenAPI at `/openapi.json`) served next to gRPC
+    (env `COSTORY_HTTP_ADDRESS`)."""
+
+    aws_region: str = "us-east-1"
+    """Region for STS, IAM and S3 clients (env `COSTORY_AWS_REGION`)."""
+
+    aws_endpoint_url: str | None = None
+    """Send STS, IAM and S3 calls to this endpoint instead of AWS, e.g. a moto server
+    `http://127.0.0.1:5000` (env `COSTORY_AWS_ENDPOINT_URL`). An emulator hands out credentials for any
+    token, so with an endpoint set the control plane also reads the role's trust policy (IAM GetRole)
+    and checks it itself; against real AWS, STS enforces the policy."""
+
+    trust_validation: Literal["enforce", "skip"] = "enforce"
+    """`enforce` (default): a datasource is saved only once its role trusts the tenant's Google identity
+    and its bucket is readable. `skip` saves without checking — for offline development only
+    (env `COSTORY_TRUST_VALIDATION`)."""
+
+    sts_retry_attempts: int = 6
+    """AccessDenied from STS right after a role is created (IAM propagation) is retried this many times
+    in all (env `COSTORY_STS_RETRY_ATTEMPTS`)."""
+
+    sts_retry_base_seconds: float = 1.0
+    """First backoff delay between those retries; it doubles each time (env `COSTORY_STS_RETRY_BASE_SECONDS`)."""
+
+    google_token_uri: str | None = None
+    """OAuth 2.0 token endpoint used to obtain Google ID tokens (env `COSTORY_GOOGLE_TOKEN_URI`). Unset:
+    keys generated here use the control plane's own loopback endpoint, and configured Google keys use
+    the `token_uri` in their key file (Google's)."""
+
+    google_key_pool_dir: Path | None = None
+    """Directory of real Google service-account key files (JSON); each new tenant is assigned an unused
+    one (env `COSTORY_GOOGLE_KEY_POOL_DIR`). Unset: each tenant gets an identity generated here."""
+
+    id_token_audience: str = "sts.amazonaws.com"
+    """Audience of the Google ID tokens presented to STS (env `COSTORY_ID_TOKEN_AUDIENCE`)."""
+
+    scheduler_enabled: bool = True
+    """Run the daily import scheduler inside `serve` (env `COSTORY_SCHEDULER_ENABLED`)."""
+
+    schedule_hour_utc: int = 6
+    """Hour of the day (UTC) at which each datasource's daily import is due (env `COSTORY_SCHEDULE_HOUR_UTC`)."""
+
+    scheduler_poll_seconds: float = 30.0
+    """How often the scheduler looks for due runs (env `COSTORY_SCHEDULER_POLL_SECONDS`)."""
+
+    lease_seconds: float = 600.0
+    """How long a claimed run stays owned by a process without renewal; after that another process takes
+    it over (env `COSTORY_LEASE_SECONDS`)."""
+
+    import_retry_attempts: int = 5
+    """Transient import failures are retried this many times in all, with exponential backoff
+    (env `COSTORY_IMPORT_RETRY_ATTEMPTS`)."""
+
+    import_retry_base_seconds: float = 60.0
+    """First backoff delay for a failed scheduled run; doubles each attempt (env `COSTORY_IMPORT_RETRY_BASE_SECONDS`)."""
 
     @field_validator("database_url")
     @classmethod

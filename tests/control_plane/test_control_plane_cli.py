@@ -74,8 +74,14 @@ class TestMigrate:
         assert set(sa.inspect(engine).get_table_names()) == {
             "alembic_version",
             "tenants",
+            "tenant_google_keys",
             "metrics_datasources",
             "metric_definitions",
+            "metric_imports",
+            "metric_files",
+            "metric_days",
+            "metric_values",
+            "import_runs",
         }
         engine.dispose()
 
