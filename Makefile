@@ -15,14 +15,14 @@ PLUGIN_DIR := $(MIRROR)/registry.terraform.io/costory-io/costory/$(PROVIDER_VERS
 PLUGIN := $(PLUGIN_DIR)/terraform-provider-costory_v$(PROVIDER_VERSION)
 TERRAFORMRC := $(PROVIDER_DIR)/terraform.rc
 
-.PHONY: help install proto provider test demo bench clean
+.PHONY: help install proto provider postgres test demo bench clean
 
 help:
-	@echo "make demo   - start a control plane on SQLite, apply examples/terraform/quickstart, show it, stop"
+	@echo "make demo   - the split-shared-api-costs guide on moto + SQLite: apply, import, per-team table, stop"
 	@echo "make test   - every test (unit, gRPC, acceptance with the real terraform CLI)"
 	@echo "make proto  - regenerate costory_proto/ from proto/"
 	@echo "make provider - build the Terraform filesystem mirror and CLI config in $(PROVIDER_DIR)"
-	@echo "make bench  - provider start-up and plan/apply timings (figures in docs/benchmarks.md)"
+	@echo "make bench  - provider start-up, plan/apply and import timings (figures in docs/benchmarks.md)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,15 @@ provider: install
 	@echo "Provider mirror: $(MIRROR)"
 	@echo "CLI config:      export TF_CLI_CONFIG_FILE=$(TERRAFORMRC)"
 
-test: provider
+# The PostgreSQL tests start their own cluster from the server binaries (initdb, pg_ctl).
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing the PostgreSQL server binaries (apt-get install postgresql)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "PostgreSQL server binaries (initdb, pg_ctl) are missing: install your distribution's postgresql package"; exit 1; fi
+
+test: provider postgres
 	$(PY) -m pytest
 
 demo: provider
@@ -68,6 +76,7 @@ demo: provider
 
 bench: provider
 	$(PY) bench/provider_bench.py
+	$(PY) bench/import_bench.py
 
 clean:
 	rm -rf $(PROVIDER_DIR) .pytest_cache

@@ -132,7 +132,7 @@ def ms(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="terraform runs per size (start-up runs 10x this)")
-    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks" / "provider.md")
     args = parser.parse_args()
     if LAUNCHER is None:
         raise SystemExit("no provider launcher: run `make provider` first")
@@ -148,7 +148,7 @@ def main() -> None:
             rows.append((f"`terraform {step}`, {count} datasource{'s' if count > 1 else ''}", ms(values), target))
 
     lines = [
-        "# Benchmarks",
+        "# Benchmarks: provider",
         "",
         "Produced by `make bench` (`bench/provider_bench.py`); medians. Start-up: "
         f"{len(handshake)} runs; terraform: {args.runs} runs per size, control plane on SQLite on the same machine, "

@@ -1,4 +1,4 @@
-"""`costory-control-plane`: serve, migrate, create tenants."""
+"""`costory-control-plane`: serve, migrate, create tenants and set their Google keys."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.errors import DomainError
+from control_plane.identity import set_google_key
 from control_plane.settings import Settings
 from control_plane.tenants.service import create_tenant
 
@@ -35,13 +37,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create = tenants.add_parser("create", parents=[database], help="create a tenant and print its API token")
     create.add_argument("name")
+    set_key = tenants.add_parser(
+        "set-google-key",
+        parents=[database],
+        help="give a tenant a real Google service-account key (its sub and email change to the key's)",
+    )
+    set_key.add_argument("name")
+    set_key.add_argument("--key-file", required=True, type=Path, help="the service account's JSON key file")
+
+    datasources = commands.add_parser("datasources", help="operate on metrics datasources").add_subparsers(
+        dest="datasources_command", required=True
+    )
+    reimport = datasources.add_parser(
+        "reimport", parents=[database], help="import a datasource's new and changed files now"
+    )
+    reimport.add_argument("id", help="the datasource id (mds_...)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.WARNING if args.command == "tenants" else logging.INFO,
+        level=logging.WARNING if args.command in ("tenants", "datasources") else logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
@@ -58,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(settings)
         elif args.command == "migrate":
             migrate(settings.database_url)
+        elif args.command == "datasources":
+            return _reimport(settings, args.id)
+        elif args.tenants_command == "set-google-key":
+            _set_google_key(settings, args.name, args.key_file)
         else:
             _create_tenant(settings, args.name)
     except DomainError as error:
@@ -75,9 +96,45 @@ def _create_tenant(settings: Settings, name: str) -> None:
     engine = create_engine(settings.database_url)
     try:
         with create_sessionmaker(engine).begin() as session:
-            tenant, token = create_tenant(session, name)
+            tenant, token = create_tenant(session, name, settings)
             tenant_id = tenant.id
     finally:
         engine.dispose()
     print(token)
     print(f"created tenant {name!r} ({tenant_id}); the token above is shown only once", file=sys.stderr)
+
+
+def _set_google_key(settings: Settings, name: str, key_file: Path) -> None:
+    try:
+        key_json = key_file.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise DomainError(f"cannot read key file {key_file}: {reason}") from None
+    migrate(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        with create_sessionmaker(engine).begin() as session:
+            tenant = set_google_key(session, name, key_json)
+            email, subject_id = tenant.service_account_email, tenant.google_subject_id
+    finally:
+        engine.dispose()
+    print(f"tenant {name!r} now uses Google service account {email} (sub {subject_id})", file=sys.stderr)
+
+
+def _reimport(settings: Settings, datasource_id: str) -> int:
+    """Run an on-demand import; prints its outcome, exits 1 when it failed."""
+    from control_plane.metrics.imports import run_import
+    from control_plane.services import build_services
+
+    services = build_services(settings)
+    try:
+        result = run_import(services, datasource_id, trigger="MANUAL")
+    finally:
+        services.close()
+    print(
+        f"{result.status}: {result.files_imported} imported, {result.files_unchanged} unchanged, "
+        f"{result.files_quarantined} quarantined of {result.files_seen} files"
+    )
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+    return 0 if result.status == "SUCCEEDED" else 1

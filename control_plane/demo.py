@@ -1,10 +1,12 @@
-"""`make demo`: the whole loop on embedded defaults, then everything stopped.
+"""`make demo`: the "split shared API costs" guide on embedded defaults, then everything stopped.
 
-1. start a control plane on a fresh SQLite file, on a free loopback port;
-2. create a tenant and take its token;
-3. `terraform init` + `apply` examples/terraform/quickstart with our provider;
-4. show what the control plane now holds, then a no-change plan;
-5. destroy, stop the control plane, remove the temporary directory.
+1. start moto (S3/IAM/STS emulator) and a control plane on a fresh SQLite file, both on loopback;
+2. create a tenant (its Google identity is generated locally; ID tokens come from a loopback endpoint);
+3. `terraform apply` examples/terraform/split-shared-api-costs: bucket, read policy, a role trusting only
+   the tenant's Google subject id, and the metrics datasource (the control plane validates the trust);
+4. an "export job" writes the guide's sample rows as one Parquet file a day;
+5. import on demand, then print API calls per team from the REST API;
+6. destroy, stop the control plane and moto, remove the temporary directory.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from control_plane.local import REPO, Terraform, start_control_plane, terraform_available
-from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
-from costory_proto.costory.v1 import metrics_datasource_pb2_grpc as pb_grpc
+import boto3
+import httpx
 
-EXAMPLE = REPO / "examples" / "terraform" / "quickstart"
+from control_plane.local import REPO, Terraform, aws_emulator_override, start_control_plane, start_moto, terraform_available
+from control_plane.sample_usage import upload
+
+EXAMPLE = REPO / "examples" / "terraform" / "split-shared-api-costs"
 
 
 def say(text: str) -> None:
@@ -32,42 +36,73 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="costory-demo-") as raw:
         root = Path(raw)
-        say("Starting the control plane (SQLite)")
-        control_plane = start_control_plane(root)
+        say("Starting moto (S3/IAM/STS emulator) and the control plane (SQLite)")
+        moto = start_moto(root)
+        control_plane = None
         try:
-            print(f"gRPC on {control_plane.address}, database {control_plane.database_url}")
-            say("Creating tenant 'demo'")
+            control_plane = start_control_plane(
+                root, {"COSTORY_AWS_ENDPOINT_URL": moto.endpoint, "COSTORY_SCHEDULER_ENABLED": "false"}
+            )
+            print(f"  emulator {moto.endpoint}; gRPC {control_plane.address}; REST http://{control_plane.http_address}")
+            say("Creating tenant 'demo' (token kept out of this output)")
             token = control_plane.create_tenant("demo")
-            print("token: cst_… (printed once by `costory-control-plane tenants create`; kept out of this output)")
 
             workdir = root / "terraform"
             shutil.copytree(EXAMPLE, workdir)
+            (workdir / "aws_emulator_override.tf").write_text(aws_emulator_override(moto.endpoint))
             terraform = Terraform(workdir, {"COSTORY_TOKEN": token, "COSTORY_BASE_URL": control_plane.address})
             say(f"terraform init + apply ({EXAMPLE.relative_to(REPO)})")
             terraform.init()
-            print(terraform.apply().stdout.strip().splitlines()[-1])
-            outputs = json.loads(terraform.run("output", "-json").stdout)
-            for name, output in outputs.items():
-                print(f"  {name} = {json.dumps(output['value'])}")
+            applied = terraform.apply().stdout
+            print("  " + next(line for line in applied.splitlines() if line.startswith("Apply complete")))
+            outputs = {k: v["value"] for k, v in json.loads(terraform.run("output", "-json").stdout).items()}
+            for name, value in outputs.items():
+                print(f"  {name} = {value}")
 
-            say("What the control plane holds (ListMetricsDatasources over gRPC)")
-            stub = pb_grpc.MetricsDatasourceServiceStub(control_plane.channel())
-            listed = stub.ListMetricsDatasources(
-                pb.ListMetricsDatasourcesRequest(), metadata=(("authorization", f"Bearer {token}"),)
+            say("Export job: one Parquet file a day under s3://{bucket}/api-usage/".format(**outputs))
+            s3 = boto3.client(
+                "s3",
+                endpoint_url=moto.endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
             )
-            print(f"  {'id':<40} {'name':<12} {'bucket':<18} {'status':<8} metrics")
-            for d in listed.metrics_datasources:
-                metrics = ", ".join(m.metric_name for m in d.metrics_definition)
-                print(f"  {d.id:<40} {d.name:<12} {d.bucket_name:<18} {d.status:<8} {metrics}")
+            for key in upload(s3, outputs["bucket"], "api-usage/"):
+                print(f"  wrote {key}")
 
-            say("A second plan shows no changes")
-            print("  exit code", terraform.plan_exit_code(), "(0 = no changes)")
+            rest = httpx.Client(
+                base_url=f"http://{control_plane.http_address}", headers={"Authorization": f"Bearer {token}"}, timeout=120
+            )
+            datasource = outputs["metrics_datasource_id"]
+            say("Import now (the daily 06:00 UTC run does the same)")
+            result = rest.post(f"/v1/metrics-datasources/{datasource}/import").json()
+            print(f"  {result['status']}: {result.get('files_imported', 0)} of {result.get('files_seen', 0)} files imported")
 
-            say("terraform destroy")
-            print(terraform.run("destroy", "-auto-approve", "-input=false").stdout.strip().splitlines()[-1])
+            say("API calls per team (REST: /v1/metrics-datasources/{id}/metrics/api_call_count/values?group_by=team)")
+            rows = rest.get(
+                f"/v1/metrics-datasources/{datasource}/metrics/api_call_count/values",
+                params={"start": "2026-01-01", "end": "2026-01-04", "group_by": "team"},
+            ).json()["rows"]
+            teams = sorted({r["dimensions"]["team"] for r in rows})
+            days = sorted({r["day"] for r in rows})
+            value = {(r["day"], r["dimensions"]["team"]): r["value"] for r in rows}
+            print("  " + f"{'day':<12}" + "".join(f"{t:>10}" for t in teams))
+            for day in days:
+                print("  " + f"{day:<12}" + "".join(f"{value.get((day, t), 0):>10,.0f}" for t in teams))
+            totals = {t: sum(value.get((d, t), 0) for d in days) for t in teams}
+            grand = sum(totals.values())
+            print("  " + f"{'total':<12}" + "".join(f"{totals[t]:>10,.0f}" for t in teams))
+            print("  " + f"{'share':<12}" + "".join(f"{totals[t] / grand:>10.1%}" for t in teams))
+
+            say("terraform destroy (after the export job's files are removed)")
+            for key in [o["Key"] for o in s3.list_objects_v2(Bucket=outputs["bucket"]).get("Contents", [])]:
+                s3.delete_object(Bucket=outputs["bucket"], Key=key)
+            print("  " + terraform.run("destroy", "-auto-approve", "-input=false").stdout.strip().splitlines()[-1])
         finally:
-            say("Stopping the control plane")
-            control_plane.stop()
+            say("Stopping the control plane and the emulator")
+            if control_plane is not None:
+                control_plane.stop()
+            moto.stop()
     print("Done.")
     return 0
 

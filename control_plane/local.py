@@ -215,3 +215,24 @@ def start_moto(workdir: Path) -> MotoServer:
                 server.stop()
                 raise RuntimeError(f"moto did not start: {(workdir / 'moto.log').read_text()}") from None
             time.sleep(0.1)
+
+
+def aws_emulator_override(endpoint: str) -> str:
+    """A Terraform override file pointing the hashicorp/aws provider at an emulator, so an example
+    configuration stays exactly what a user runs against real AWS."""
+    return f"""# Written by the test harness: points hashicorp/aws at a local emulator. Not part of the example.
+provider "aws" {{
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+
+  endpoints {{
+    s3  = "{endpoint}"
+    iam = "{endpoint}"
+    sts = "{endpoint}"
+  }}
+}}
+"""

@@ -15,7 +15,7 @@ from google.protobuf.message_factory import GetMessageClass
 
 from costory_schema import rules
 from provider_shim import cty
-from provider_shim.client import ControlPlane, ControlPlaneError
+from provider_shim.client import ControlPlane, ControlPlaneError, field_path
 from provider_shim.diagnostics import Diagnostic, error, warning
 from provider_shim.messages import from_message, to_message
 from provider_shim.schema import TerraformType
@@ -25,6 +25,18 @@ State = dict[str, Any] | None
 
 def _configurable(terraform_type: TerraformType):
     return [a for a in terraform_type.attributes if a.required or a.optional]
+
+
+def _warnings(message) -> list[Diagnostic]:
+    """Warning findings the control plane attached to a saved object (API convention: a repeated
+    ``findings`` field of costory.v1.Finding), shown by Terraform after apply."""
+    if "findings" not in message.DESCRIPTOR.fields_by_name:
+        return []
+    return [
+        warning(f.summary, f.detail, field_path(f.field) if f.field else ())
+        for f in message.findings
+        if f.severity == f.WARNING
+    ]
 
 
 class Resource:
@@ -74,8 +86,8 @@ class Resource:
                 self._delete(control_plane, prior["id"])
                 return None, []
             if prior is None:
-                return self._create(control_plane, planned), []
-            return self._update(control_plane, prior, planned), []
+                return self._create(control_plane, planned)
+            return self._update(control_plane, prior, planned)
         except ControlPlaneError as exc:
             return prior, exc.diagnostics
 
@@ -86,12 +98,12 @@ class Resource:
             if exc.code != grpc.StatusCode.NOT_FOUND:
                 raise
 
-    def _create(self, control_plane: ControlPlane, planned: dict) -> dict:
+    def _create(self, control_plane: ControlPlane, planned: dict) -> tuple[dict, list[Diagnostic]]:
         body = to_message(self._message_class(), self.type.attributes, planned)
         created = control_plane.call(self.type.service, self._method("Create"), **{self._request_field(): body})
-        return from_message(created, self.type.attributes, planned)
+        return from_message(created, self.type.attributes, planned), _warnings(created)
 
-    def _update(self, control_plane: ControlPlane, prior: dict, planned: dict) -> dict:
+    def _update(self, control_plane: ControlPlane, prior: dict, planned: dict) -> tuple[dict, list[Diagnostic]]:
         changed = [a.name for a in _configurable(self.type) if prior.get(a.name) != planned.get(a.name)]
         body = to_message(self._message_class(id=prior["id"]), self.type.attributes, planned)
         updated = control_plane.call(
@@ -99,7 +111,7 @@ class Resource:
             self._method("Update"),
             **{self._request_field(): body, "update_mask": FieldMask(paths=changed)},
         )
-        return from_message(updated, self.type.attributes, planned)
+        return from_message(updated, self.type.attributes, planned), _warnings(updated)
 
     def read(self, control_plane: ControlPlane, current: State) -> tuple[State, list[Diagnostic]]:
         if current is None:

@@ -16,6 +16,7 @@ from functools import cached_property, lru_cache
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 import costory_proto.costory.v1 as api_package
+from costory_proto.costory.v1 import options_pb2
 from costory_schema.options import (
     data_source_type,
     is_repeated,
@@ -115,8 +116,11 @@ def _field_type(field: FieldDescriptor) -> cty.Type:
 
 @lru_cache(maxsize=None)
 def _attributes(message: Descriptor) -> tuple[Attribute, ...]:
+    """Fields with a ``(terraform)`` option; the others are API-only."""
     attributes = []
     for field in message.fields:
+        if not field.GetOptions().HasExtension(options_pb2.terraform):
+            continue
         option = terraform_attribute(field)
         attributes.append(
             Attribute(

@@ -1,31 +1,44 @@
-"""MetricsDatasourceService over gRPC: messages in and out, the work in metrics.service."""
+"""MetricsDatasourceService over gRPC: messages in and out, the work in metrics.service and
+metrics.imports."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
 
 from google.protobuf import empty_pb2
-from google.protobuf.json_format import MessageToDict
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from control_plane.metrics import service
-from control_plane.models import MetricsDatasource, Tenant
+from control_plane.errors import InvalidArgument
+from control_plane.metrics import imports, service
+from control_plane.metrics.messages import file_to_proto, finding_to_proto, import_to_proto, to_data, to_proto
+from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc
+from control_plane.services import Services
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_proto.costory.v1 import metrics_datasource_pb2_grpc
-from costory_schema.options import terraform_attribute
 from costory_schema.rules import Violation
 
-DATASOURCE_TYPE = terraform_attribute(pb.MetricsDatasource.DESCRIPTOR.fields_by_name["type"]).constant
+
+def parse_day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(
+            [Violation((field,), "Invalid Date", f"`{field}` is `{value}`; use a UTC day as YYYY-MM-DD.")]
+        ) from None
 
 
 class MetricsDatasourceServicer(metrics_datasource_pb2_grpc.MetricsDatasourceServiceServicer):
-    def __init__(self, sessions: sessionmaker[Session]):
-        self.sessions = sessions
+    def __init__(self, services: Services):
+        self.services = services
+        self.sessions = services.sessions
 
     @tenant_rpc
     def CreateMetricsDatasource(self, request, session: Session, tenant: Tenant) -> pb.MetricsDatasource:
-        return to_proto(service.create_datasource(session, tenant, to_data(request.metrics_datasource)))
+        datasource, warnings = service.create_datasource(
+            session, tenant, to_data(request.metrics_datasource), self.services.enforced_access
+        )
+        return to_proto(datasource, warnings)
 
     @tenant_rpc
     def GetMetricsDatasource(self, request, session: Session, tenant: Tenant) -> pb.MetricsDatasource:
@@ -34,10 +47,15 @@ class MetricsDatasourceServicer(metrics_datasource_pb2_grpc.MetricsDatasourceSer
     @tenant_rpc
     def UpdateMetricsDatasource(self, request, session: Session, tenant: Tenant) -> pb.MetricsDatasource:
         message = request.metrics_datasource
-        datasource = service.update_datasource(
-            session, tenant, message.id, to_data(message), list(request.update_mask.paths)
+        datasource, warnings = service.update_datasource(
+            session,
+            tenant,
+            message.id,
+            to_data(message),
+            list(request.update_mask.paths),
+            self.services.enforced_access,
         )
-        return to_proto(datasource)
+        return to_proto(datasource, warnings)
 
     @tenant_rpc
     def DeleteMetricsDatasource(self, request, session: Session, tenant: Tenant) -> empty_pb2.Empty:
@@ -45,9 +63,7 @@ class MetricsDatasourceServicer(metrics_datasource_pb2_grpc.MetricsDatasourceSer
         return empty_pb2.Empty()
 
     @tenant_rpc
-    def ListMetricsDatasources(
-        self, request, session: Session, tenant: Tenant
-    ) -> pb.ListMetricsDatasourcesResponse:
+    def ListMetricsDatasources(self, request, session: Session, tenant: Tenant) -> pb.ListMetricsDatasourcesResponse:
         page = service.list_datasources(session, tenant, request.page_size, request.page_token)
         return pb.ListMetricsDatasourcesResponse(
             metrics_datasources=[to_proto(item) for item in page.items], next_page_token=page.next_page_token
@@ -57,39 +73,38 @@ class MetricsDatasourceServicer(metrics_datasource_pb2_grpc.MetricsDatasourceSer
     def ValidateMetricsDatasource(
         self, request, session: Session, tenant: Tenant
     ) -> pb.ValidateMetricsDatasourceResponse:
-        violations = service.validate_datasource(to_data(request.metrics_datasource))
-        return pb.ValidateMetricsDatasourceResponse(findings=[to_finding(v) for v in violations])
+        findings = service.check_datasource(
+            session, tenant, to_data(request.metrics_datasource), self.services.enforced_access
+        )
+        return pb.ValidateMetricsDatasourceResponse(findings=[finding_to_proto(f) for f in findings])
 
+    @tenant_rpc
+    def ImportMetricsDatasource(self, request, session: Session, tenant: Tenant) -> pb.MetricImport:
+        datasource = service.get_datasource(session, tenant, request.id)
+        return import_to_proto(imports.run_import(self.services, datasource.id, trigger="MANUAL"))
 
-def to_data(message: pb.MetricsDatasource) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    @tenant_rpc
+    def ListMetricImports(self, request, session: Session, tenant: Tenant) -> pb.ListMetricImportsResponse:
+        service.get_datasource(session, tenant, request.datasource_id)
+        page = imports.list_imports(session, request.datasource_id, request.page_size, request.page_token)
+        return pb.ListMetricImportsResponse(
+            imports=[import_to_proto(row) for row in page.items], next_page_token=page.next_page_token
+        )
 
+    @tenant_rpc
+    def ListMetricFiles(self, request, session: Session, tenant: Tenant) -> pb.ListMetricFilesResponse:
+        service.get_datasource(session, tenant, request.datasource_id)
+        files = imports.list_files(session, request.datasource_id, request.status or None)
+        return pb.ListMetricFilesResponse(files=[file_to_proto(row) for row in files])
 
-def to_proto(datasource: MetricsDatasource) -> pb.MetricsDatasource:
-    return pb.MetricsDatasource(
-        id=datasource.id,
-        name=datasource.name,
-        bucket_name=datasource.bucket_name,
-        prefix=datasource.prefix,
-        role_arn=datasource.role_arn,
-        metrics_definition=[
-            pb.MetricDefinition(
-                metric_name=item.metric_name,
-                gap_filling=item.gap_filling,
-                aggregation=item.aggregation,
-                value_column=item.value_column,
-                date_column=item.date_column,
-                dimensions=item.dimensions,
-                unit=item.unit,
-            )
-            for item in datasource.metrics_definition
-        ],
-        status=datasource.status,
-        type=DATASOURCE_TYPE,
-    )
-
-
-def to_finding(violation: Violation) -> pb.Finding:
-    return pb.Finding(
-        severity=pb.Finding.ERROR, field=violation.field, summary=violation.summary, detail=violation.detail
-    )
+    @tenant_rpc
+    def QueryMetricValues(self, request, session: Session, tenant: Tenant) -> pb.QueryMetricValuesResponse:
+        service.get_datasource(session, tenant, request.datasource_id)
+        return imports.query_values(
+            session,
+            request.datasource_id,
+            request.metric_name,
+            start=parse_day(request.start_date, "start_date"),
+            end=parse_day(request.end_date, "end_date"),
+            group_by=list(request.group_by),
+        )

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.metrics.repository import MetricsDatasourceRepository
 from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, utcnow
+from control_plane.findings import Finding
+from control_plane.ingest.load import delete_metrics, forget_files
+from control_plane.trust.access import RoleAccess
 from costory_proto.costory.v1 import metrics_datasource_pb2
 from costory_schema import rules
 from costory_schema.rules import Violation
@@ -42,12 +46,57 @@ class Page:
 
 
 def validate_datasource(data: DatasourceData) -> list[Violation]:
-    """Every rule ``data`` breaks; nothing is saved."""
+    """Every input rule ``data`` breaks; nothing is saved."""
     return rules.check(metrics_datasource_pb2.MetricsDatasource.DESCRIPTOR, data)
 
 
-def create_datasource(session: Session, tenant: Tenant, data: DatasourceData) -> MetricsDatasource:
-    _raise_if_invalid(data)
+def check_datasource(
+    session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None
+) -> list[Finding]:
+    """Input rules, then the role: claimed by no other tenant, trusting this tenant's identity (and only
+    it), able to read Parquet files whose columns fit every metric. Errors come first."""
+    findings = [Finding("ERROR", v.path, v.summary, v.detail) for v in validate_datasource(data)]
+    if findings:
+        return findings
+    claimed = _role_claimed_elsewhere(session, tenant, data["role_arn"])
+    if claimed is not None:
+        return [claimed]
+    if access is None:
+        return []
+    return sorted(access.check(session, tenant.id, data), key=lambda f: f.severity != "ERROR")
+
+
+def _role_claimed_elsewhere(session: Session, tenant: Tenant, role_arn: str) -> Finding | None:
+    """The confused-deputy guard: web identity has no external id, so one role serves one tenant."""
+    other = session.scalar(
+        sa.select(MetricsDatasource.id)
+        .where(MetricsDatasource.role_arn == role_arn, MetricsDatasource.tenant_id != tenant.id)
+        .limit(1)
+    )
+    if other is None:
+        return None
+    return Finding(
+        "ERROR",
+        ("role_arn",),
+        "Role Registered By Another Tenant",
+        f"`{role_arn}` is already registered by another Costory tenant. A role can serve one tenant only: create "
+        "a role of your own whose trust policy pins `data.costory_service_account.current.sub_ids`.",
+    )
+
+
+def _raise_on_errors(findings: list[Finding]) -> list[Finding]:
+    """Raise the errors; return the warnings."""
+    errors = [f for f in findings if f.severity == "ERROR"]
+    if errors:
+        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
+    return [f for f in findings if f.severity != "ERROR"]
+
+
+def create_datasource(
+    session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None = None
+) -> tuple[MetricsDatasource, list[Finding]]:
+    """Save a datasource whose role is proven usable; returns it with the warnings found on the way."""
+    warnings = _raise_on_errors(check_datasource(session, tenant, data, access))
     datasource = MetricsDatasource(
         id=f"mds_{uuid.uuid4().hex}",
         tenant_id=tenant.id,
@@ -59,7 +108,7 @@ def create_datasource(session: Session, tenant: Tenant, data: DatasourceData) ->
         metrics_definition=_definitions(data.get("metrics_definition", [])),
     )
     MetricsDatasourceRepository(session).add(datasource)
-    return datasource
+    return datasource, warnings
 
 
 def get_datasource(session: Session, tenant: Tenant, datasource_id: str) -> MetricsDatasource:
@@ -70,10 +119,16 @@ def get_datasource(session: Session, tenant: Tenant, datasource_id: str) -> Metr
 
 
 def update_datasource(
-    session: Session, tenant: Tenant, datasource_id: str, data: DatasourceData, update_mask: Sequence[str]
-) -> MetricsDatasource:
+    session: Session,
+    tenant: Tenant,
+    datasource_id: str,
+    data: DatasourceData,
+    update_mask: Sequence[str],
+    access: RoleAccess | None = None,
+) -> tuple[MetricsDatasource, list[Finding]]:
     """Apply the fields named in ``update_mask`` (all fields when empty). Only ``metrics_definition`` can
-    change; naming another field is accepted only when its value is unchanged."""
+    change; naming another field is accepted only when its value is unchanged. New definitions are
+    checked against the files like a new datasource."""
     datasource = get_datasource(session, tenant, datasource_id)
     paths = list(update_mask) or [*MUTABLE_FIELDS, *IMMUTABLE_FIELDS]
     violations = [
@@ -81,12 +136,36 @@ def update_datasource(
     ]
     if violations:
         raise InvalidArgument(violations)
+    warnings: list[Finding] = []
     if "metrics_definition" in paths:
         definitions = data.get("metrics_definition", [])
-        _raise_if_invalid({**_immutable_data(datasource), "metrics_definition": definitions})
+        merged = {**_immutable_data(datasource), "metrics_definition": definitions}
+        warnings = _raise_on_errors(check_datasource(session, tenant, merged, access))
+        _forget_outdated_values(session, datasource, definitions)
         datasource.metrics_definition = _definitions(definitions)
         datasource.updated_at = utcnow()
-    return datasource
+    return datasource, warnings
+
+
+def _forget_outdated_values(
+    session: Session, datasource: MetricsDatasource, definitions: Sequence[Mapping[str, Any]]
+) -> None:
+    """New definitions change what the files mean: drop the values of removed or changed metrics and
+    let the next import read every file again (a new metric then gets its past days too)."""
+    old = {d.metric_name: _definition_data(d) for d in datasource.metrics_definition}
+    new = {d.metric_name: _definition_data(d) for d in _definitions(definitions)}
+    if old == new:
+        return
+    outdated = [name for name, definition in old.items() if new.get(name) != definition]
+    delete_metrics(session, datasource.id, outdated)
+    forget_files(session, datasource.id)
+
+
+def _definition_data(definition: MetricDefinition) -> tuple:
+    return tuple(
+        getattr(definition, field)
+        for field in ("metric_name", "date_column", "value_column", "aggregation", "gap_filling", "unit")
+    ) + (tuple(definition.dimensions or ()),)
 
 
 def delete_datasource(session: Session, tenant: Tenant, datasource_id: str) -> None:
@@ -106,12 +185,6 @@ def list_datasources(session: Session, tenant: Tenant, page_size: int = 0, page_
     rows = MetricsDatasourceRepository(session).list(tenant.id, after, size + 1)
     next_page_token = _encode_page_token(rows[size - 1]) if len(rows) > size else ""
     return Page(rows[:size], next_page_token)
-
-
-def _raise_if_invalid(data: DatasourceData) -> None:
-    violations = validate_datasource(data)
-    if violations:
-        raise InvalidArgument(violations)
 
 
 def _not_found(datasource_id: str) -> NotFound:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_plane.identity import get_service_account
 from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc
 from costory_proto.costory.v1 import tenant_pb2, tenant_pb2_grpc
@@ -19,6 +20,5 @@ class TenantServicer(tenant_pb2_grpc.TenantServiceServicer):
 
     @tenant_rpc
     def GetServiceAccount(self, request, session: Session, tenant: Tenant) -> tenant_pb2.ServiceAccount:
-        return tenant_pb2.ServiceAccount(
-            service_account=tenant.service_account_email, sub_ids=[tenant.google_subject_id]
-        )
+        account = get_service_account(session, tenant)
+        return tenant_pb2.ServiceAccount(service_account=account.email, sub_ids=list(account.subject_ids))

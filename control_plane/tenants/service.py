@@ -10,7 +10,9 @@ import uuid
 from sqlalchemy.orm import Session
 
 from control_plane.errors import AlreadyExists, InvalidArgument, Unauthenticated
+from control_plane.identity import assign_identity
 from control_plane.models import Tenant
+from control_plane.settings import Settings
 from control_plane.tenants.repository import TenantRepository
 from costory_schema.rules import Violation
 
@@ -24,8 +26,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_tenant(session: Session, name: str) -> tuple[Tenant, str]:
-    """Create a tenant; returns it with its API token, which is shown once and stored only as a hash."""
+def create_tenant(session: Session, name: str, settings: Settings | None = None) -> tuple[Tenant, str]:
+    """Create a tenant; returns it with its API token, which is shown once and stored only as a hash.
+
+    The tenant gets its Google identity (``assign_identity``): from the key pool when ``settings`` name
+    one, else generated here."""
     name = name.strip()
     if not name:
         raise InvalidArgument([Violation(("name",), "Empty Value", "`name` must not be empty.")])
@@ -38,8 +43,8 @@ def create_tenant(session: Session, name: str) -> tuple[Tenant, str]:
         name=name,
         token_hash=hash_token(token),
         service_account_email=_unused_service_account_email(repository, name),
-        google_subject_id=str(10**20 + secrets.randbelow(9 * 10**20)),
     )
+    assign_identity(session, tenant, settings)
     repository.add(tenant)
     return tenant, token
 

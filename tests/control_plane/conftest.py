@@ -49,7 +49,8 @@ class Client:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'costory.db'}")
+    # Trust checks against AWS have tests of their own (tests/control_plane/trust, acceptance).
+    return Settings(database_url=f"sqlite:///{tmp_path / 'costory.db'}", trust_validation="skip")
 
 
 @pytest.fixture

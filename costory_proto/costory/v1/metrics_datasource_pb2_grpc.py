@@ -66,6 +66,26 @@ class MetricsDatasourceServiceStub:
                 request_serializer=costory_dot_v1_dot_metrics__datasource__pb2.ValidateMetricsDatasourceRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.ValidateMetricsDatasourceResponse.FromString,
                 _registered_method=True)
+        self.ImportMetricsDatasource = channel.unary_unary(
+                '/costory.v1.MetricsDatasourceService/ImportMetricsDatasource',
+                request_serializer=costory_dot_v1_dot_metrics__datasource__pb2.ImportMetricsDatasourceRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.MetricImport.FromString,
+                _registered_method=True)
+        self.ListMetricImports = channel.unary_unary(
+                '/costory.v1.MetricsDatasourceService/ListMetricImports',
+                request_serializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricImportsRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricImportsResponse.FromString,
+                _registered_method=True)
+        self.ListMetricFiles = channel.unary_unary(
+                '/costory.v1.MetricsDatasourceService/ListMetricFiles',
+                request_serializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricFilesRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricFilesResponse.FromString,
+                _registered_method=True)
+        self.QueryMetricValues = channel.unary_unary(
+                '/costory.v1.MetricsDatasourceService/QueryMetricValues',
+                request_serializer=costory_dot_v1_dot_metrics__datasource__pb2.QueryMetricValuesRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.QueryMetricValuesResponse.FromString,
+                _registered_method=True)
 
 
 class MetricsDatasourceServiceServicer:
@@ -104,7 +124,36 @@ class MetricsDatasourceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ValidateMetricsDatasource(self, request, context):
-        """Checks a datasource definition without saving it.
+        """Checks a datasource definition without saving it: input rules, then (unless the control plane
+        skips trust validation) the role's trust in the tenant's identity and read access to the files.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportMetricsDatasource(self, request, context):
+        """Imports new and changed files now, the same way the daily 06:00 UTC run does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMetricImports(self, request, context):
+        """Import history, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMetricFiles(self, request, context):
+        """Files seen under the prefix, with quarantine reasons, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryMetricValues(self, request, context):
+        """A metric's values by day over a date range, grouped by dimensions, with gap filling applied.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,6 +191,26 @@ def add_MetricsDatasourceServiceServicer_to_server(servicer, server):
                     servicer.ValidateMetricsDatasource,
                     request_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.ValidateMetricsDatasourceRequest.FromString,
                     response_serializer=costory_dot_v1_dot_metrics__datasource__pb2.ValidateMetricsDatasourceResponse.SerializeToString,
+            ),
+            'ImportMetricsDatasource': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportMetricsDatasource,
+                    request_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.ImportMetricsDatasourceRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_metrics__datasource__pb2.MetricImport.SerializeToString,
+            ),
+            'ListMetricImports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMetricImports,
+                    request_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricImportsRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricImportsResponse.SerializeToString,
+            ),
+            'ListMetricFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMetricFiles,
+                    request_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricFilesRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_metrics__datasource__pb2.ListMetricFilesResponse.SerializeToString,
+            ),
+            'QueryMetricValues': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryMetricValues,
+                    request_deserializer=costory_dot_v1_dot_metrics__datasource__pb2.QueryMetricValuesRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_metrics__datasource__pb2.QueryMetricValuesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -307,6 +376,114 @@ class MetricsDatasourceService:
             '/costory.v1.MetricsDatasourceService/ValidateMetricsDatasource',
             costory_dot_v1_dot_metrics__datasource__pb2.ValidateMetricsDatasourceRequest.SerializeToString,
             costory_dot_v1_dot_metrics__datasource__pb2.ValidateMetricsDatasourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportMetricsDatasource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.MetricsDatasourceService/ImportMetricsDatasource',
+            costory_dot_v1_dot_metrics__datasource__pb2.ImportMetricsDatasourceRequest.SerializeToString,
+            costory_dot_v1_dot_metrics__datasource__pb2.MetricImport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMetricImports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.MetricsDatasourceService/ListMetricImports',
+            costory_dot_v1_dot_metrics__datasource__pb2.ListMetricImportsRequest.SerializeToString,
+            costory_dot_v1_dot_metrics__datasource__pb2.ListMetricImportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMetricFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.MetricsDatasourceService/ListMetricFiles',
+            costory_dot_v1_dot_metrics__datasource__pb2.ListMetricFilesRequest.SerializeToString,
+            costory_dot_v1_dot_metrics__datasource__pb2.ListMetricFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryMetricValues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.MetricsDatasourceService/QueryMetricValues',
+            costory_dot_v1_dot_metrics__datasource__pb2.QueryMetricValuesRequest.SerializeToString,
+            costory_dot_v1_dot_metrics__datasource__pb2.QueryMetricValuesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -347,6 +347,27 @@ class TestValidateMetricsDatasource:
         assert list(list_page(tenant_a).metrics_datasources) == []
 
 
+class TestRoleOwnership:
+    def test_a_role_registered_by_one_tenant_is_refused_for_another(self, tenant_a, tenant_b):
+        create(tenant_a)
+        with pytest.raises(grpc.RpcError) as raised:
+            create(tenant_b, datasource(name="b-usage"))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(raised.value) == [
+            (
+                "role_arn",
+                f"`{ROLE_ARN}` is already registered by another Costory tenant. A role can serve one tenant only: "
+                "create a role of your own whose trust policy pins `data.costory_service_account.current.sub_ids`.",
+            )
+        ]
+        assert list(list_page(tenant_b).metrics_datasources) == []
+
+    def test_the_same_tenant_may_reuse_its_role(self, tenant_a):
+        create(tenant_a)
+        create(tenant_a, datasource(name="second"))
+        assert len(list_page(tenant_a).metrics_datasources) == 2
+
+
 class TestTenantIsolation:
     @pytest.mark.parametrize(
         "call",
@@ -369,7 +390,67 @@ class TestTenantIsolation:
         created = create(tenant_a)
         assert list(list_page(tenant_b).metrics_datasources) == []
 
-        own = create(tenant_b, datasource(name="b-usage"))
+        own = create(tenant_b, datasource(name="b-usage", role_arn="arn:aws:iam::210987654321:role/costory-read"))
 
         assert [d.id for d in list_page(tenant_b).metrics_datasources] == [own.id]
         assert [d.id for d in list_page(tenant_a).metrics_datasources] == [created.id]
+
+
+class TestDefinitionChangeForgetsImportedValues:
+    """New definitions change what the files mean: values of changed or removed metrics go, and every
+    file is read again at the next import; unchanged metrics keep their values meanwhile."""
+
+    def seed(self, sessions, datasource_id: str) -> None:
+        from datetime import UTC, date, datetime
+
+        from control_plane.models import MetricDay, MetricFile, MetricValue
+
+        with sessions.begin() as session:
+            stamp = datetime(2026, 1, 2, tzinfo=UTC)
+            session.add(
+                MetricFile(
+                    datasource_id=datasource_id, key="daily/a.parquet", etag="e1", size=1,
+                    last_modified=stamp, status="LOADED", rows=2,
+                )
+            )  # fmt: skip
+            for name in ("requests", "storage_gb", "active_users"):
+                session.add(
+                    MetricValue(
+                        datasource_id=datasource_id, metric_name=name, day=date(2026, 1, 1),
+                        dimensions={}, value=1.0, row_count=1,
+                    )
+                )  # fmt: skip
+                session.add(
+                    MetricDay(
+                        datasource_id=datasource_id, metric_name=name, day=date(2026, 1, 1),
+                        file_last_modified=stamp, file_key="daily/a.parquet",
+                    )
+                )  # fmt: skip
+
+    def remaining(self, sessions, datasource_id: str) -> tuple[list[str], int]:
+        import sqlalchemy as sa
+
+        from control_plane.models import MetricFile, MetricValue
+
+        with sessions() as session:
+            names = session.scalars(
+                sa.select(MetricValue.metric_name).where(MetricValue.datasource_id == datasource_id).order_by(MetricValue.metric_name)
+            ).all()
+            files = session.scalar(sa.select(sa.func.count()).select_from(MetricFile).where(MetricFile.datasource_id == datasource_id))
+        return list(names), files
+
+    def test_changed_and_removed_metrics_lose_their_values(self, tenant_a, sessions):
+        created = create(tenant_a)
+        self.seed(sessions, created.id)
+        definitions = list(created.metrics_definition)
+        changed = pb.MetricDefinition()
+        changed.CopyFrom(definitions[1])
+        changed.value_column = "gigabytes"
+        update(tenant_a, pb.MetricsDatasource(id=created.id, metrics_definition=[definitions[0], changed]), "metrics_definition")
+        assert self.remaining(sessions, created.id) == (["requests"], 0)
+
+    def test_an_unchanged_list_keeps_everything(self, tenant_a, sessions):
+        created = create(tenant_a)
+        self.seed(sessions, created.id)
+        update(tenant_a, pb.MetricsDatasource(id=created.id, metrics_definition=created.metrics_definition), "metrics_definition")
+        assert self.remaining(sessions, created.id) == (["active_users", "requests", "storage_gb"], 1)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from control_plane.identity import set_google_key
 from costory_proto.costory.v1 import tenant_pb2
+from tests.control_plane.identity.support import google_key
 
 
 class TestWhoAmI:
@@ -25,3 +27,13 @@ class TestGetServiceAccount:
 
         assert a.sub_ids != b.sub_ids
         assert b.service_account == "costory-tenant-b@costory-selfhosted.iam.gserviceaccount.com"
+
+    def test_reflects_a_configured_google_key(self, tenant_a, sessions):
+        key = google_key("tenant-a-prod", "777777777777777777777")
+        with sessions.begin() as session:
+            set_google_key(session, "Tenant A", key.to_json())
+
+        account = tenant_a.tenants.GetServiceAccount(tenant_pb2.GetServiceAccountRequest())
+
+        assert account.service_account == "tenant-a-prod@customer-project.iam.gserviceaccount.com"
+        assert list(account.sub_ids) == ["777777777777777777777"]

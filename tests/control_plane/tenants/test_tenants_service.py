@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import pytest
 
 from control_plane.errors import AlreadyExists, InvalidArgument, Unauthenticated
+from control_plane.models import TenantGoogleKey
 from control_plane.tenants.service import authenticate, create_tenant
+from tests.control_plane.identity.support import google_key, write_key
 
 ACME_INC_ACCOUNT = "costory-acme-inc@costory-selfhosted.iam.gserviceaccount.com"
 
@@ -20,6 +23,28 @@ class TestCreateTenant:
             assert re.fullmatch(r"ten_[0-9a-f]{32}", tenant.id)
             assert tenant.token_hash == hashlib.sha256(token.encode()).hexdigest()
             assert tenant.service_account_email == ACME_INC_ACCOUNT
+
+    def test_gives_the_tenant_an_embedded_google_identity(self, sessions):
+        with sessions.begin() as session:
+            tenant, _ = create_tenant(session, "Acme Inc.")
+            key = session.get(TenantGoogleKey, tenant.id)
+
+            assert key.source == "EMBEDDED"
+            assert re.fullmatch(r"[1-9][0-9]{20}", tenant.google_subject_id)
+            assert json.loads(key.key_json)["client_id"] == tenant.google_subject_id
+            assert json.loads(key.key_json)["client_email"] == ACME_INC_ACCOUNT
+
+    def test_takes_the_identity_from_the_key_pool(self, sessions, settings, tmp_path):
+        write_key(tmp_path / "pool", "a.json", google_key("acme", "888888888888888888888"))
+
+        with sessions.begin() as session:
+            tenant, _ = create_tenant(
+                session, "Acme Inc.", settings.model_copy(update={"google_key_pool_dir": tmp_path / "pool"})
+            )
+
+            assert tenant.service_account_email == "acme@customer-project.iam.gserviceaccount.com"
+            assert tenant.google_subject_id == "888888888888888888888"
+            assert session.get(TenantGoogleKey, tenant.id).source == "POOL"
 
     def test_rejects_a_duplicate_name(self, sessions):
         with sessions.begin() as session:

@@ -1,0 +1,200 @@
+"""Metric import throughput and memory, against moto on loopback; writes docs/benchmarks/import.md.
+
+A 1M-row metric file (date, team, region, api_call_count; 64k-row row groups) is uploaded to the
+emulator. In the same run, each in a fresh process so peak RSS is its own:
+  - plain read: `pyarrow.parquet.read_table` of the needed columns through pyarrow's S3 filesystem;
+  - import: `import_datasource` (stream row groups, validate, aggregate per day and dimensions, load
+    into SQLite with the last-file-wins rule);
+and the import again on a 4M-row file with the same row-group size: if memory is bounded by row-group
+size, not file size, its peak RSS stays close to the 1M-row one.
+
+    make bench     # or: .venv/bin/python bench/import_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+BUCKET = "bench-metrics"
+ROW_GROUP = 65_536
+CREDENTIALS = {"access_key": "testing", "secret_key": "testing"}
+
+
+def filesystem(endpoint: str) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(
+        region="us-east-1", endpoint_override=endpoint.removeprefix("http://"), scheme="http", **CREDENTIALS
+    )
+
+
+def make_file(endpoint: str, key: str, rows: int) -> None:
+    rng = np.random.default_rng(7)
+    start = np.datetime64("2025-01-01")
+    writer = None
+    with filesystem(endpoint).open_output_stream(f"{BUCKET}/{key}") as sink:
+        for offset in range(0, rows, 1_000_000):
+            n = min(1_000_000, rows - offset)
+            table = pa.table(
+                {
+                    "date": pa.array(start + rng.integers(0, 365, n).astype("timedelta64[D]"), pa.date32()),
+                    "team": pa.array(np.char.add("team_", rng.integers(0, 20, n).astype(str))),
+                    "region": pa.array(np.char.add("region_", rng.integers(0, 5, n).astype(str))),
+                    "api_call_count": pa.array(rng.integers(0, 1000, n), pa.int64()),
+                }
+            )
+            writer = writer or pq.ParquetWriter(sink, table.schema)
+            writer.write_table(table, row_group_size=ROW_GROUP)
+        writer.close()
+
+
+def worker(kind: str, endpoint: str, key: str, workdir: Path) -> dict:
+    started = time.perf_counter()
+    if kind == "plain":
+        with filesystem(endpoint).open_input_file(f"{BUCKET}/{key}") as source:
+            rows = pq.read_table(source, columns=["date", "team", "region", "api_call_count"]).num_rows
+    else:
+        from control_plane.db import create_engine, create_sessionmaker, migrate
+        from control_plane.ingest.importer import import_datasource
+        from control_plane.ingest.store import AwsCredentials, S3ObjectStore
+        from control_plane.models import MetricDefinition, MetricsDatasource, Tenant
+
+        url = f"sqlite:///{workdir / f'{kind}.db'}"
+        migrate(url)
+        sessions = create_sessionmaker(create_engine(url))
+        with sessions.begin() as session:
+            session.add(Tenant(id="ten_b", name="b", token_hash="x", service_account_email="b@x", google_subject_id="1"))
+            session.add(
+                MetricsDatasource(
+                    id="mds_b",
+                    tenant_id="ten_b",
+                    name="bench",
+                    bucket_name=BUCKET,
+                    prefix=key,
+                    role_arn="arn:aws:iam::1:role/r",
+                    metrics_definition=[
+                        MetricDefinition(
+                            position=0,
+                            metric_name="api_call_count",
+                            gap_filling="ZERO",
+                            aggregation="SUM",
+                            value_column="api_call_count",
+                            date_column="date",
+                            dimensions=["team", "region"],
+                        )
+                    ],
+                )
+            )
+        store = S3ObjectStore(
+            BUCKET,
+            key,
+            credentials=AwsCredentials("testing", "testing"),
+            region="us-east-1",
+            endpoint_url=endpoint,
+        )
+        started = time.perf_counter()
+        summary = import_datasource(
+            sessions, "mds_b", store, trigger="MANUAL", owner="bench", now=lambda: datetime.now(UTC)
+        )
+        assert summary.files_imported == 1, summary
+        rows = pq.ParquetFile(filesystem(endpoint).open_input_file(f"{BUCKET}/{key}")).metadata.num_rows
+    seconds = time.perf_counter() - started
+    return {"rows": rows, "seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_worker(kind: str, endpoint: str, key: str, workdir: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", kind, "--endpoint", endpoint, "--key", key, "--workdir", str(workdir)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worker")
+    parser.add_argument("--endpoint")
+    parser.add_argument("--key")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks" / "import.md")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.endpoint, args.key, args.workdir)))
+        return
+
+    import boto3
+
+    from bench.provider_bench import machine
+    from control_plane.local import start_moto
+
+    with tempfile.TemporaryDirectory() as raw:
+        workdir = Path(raw)
+        moto = start_moto(workdir)
+        try:
+            boto3.client(
+                "s3", endpoint_url=moto.endpoint, region_name="us-east-1",
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+            ).create_bucket(Bucket=BUCKET)  # fmt: skip
+            make_file(moto.endpoint, "m1/usage.parquet", 1_000_000)
+            make_file(moto.endpoint, "m4/usage.parquet", 4_000_000)
+            results: dict[str, list[dict]] = {"plain": [], "import": [], "import-4m": []}
+            for _ in range(args.runs):
+                results["plain"].append(run_worker("plain", moto.endpoint, "m1/usage.parquet", workdir))
+                results["import"].append(run_worker("import", moto.endpoint, "m1/", workdir))
+            results["import-4m"].append(run_worker("import", moto.endpoint, "m4/", workdir))
+        finally:
+            moto.stop()
+
+    def best(kind: str) -> dict:
+        return min(results[kind], key=lambda r: r["seconds"])
+
+    plain, imported, big = best("plain"), best("import"), best("import-4m")
+    ratio = (imported["rows"] / imported["seconds"]) / (plain["rows"] / plain["seconds"])
+    lines = [
+        "# Benchmarks: metric import",
+        "",
+        "Produced by `make bench` (`bench/import_bench.py`): best of "
+        f"{args.runs} runs, each in a fresh process; files served by moto on loopback.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "| measurement | rows | seconds | rows/s | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+        *[
+            f"| {name} | {r['rows']:,} | {r['seconds']:.2f} | {r['rows'] / r['seconds']:,.0f} | {r['peak_rss_mib']:.0f} MiB |"
+            for name, r in (
+                ("plain `pq.read_table` (4 columns)", plain),
+                ("import (validate, aggregate, load)", imported),
+                ("import, 4M-row file (same row groups)", big),
+            )
+        ],
+        "",
+        f"Import throughput is **{ratio:.0%}** of the plain read's rows/s (target ≥ 50%). The 4M-row file's import "
+        f"peaks at {big['peak_rss_mib']:.0f} MiB against {imported['peak_rss_mib']:.0f} MiB for 1M rows: memory follows "
+        "the row-group size (64k rows), not the file size. The plain read materialises the whole table.",
+        "",
+    ]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,522 @@
+"""Reading one Parquet file into per-metric daily values. Pure: no database, no network of its own.
+
+``read_metrics`` works column-wise on Arrow batches; no Python code runs per file row:
+
+1. Open the footer; what is not Parquet (or is cut short) is quarantined.
+2. Check from the footer alone that every metric's columns exist with usable types.
+3. Stream only the needed columns, batch by batch. Per batch: normalise the date column to a UTC day
+   and the value column to float64, count bad rows, and, while no bad row has been seen, pre-aggregate
+   each metric per (day, dimension values) keeping the sum and the row count.
+4. If any row was bad, quarantine the file with every problem and its exact count; nothing is
+   returned from it.
+5. Combine the partial aggregates: ``SUM`` is the sum, ``Average`` the sum over the row count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from control_plane.ingest.errors import ObjectReadError, Quarantine
+
+if TYPE_CHECKING:
+    from control_plane.models import MetricDefinition
+
+DEFAULT_BATCH_SIZE = 65_536
+_COMPACT_ROWS = 1_000_000
+"""Partial aggregates are combined once they hold this many rows, bounding memory on wide files."""
+_RESEND = "upload the file again (the same key is fine)"
+
+
+class Aggregation(StrEnum):
+    """How the rows of one (day, dimension values) in a file are combined."""
+
+    SUM = "SUM"
+    AVERAGE = "Average"
+
+    @classmethod
+    def parse(cls, text: str) -> Aggregation:
+        for member in cls:
+            if member.value.casefold() == text.strip().casefold():
+                return member
+        raise ValueError(f"unknown aggregation {text!r}; expected `SUM` or `Average`")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What to read from a file for one metric."""
+
+    metric_name: str
+    date_column: str
+    value_column: str
+    dimensions: tuple[str, ...] = ()
+    """Columns to group by, in order, each once."""
+    aggregation: Aggregation = Aggregation.SUM
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dimensions", tuple(dict.fromkeys(self.dimensions)))
+        if not isinstance(self.aggregation, Aggregation):
+            object.__setattr__(self, "aggregation", Aggregation.parse(self.aggregation))
+
+    @classmethod
+    def from_definition(cls, definition: MetricDefinition) -> MetricSpec:
+        return cls(
+            metric_name=definition.metric_name,
+            date_column=definition.date_column,
+            value_column=definition.value_column,
+            dimensions=tuple(definition.dimensions or ()),
+            aggregation=Aggregation.parse(definition.aggregation),
+        )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> MetricSpec:
+        """From the plain view of a ``MetricDefinition`` message (proto field names)."""
+        return cls(
+            metric_name=data["metric_name"],
+            date_column=data["date_column"],
+            value_column=data["value_column"],
+            dimensions=tuple(data.get("dimensions") or ()),
+            aggregation=Aggregation.parse(data.get("aggregation") or Aggregation.SUM.value),
+        )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.date_column, self.value_column, *self.dimensions)))
+
+
+# -- footer checks -----------------------------------------------------------------------------------
+
+
+def columns_problem(schema: pa.Schema, spec: MetricSpec) -> list[tuple[str, str]]:
+    """Every reason ``spec`` cannot be read from files of this schema, as (definition field, problem):
+    a missing or repeated column, or one whose type cannot serve as a date, a value or a dimension.
+    Each problem is a sentence without its final period and says what to change."""
+    problems = []
+    roles = [("date_column", spec.date_column), ("value_column", spec.value_column)]
+    roles += [("dimensions", name) for name in spec.dimensions]
+    for field_name, column in roles:
+        indices = schema.get_all_field_indices(column)
+        if not indices:
+            problems.append(
+                (
+                    field_name,
+                    f"Column `{column}` (`{field_name}`) is not in the file; its columns are "
+                    f"{_names(schema.names)}. Rename the column in the export or change `{field_name}`",
+                )
+            )
+        elif len(indices) > 1:
+            problems.append(
+                (
+                    field_name,
+                    f"Column `{column}` (`{field_name}`) appears {len(indices)} times in the file. Give each "
+                    "column a distinct name in the export",
+                )
+            )
+        else:
+            expected = _EXPECTED[field_name]
+            data_type = schema.field(indices[0]).type
+            if not _USABLE[field_name](data_type):
+                problems.append(
+                    (
+                        field_name,
+                        f"Column `{column}` (`{field_name}`) has type {data_type}; expected {expected}. "
+                        f"Change the column's type in the export or point `{field_name}` at another column",
+                    )
+                )
+    return problems
+
+
+def _names(names: Sequence[str], limit: int = 30) -> str:
+    shown = ", ".join(f"`{name}`" for name in names[:limit])
+    if not names:
+        return "none"
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def _values_of(data_type: pa.DataType) -> pa.DataType:
+    return data_type.value_type if pa.types.is_dictionary(data_type) else data_type
+
+
+def _is_text(data_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_string_view(data_type)
+    )
+
+
+def _date_usable(data_type: pa.DataType) -> bool:
+    t = _values_of(data_type)
+    return pa.types.is_null(t) or pa.types.is_date(t) or pa.types.is_timestamp(t) or _is_text(t)
+
+
+def _value_usable(data_type: pa.DataType) -> bool:
+    t = _values_of(data_type)
+    return pa.types.is_null(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def _dimension_usable(data_type: pa.DataType) -> bool:
+    t = _values_of(data_type)
+    return (
+        pa.types.is_null(t)
+        or _is_text(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_date(t)
+    )
+
+
+_USABLE = {"date_column": _date_usable, "value_column": _value_usable, "dimensions": _dimension_usable}
+_EXPECTED = {
+    "date_column": "a date, a timestamp or ISO 8601 date strings (YYYY-MM-DD)",
+    "value_column": "numbers (integer, floating point or decimal)",
+    "dimensions": "strings, integers, booleans or dates",
+}
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+
+def read_metrics(
+    source: Any, specs: Sequence[MetricSpec], *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> dict[str, pa.Table]:
+    """Each metric's aggregated values in the file at ``source`` (a pyarrow input file, a path, bytes
+    or a binary file object), keyed by metric name.
+
+    Each table has the columns ``day`` (date32), one string column per dimension (named after it, in
+    the metric's order; nulls stay null), ``value`` (float64) and ``row_count`` (int64): one row per
+    (day, dimension values), sorted. Address the columns by position: a dimension may share a name
+    with ``day`` or ``value``.
+
+    Raises ``Quarantine`` for a broken file (nothing is returned from it), and lets ``ObjectReadError``
+    (storage failed while reading) through. A Parquet file with no rows gives empty tables."""
+    file = _as_input(source)
+    try:
+        parquet = pq.ParquetFile(file)
+    except ObjectReadError:
+        raise
+    except (pa.ArrowException, OSError) as error:
+        raise Quarantine(_unreadable_reason(file, error)) from None
+
+    problems: dict[str, list[str]] = {}  # problem → metrics it concerns (metrics may share columns)
+    for spec in specs:
+        for _field, problem in columns_problem(parquet.schema_arrow, spec):
+            problems.setdefault(problem, []).append(spec.metric_name)
+    if problems:
+        raise Quarantine(" ".join(f"{_metrics(names)}: {problem}." for problem, names in problems.items()))
+    if not specs:
+        return {}
+
+    checks = _RowChecks(specs)
+    partials = {spec.metric_name: _Partials(spec) for spec in specs}
+    needed = list(dict.fromkeys(column for spec in specs for column in spec.columns))
+    for batch in _batches(parquet, file, needed, batch_size):
+        days = {column: checks.days(column, batch.column(column)) for column in checks.date_columns}
+        values = {column: checks.values(column, batch.column(column)) for column in checks.value_columns}
+        if not checks.clean:
+            continue  # Keep counting bad rows for an exact reason; stop aggregating.
+        dimensions: dict[str, pa.Array] = {}
+        for spec in specs:
+            for name in spec.dimensions:
+                if name not in dimensions:
+                    dimensions[name] = _as_strings(batch.column(name))
+            partials[spec.metric_name].add(
+                days[spec.date_column],
+                [dimensions[name] for name in spec.dimensions],
+                values[spec.value_column],
+            )
+    if not checks.clean:
+        raise Quarantine(checks.reason())
+    return {name: partial.result() for name, partial in partials.items()}
+
+
+def _metrics(names: Sequence[str]) -> str:
+    quoted = [f"`{name}`" for name in names]
+    if len(quoted) == 1:
+        return f"Metric {quoted[0]}"
+    return f"Metrics {', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def _as_input(source: Any) -> pa.NativeFile:
+    if isinstance(source, pa.NativeFile):
+        return source
+    if isinstance(source, (bytes, bytearray, memoryview, pa.Buffer)):
+        return pa.BufferReader(source)
+    if isinstance(source, (str, os.PathLike)):
+        return pa.OSFile(os.fspath(source))
+    return pa.PythonFile(source, mode="r")
+
+
+def _batches(
+    parquet: pq.ParquetFile, file: pa.NativeFile, columns: list[str], batch_size: int
+) -> Iterable[pa.RecordBatch]:
+    """The file's record batches; data damaged past the footer is quarantined when met."""
+    iterator = parquet.iter_batches(batch_size=batch_size, columns=columns)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except ObjectReadError:
+            raise
+        except (pa.ArrowException, OSError) as error:
+            raise Quarantine(_damaged_reason(error)) from None
+        yield batch
+
+
+def _detail(error: BaseException) -> str:
+    """pyarrow's message, first sentence only."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text.split(". ")[0].rstrip(".")
+
+
+def _unreadable_reason(file: pa.NativeFile, error: BaseException) -> str:
+    try:
+        file.seek(0)
+        starts_like_parquet = file.read(4) == b"PAR1"
+    except ObjectReadError:
+        raise
+    except (pa.ArrowException, OSError):
+        starts_like_parquet = False
+    if starts_like_parquet:
+        return _damaged_reason(error)
+    return f"Not a Parquet file ({_detail(error)}). Write the export in Parquet format and {_RESEND}."
+
+
+def _damaged_reason(error: BaseException) -> str:
+    return (
+        f"Truncated or damaged Parquet file ({_detail(error)}). Upload the complete file again "
+        "(the same key is fine)."
+    )
+
+
+# -- normalising and checking rows ---------------------------------------------------------------------
+
+# YYYY-MM-DD, optionally followed by a time (T or space) and a UTC offset (Z, +HH, +HHMM, +HH:MM).
+_ISO = (
+    r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
+    r"(?:[T ](?P<hh>\d{2}):(?P<mi>\d{2})(?::(?P<ss>\d{2})(?:[.,]\d+)?)?"
+    r"(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+
+_NULL_DATE, _BAD_DATE, _NULL_VALUE, _NAN, _INF, _NEGATIVE = (
+    "null date",
+    "bad date",
+    "null value",
+    "NaN",
+    "infinite",
+    "negative",
+)
+_DATE_KINDS = (_NULL_DATE, _BAD_DATE)
+_VALUE_KINDS = (_NULL_VALUE, _NAN, _INF, _NEGATIVE)
+
+
+class _RowChecks:
+    """Normalises date and value columns batch by batch and counts, per column, the rows that make the
+    file unusable."""
+
+    def __init__(self, specs: Sequence[MetricSpec]):
+        self.date_columns = list(dict.fromkeys(spec.date_column for spec in specs))
+        self.value_columns = list(dict.fromkeys(spec.value_column for spec in specs))
+        self.counts: dict[tuple[str, str], int] = {}
+        self.examples: dict[str, str] = {}
+
+    @property
+    def clean(self) -> bool:
+        return not self.counts
+
+    def _count(self, column: str, kind: str, count: int) -> None:
+        if count:
+            self.counts[(column, kind)] = self.counts.get((column, kind), 0) + count
+
+    def days(self, column: str, array: pa.Array) -> pa.Array:
+        """The UTC day (date32) of each row; nulls where the date is missing or unreadable."""
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        data_type = array.type
+        if pa.types.is_null(data_type):
+            days = pa.nulls(len(array), pa.date32())
+        elif pa.types.is_date32(data_type):
+            days = array
+        elif pa.types.is_date64(data_type):
+            days = array.cast(pa.date32())
+        elif pa.types.is_timestamp(data_type):
+            # Dropping the zone keeps the UTC instant (a direct cast would take the zone's local day);
+            # naive timestamps are taken to be UTC already.
+            days = array.cast(pa.timestamp(data_type.unit)).cast(pa.date32())
+        else:
+            days, bad, example = _parse_iso_days(array)
+            self._count(column, _BAD_DATE, bad)
+            if bad and column not in self.examples:
+                self.examples[column] = example
+        self._count(column, _NULL_DATE, array.null_count)
+        return days
+
+    def values(self, column: str, array: pa.Array) -> pa.Array:
+        """Each row's value as float64."""
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        values = array.cast(pa.float64())
+        self._count(column, _NULL_VALUE, values.null_count)
+        infinite = pc.is_inf(values)
+        self._count(column, _NAN, _true_count(pc.is_nan(values)))
+        self._count(column, _INF, _true_count(infinite))
+        self._count(column, _NEGATIVE, _true_count(pc.and_(pc.less(values, 0.0), pc.invert(infinite))))
+        return values
+
+    def reason(self) -> str:
+        parts = []
+        for columns, kinds in ((self.date_columns, _DATE_KINDS), (self.value_columns, _VALUE_KINDS)):
+            for column in columns:
+                for kind in kinds:
+                    count = self.counts.get((column, kind))
+                    if count:
+                        parts.append(self._describe(column, kind, count))
+        return "; ".join(parts) + f". Correct these rows in the export and {_RESEND}."
+
+    def _describe(self, column: str, kind: str, count: int) -> str:
+        rows = f"{count} row" if count == 1 else f"{count} rows"
+        if kind == _NULL_DATE:
+            return f"{rows} with a null `{column}` (every row needs a date)"
+        if kind == _BAD_DATE:
+            return (
+                f"{rows} with a `{column}` that is not an ISO 8601 date (YYYY-MM-DD, or a date-time with an "
+                f"optional UTC offset), e.g. `{self.examples[column]}`"
+            )
+        if kind == _NULL_VALUE:
+            return f"{rows} with a null `{column}` (write 0 when there is nothing to count)"
+        if kind == _NAN:
+            return f"{rows} with NaN in `{column}`"
+        if kind == _INF:
+            return f"{rows} with an infinite `{column}`"
+        return f"{rows} with a negative `{column}` (values must be zero or more)"
+
+
+def _true_count(mask: pa.Array) -> int:
+    return int(pc.sum(mask).as_py() or 0)
+
+
+def _parse_iso_days(array: pa.Array) -> tuple[pa.Array, int, str]:
+    """Vectorised parse of ISO 8601 dates / date-times into UTC days: (days, unreadable count, one
+    unreadable value). Date-times with an offset are moved to UTC; without one they are UTC already."""
+    strings = array.cast(pa.string())
+    try:
+        # The usual case, every value a plain YYYY-MM-DD: Arrow's own strict cast, several times faster.
+        return strings.cast(pa.date32()), 0, ""
+    except pa.ArrowInvalid:
+        pass
+    strings = pc.utf8_trim_whitespace(strings)
+    parts = pc.extract_regex(strings, _ISO).flatten()  # Children carry the nulls of non-matching rows.
+    year, month, day, hour, minute, second, zone = parts
+    ymd = pc.binary_join_element_wise(year, month, day, "-")
+    midnight = pc.strptime(ymd, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 2024-02-30 over to March: a real date prints back as itself.
+    real_date = pc.equal(midnight.cast(pa.date32()).cast(pa.string()), ymd)
+
+    zone = pc.replace_substring(pc.replace_substring(pc.utf8_upper(zone), "Z", ""), ":", "")
+    sign = pc.if_else(pc.equal(pc.utf8_slice_codeunits(zone, 0, 1), "-"), -1, 1)
+    offset_hours = _int(pc.utf8_slice_codeunits(zone, 1, 3))
+    offset_minutes = _int(pc.utf8_slice_codeunits(zone, 3, 5))
+    hours, minutes, seconds = _int(hour), _int(minute), _int(second)
+    in_range = [
+        pc.less_equal(hours, 23),
+        pc.less_equal(minutes, 59),
+        pc.less_equal(seconds, 60),
+        pc.less_equal(offset_hours, 23),
+        pc.less_equal(offset_minutes, 59),
+    ]
+    valid = real_date
+    for condition in in_range:
+        valid = pc.and_(valid, condition)
+    valid = pc.fill_null(valid, False)
+
+    local = pc.add(
+        midnight.cast(pa.int64()),
+        pc.add(pc.multiply(hours, 3600), pc.add(pc.multiply(minutes, 60), seconds)),
+    )
+    offset = pc.multiply(sign, pc.add(pc.multiply(offset_hours, 3600), pc.multiply(offset_minutes, 60)))
+    instants = pc.subtract(local, offset)
+    days = pc.if_else(valid, instants.cast(pa.timestamp("s")).cast(pa.date32()), pa.scalar(None, pa.date32()))
+
+    bad_mask = pc.and_(strings.is_valid(), pc.invert(valid))
+    bad = _true_count(bad_mask)
+    example = str(pc.filter(strings, bad_mask)[0].as_py())[:60] if bad else ""
+    return days, bad, example
+
+
+def _int(part: pa.Array) -> pa.Array:
+    """Digits to int64; an absent (empty) part is 0."""
+    return pc.if_else(pc.equal(part, ""), "0", part).cast(pa.int64())
+
+
+def _as_strings(array: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array if pa.types.is_string(array.type) else array.cast(pa.string())
+
+
+# -- aggregating ---------------------------------------------------------------------------------------
+
+
+class _Partials:
+    """One metric's partial aggregates: (day, dimension values) → sum and row count."""
+
+    def __init__(self, spec: MetricSpec):
+        self.spec = spec
+        self.keys = ["day", *(f"d{i}" for i in range(len(spec.dimensions)))]
+        self.parts: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, days: pa.Array, dimensions: list[pa.Array], values: pa.Array) -> None:
+        table = pa.Table.from_arrays([days, *dimensions, values], names=[*self.keys, "v"])
+        self._append(self._group(table, "v", "v"))
+
+    def _group(self, table: pa.Table, sum_of: str, count_of: str) -> pa.Table:
+        count = "count" if sum_of == count_of else "sum"
+        grouped = table.group_by(self.keys).aggregate([(sum_of, "sum"), (count_of, count)])
+        return pa.Table.from_arrays(
+            [*(grouped[key] for key in self.keys), grouped[f"{sum_of}_sum"], grouped[f"{count_of}_{count}"]],
+            names=[*self.keys, "sum", "count"],
+        )
+
+    def _append(self, part: pa.Table) -> None:
+        self.parts.append(part)
+        self.rows += part.num_rows
+        if self.rows > _COMPACT_ROWS and len(self.parts) > 1:
+            self.parts = [self._combined()]
+            self.rows = self.parts[0].num_rows
+
+    def _combined(self) -> pa.Table:
+        if not self.parts:
+            schema = pa.schema(
+                [
+                    ("day", pa.date32()),
+                    *((key, pa.string()) for key in self.keys[1:]),
+                    ("sum", pa.float64()),
+                    ("count", pa.int64()),
+                ]
+            )
+            return schema.empty_table()
+        return self._group(pa.concat_tables(self.parts), "sum", "count")
+
+    def result(self) -> pa.Table:
+        combined = self._combined()
+        combined = combined.take(
+            pc.sort_indices(combined, sort_keys=[(key, "ascending") for key in self.keys])
+        )
+        sums, counts = combined["sum"], combined["count"]
+        if self.spec.aggregation is Aggregation.AVERAGE:
+            values = pc.divide(sums, counts.cast(pa.float64()))
+        else:
+            values = sums
+        return pa.Table.from_arrays(
+            [*(combined[key] for key in self.keys), values, counts.cast(pa.int64())],
+            names=["day", *self.spec.dimensions, "value", "row_count"],
+        )

@@ -1,0 +1,178 @@
+"""Importing a datasource's files: on demand (gRPC, REST, CLI) and daily (the scheduler), both through
+``execute_import``; plus the read side of imports (history, files, metric values)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from control_plane.errors import InvalidArgument, NotFound
+from control_plane.ingest.errors import ImportFailed, TerminalImportError, TransientImportError, is_transient
+from control_plane.ingest.importer import DatasourceStatus, ImportStatus, ImportSummary, import_datasource
+from control_plane.ingest.query import metric_series
+from control_plane.ingest.store import S3ObjectStore
+from control_plane.models import MetricDefinition, MetricFile, MetricImport, MetricsDatasource, utcnow
+from control_plane.services import Services
+from control_plane.trust.access import AccessDenied
+from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
+from costory_schema.rules import Violation
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def execute_import(services: Services, datasource_id: str, *, trigger: str, run_id: int | None = None) -> ImportSummary:
+    """Assume the datasource's role as its tenant, then import new and re-sent files. Raises
+    ``TransientImportError`` / ``TerminalImportError`` after recording a FAILED import."""
+    failure: ImportFailed | None = None
+    with services.sessions.begin() as session:
+        datasource = session.get(MetricsDatasource, datasource_id)
+        if datasource is None:
+            raise TerminalImportError(f"Datasource `{datasource_id}` does not exist (it may have been deleted).")
+        bucket, prefix = datasource.bucket_name, datasource.prefix
+        try:
+            credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
+        except AccessDenied as denied:
+            failure = (TransientImportError if denied.transient else TerminalImportError)(denied.finding.detail)
+    if failure is not None:
+        _record_access_failure(services, datasource_id, trigger, run_id, failure)
+        raise failure
+    store = S3ObjectStore(
+        bucket,
+        prefix,
+        credentials=credentials,
+        region=services.settings.aws_region,
+        endpoint_url=services.settings.aws_endpoint_url,
+    )
+    return import_datasource(
+        services.sessions, datasource_id, store, trigger=trigger, owner=services.owner, run_id=run_id, now=utcnow
+    )
+
+
+def _record_access_failure(services: Services, datasource_id: str, trigger: str, run_id: int | None, failure: ImportFailed):
+    now = utcnow()
+    with services.sessions.begin() as session:
+        session.add(
+            MetricImport(
+                datasource_id=datasource_id,
+                trigger=trigger,
+                run_id=run_id,
+                owner=services.owner,
+                status=ImportStatus.FAILED.value,
+                started_at=now,
+                finished_at=now,
+                error=failure.message,
+            )
+        )
+        datasource = session.get(MetricsDatasource, datasource_id)
+        datasource.status = DatasourceStatus.ERROR.value
+        datasource.status_message = f"Import failed: {failure.message}"
+        datasource.last_import_at = now
+
+
+def run_import(services: Services, datasource_id: str, *, trigger: str) -> MetricImport:
+    """Import now and return the recorded import; a failed import is a result (status FAILED, error),
+    not an API error."""
+    with services.sessions() as session:
+        if session.get(MetricsDatasource, datasource_id) is None:
+            raise NotFound(f"metrics datasource {datasource_id!r} not found")
+    try:
+        execute_import(services, datasource_id, trigger=trigger)
+    except ImportFailed:
+        pass
+    with services.sessions() as session:
+        latest = session.scalar(
+            sa.select(MetricImport)
+            .where(MetricImport.datasource_id == datasource_id, MetricImport.owner == services.owner)
+            .order_by(MetricImport.id.desc())
+            .limit(1)
+        )
+        session.expunge(latest)
+        return latest
+
+
+def start_scheduler(services: Services, stop: threading.Event) -> threading.Thread:
+    """Run the daily 06:00 UTC imports in a background thread until ``stop`` is set."""
+    from control_plane.scheduler import Scheduler
+
+    scheduler = Scheduler(
+        services.sessions,
+        lambda run: execute_import(services, run.datasource_id, trigger="SCHEDULED", run_id=run.id),
+        settings=services.settings,
+        owner=services.owner,
+        is_transient=is_transient,
+    )
+    thread = threading.Thread(target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True)
+    thread.start()
+    return thread
+
+
+# -- read side --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportPage:
+    items: list[MetricImport]
+    next_page_token: str
+
+
+def list_imports(session: Session, datasource_id: str, page_size: int = 0, page_token: str = "") -> ImportPage:
+    """Import history of an (already authorised) datasource, newest first."""
+    if page_size < 0:
+        raise InvalidArgument([Violation(("page_size",), "Invalid Value", "`page_size` must not be negative.")])
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    query = sa.select(MetricImport).where(MetricImport.datasource_id == datasource_id)
+    if page_token:
+        query = query.where(MetricImport.id < _decode_token(page_token))
+    rows = list(session.scalars(query.order_by(MetricImport.id.desc()).limit(size + 1)))
+    token = base64.urlsafe_b64encode(str(rows[size - 1].id).encode()).decode() if len(rows) > size else ""
+    return ImportPage(rows[:size], token)
+
+
+def _decode_token(token: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, binascii.Error):
+        raise InvalidArgument(
+            [Violation(("page_token",), "Invalid Value", "`page_token` is not a token returned by this list.")]
+        ) from None
+
+
+def list_files(session: Session, datasource_id: str, status: str | None = None) -> list[MetricFile]:
+    """Files of an (already authorised) datasource, newest first; ``status`` LOADED or QUARANTINED."""
+    if status not in (None, "LOADED", "QUARANTINED"):
+        raise InvalidArgument(
+            [Violation(("status",), "Invalid Value", f"`status` is `{status}`; use `LOADED` or `QUARANTINED`.")]
+        )
+    query = sa.select(MetricFile).where(MetricFile.datasource_id == datasource_id)
+    if status:
+        query = query.where(MetricFile.status == status)
+    return list(session.scalars(query.order_by(MetricFile.last_modified.desc(), MetricFile.key.desc())))
+
+
+def query_values(
+    session: Session, datasource_id: str, metric_name: str, *, start: date, end: date, group_by: list[str]
+) -> pb.QueryMetricValuesResponse:
+    """Values of an (already authorised) datasource's metric, by day and group, gap filling applied."""
+    table = metric_series(session, datasource_id, metric_name, start=start, end=end, group_by=group_by)
+    unit = session.scalar(
+        sa.select(MetricDefinition.unit).where(
+            MetricDefinition.datasource_id == datasource_id, MetricDefinition.metric_name == metric_name
+        )
+    )
+    columns = {name: table.column(name).to_pylist() for name in ["day", *group_by, "value"]}
+    rows = [
+        pb.MetricValueRow(
+            day=day.isoformat(),
+            dimensions={name: columns[name][i] for name in group_by if columns[name][i] is not None},
+            value=columns["value"][i],
+        )
+        for i, day in enumerate(columns["day"])
+    ]
+    return pb.QueryMetricValuesResponse(rows=rows, unit=unit or "")

@@ -1,0 +1,102 @@
+"""Proto messages for metrics datasources and their imports, built from the models: shared by the gRPC
+servicer and the REST endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from control_plane.models import MetricFile, MetricImport, MetricsDatasource
+from control_plane.findings import Finding
+from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
+from costory_schema.options import terraform_attribute
+from costory_schema.rules import format_path
+
+DATASOURCE_TYPE = terraform_attribute(pb.MetricsDatasource.DESCRIPTOR.fields_by_name["type"]).constant
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return stamp
+
+
+def to_json(message) -> dict[str, Any]:
+    """The proto3 JSON mapping of a message, with proto field names (what the REST API returns)."""
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def to_data(message: pb.MetricsDatasource) -> dict[str, Any]:
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def to_proto(datasource: MetricsDatasource, warnings: Sequence[Finding] = ()) -> pb.MetricsDatasource:
+    """The datasource as the API returns it; ``warnings`` are findings of the write that produced it."""
+    return pb.MetricsDatasource(
+        id=datasource.id,
+        name=datasource.name,
+        bucket_name=datasource.bucket_name,
+        prefix=datasource.prefix,
+        role_arn=datasource.role_arn,
+        metrics_definition=[
+            pb.MetricDefinition(
+                metric_name=item.metric_name,
+                gap_filling=item.gap_filling,
+                aggregation=item.aggregation,
+                value_column=item.value_column,
+                date_column=item.date_column,
+                dimensions=item.dimensions,
+                unit=item.unit,
+            )
+            for item in datasource.metrics_definition
+        ],
+        status=datasource.status,
+        type=DATASOURCE_TYPE,
+        status_message=datasource.status_message or "",
+        last_import_at=timestamp(datasource.last_import_at),
+        findings=[finding_to_proto(f) for f in warnings],
+    )
+
+
+def finding_to_proto(finding: Finding) -> pb.Finding:
+    return pb.Finding(
+        severity=pb.Finding.ERROR if finding.severity == "ERROR" else pb.Finding.WARNING,
+        field=format_path(finding.path),
+        summary=finding.summary,
+        detail=finding.detail,
+    )
+
+
+def import_to_proto(row: MetricImport) -> pb.MetricImport:
+    return pb.MetricImport(
+        id=row.id,
+        datasource_id=row.datasource_id,
+        trigger=row.trigger,
+        status=row.status,
+        started_at=timestamp(row.started_at),
+        finished_at=timestamp(row.finished_at),
+        files_seen=row.files_seen,
+        files_imported=row.files_imported,
+        files_unchanged=row.files_unchanged,
+        files_quarantined=row.files_quarantined,
+        error=row.error or "",
+    )
+
+
+def file_to_proto(row: MetricFile) -> pb.MetricFile:
+    return pb.MetricFile(
+        key=row.key,
+        etag=row.etag,
+        size=row.size,
+        last_modified=timestamp(row.last_modified),
+        status=row.status,
+        reason=row.reason or "",
+        rows=row.rows,
+        imported_at=timestamp(row.imported_at),
+    )

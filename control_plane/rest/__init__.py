@@ -1,0 +1,1 @@
+"""The REST API for operators (FastAPI): the same service layer and tokens as gRPC."""

@@ -1,0 +1,276 @@
+"""Import runs: planning the daily slots, claiming a run under a lease, and recording how it ended.
+
+Every function takes the session explicitly and the current instant as a value (``now``, UTC-aware),
+read by the caller from its clock; nothing here reads the system time. Each function commits its own
+short transaction: a lease is only worth something once the other processes can see it.
+
+Only the lease owner may finish a run: ``complete_run`` and ``fail_run`` are guarded by
+``lease_owner = owner AND status = 'RUNNING'`` and report whether they applied. A run that outlives its
+lease (its process died, or an import ran past ``lease_seconds`` without ``renew_lease``) may be taken
+over by another process; the late owner's outcome is then ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from control_plane.models import ImportRun, MetricsDatasource
+from control_plane.scheduler.slots import (
+    as_utc,
+    first_slot_at_or_after,
+    last_slot_at_or_before,
+    require_utc,
+    slots_between,
+)
+from control_plane.settings import Settings
+
+MAX_CATCH_UP_DAYS = 400
+"""Most slots planned for one datasource in one go: after a longer downtime only the latest 400 days
+are caught up, and the older missed slots are skipped for good."""
+
+_INSERT_BATCH = 100
+"""Rows per INSERT statement (5 parameters each), well under SQLite's parameter limit."""
+
+
+class RunStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+def plan_due_runs(session: Session, now: datetime, settings: Settings) -> int:
+    """Insert every due import run that is missing; returns how many were inserted.
+
+    1. For each datasource read its creation time and its latest run's slot, if any.
+    2. Its missing slots run from the day after that latest run (or, with no run yet, from the first
+       ``schedule_hour_utc``:00 UTC at or after creation) to the latest slot at or before ``now``: one
+       run per missed day, so a process down for a week catches up seven runs.
+    3. Catch-up is capped at ``MAX_CATCH_UP_DAYS`` (400) per datasource: only the most recent 400
+       missing slots are planned, older ones are skipped for good.
+    4. Rows are inserted with ``INSERT ... ON CONFLICT (datasource_id, scheduled_for) DO NOTHING``, so
+       processes planning at the same time create each slot once; slots the others inserted first are
+       not counted.
+    """
+    now = require_utc(now)
+    hour = settings.schedule_hour_utc
+    last_due = last_slot_at_or_before(now, hour)
+    latest = (
+        sa.select(ImportRun.datasource_id, sa.func.max(ImportRun.scheduled_for).label("latest"))
+        .group_by(ImportRun.datasource_id)
+        .subquery()
+    )
+    datasources = session.execute(
+        sa.select(MetricsDatasource.id, MetricsDatasource.created_at, latest.c.latest)
+        .outerjoin(latest, latest.c.datasource_id == MetricsDatasource.id)
+        .order_by(MetricsDatasource.id)
+    ).all()
+
+    rows = []
+    for datasource_id, created_at, latest_slot in datasources:
+        first = first_slot_at_or_after(created_at, hour)
+        if latest_slot is not None:
+            first = max(first, first_slot_at_or_after(as_utc(latest_slot) + timedelta(seconds=1), hour))
+        first = max(first, last_due - (MAX_CATCH_UP_DAYS - 1) * timedelta(days=1))
+        rows.extend(
+            {
+                "datasource_id": datasource_id,
+                "scheduled_for": slot,
+                "status": RunStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": slot,
+            }
+            for slot in slots_between(first, last_due)
+        )
+    inserted = _insert_missing(session, rows)
+    session.commit()
+    return inserted
+
+
+def claim_next_run(session: Session, now: datetime, owner: str, settings: Settings) -> ImportRun | None:
+    """Take the lease on the oldest claimable run for ``owner`` and commit; ``None`` when there is none.
+
+    A run is claimable when it is PENDING and due (``next_attempt_at <= now``), or RUNNING with an
+    expired lease (``lease_expires_at < now``): its process died or overran its lease, and the run is
+    taken over.
+
+    1. Pick the candidate, oldest slot first. On PostgreSQL its row is locked with
+       ``FOR UPDATE SKIP LOCKED``, so concurrent claimers pass over it to the next run instead of waiting.
+    2. Take the lease (RUNNING, ``lease_owner``, ``lease_expires_at = now + lease_seconds``,
+       ``attempts + 1``) with an UPDATE guarded by the status and attempts read in step 1. SQLite has no
+       row locks; there this compare-and-swap is what keeps two processes from claiming one run: the
+       loser's UPDATE matches no row, and it looks for the next candidate.
+    3. A run taken over with all its attempts used up is not started again but marked FAILED, so a run
+       that keeps killing its process does not go round forever.
+
+    The run is returned detached from the session, with the values just written.
+    """
+    now = require_utc(now)
+    lease = timedelta(seconds=settings.lease_seconds)
+    while True:
+        run = session.scalars(
+            sa.select(ImportRun)
+            .where(_claimable(now))
+            .order_by(ImportRun.scheduled_for, ImportRun.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).first()
+        if run is None:
+            session.commit()
+            return None
+        guard = (ImportRun.id == run.id, ImportRun.status == run.status, ImportRun.attempts == run.attempts)
+        if run.status == RunStatus.RUNNING and run.attempts >= settings.import_retry_attempts:
+            _update(
+                session,
+                guard,
+                status=RunStatus.FAILED.value,
+                finished_at=now,
+                lease_expires_at=None,
+                last_error=(
+                    f"the lease of {run.lease_owner} expired at {as_utc(run.lease_expires_at).isoformat()} "
+                    f"after attempt {run.attempts} of {settings.import_retry_attempts}; not retried"
+                ),
+            )
+            session.commit()
+            continue
+        claimed = {
+            "status": RunStatus.RUNNING.value,
+            "lease_owner": owner,
+            "lease_expires_at": now + lease,
+            "attempts": run.attempts + 1,
+        }
+        if not _update(session, guard, **claimed):
+            session.rollback()  # another process claimed it first
+            continue
+        for name, value in claimed.items():
+            set_committed_value(run, name, value)
+        for name in ("scheduled_for", "next_attempt_at", "finished_at"):
+            value = getattr(run, name)
+            set_committed_value(run, name, None if value is None else as_utc(value))
+        session.expunge(run)
+        session.commit()
+        return run
+
+
+def renew_lease(session: Session, run_id: int, owner: str, now: datetime, settings: Settings) -> bool:
+    """Extend ``owner``'s lease on a running run to ``now + lease_seconds``; False if it was lost."""
+    now = require_utc(now)
+    renewed = _update(
+        session,
+        _owned(run_id, owner),
+        lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
+    )
+    session.commit()
+    return renewed
+
+
+def complete_run(session: Session, run_id: int, owner: str, now: datetime) -> bool:
+    """Mark ``owner``'s run SUCCEEDED; False (and nothing changed) if ``owner`` no longer holds its lease.
+
+    ``lease_owner`` is kept as the record of who ran it; ``last_error`` keeps the last failed attempt's
+    error, if any."""
+    now = require_utc(now)
+    completed = _update(
+        session,
+        _owned(run_id, owner),
+        status=RunStatus.SUCCEEDED.value,
+        finished_at=now,
+        lease_expires_at=None,
+    )
+    session.commit()
+    return completed
+
+
+def fail_run(
+    session: Session,
+    run_id: int,
+    owner: str,
+    now: datetime,
+    error: str,
+    transient: bool,
+    settings: Settings,
+) -> RunStatus | None:
+    """Record a failed attempt of ``owner``'s run; returns the run's new status, or ``None`` (and nothing
+    changed) if ``owner`` no longer holds its lease.
+
+    A transient failure with attempts left (``attempts < import_retry_attempts``) goes back to PENDING,
+    due again after ``import_retry_base_seconds * 2 ** (attempts - 1)``: base, 2 × base, 4 × base, ...
+    Anything else is FAILED for good.
+    """
+    now = require_utc(now)
+    run = session.scalars(
+        sa.select(ImportRun)
+        .where(*_owned(run_id, owner))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if run is None:
+        session.commit()
+        return None
+    if transient and run.attempts < settings.import_retry_attempts:
+        status = RunStatus.PENDING
+        delay = timedelta(seconds=settings.import_retry_base_seconds * 2 ** (run.attempts - 1))
+        values = {"next_attempt_at": now + delay, "lease_owner": None}
+    else:
+        status = RunStatus.FAILED
+        values = {"finished_at": now}
+    failed = _update(
+        session,
+        (*_owned(run_id, owner), ImportRun.attempts == run.attempts),
+        status=status.value,
+        lease_expires_at=None,
+        last_error=error,
+        **values,
+    )
+    session.commit()
+    return status if failed else None
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        sa.and_(ImportRun.status == RunStatus.PENDING.value, ImportRun.next_attempt_at <= now),
+        sa.and_(ImportRun.status == RunStatus.RUNNING.value, ImportRun.lease_expires_at < now),
+    )
+
+
+def _owned(run_id: int, owner: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        ImportRun.id == run_id,
+        ImportRun.lease_owner == owner,
+        ImportRun.status == RunStatus.RUNNING.value,
+    )
+
+
+def _update(session: Session, where: tuple[sa.ColumnElement[bool], ...], **values) -> bool:
+    """UPDATE the one run matched by ``where``; True if it matched."""
+    result = session.execute(
+        sa.update(ImportRun).where(*where).values(**values).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _insert_missing(session: Session, rows: list[dict]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING, in the database's own dialect; returns the rows inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise NotImplementedError(f"import runs are planned on PostgreSQL or SQLite, not {dialect}")
+    inserted = 0
+    for start in range(0, len(rows), _INSERT_BATCH):
+        statement = (
+            insert(ImportRun)
+            .values(rows[start : start + _INSERT_BATCH])
+            .on_conflict_do_nothing(index_elements=[ImportRun.datasource_id, ImportRun.scheduled_for])
+            .returning(ImportRun.id)
+        )
+        inserted += len(session.execute(statement).all())
+    return inserted

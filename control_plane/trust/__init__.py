@@ -1,0 +1,1 @@
+"""Checking that a customer's AWS role trusts the tenant's Google identity, and nothing broader."""

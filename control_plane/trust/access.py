@@ -1,0 +1,239 @@
+"""Proving that a customer's role lets this tenant in, and only this tenant, and can read the files.
+
+1. Obtain a Google ID token for the tenant's identity and call STS AssumeRoleWithWebIdentity with it.
+   AccessDenied right after a role is created is usually IAM propagation: it is retried with bounded
+   exponential backoff; other client errors fail at once.
+2. Against an emulator (``aws_endpoint_url`` set), which hands out credentials for any token, read the
+   role's trust policy (IAM GetRole) and evaluate it here; real STS enforces it itself.
+3. With the role's credentials, list the Parquet files under the bucket and prefix (none yet is a
+   warning), and read the footer of the newest one to check every metric's columns.
+
+Problems come back as findings on the attribute to change, never as exceptions with tracebacks, and
+never with a token or credential in the text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy.orm import Session
+
+from control_plane.findings import Finding
+from control_plane.identity import IdTokenUnavailable
+from control_plane.ingest.parquet import MetricSpec, columns_problem
+from control_plane.ingest.store import AwsCredentials, S3ObjectStore
+from control_plane.settings import Settings
+from control_plane.trust.policy import evaluate_trust_policy
+
+log = logging.getLogger(__name__)
+
+
+class AccessDenied(Exception):
+    """The role could not be used; ``finding`` says why and what to change. ``transient`` when AWS
+    could not be reached (worth retrying later), not when it said no."""
+
+    def __init__(self, finding: Finding, transient: bool = False):
+        super().__init__(finding.detail)
+        self.finding = finding
+        self.transient = transient
+
+
+class IdTokens(Protocol):
+    def id_token(self, session: Session, tenant_id: str) -> str: ...
+
+    def subject_ids(self, session: Session, tenant_id: str) -> list[str]: ...
+
+
+def role_name(role_arn: str) -> str:
+    return role_arn.rsplit("/", 1)[-1]
+
+
+class RoleAccess:
+    """Assumes tenants' roles with their Google identity and checks what the roles allow."""
+
+    def __init__(self, settings: Settings, identity: IdTokens, sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings
+        self.identity = identity
+        self._sleep = sleep
+
+    @property
+    def emulated(self) -> bool:
+        return self.settings.aws_endpoint_url is not None
+
+    def _client(self, service: str, credentials: AwsCredentials | None = None, **kwargs):
+        if credentials is not None:
+            kwargs.update(
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+            )
+        return boto3.client(
+            service,
+            region_name=self.settings.aws_region,
+            endpoint_url=self.settings.aws_endpoint_url,
+            **kwargs,
+        )
+
+    def credentials(self, session: Session, tenant_id: str, role_arn: str) -> AwsCredentials:
+        """Temporary credentials for ``role_arn``, obtained as the tenant's Google identity."""
+        try:
+            token = self.identity.id_token(session, tenant_id)
+        except IdTokenUnavailable as error:
+            raise AccessDenied(
+                Finding("ERROR", ("role_arn",), "Google ID Token Unavailable", str(error)), transient=True
+            ) from None
+        sts = self._client("sts", config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+        attempts = max(1, self.settings.sts_retry_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                answer = sts.assume_role_with_web_identity(
+                    RoleArn=role_arn,
+                    RoleSessionName=f"costory-{tenant_id}"[:64],
+                    WebIdentityToken=token,
+                    DurationSeconds=3600,
+                )
+                break
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                retryable = (
+                    code == "AccessDenied" or status >= 500 or code in ("Throttling", "ThrottlingException")
+                )
+                if not retryable or attempt == attempts:
+                    raise AccessDenied(_sts_finding(role_arn, code, error), transient=status >= 500) from None
+            except BotoCoreError as error:
+                if attempt == attempts:
+                    raise AccessDenied(
+                        Finding(
+                            "ERROR",
+                            ("role_arn",),
+                            "AWS STS Unreachable",
+                            f"Could not reach AWS STS to assume {role_arn}: {type(error).__name__}.",
+                        ),
+                        transient=True,
+                    ) from None
+            delay = self.settings.sts_retry_base_seconds * 2 ** (attempt - 1)
+            log.info(
+                "AssumeRoleWithWebIdentity on %s denied (attempt %d); retrying in %.1fs",
+                role_arn,
+                attempt,
+                delay,
+            )
+            self._sleep(delay)
+        raw = answer["Credentials"]
+        credentials = AwsCredentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw.get("SessionToken"))
+        if self.emulated:
+            self._check_trust_policy(session, tenant_id, role_arn, credentials)
+        return credentials
+
+    def _check_trust_policy(
+        self, session: Session, tenant_id: str, role_arn: str, credentials: AwsCredentials
+    ):
+        try:
+            role = self._client("iam", credentials).get_role(RoleName=role_name(role_arn))["Role"]
+        except ClientError as error:
+            raise AccessDenied(
+                Finding(
+                    "ERROR",
+                    ("role_arn",),
+                    "Role Not Found",
+                    f"Could not read role {role_arn}: {error.response.get('Error', {}).get('Message', '')}",
+                )
+            ) from None
+        subjects = self.identity.subject_ids(session, tenant_id)
+        verdicts = [evaluate_trust_policy(role["AssumeRolePolicyDocument"], sub) for sub in subjects]
+        failing = [v for v in verdicts if not v.ok]
+        if failing:
+            raise AccessDenied(
+                Finding(
+                    "ERROR",
+                    ("role_arn",),
+                    "Role Trust Policy Rejected",
+                    f"{role_arn}: {failing[0].summary()}",
+                )
+            )
+
+    def check(self, session: Session, tenant_id: str, data: Mapping[str, Any]) -> list[Finding]:
+        """Every finding for a datasource definition (the MessageToDict view), errors first."""
+        try:
+            credentials = self.credentials(session, tenant_id, data["role_arn"])
+        except AccessDenied as denied:
+            return [denied.finding]
+        bucket, prefix = data["bucket_name"], data.get("prefix") or ""
+        store = S3ObjectStore(
+            bucket,
+            prefix,
+            credentials=credentials,
+            region=self.settings.aws_region,
+            endpoint_url=self.settings.aws_endpoint_url,
+        )
+        location = f"s3://{bucket}/{prefix}"
+        try:
+            files = store.list_parquet()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "NoSuchBucket":
+                detail = f"Bucket `{bucket}` does not exist (or is in another partition)."
+            else:
+                detail = (
+                    f"The role can assume but cannot list {location} ({code}). Allow `s3:ListBucket` on the "
+                    f"bucket and `s3:GetObject` on its objects in the role's policy."
+                )
+            return [Finding("ERROR", ("bucket_name",), "Bucket Not Readable", detail)]
+        if not files:
+            return [
+                Finding(
+                    "WARNING",
+                    ("prefix",) if prefix else ("bucket_name",),
+                    "No Parquet Files Yet",
+                    f"No `.parquet` files under {location} yet; the daily import will pick them up once your "
+                    "export job writes them.",
+                )
+            ]
+        newest = files[-1]
+        try:
+            schema = store.read_schema(newest.key)
+        except (ClientError, OSError) as error:
+            return [
+                Finding(
+                    "ERROR",
+                    ("bucket_name",),
+                    "Files Not Readable",
+                    f"Could not read s3://{bucket}/{newest.key}: {type(error).__name__}. "
+                    "Allow `s3:GetObject` on the bucket's objects, and check the file is Parquet.",
+                )
+            ]
+        findings = []
+        for index, definition in enumerate(data.get("metrics_definition", [])):
+            spec = MetricSpec.from_mapping(definition)
+            for column_field, problem in columns_problem(schema, spec):
+                findings.append(
+                    Finding(
+                        "ERROR",
+                        ("metrics_definition", index, column_field),
+                        "Column Not Usable",
+                        f"{problem} (checked against s3://{bucket}/{newest.key}).",
+                    )
+                )
+        return findings
+
+
+def _sts_finding(role_arn: str, code: str, error: ClientError) -> Finding:
+    message = error.response.get("Error", {}).get("Message", "")
+    if code == "AccessDenied":
+        detail = (
+            f"AWS STS refused to let Costory's Google identity assume {role_arn} ({message}). The role's trust "
+            "policy must allow `sts:AssumeRoleWithWebIdentity` for Principal "
+            '{"Federated": "accounts.google.com"} with StringEquals on `accounts.google.com:sub` set to '
+            "`data.costory_service_account.current.sub_ids`."
+        )
+        return Finding("ERROR", ("role_arn",), "Role Does Not Trust Costory", detail)
+    return Finding("ERROR", ("role_arn",), "Cannot Assume Role", f"AWS STS: {code}: {message}")
