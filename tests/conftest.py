@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
 
+from control_plane.db import migrate
 from control_plane.local import start_moto
+from tests.pg_cluster import PostgresCluster, PostgresUnavailable, start_postgres
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +25,25 @@ def moto(moto_server):
     """The emulator, emptied before the test."""
     moto_server.reset()
     return moto_server
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> Iterator[PostgresCluster]:
+    """A real PostgreSQL server from the machine's binaries, on loopback, for the whole session (never
+    skipped: without the binaries the tests fail and say why)."""
+    try:
+        cluster = start_postgres(tmp_path_factory.mktemp("postgres"))
+    except PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL is required for these tests: {error}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A fresh, migrated database on the session's PostgreSQL server."""
+    url = postgres.create_database(f"test_{uuid.uuid4().hex[:12]}")
+    migrate(url)
+    return url

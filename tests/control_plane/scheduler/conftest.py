@@ -1,13 +1,11 @@
 """Scheduler fixtures: a migrated SQLite database per test, a controllable clock, worker processes, and
-a real PostgreSQL server for the whole session (never skipped: without the server binaries the tests
-fail and say why)."""
+the PostgreSQL server of tests/conftest.py."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.settings import Settings
 from tests.control_plane.scheduler.support import REPO, WORKER, Clock, at
-from tests.pg_cluster import PostgresCluster, PostgresUnavailable, start_postgres
 
 
 @pytest.fixture
@@ -42,26 +39,6 @@ def sessions(settings) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def clock() -> Clock:
     return Clock(at("2026-01-05 07:00"))
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> Iterator[PostgresCluster]:
-    try:
-        cluster = start_postgres(tmp_path_factory.mktemp("postgres"))
-    except PostgresUnavailable as error:
-        pytest.fail(f"PostgreSQL is required for the scheduler tests: {error}", pytrace=False)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture
-def postgres_url(postgres) -> str:
-    """A fresh, migrated database on the session's PostgreSQL server."""
-    url = postgres.create_database(f"test_{uuid.uuid4().hex[:12]}")
-    migrate(url)
-    return url
 
 
 @pytest.fixture
