@@ -119,7 +119,16 @@ def worker(kind: str, endpoint: str, key: str, workdir: Path) -> dict:
         assert summary.files_imported == 1, summary
         rows = pq.ParquetFile(filesystem(endpoint).open_input_file(f"{BUCKET}/{key}")).metadata.num_rows
     seconds = time.perf_counter() - started
-    return {"rows": rows, "seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"rows": rows, "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux carries that over from the parent
+    across fork and exec, so every worker would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_worker(kind: str, endpoint: str, key: str, workdir: Path) -> dict:
