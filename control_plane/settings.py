@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     token, so with an endpoint set the control plane also reads the role's trust policy (IAM GetRole)
     and checks it itself; against real AWS, STS enforces the policy."""
 
+    sts_enforces_trust: bool | None = None
+    """Whether STS evaluates the role's trust policy itself (env `COSTORY_STS_ENFORCES_TRUST`). Unset:
+    yes against AWS, no when `aws_endpoint_url` is set (an emulator), in which case the control plane
+    reads the policy with IAM GetRole and evaluates it."""
+
     trust_validation: Literal["enforce", "skip"] = "enforce"
     """`enforce` (default): a datasource is saved only once its role trusts the tenant's Google identity
     and its bucket is readable. `skip` saves without checking — for offline development only

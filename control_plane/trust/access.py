@@ -65,8 +65,10 @@ class RoleAccess:
         self._sleep = sleep
 
     @property
-    def emulated(self) -> bool:
-        return self.settings.aws_endpoint_url is not None
+    def checks_trust_policy(self) -> bool:
+        """Whether to read and evaluate the trust policy here, because STS won't (an emulator)."""
+        enforced = self.settings.sts_enforces_trust
+        return not enforced if enforced is not None else self.settings.aws_endpoint_url is not None
 
     def _client(self, service: str, credentials: AwsCredentials | None = None, **kwargs):
         if credentials is not None:
@@ -130,7 +132,7 @@ class RoleAccess:
             self._sleep(delay)
         raw = answer["Credentials"]
         credentials = AwsCredentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw.get("SessionToken"))
-        if self.emulated:
+        if self.checks_trust_policy:
             self._check_trust_policy(session, tenant_id, role_arn, credentials)
         return credentials
 
