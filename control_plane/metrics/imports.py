@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -97,17 +98,23 @@ def run_import(services: Services, datasource_id: str, *, trigger: str) -> Metri
         return latest
 
 
-def start_scheduler(services: Services, stop: threading.Event) -> threading.Thread:
-    """Run the daily 06:00 UTC imports in a background thread until ``stop`` is set."""
+def scheduler_for(services: Services, now: Callable[[], datetime] = utcnow):
+    """The daily 06:00 UTC imports: each due run is an ``execute_import``; transient failures retry."""
     from control_plane.scheduler import Scheduler
 
-    scheduler = Scheduler(
+    return Scheduler(
         services.sessions,
         lambda run: execute_import(services, run.datasource_id, trigger="SCHEDULED", run_id=run.id),
         settings=services.settings,
         owner=services.owner,
+        now=now,
         is_transient=is_transient,
     )
+
+
+def start_scheduler(services: Services, stop: threading.Event) -> threading.Thread:
+    """Run the daily imports in a background thread until ``stop`` is set."""
+    scheduler = scheduler_for(services)
     thread = threading.Thread(target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True)
     thread.start()
     return thread

@@ -140,3 +140,37 @@ def test_another_tenant_sees_nothing(tenant_b, imported, call):
     with pytest.raises(grpc.RpcError) as raised:
         call(tenant_b.metrics, datasource_id)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_daily_schedule_imports_each_missed_day_once(settings, imported):
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from control_plane.metrics.imports import scheduler_for
+    from control_plane.models import ImportRun, MetricImport, MetricsDatasource
+    from control_plane.services import build_services
+
+    datasource_id, _ = imported
+    services = build_services(settings)
+    try:
+        with services.sessions() as session:
+            created = session.get(MetricsDatasource, datasource_id).created_at.replace(tzinfo=UTC)
+        first_slot = created.replace(hour=6, minute=0, second=0, microsecond=0)
+        if first_slot < created:
+            first_slot += timedelta(days=1)
+        later = first_slot + timedelta(days=1, hours=1)  # two slots are due
+        assert scheduler_for(services, now=lambda: later).tick() == 2
+        assert scheduler_for(services, now=lambda: later).tick() == 0
+        with services.sessions() as session:
+            runs = session.execute(sa.select(ImportRun.scheduled_for, ImportRun.status).order_by(ImportRun.id)).all()
+            scheduled = session.scalars(
+                sa.select(MetricImport.run_id).where(MetricImport.trigger == "SCHEDULED").order_by(MetricImport.id)
+            ).all()
+        assert [(r.scheduled_for.replace(tzinfo=UTC), r.status) for r in runs] == [
+            (first_slot, "SUCCEEDED"),
+            (first_slot + timedelta(days=1), "SUCCEEDED"),
+        ]
+        assert len(scheduled) == 2 and None not in scheduled
+    finally:
+        services.close()
