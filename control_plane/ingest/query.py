@@ -57,6 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.errors import InvalidArgument, NotFound
+from control_plane.ingest.parquet import Aggregation
 from control_plane.models import MetricDefinition, MetricValue
 from costory_schema.rules import Violation
 
@@ -78,11 +79,6 @@ class GapFilling(enum.StrEnum):
     FORWARD_FILL = "FORWARD_FILL"
     LINEAR_INTERPOLATION = "LINEAR_INTERPOLATION"
     SPREAD = "SPREAD"
-
-
-class Aggregation(enum.StrEnum):
-    SUM = "SUM"
-    AVERAGE = "Average"
 
 
 # -- database ---------------------------------------------------------------------------------------
