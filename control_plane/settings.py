@@ -47,9 +47,9 @@ class Settings(BaseSettings):
     and its bucket is readable. `skip` saves without checking — for offline development only
     (env `COSTORY_TRUST_VALIDATION`)."""
 
-    sts_retry_attempts: int = 6
+    sts_retry_attempts: int = 5
     """AccessDenied from STS right after a role is created (IAM propagation) is retried this many times
-    in all (env `COSTORY_STS_RETRY_ATTEMPTS`)."""
+    in all (env `COSTORY_STS_RETRY_ATTEMPTS`); with the default backoff that waits up to 15 s."""
 
     sts_retry_base_seconds: float = 1.0
     """First backoff delay between those retries; it doubles each time (env `COSTORY_STS_RETRY_BASE_SECONDS`)."""

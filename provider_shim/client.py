@@ -17,7 +17,8 @@ from grpc_status import rpc_status
 from provider_shim.diagnostics import Diagnostic, error
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
-CALL_TIMEOUT_SECONDS = 30.0
+# Creating a datasource proves the customer's role works, which may wait out IAM propagation.
+CALL_TIMEOUT_SECONDS = 120.0
 _PATH_STEP = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
 
 

@@ -92,7 +92,12 @@ class RoleAccess:
             raise AccessDenied(
                 Finding("ERROR", ("role_arn",), "Google ID Token Unavailable", str(error)), transient=True
             ) from None
-        sts = self._client("sts", config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+        sts = self._client(
+            "sts",
+            config=Config(
+                signature_version=UNSIGNED, retries={"max_attempts": 1}, connect_timeout=5, read_timeout=15
+            ),
+        )
         attempts = max(1, self.settings.sts_retry_attempts)
         for attempt in range(1, attempts + 1):
             try:

@@ -222,3 +222,25 @@ class TestEmulatorTrustPolicy:
         s3.create_bucket(Bucket="usage")
         s3.put_object(Bucket="usage", Key="daily/2026-01-01.parquet", Body=parquet_bytes({"date": ["2026-01-01"], "team": ["a"], "api_call_count": [1]}))
         assert self.check(sessions, moto, tenant[0], self.datasource(role_arn)) == []
+
+
+def test_unreachable_sts_is_a_transient_failure(sessions, tenant):
+    from control_plane.local import free_port
+
+    sleeps: list[float] = []
+    access = access_with(
+        {
+            "aws_endpoint_url": f"http://127.0.0.1:{free_port()}",
+            "sts_enforces_trust": True,
+            "sts_retry_attempts": 2,
+            "sts_retry_base_seconds": 0.5,
+        },
+        sleeps,
+    )
+    try:
+        with sessions() as session, pytest.raises(AccessDenied) as raised:
+            access.credentials(session, tenant[0], ROLE)
+    finally:
+        access.identity.close()
+    assert (raised.value.transient, raised.value.finding.summary, sleeps) == (True, "AWS STS Unreachable", [0.5])
+    assert raised.value.finding.detail == f"Could not reach AWS STS to assume {ROLE}: EndpointConnectionError."
