@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from costory_proto.costory.v1 import common_pb2
+from costory_schema.rules import format_path
+
 PathStep = str | int
 
 
@@ -15,3 +18,12 @@ class Finding:
     """Attribute path, e.g. ("metrics_definition", 0, "date_column")."""
     summary: str
     detail: str
+
+
+def to_proto(finding: Finding) -> common_pb2.Finding:
+    return common_pb2.Finding(
+        severity=common_pb2.Finding.ERROR if finding.severity == "ERROR" else common_pb2.Finding.WARNING,
+        field=format_path(finding.path),
+        summary=finding.summary,
+        detail=finding.detail,
+    )

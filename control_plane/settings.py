@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     import_retry_base_seconds: float = 60.0
     """First backoff delay for a failed scheduled run; doubles each attempt (env `COSTORY_IMPORT_RETRY_BASE_SECONDS`)."""
 
+    data_dir: Path = Path("costory-data")
+    """Directory for columnar data: normalized cost partitions (Parquet) and allocation results
+    (env `COSTORY_DATA_DIR`). Relative paths are resolved against the working directory."""
+
     @field_validator("database_url")
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:

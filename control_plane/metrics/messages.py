@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from control_plane.models import MetricFile, MetricImport, MetricsDatasource
 from control_plane.findings import Finding
+from control_plane.findings import to_proto as finding_to_proto
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_schema.options import terraform_attribute
 from costory_schema.rules import format_path
@@ -61,15 +62,6 @@ def to_proto(datasource: MetricsDatasource, warnings: Sequence[Finding] = ()) ->
         status_message=datasource.status_message or "",
         last_import_at=timestamp(datasource.last_import_at),
         findings=[finding_to_proto(f) for f in warnings],
-    )
-
-
-def finding_to_proto(finding: Finding) -> pb.Finding:
-    return pb.Finding(
-        severity=pb.Finding.ERROR if finding.severity == "ERROR" else pb.Finding.WARNING,
-        field=format_path(finding.path),
-        summary=finding.summary,
-        detail=finding.detail,
     )
 
 

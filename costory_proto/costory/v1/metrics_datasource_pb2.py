@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from costory_proto.costory.v1 import common_pb2 as costory_dot_v1_dot_common__pb2
 from costory_proto.costory.v1 import options_pb2 as costory_dot_v1_dot_options__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#costory/v1/metrics_datasource.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\t\n\x11MetricsDatasource\x12[\n\x02id\x18\x01 \x01(\tBO\xca\xf3\x18K\x18\x01\x30\x01REIdentifier assigned by the control plane. Used by `terraform import`.\x12+\n\x04name\x18\x02 \x01(\tB\x1d\xca\xf3\x18\x13\x08\x01(\x01R\rDisplay name.\xd2\xf3\x18\x02\x08\x01\x12I\n\x0b\x62ucket_name\x18\x03 \x01(\tB4\xca\xf3\x18*\x08\x01(\x01R$S3 bucket holding the Parquet files.\xd2\xf3\x18\x02\x08\x01\x12T\n\x06prefix\x18\x04 \x01(\tB?\xca\xf3\x18;\x10\x01(\x01R5Key prefix under which the Parquet files are written.H\x00\x88\x01\x01\x12\xb0\x01\n\x08role_arn\x18\x05 \x01(\tB\x9d\x01\xca\xf3\x18V\x08\x01(\x01RPARN of the IAM role Costory assumes with its Google identity to read the bucket.\xd2\xf3\x18?\x12\x0e^arn:aws:iam::\x1a-an IAM role ARN starting with `arn:aws:iam::`\x12\xdc\x01\n\x12metrics_definition\x18\x06 \x03(\x0b\x32\x1c.costory.v1.MetricDefinitionB\xa1\x01\xca\xf3\x18\x8b\x01\x08\x01\x38\x01R\x84\x01Metrics read from the files. Accepts `metrics_definition = [{...}]` or repeated `metrics_definition {...}` blocks. Updated in place.\xd2\xf3\x18\r*\x0bmetric_name\x12h\n\x06status\x18\x07 \x01(\tBX\xca\xf3\x18T\x18\x01RPImport state: `PENDING` until the first import, then `OK`, `WARNING` or `ERROR`.\x12\x30\n\x04type\x18\x08 \x01(\tB\"\xca\xf3\x18\x1e\x18\x01\x42\x07\x41wsS3V2R\x11\x41lways `AwsS3V2`.\x12\x16\n\x0estatus_message\x18\t \x01(\t\x12\x32\n\x0elast_import_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08\x66indings\x18\x0b \x03(\x0b\x32\x13.costory.v1.Finding:\x8a\x02\xca\xf3\x18\x85\x02\n%costory_metrics_datasource_s3_parquet\x12#costory.v1.MetricsDatasourceService\x1a\x11MetricsDatasource\"\xa3\x01Usage metrics (a date column, dimension columns, a value column) imported daily from Parquet files in an S3 bucket that Costory reads through a federated IAM role.B\t\n\x07_prefix\"\xa9\x05\n\x10MetricDefinition\x12T\n\x0bmetric_name\x18\x01 \x01(\tB?\xca\xf3\x18\x35\x08\x01R1Name of the metric, unique within the datasource.\xd2\xf3\x18\x02\x08\x01\x12\xb1\x01\n\x0bgap_filling\x18\x02 \x01(\tB\x9b\x01\xca\xf3\x18\x61\x08\x01R]How days without data are filled: `ZERO`, `FORWARD_FILL`, `LINEAR_INTERPOLATION` or `SPREAD`.\xd2\xf3\x18\x32\"\x04ZERO\"\x0c\x46ORWARD_FILL\"\x14LINEAR_INTERPOLATION\"\x06SPREAD\x12\x64\n\x0b\x61ggregation\x18\x03 \x01(\tBO\xca\xf3\x18\x39\x08\x01R5How rows of one day are combined: `SUM` or `Average`.\xd2\xf3\x18\x0e\"\x03SUM\"\x07\x41verage\x12Q\n\x0cvalue_column\x18\x04 \x01(\tB;\xca\xf3\x18$\x08\x01R Column holding the metric value.\xd2\xf3\x18\x0f\x08\x01\x32\x0b\x64\x61te_column\x12G\n\x0b\x64\x61te_column\x18\x05 \x01(\tB2\xca\xf3\x18(\x08\x01R$Column holding the date of each row.\xd2\xf3\x18\x02\x08\x01\x12H\n\ndimensions\x18\x06 \x03(\tB4\xca\xf3\x18\x30\x10\x01R,Columns to group by (e.g. `team`, `region`).\x12\x36\n\x04unit\x18\x07 \x01(\tB#\xca\xf3\x18\x1f\x10\x01R\x1bUnit shown with the values.H\x00\x88\x01\x01\x42\x07\n\x05_unit\"[\n\x1e\x43reateMetricsDatasourceRequest\x12\x39\n\x12metrics_datasource\x18\x01 \x01(\x0b\x32\x1d.costory.v1.MetricsDatasource\")\n\x1bGetMetricsDatasourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x8c\x01\n\x1eUpdateMetricsDatasourceRequest\x12\x39\n\x12metrics_datasource\x18\x01 \x01(\x0b\x32\x1d.costory.v1.MetricsDatasource\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\",\n\x1e\x44\x65leteMetricsDatasourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x1dListMetricsDatasourcesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"u\n\x1eListMetricsDatasourcesResponse\x12:\n\x13metrics_datasources\x18\x01 \x03(\x0b\x32\x1d.costory.v1.MetricsDatasource\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"]\n ValidateMetricsDatasourceRequest\x12\x39\n\x12metrics_datasource\x18\x01 \x01(\x0b\x32\x1d.costory.v1.MetricsDatasource\"\xa7\x01\n\x07\x46inding\x12.\n\x08severity\x18\x01 \x01(\x0e\x32\x1c.costory.v1.Finding.Severity\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"<\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\t\n\x05\x45RROR\x10\x01\x12\x0b\n\x07WARNING\x10\x02\"J\n!ValidateMetricsDatasourceResponse\x12%\n\x08\x66indings\x18\x01 \x03(\x0b\x32\x13.costory.v1.Finding\",\n\x1eImportMetricsDatasourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa2\x02\n\x0cMetricImport\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x15\n\rdatasource_id\x18\x02 \x01(\t\x12\x0f\n\x07trigger\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nfiles_seen\x18\x07 \x01(\x05\x12\x16\n\x0e\x66iles_imported\x18\x08 \x01(\x05\x12\x17\n\x0f\x66iles_unchanged\x18\t \x01(\x05\x12\x19\n\x11\x66iles_quarantined\x18\n \x01(\x05\x12\r\n\x05\x65rror\x18\x0b \x01(\t\"X\n\x18ListMetricImportsRequest\x12\x15\n\rdatasource_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x19ListMetricImportsResponse\x12)\n\x07imports\x18\x01 \x03(\x0b\x32\x18.costory.v1.MetricImport\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc7\x01\n\nMetricFile\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x31\n\rlast_modified\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0c\n\x04rows\x18\x07 \x01(\x03\x12/\n\x0bimported_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x16ListMetricFilesRequest\x12\x15\n\rdatasource_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"@\n\x17ListMetricFilesResponse\x12%\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x16.costory.v1.MetricFile\"~\n\x18QueryMetricValuesRequest\x12\x15\n\rdatasource_id\x18\x01 \x01(\t\x12\x13\n\x0bmetric_name\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\x12\x10\n\x08group_by\x18\x05 \x03(\t\"\x9f\x01\n\x0eMetricValueRow\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12>\n\ndimensions\x18\x02 \x03(\x0b\x32*.costory.v1.MetricValueRow.DimensionsEntry\x12\r\n\x05value\x18\x03 \x01(\x01\x1a\x31\n\x0f\x44imensionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x19QueryMetricValuesResponse\x12(\n\x04rows\x18\x01 \x03(\x0b\x32\x1a.costory.v1.MetricValueRow\x12\x0c\n\x04unit\x18\x02 \x01(\t2\x91\x08\n\x18MetricsDatasourceService\x12\x64\n\x17\x43reateMetricsDatasource\x12*.costory.v1.CreateMetricsDatasourceRequest\x1a\x1d.costory.v1.MetricsDatasource\x12^\n\x14GetMetricsDatasource\x12\'.costory.v1.GetMetricsDatasourceRequest\x1a\x1d.costory.v1.MetricsDatasource\x12\x64\n\x17UpdateMetricsDatasource\x12*.costory.v1.UpdateMetricsDatasourceRequest\x1a\x1d.costory.v1.MetricsDatasource\x12]\n\x17\x44\x65leteMetricsDatasource\x12*.costory.v1.DeleteMetricsDatasourceRequest\x1a\x16.google.protobuf.Empty\x12o\n\x16ListMetricsDatasources\x12).costory.v1.ListMetricsDatasourcesRequest\x1a*.costory.v1.ListMetricsDatasourcesResponse\x12x\n\x19ValidateMetricsDatasource\x12,.costory.v1.ValidateMetricsDatasourceRequest\x1a-.costory.v1.ValidateMetricsDatasourceResponse\x12_\n\x17ImportMetricsDatasource\x12*.costory.v1.ImportMetricsDatasourceRequest\x1a\x18.costory.v1.MetricImport\x12`\n\x11ListMetricImports\x12$.costory.v1.ListMetricImportsRequest\x1a%.costory.v1.ListMetricImportsResponse\x12Z\n\x0fListMetricFiles\x12\".costory.v1.ListMetricFilesRequest\x1a#.costory.v1.ListMetricFilesResponse\x12`\n\x11QueryMetricValues\x12$.costory.v1.QueryMetricValuesRequest\x1a%.costory.v1.QueryMetricValuesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#costory/v1/metrics_datasource.proto\x12\ncostory.v1\x1a\x17\x63ostory/v1/common.proto\x1a\x18\x63ostory/v1/options.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\t\n\x11MetricsDatasource\x12[\n\x02id\x18\x01 \x01(\tBO\xca\xf3\x18K\x18\x01\x30\x01REIdentifier assigned by the control plane. Used by `terraform import`.\x12+\n\x04name\x18\x02 \x01(\tB\x1d\xca\xf3\x18\x13\x08\x01(\x01R\rDisplay name.\xd2\xf3\x18\x02\x08\x01\x12I\n\x0b\x62ucket_name\x18\x03 \x01(\tB4\xca\xf3\x18*\x08\x01(\x01R$S3 bucket holding the Parquet files.\xd2\xf3\x18\x02\x08\x01\x12T\n\x06prefix\x18\x04 \x01(\tB?\xca\xf3\x18;\x10\x01(\x01R5Key prefix under which the Parquet files are written.H\x00\x88\x01\x01\x12\xb0\x01\n\x08role_arn\x18\x05 \x01(\tB\x9d\x01\xca\xf3\x18V\x08\x01(\x01RPARN of the IAM role Costory assumes with its Google identity to read the bucket.\xd2\xf3\x18?\x12\x0e^arn:aws:iam::\x1a-an IAM role ARN starting with `arn:aws:iam::`\x12\xdc\x01\n\x12metrics_definition\x18\x06 \x03(\x0b\x32\x1c.costory.v1.MetricDefinitionB\xa1\x01\xca\xf3\x18\x8b\x01\x08\x01\x38\x01R\x84\x01Metrics read from the files. Accepts `metrics_definition = [{...}]` or repeated `metrics_definition {...}` blocks. Updated in place.\xd2\xf3\x18\r*\x0bmetric_name\x12h\n\x06status\x18\x07 \x01(\tBX\xca\xf3\x18T\x18\x01RPImport state: `PENDING` until the first import, then `OK`, `WARNING` or `ERROR`.\x12\x30\n\x04type\x18\x08 \x01(\tB\"\xca\xf3\x18\x1e\x18\x01\x42\x07\x41wsS3V2R\x11\x41lways `AwsS3V2`.\x12\x16\n\x0estatus_message\x18\t \x01(\t\x12\x32\n\x0elast_import_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08\x66indings\x18\x0b \x03(\x0b\x32\x13.costory.v1.Finding:\x8a\x02\xca\xf3\x18\x85\x02\n%costory_metrics_datasource_s3_parquet\x12#costory.v1.MetricsDatasourceService\x1a\x11MetricsDatasource\"\xa3\x01Usage metrics (a date column, dimension columns, a value column) imported daily from Parquet files in an S3 bucket that Costory reads through a federated IAM role.B\t\n\x07_prefix\"\xa9\x05\n\x10MetricDefinition\x12T\n\x0bmetric_name\x18\x01 \x01(\tB?\xca\xf3\x18\x35\x08\x01R1Name of the metric, unique within the datasource.\xd2\xf3\x18\x02\x08\x01\x12\xb1\x01\n\x0bgap_filling\x18\x02 \x01(\tB\x9b\x01\xca\xf3\x18\x61\x08\x01R]How days without data are filled: `ZERO`, `FORWARD_FILL`, `LINEAR_INTERPOLATION` or `SPREAD`.\xd2\xf3\x18\x32\"\x04ZERO\"\x0c\x46ORWARD_FILL\"\x14LINEAR_INTERPOLATION\"\x06SPREAD\x12\x64\n\x0b\x61ggregation\x18\x03 \x01(\tBO\xca\xf3\x18\x39\x08\x01R5How rows of one day are combined: `SUM` or `Average`.\xd2\xf3\x18\x0e\"\x03SUM\"\x07\x41verage\x12Q\n\x0cvalue_column\x18\x04 \x01(\tB;\xca\xf3\x18$\x08\x01R Column holding the metric value.\xd2\xf3\x18\x0f\x08\x01\x32\x0b\x64\x61te_column\x12G\n\x0b\x64\x61te_column\x18\x05 \x01(\tB2\xca\xf3\x18(\x08\x01R$Column holding the date of each row.\xd2\xf3\x18\x02\x08\x01\x12H\n\ndimensions\x18\x06 \x03(\tB4\xca\xf3\x18\x30\x10\x01R,Columns to group by (e.g. `team`, `region`).\x12\x36\n\x04unit\x18\x07 \x01(\tB#\xca\xf3\x18\x1f\x10\x01R\x1bUnit shown with the values.H\x00\x88\x01\x01\x42\x07\n\x05_unit\"[\n\x1e\x43reateMetricsDatasourceRequest\x12\x39\n\x12metrics_datasource\x18\x01 \x01(\x0b\x32\x1d.costory.v1.MetricsDatasource\")\n\x1bGetMetricsDatasourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x8c\x01\n\x1eUpdateMetricsDatasourceRequest\x12\x39\n\x12metrics_datasource\x18\x01 \x01(\x0b\x32\x1d.costory.v1.MetricsDatasource\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\",\n\x1e\x44\x65leteMetricsDatasourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x1dListMetricsDatasourcesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"u\n\x1eListMetricsDatasourcesResponse\x12:\n\x13metrics_datasources\x18\x01 \x03(\x0b\x32\x1d.costory.v1.MetricsDatasource\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"]\n ValidateMetricsDatasourceRequest\x12\x39\n\x12metrics_datasource\x18\x01 \x01(\x0b\x32\x1d.costory.v1.MetricsDatasource\"J\n!ValidateMetricsDatasourceResponse\x12%\n\x08\x66indings\x18\x01 \x03(\x0b\x32\x13.costory.v1.Finding\",\n\x1eImportMetricsDatasourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa2\x02\n\x0cMetricImport\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x15\n\rdatasource_id\x18\x02 \x01(\t\x12\x0f\n\x07trigger\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nfiles_seen\x18\x07 \x01(\x05\x12\x16\n\x0e\x66iles_imported\x18\x08 \x01(\x05\x12\x17\n\x0f\x66iles_unchanged\x18\t \x01(\x05\x12\x19\n\x11\x66iles_quarantined\x18\n \x01(\x05\x12\r\n\x05\x65rror\x18\x0b \x01(\t\"X\n\x18ListMetricImportsRequest\x12\x15\n\rdatasource_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x19ListMetricImportsResponse\x12)\n\x07imports\x18\x01 \x03(\x0b\x32\x18.costory.v1.MetricImport\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc7\x01\n\nMetricFile\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x31\n\rlast_modified\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0c\n\x04rows\x18\x07 \x01(\x03\x12/\n\x0bimported_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x16ListMetricFilesRequest\x12\x15\n\rdatasource_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"@\n\x17ListMetricFilesResponse\x12%\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x16.costory.v1.MetricFile\"~\n\x18QueryMetricValuesRequest\x12\x15\n\rdatasource_id\x18\x01 \x01(\t\x12\x13\n\x0bmetric_name\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\x12\x10\n\x08group_by\x18\x05 \x03(\t\"\x9f\x01\n\x0eMetricValueRow\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12>\n\ndimensions\x18\x02 \x03(\x0b\x32*.costory.v1.MetricValueRow.DimensionsEntry\x12\r\n\x05value\x18\x03 \x01(\x01\x1a\x31\n\x0f\x44imensionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x19QueryMetricValuesResponse\x12(\n\x04rows\x18\x01 \x03(\x0b\x32\x1a.costory.v1.MetricValueRow\x12\x0c\n\x04unit\x18\x02 \x01(\t2\x91\x08\n\x18MetricsDatasourceService\x12\x64\n\x17\x43reateMetricsDatasource\x12*.costory.v1.CreateMetricsDatasourceRequest\x1a\x1d.costory.v1.MetricsDatasource\x12^\n\x14GetMetricsDatasource\x12\'.costory.v1.GetMetricsDatasourceRequest\x1a\x1d.costory.v1.MetricsDatasource\x12\x64\n\x17UpdateMetricsDatasource\x12*.costory.v1.UpdateMetricsDatasourceRequest\x1a\x1d.costory.v1.MetricsDatasource\x12]\n\x17\x44\x65leteMetricsDatasource\x12*.costory.v1.DeleteMetricsDatasourceRequest\x1a\x16.google.protobuf.Empty\x12o\n\x16ListMetricsDatasources\x12).costory.v1.ListMetricsDatasourcesRequest\x1a*.costory.v1.ListMetricsDatasourcesResponse\x12x\n\x19ValidateMetricsDatasource\x12,.costory.v1.ValidateMetricsDatasourceRequest\x1a-.costory.v1.ValidateMetricsDatasourceResponse\x12_\n\x17ImportMetricsDatasource\x12*.costory.v1.ImportMetricsDatasourceRequest\x1a\x18.costory.v1.MetricImport\x12`\n\x11ListMetricImports\x12$.costory.v1.ListMetricImportsRequest\x1a%.costory.v1.ListMetricImportsResponse\x12Z\n\x0fListMetricFiles\x12\".costory.v1.ListMetricFilesRequest\x1a#.costory.v1.ListMetricFilesResponse\x12`\n\x11QueryMetricValues\x12$.costory.v1.QueryMetricValuesRequest\x1a%.costory.v1.QueryMetricValuesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -69,52 +70,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METRICDEFINITION'].fields_by_name['unit']._serialized_options = b'\312\363\030\037\020\001R\033Unit shown with the values.'
   _globals['_METRICVALUEROW_DIMENSIONSENTRY']._loaded_options = None
   _globals['_METRICVALUEROW_DIMENSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_METRICSDATASOURCE']._serialized_start=174
-  _globals['_METRICSDATASOURCE']._serialized_end=1445
-  _globals['_METRICDEFINITION']._serialized_start=1448
-  _globals['_METRICDEFINITION']._serialized_end=2129
-  _globals['_CREATEMETRICSDATASOURCEREQUEST']._serialized_start=2131
-  _globals['_CREATEMETRICSDATASOURCEREQUEST']._serialized_end=2222
-  _globals['_GETMETRICSDATASOURCEREQUEST']._serialized_start=2224
-  _globals['_GETMETRICSDATASOURCEREQUEST']._serialized_end=2265
-  _globals['_UPDATEMETRICSDATASOURCEREQUEST']._serialized_start=2268
-  _globals['_UPDATEMETRICSDATASOURCEREQUEST']._serialized_end=2408
-  _globals['_DELETEMETRICSDATASOURCEREQUEST']._serialized_start=2410
-  _globals['_DELETEMETRICSDATASOURCEREQUEST']._serialized_end=2454
-  _globals['_LISTMETRICSDATASOURCESREQUEST']._serialized_start=2456
-  _globals['_LISTMETRICSDATASOURCESREQUEST']._serialized_end=2526
-  _globals['_LISTMETRICSDATASOURCESRESPONSE']._serialized_start=2528
-  _globals['_LISTMETRICSDATASOURCESRESPONSE']._serialized_end=2645
-  _globals['_VALIDATEMETRICSDATASOURCEREQUEST']._serialized_start=2647
-  _globals['_VALIDATEMETRICSDATASOURCEREQUEST']._serialized_end=2740
-  _globals['_FINDING']._serialized_start=2743
-  _globals['_FINDING']._serialized_end=2910
-  _globals['_FINDING_SEVERITY']._serialized_start=2850
-  _globals['_FINDING_SEVERITY']._serialized_end=2910
-  _globals['_VALIDATEMETRICSDATASOURCERESPONSE']._serialized_start=2912
-  _globals['_VALIDATEMETRICSDATASOURCERESPONSE']._serialized_end=2986
-  _globals['_IMPORTMETRICSDATASOURCEREQUEST']._serialized_start=2988
-  _globals['_IMPORTMETRICSDATASOURCEREQUEST']._serialized_end=3032
-  _globals['_METRICIMPORT']._serialized_start=3035
-  _globals['_METRICIMPORT']._serialized_end=3325
-  _globals['_LISTMETRICIMPORTSREQUEST']._serialized_start=3327
-  _globals['_LISTMETRICIMPORTSREQUEST']._serialized_end=3415
-  _globals['_LISTMETRICIMPORTSRESPONSE']._serialized_start=3417
-  _globals['_LISTMETRICIMPORTSRESPONSE']._serialized_end=3512
-  _globals['_METRICFILE']._serialized_start=3515
-  _globals['_METRICFILE']._serialized_end=3714
-  _globals['_LISTMETRICFILESREQUEST']._serialized_start=3716
-  _globals['_LISTMETRICFILESREQUEST']._serialized_end=3779
-  _globals['_LISTMETRICFILESRESPONSE']._serialized_start=3781
-  _globals['_LISTMETRICFILESRESPONSE']._serialized_end=3845
-  _globals['_QUERYMETRICVALUESREQUEST']._serialized_start=3847
-  _globals['_QUERYMETRICVALUESREQUEST']._serialized_end=3973
-  _globals['_METRICVALUEROW']._serialized_start=3976
-  _globals['_METRICVALUEROW']._serialized_end=4135
-  _globals['_METRICVALUEROW_DIMENSIONSENTRY']._serialized_start=4086
-  _globals['_METRICVALUEROW_DIMENSIONSENTRY']._serialized_end=4135
-  _globals['_QUERYMETRICVALUESRESPONSE']._serialized_start=4137
-  _globals['_QUERYMETRICVALUESRESPONSE']._serialized_end=4220
-  _globals['_METRICSDATASOURCESERVICE']._serialized_start=4223
-  _globals['_METRICSDATASOURCESERVICE']._serialized_end=5264
+  _globals['_METRICSDATASOURCE']._serialized_start=199
+  _globals['_METRICSDATASOURCE']._serialized_end=1470
+  _globals['_METRICDEFINITION']._serialized_start=1473
+  _globals['_METRICDEFINITION']._serialized_end=2154
+  _globals['_CREATEMETRICSDATASOURCEREQUEST']._serialized_start=2156
+  _globals['_CREATEMETRICSDATASOURCEREQUEST']._serialized_end=2247
+  _globals['_GETMETRICSDATASOURCEREQUEST']._serialized_start=2249
+  _globals['_GETMETRICSDATASOURCEREQUEST']._serialized_end=2290
+  _globals['_UPDATEMETRICSDATASOURCEREQUEST']._serialized_start=2293
+  _globals['_UPDATEMETRICSDATASOURCEREQUEST']._serialized_end=2433
+  _globals['_DELETEMETRICSDATASOURCEREQUEST']._serialized_start=2435
+  _globals['_DELETEMETRICSDATASOURCEREQUEST']._serialized_end=2479
+  _globals['_LISTMETRICSDATASOURCESREQUEST']._serialized_start=2481
+  _globals['_LISTMETRICSDATASOURCESREQUEST']._serialized_end=2551
+  _globals['_LISTMETRICSDATASOURCESRESPONSE']._serialized_start=2553
+  _globals['_LISTMETRICSDATASOURCESRESPONSE']._serialized_end=2670
+  _globals['_VALIDATEMETRICSDATASOURCEREQUEST']._serialized_start=2672
+  _globals['_VALIDATEMETRICSDATASOURCEREQUEST']._serialized_end=2765
+  _globals['_VALIDATEMETRICSDATASOURCERESPONSE']._serialized_start=2767
+  _globals['_VALIDATEMETRICSDATASOURCERESPONSE']._serialized_end=2841
+  _globals['_IMPORTMETRICSDATASOURCEREQUEST']._serialized_start=2843
+  _globals['_IMPORTMETRICSDATASOURCEREQUEST']._serialized_end=2887
+  _globals['_METRICIMPORT']._serialized_start=2890
+  _globals['_METRICIMPORT']._serialized_end=3180
+  _globals['_LISTMETRICIMPORTSREQUEST']._serialized_start=3182
+  _globals['_LISTMETRICIMPORTSREQUEST']._serialized_end=3270
+  _globals['_LISTMETRICIMPORTSRESPONSE']._serialized_start=3272
+  _globals['_LISTMETRICIMPORTSRESPONSE']._serialized_end=3367
+  _globals['_METRICFILE']._serialized_start=3370
+  _globals['_METRICFILE']._serialized_end=3569
+  _globals['_LISTMETRICFILESREQUEST']._serialized_start=3571
+  _globals['_LISTMETRICFILESREQUEST']._serialized_end=3634
+  _globals['_LISTMETRICFILESRESPONSE']._serialized_start=3636
+  _globals['_LISTMETRICFILESRESPONSE']._serialized_end=3700
+  _globals['_QUERYMETRICVALUESREQUEST']._serialized_start=3702
+  _globals['_QUERYMETRICVALUESREQUEST']._serialized_end=3828
+  _globals['_METRICVALUEROW']._serialized_start=3831
+  _globals['_METRICVALUEROW']._serialized_end=3990
+  _globals['_METRICVALUEROW_DIMENSIONSENTRY']._serialized_start=3941
+  _globals['_METRICVALUEROW_DIMENSIONSENTRY']._serialized_end=3990
+  _globals['_QUERYMETRICVALUESRESPONSE']._serialized_start=3992
+  _globals['_QUERYMETRICVALUESRESPONSE']._serialized_end=4075
+  _globals['_METRICSDATASOURCESERVICE']._serialized_start=4078
+  _globals['_METRICSDATASOURCESERVICE']._serialized_end=5119
 # @@protoc_insertion_point(module_scope)

@@ -1,11 +1,11 @@
 import datetime
 
+from costory_proto.costory.v1 import common_pb2 as _common_pb2
 from costory_proto.costory.v1 import options_pb2 as _options_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -36,8 +36,8 @@ class MetricsDatasource(_message.Message):
     type: str
     status_message: str
     last_import_at: _timestamp_pb2.Timestamp
-    findings: _containers.RepeatedCompositeFieldContainer[Finding]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., bucket_name: _Optional[str] = ..., prefix: _Optional[str] = ..., role_arn: _Optional[str] = ..., metrics_definition: _Optional[_Iterable[_Union[MetricDefinition, _Mapping]]] = ..., status: _Optional[str] = ..., type: _Optional[str] = ..., status_message: _Optional[str] = ..., last_import_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ...) -> None: ...
+    findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., bucket_name: _Optional[str] = ..., prefix: _Optional[str] = ..., role_arn: _Optional[str] = ..., metrics_definition: _Optional[_Iterable[_Union[MetricDefinition, _Mapping]]] = ..., status: _Optional[str] = ..., type: _Optional[str] = ..., status_message: _Optional[str] = ..., last_import_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ...) -> None: ...
 
 class MetricDefinition(_message.Message):
     __slots__ = ("metric_name", "gap_filling", "aggregation", "value_column", "date_column", "dimensions", "unit")
@@ -105,31 +105,11 @@ class ValidateMetricsDatasourceRequest(_message.Message):
     metrics_datasource: MetricsDatasource
     def __init__(self, metrics_datasource: _Optional[_Union[MetricsDatasource, _Mapping]] = ...) -> None: ...
 
-class Finding(_message.Message):
-    __slots__ = ("severity", "field", "summary", "detail")
-    class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-        __slots__ = ()
-        SEVERITY_UNSPECIFIED: _ClassVar[Finding.Severity]
-        ERROR: _ClassVar[Finding.Severity]
-        WARNING: _ClassVar[Finding.Severity]
-    SEVERITY_UNSPECIFIED: Finding.Severity
-    ERROR: Finding.Severity
-    WARNING: Finding.Severity
-    SEVERITY_FIELD_NUMBER: _ClassVar[int]
-    FIELD_FIELD_NUMBER: _ClassVar[int]
-    SUMMARY_FIELD_NUMBER: _ClassVar[int]
-    DETAIL_FIELD_NUMBER: _ClassVar[int]
-    severity: Finding.Severity
-    field: str
-    summary: str
-    detail: str
-    def __init__(self, severity: _Optional[_Union[Finding.Severity, str]] = ..., field: _Optional[str] = ..., summary: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
-
 class ValidateMetricsDatasourceResponse(_message.Message):
     __slots__ = ("findings",)
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
-    findings: _containers.RepeatedCompositeFieldContainer[Finding]
-    def __init__(self, findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ...) -> None: ...
+    findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
+    def __init__(self, findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ...) -> None: ...
 
 class ImportMetricsDatasourceRequest(_message.Message):
     __slots__ = ("id",)

@@ -9,6 +9,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
+from costory_proto.costory.v1 import common_pb2
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/costory-read"
 
@@ -341,7 +342,7 @@ class TestValidateMetricsDatasource:
         )
 
         assert [(f.severity, f.field, f.detail) for f in response.findings] == [
-            (pb.Finding.ERROR, field, description)
+            (common_pb2.Finding.ERROR, field, description)
         ]
         assert response.findings[0].summary
         assert list(list_page(tenant_a).metrics_datasources) == []
