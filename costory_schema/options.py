@@ -36,3 +36,12 @@ def is_repeated(field: FieldDescriptor) -> bool:
     if repeated is not None:
         return bool(repeated)
     return field.label == FieldDescriptor.LABEL_REPEATED
+
+
+def is_map(field: FieldDescriptor) -> bool:
+    """A proto ``map<K, V>`` field (a repeated message of generated map entries)."""
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def map_value_field(field: FieldDescriptor) -> FieldDescriptor:
+    return field.message_type.fields_by_name["value"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from costory_schema.options import field_rules, is_repeated, terraform_attribute
+from costory_schema.options import field_rules, is_map, is_repeated, terraform_attribute
 
 PathStep = str | int
 
@@ -86,6 +86,8 @@ def _check_field(
     is_known: Callable[[Any], bool],
 ) -> list[Violation]:
     rules = field_rules(field)
+    if is_map(field):
+        return []
     if is_repeated(field):
         violations: list[Violation] = []
         for index, element in enumerate(value):

@@ -341,6 +341,12 @@ def _normalize_number(n: Number, path: tuple[PathStep, ...]) -> Number:
     return f if Decimal(f) == n else n
 
 
+def number_from_double(value: float) -> Number:
+    """A proto double as the number Terraform wrote: read as its shortest text (33.3, not its binary value),
+    so a value round-tripped through the control plane compares equal to the configuration's."""
+    return _normalize_number(Decimal(repr(value)), ())
+
+
 def _parse_number(text: str, path: tuple[PathStep, ...]) -> Number:
     if not _NUMBER_TEXT.fullmatch(text):
         raise CtyError(path, f"invalid number {text!r}")

@@ -12,7 +12,9 @@ from pathlib import Path
 from provider_shim import cty
 from provider_shim.schema import Attribute, TerraformType, provider_schema
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+EXAMPLES = REPO / "examples" / "terraform" / "reference"
 
 
 def _type_name(ty: cty.Type) -> str:
@@ -21,6 +23,8 @@ def _type_name(ty: cty.Type) -> str:
         return "List of Object" if isinstance(inner, cty.Object) else f"List of {_type_name(inner)}"
     if isinstance(ty, cty.Object):
         return "Object"
+    if isinstance(ty, cty.Map):
+        return f"Map of {_type_name(ty.element)}"
     return str(cty.type_to_json(ty)).capitalize()
 
 
@@ -38,6 +42,19 @@ def _bullets(attributes: tuple[Attribute, ...]) -> list[str]:
 
 def _section(title: str, attributes, level: int = 3) -> list[str]:
     return [f"{'#' * level} {title}", "", *_bullets(tuple(attributes)), ""] if attributes else []
+
+
+def _nested(attributes: tuple[Attribute, ...], parent: str) -> list[str]:
+    """A "Nested Schema" section per message attribute, depth first (`rules`, `rules.conditions`, ...)."""
+    out: list[str] = []
+    for a in attributes:
+        if a.nested:
+            path = f"{parent}{a.name}"
+            out += [f"### Nested Schema for `{path}`", ""]
+            out += _section("Required", [n for n in a.nested if n.required], level=4)
+            out += _section("Optional", [n for n in a.nested if not n.required], level=4)
+            out += _nested(a.nested, f"{path}.")
+    return out
 
 
 def render(terraform_type: TerraformType, kind: str, example: str) -> str:
@@ -59,49 +76,16 @@ def render(terraform_type: TerraformType, kind: str, example: str) -> str:
     out += _section("Required", [a for a in attributes if a.required])
     out += _section("Optional", [a for a in attributes if a.optional and not a.required])
     out += _section("Read-Only", [a for a in attributes if a.computed and not (a.required or a.optional)])
-    for a in attributes:
-        if a.nested:
-            out += [f"### Nested Schema for `{a.name}`", ""]
-            out += _section("Required", [n for n in a.nested if n.required], level=4)
-            out += _section("Optional", [n for n in a.nested if not n.required], level=4)
+    out += _nested(attributes, "")
     if kind == "Resource" and any(a.name == "id" for a in attributes):
         out += ["## Import", "", "```shell", f"terraform import {terraform_type.type_name}.example <id>", "```", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
-EXAMPLES = {
-    "costory": """
-provider "costory" {
-  # token    = "cst_..."           # or COSTORY_TOKEN
-  # base_url = "127.0.0.1:50051"   # or COSTORY_BASE_URL
-}
-""",
-    "costory_service_account": """
-data "costory_service_account" "current" {}
-
-output "costory_sub_ids" {
-  value = data.costory_service_account.current.sub_ids
-}
-""",
-    "costory_metrics_datasource_s3_parquet": """
-resource "costory_metrics_datasource_s3_parquet" "api_usage" {
-  name        = "API Usage"
-  bucket_name = "my-usage-exports"
-  prefix      = "api-usage/"
-  role_arn    = "arn:aws:iam::123456789012:role/costory-metrics-reader"
-
-  metrics_definition {
-    metric_name  = "api_call_count"
-    gap_filling  = "ZERO"
-    aggregation  = "SUM"
-    value_column = "api_call_count"
-    date_column  = "date"
-    dimensions   = ["region", "team"]
-    unit         = "calls"
-  }
-}
-""",
-}
+def example(type_name: str) -> str:
+    """The HCL example of a type: examples/terraform/reference/<type_name>.tf (validated by a test)."""
+    path = EXAMPLES / f"{type_name}.tf"
+    return path.read_text() if path.exists() else ""
 
 
 def _short(type_name: str) -> str:
@@ -110,11 +94,11 @@ def _short(type_name: str) -> str:
 
 def documents() -> dict[Path, str]:
     schema = provider_schema()
-    docs = {Path("index.md"): render(schema.provider, "Provider", EXAMPLES[schema.provider.type_name])}
+    docs = {Path("index.md"): render(schema.provider, "Provider", example(schema.provider.type_name))}
     for name, t in sorted(schema.resources.items()):
-        docs[Path("resources") / f"{_short(name)}.md"] = render(t, "Resource", EXAMPLES.get(name, ""))
+        docs[Path("resources") / f"{_short(name)}.md"] = render(t, "Resource", example(name))
     for name, t in sorted(schema.data_sources.items()):
-        docs[Path("data-sources") / f"{_short(name)}.md"] = render(t, "Data Source", EXAMPLES.get(name, ""))
+        docs[Path("data-sources") / f"{_short(name)}.md"] = render(t, "Data Source", example(name))
     return docs
 
 

@@ -9,29 +9,58 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from costory_schema.options import is_repeated
+from costory_schema.options import is_map, is_repeated, map_value_field
+from costory_schema.rules import PathStep, format_path
+from provider_shim import cty
 from provider_shim.schema import Attribute
 
 
-def to_message(message: Message, attributes: tuple[Attribute, ...], value: dict[str, Any]) -> Message:
-    """Fill ``message`` from a wholly known Terraform object value; computed attributes are skipped."""
+def to_message(
+    message: Message,
+    attributes: tuple[Attribute, ...],
+    value: dict[str, Any],
+    unknown: list[str] | None = None,
+    path: tuple[PathStep, ...] = (),
+) -> Message:
+    """Fill ``message`` from a Terraform object value; computed attributes are skipped.
+
+    The value must be wholly known, unless ``unknown`` is given: then values not known yet (at plan time)
+    are left unset and their paths (``rules[0].metric_split.metrics_datasource_id``) appended to it."""
     for attribute in attributes:
         if attribute.computed and not (attribute.required or attribute.optional):
             continue
         item = value.get(attribute.name)
+        item_path = (*path, attribute.name)
+        if unknown is not None and not cty.is_known(item):
+            unknown.append(format_path(item_path))
+            continue
         if item is None:
             continue
         field = attribute.field
-        if field.message_type is not None:
+        if is_map(field):
+            known = {k: v for k, v in item.items() if unknown is None or cty.is_known(v)}
+            if unknown is not None:
+                unknown.extend(format_path((*item_path, k)) for k in item if k not in known)
+            getattr(message, field.name).update(known)
+        elif field.message_type is not None:
             target = getattr(message, field.name)
             if is_repeated(field):
-                for element in item:
-                    to_message(target.add(), attribute.nested, element)
+                for index, element in enumerate(item):
+                    if unknown is not None and not cty.is_known(element):
+                        unknown.append(format_path((*item_path, index)))
+                        target.add()
+                        continue
+                    to_message(target.add(), attribute.nested, element, unknown, (*item_path, index))
             else:
-                to_message(target, attribute.nested, item)
+                target.SetInParent()
+                to_message(target, attribute.nested, item, unknown, item_path)
         elif is_repeated(field):
+            if unknown is not None and not all(cty.is_known(element) for element in item):
+                unknown.append(format_path(item_path))
+                continue
             getattr(message, field.name).extend(item)
         else:
             setattr(message, field.name, item)
@@ -46,7 +75,10 @@ def from_message(message: Message, attributes: tuple[Attribute, ...], hint: dict
         field = attribute.field
         name = field.name
         held = hint.get(name)
-        if is_repeated(field):
+        if is_map(field):
+            entries = {k: _scalar(map_value_field(field), v) for k, v in getattr(message, name).items()}
+            value[name] = entries if entries or held == {} else None
+        elif is_repeated(field):
             items = getattr(message, name)
             if not items:
                 value[name] = [] if held == [] else None
@@ -57,11 +89,17 @@ def from_message(message: Message, attributes: tuple[Attribute, ...], hint: dict
                     for i, item in enumerate(items)
                 ]
             else:
-                value[name] = list(items)
+                value[name] = [_scalar(field, item) for item in items]
         elif field.has_presence and not message.HasField(name):
             value[name] = None
         elif field.message_type is not None:
             value[name] = from_message(getattr(message, name), attribute.nested, held)
         else:
-            value[name] = getattr(message, name)
+            value[name] = _scalar(field, getattr(message, name))
     return value
+
+
+def _scalar(field: FieldDescriptor, item: Any) -> Any:
+    if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return cty.number_from_double(item)
+    return item

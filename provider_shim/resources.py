@@ -27,16 +27,24 @@ def _configurable(terraform_type: TerraformType):
     return [a for a in terraform_type.attributes if a.required or a.optional]
 
 
+def _diagnostics_of(findings, *, errors: bool) -> list[Diagnostic]:
+    """costory.v1.Finding messages as diagnostics on the attribute each names (errors only if asked)."""
+    out = []
+    for f in findings:
+        path = field_path(f.field) if f.field else ()
+        if f.severity == f.WARNING:
+            out.append(warning(f.summary, f.detail, path))
+        elif errors:
+            out.append(error(f.summary, f.detail, path))
+    return out
+
+
 def _warnings(message) -> list[Diagnostic]:
     """Warning findings the control plane attached to a saved object (API convention: a repeated
     ``findings`` field of costory.v1.Finding), shown by Terraform after apply."""
     if "findings" not in message.DESCRIPTOR.fields_by_name:
         return []
-    return [
-        warning(f.summary, f.detail, field_path(f.field) if f.field else ())
-        for f in message.findings
-        if f.severity == f.WARNING
-    ]
+    return _diagnostics_of(message.findings, errors=False)
 
 
 class Resource:
@@ -77,6 +85,26 @@ class Resource:
                 planned[attribute.name] = prior.get(attribute.name) if keep else cty.UNKNOWN
         replace = [(a.name,) for a in changed if a.requires_replace]
         return planned, replace, []
+
+    def plan_check(self, control_plane: ControlPlane, prior: State, planned: State) -> list[Diagnostic]:
+        """For types with ``plan_check``: ask the control plane about a create or an in-place change.
+        Values not known yet are sent as ``unknown_fields`` and checked again at apply."""
+        if not self.type.plan_check or planned is None or planned is prior:
+            return []
+        unknown: list[str] = []
+        body = self._message_class()
+        if prior is not None and cty.is_known(prior.get("id")):
+            body.id = prior["id"]
+        to_message(body, self.type.attributes, planned, unknown)
+        try:
+            response = control_plane.call(
+                self.type.service,
+                self._method("Validate"),
+                **{self._request_field(): body, "unknown_fields": unknown},
+            )
+        except ControlPlaneError as exc:
+            return exc.diagnostics
+        return _diagnostics_of(response.findings, errors=True)
 
     # -- apply / read / import -------------------------------------------------------------------------
 

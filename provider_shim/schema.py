@@ -19,7 +19,9 @@ import costory_proto.costory.v1 as api_package
 from costory_proto.costory.v1 import options_pb2
 from costory_schema.options import (
     data_source_type,
+    is_map,
     is_repeated,
+    map_value_field,
     provider_type,
     resource_type,
     terraform_attribute,
@@ -61,8 +63,8 @@ class Attribute:
 
     @property
     def nested(self) -> tuple[Attribute, ...]:
-        """Attributes of each element, for a repeated message field."""
-        if self.field.message_type is None:
+        """Attributes of a message field (of each element, when repeated); none for scalars and maps."""
+        if self.field.message_type is None or is_map(self.field):
             return ()
         return _attributes(self.field.message_type)
 
@@ -76,6 +78,7 @@ class TerraformType:
     message: Descriptor
     service: str
     singular: str
+    plan_check: bool = False
 
     @cached_property
     def attributes(self) -> tuple[Attribute, ...]:
@@ -99,7 +102,16 @@ class ProviderSchema:
     data_sources: dict[str, TerraformType]
 
 
+def _scalar_type(field: FieldDescriptor) -> cty.Type:
+    try:
+        return _SCALARS[field.type]
+    except KeyError:
+        raise TypeError(f"{field.full_name}: proto type {field.type} has no Terraform mapping") from None
+
+
 def _field_type(field: FieldDescriptor) -> cty.Type:
+    if is_map(field):
+        return cty.Map(_scalar_type(map_value_field(field)))
     if field.message_type is not None:
         nested = _attributes(field.message_type)
         element: cty.Type = cty.Object.of(
@@ -107,10 +119,7 @@ def _field_type(field: FieldDescriptor) -> cty.Type:
             optional={a.name for a in nested if not a.required},
         )
     else:
-        try:
-            element = _SCALARS[field.type]
-        except KeyError:
-            raise TypeError(f"{field.full_name}: proto type {field.type} has no Terraform mapping") from None
+        element = _scalar_type(field)
     return cty.List(element) if is_repeated(field) else element
 
 
@@ -161,7 +170,12 @@ def provider_schema() -> ProviderSchema:
             option = option_of(message)
             if option is not None:
                 bucket[option.type_name] = TerraformType(
-                    option.type_name, option.description, message, option.service, option.singular
+                    option.type_name,
+                    option.description,
+                    message,
+                    option.service,
+                    option.singular,
+                    plan_check=option.plan_check,
                 )
         option = provider_type(message)
         if option is not None:

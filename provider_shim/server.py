@@ -170,6 +170,8 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
         prior = wire.decode(request.prior_state, ty)
         proposed = wire.decode(request.proposed_new_state, ty)
         planned, replace, diagnostics = resource.plan(prior, proposed)
+        if resource.type.plan_check and not replace:
+            diagnostics += resource.plan_check(self._configured(), prior, planned)
         return tf.PlanResourceChange.Response(
             planned_state=wire.encode(planned, ty),
             requires_replace=[wire.attribute_path(p) for p in replace],

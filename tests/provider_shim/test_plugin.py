@@ -48,7 +48,10 @@ def test_handshake_serves_tls_on_a_private_unix_socket_and_shuts_down(plugin):
 
     with dial(line) as channel:
         schema = tfplugin6_pb2_grpc.ProviderStub(channel).GetProviderSchema(tf.GetProviderSchema.Request(), timeout=10)
-        assert sorted(schema.resource_schemas) == ["costory_metrics_datasource_s3_parquet"]
+        assert sorted(schema.resource_schemas) == [
+            "costory_metrics_datasource_s3_parquet",
+            "costory_virtual_dimension",
+        ]
         assert sorted(schema.data_source_schemas) == ["costory_service_account"]
         grpc_controller_pb2_grpc.GRPCControllerStub(channel).Shutdown(grpc_controller_pb2.Empty(), timeout=10)
 

@@ -58,13 +58,15 @@ class FieldRules(_message.Message):
     def __init__(self, not_empty: _Optional[bool] = ..., pattern: _Optional[str] = ..., pattern_hint: _Optional[str] = ..., one_of: _Optional[_Iterable[str]] = ..., unique_by: _Optional[str] = ..., differs_from: _Optional[str] = ...) -> None: ...
 
 class TerraformType(_message.Message):
-    __slots__ = ("type_name", "service", "singular", "description")
+    __slots__ = ("type_name", "service", "singular", "description", "plan_check")
     TYPE_NAME_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     SINGULAR_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PLAN_CHECK_FIELD_NUMBER: _ClassVar[int]
     type_name: str
     service: str
     singular: str
     description: str
-    def __init__(self, type_name: _Optional[str] = ..., service: _Optional[str] = ..., singular: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    plan_check: bool
+    def __init__(self, type_name: _Optional[str] = ..., service: _Optional[str] = ..., singular: _Optional[str] = ..., description: _Optional[str] = ..., plan_check: _Optional[bool] = ...) -> None: ...
