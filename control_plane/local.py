@@ -65,7 +65,7 @@ def start_control_plane(workdir: Path, env: dict[str, str] | None = None) -> Con
     """Migrate a fresh SQLite file in ``workdir`` and serve it on a free loopback port. ``env`` adds
     ``COSTORY_*`` settings (e.g. the AWS endpoint of an emulator)."""
     database_url = f"sqlite:///{workdir / 'costory.db'}"
-    process_env = {**os.environ, **(env or {})}
+    process_env = {**os.environ, "COSTORY_DATA_DIR": str(workdir / "data"), **(env or {})}
     subprocess.run(
         [*CLI, "migrate", "--database-url", database_url], check=True, capture_output=True, env=process_env
     )
