@@ -32,6 +32,7 @@ from control_plane.allocation.rules import (
     And,
     Condition,
     Equals,
+    Exists,
     In,
     Matches,
     Not,
@@ -253,6 +254,10 @@ def evaluate(condition: Condition, keys: pa.Table) -> np.ndarray:
         return result.fill_null(False).to_numpy(zero_copy_only=False)
     if isinstance(condition, In):
         result = pc.is_in(keys.column(condition.column), value_set=pa.array(condition.values, pa.string()))
+        return result.fill_null(False).to_numpy(zero_copy_only=False)
+    if isinstance(condition, Exists):
+        column = keys.column(condition.column)
+        result = pc.and_(pc.is_valid(column), pc.greater(pc.binary_length(column), 0))
         return result.fill_null(False).to_numpy(zero_copy_only=False)
     if isinstance(condition, Matches):
         # Python `re` on the distinct values only (pyarrow's regexes are RE2, a different dialect).

@@ -127,6 +127,19 @@ class Matches(Condition):
 
 
 @dataclass(frozen=True)
+class Exists(Condition):
+    """The column or tag is present on the row: non-null and not the empty string."""
+
+    column: str
+
+    def references(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+    def problems(self, path: str) -> Problems:
+        yield from _reference_problems(self.column, f"{path}.column")
+
+
+@dataclass(frozen=True)
 class And(Condition):
     operands: tuple[Condition, ...]
 

@@ -12,6 +12,7 @@ from control_plane.allocation import (
     AllocationError,
     Always,
     Equals,
+    Exists,
     In,
     MappingStrategy,
     Matches,
@@ -223,3 +224,35 @@ def test_a_split_that_loses_a_cent_raises_conservation_error(monkeypatch):
     monkeypatch.setattr(engine, "largest_remainder", broken)
     with pytest.raises(ConservationError, match="row 0"):
         allocate(costs({"BilledCost": "1.00"}), team())
+
+
+class TestExists:
+    # row | ResourceId | Tags           | BilledCost
+    #  0  | r-1        | team=a         | 1.00   -> tagged (team present)
+    #  1  | ""         | team=""        | 2.00   -> empty tag is absent; empty ResourceId is absent
+    #  2  | (null)     | env=prod       | 4.00   -> no team tag, null ResourceId
+    #  3  | r-4        | (none)         | 8.00   -> no tags at all; ResourceId present
+    TABLE = costs(
+        {"ResourceId": "r-1", "Tags": {"team": "a"}, "BilledCost": "1.00"},
+        {"ResourceId": "", "Tags": {"team": ""}, "BilledCost": "2.00"},
+        {"Tags": {"env": "prod"}, "BilledCost": "4.00"},
+        {"ResourceId": "r-4", "BilledCost": "8.00"},
+    )
+
+    def test_exists_on_a_tag(self):
+        result = allocate(self.TABLE, team(Rule("tagged", Exists("tag:team"), Allocation.fixed("tagged"))))
+        assert [(r[0], r[1]) for r in rows_of(result)] == [
+            (0, "tagged"),
+            (1, "Unallocated"),
+            (2, "Unallocated"),
+            (3, "Unallocated"),
+        ]
+
+    def test_exists_on_a_column_and_its_negation(self):
+        rules = (
+            Rule("has-id", Exists("ResourceId"), Allocation.fixed("identified")),
+            Rule("no-id", Not(Exists("ResourceId")), Allocation.fixed("anonymous")),
+        )
+        result = allocate(self.TABLE, team(*rules))
+        assert totals(result) == {"anonymous": "6.00", "identified": "9.00"}
+        assert [r[3] for r in rows_of(result)] == ["has-id", "no-id", "no-id", "has-id"]

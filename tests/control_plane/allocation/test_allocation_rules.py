@@ -9,6 +9,7 @@ from control_plane.allocation import (
     Always,
     And,
     Equals,
+    Exists,
     In,
     MappingStrategy,
     Matches,
@@ -86,3 +87,11 @@ def test_duplicate_rule_names():
 
 def test_tag_reference_is_valid():
     Rule("r", Equals("tag:team", "a"), Allocation.from_column("tag:team"))
+
+
+def test_exists_needs_a_known_column_or_tag():
+    with pytest.raises(RuleError) as caught:
+        Rule("r", Not(Exists("Owner")), Allocation.fixed("x"))
+    assert caught.value.path == "rules[r].condition.operand.column"
+    assert Exists("tag:team").references() == frozenset({"tag:team"})
+    Rule("r", Exists("tag:team"), Allocation.from_column("tag:team"))
