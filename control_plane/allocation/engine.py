@@ -6,8 +6,12 @@ Rounding policy: each source row's `BilledCost` is first rounded to cents, half-
 split by its coefficients (normalised weights summing to exactly 1) with largest-remainder rounding: every part
 gets the floor of its exact share, and the cents left over go one each to the parts with the largest remainders,
 ties broken by dimension value in ascending string order. The parts of a row therefore add up exactly to the
-row's rounded cost, and the result is deterministic. All arithmetic is exact (decimals and fractions; floats are
-read as written, `0.1` is one tenth).
+row's rounded cost, and the result is deterministic. All arithmetic is exact (decimals, fractions and integers;
+floats are read as written, `0.1` is one tenth).
+
+The engine is columnar: rules are evaluated once per distinct combination of the columns they read, and the cents
+of the cost rows are split with numpy integer arithmetic per coefficient group (a rule, a METRIC rule on one day,
+or a FROM_COLUMN rule's mapped value), never with a Python loop over the rows.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from math import lcm
 
 import numpy as np
 import pyarrow as pa
@@ -53,6 +58,10 @@ ALLOCATIONS_SCHEMA = pa.schema(
         pa.field("rule", pa.string()),
     ]
 )
+MAX_CENTS = 10**18  # exclusive: amounts are decimal128(18, 2)
+EPOCH = date(1970, 1, 1)
+INT64_LIMIT = 2**63
+_PACK_LIMIT = 2**62  # packed key codes stay below this; beyond, they are re-densified
 
 # A row's coefficients: (dimension value, share) pairs sorted by value, shares summing to exactly 1.
 Coefficients = tuple[tuple[str, Fraction], ...]
@@ -74,56 +83,39 @@ def allocate(
 
     `usage` maps the name of each METRIC rule to its usage table (`day` date32, `owner` string, `value` float64).
     """
-    # 1. Normalise: check the inputs, stamp a row_id if absent, read each row's day, round its cost to cents.
-    # 2. Match: evaluate every rule's condition once per distinct combination of the columns the rules read, and
-    #    give each row the first rule that matches (none: the leftover bin).
-    # 3. Coefficients: for each row, the normalised (value, share) pairs of its rule — one value for FIXED and
-    #    FROM_COLUMN, fixed shares for the splits, that day's usage for METRIC — unplaced shares to the leftover.
-    # 4. Distribute: split each row's cents by its coefficients with largest-remainder rounding.
-    # 5. Conserve: check every row's parts sum to its rounded cost (raise ConservationError otherwise).
-    # 6. Emit the parts sorted by row_id and value, with the warnings gathered on the way.
+    # 1. Normalise: check the inputs; read row_ids (stamped 0..n-1 if absent), days and costs as numpy arrays;
+    #    round every cost to integer cents, half-to-even, vectorized (floats as written, decimals exactly).
+    # 2. Match: dictionary-encode the columns and tags the rules read, evaluate every rule's condition once per
+    #    distinct combination of them, and give each combination the first rule that matches (none: leftover).
+    # 3. Coefficient groups: give each row the group of its coefficients — the leftover, a FIXED value or a
+    #    FROM_COLUMN mapped value (one part each), a split's fixed shares, or a METRIC rule's shares on the row's
+    #    day (that day's usage; unplaced usage and days without usage to the leftover). Each group holds its
+    #    values sorted, and its shares as integer numerators over one common denominator D.
+    # 4. Distribute: per group, for all its rows at once, floor = cents * n_i // D and remainder = cents * n_i % D
+    #    (int64 when it cannot overflow, Python ints otherwise); the cents left over go one each to the parts
+    #    with the largest remainders, ties to the smaller value.
+    # 5. Emit: the parts laid out by row_id, then value, as Arrow columns.
+    # 6. Conserve: from the emitted amounts, check every row's parts sum to its rounded cost (ConservationError).
     usage = dict(usage or {})
     warnings: list[str] = []
     _check_usage_names(dimension, usage)
 
-    row_ids, days, cents = _normalise(costs, warnings)
-    rule_of_row, column_value_of_row = _match(costs, dimension)
+    rows = _normalise(costs, warnings)
+    keys, key_of_row, rule_of_key = _match(costs, dimension)
+    plan = _plan(dimension, usage, keys, key_of_row, rule_of_key, rows.days, warnings)
 
-    coefficients = _coefficients(dimension, usage, rule_of_row, column_value_of_row, days, warnings)
+    counts = plan.group_sizes[plan.group_of_row]
+    ordered_counts = counts if rows.order is None else counts[rows.order]
+    ordered_starts = np.cumsum(ordered_counts) - ordered_counts
+    if rows.order is None:
+        starts = ordered_starts
+    else:
+        starts = np.empty_like(ordered_starts)
+        starts[rows.order] = ordered_starts
+    out_cents, out_value = _distribute(rows.cents, plan, starts, int(ordered_counts.sum()))
 
-    out_row_id: list[int] = []
-    out_day: list[date] = []
-    out_value: list[str] = []
-    out_cents: list[int] = []
-    out_rule: list[str | None] = []
-    for index in range(len(row_ids)):
-        rule_index = int(rule_of_row[index])
-        rule_name = dimension.rules[rule_index].name if rule_index >= 0 else None
-        parts = _coefficients_of_row(index, rule_index, days[index], coefficients, dimension.leftover)
-        amounts = largest_remainder(cents[index], parts)
-        if sum(amounts) != cents[index]:
-            raise ConservationError(
-                f"row {row_ids[index]}: parts sum to {sum(amounts)} cents, the row costs {cents[index]}"
-            )
-        for (value, _share), amount in zip(parts, amounts, strict=True):
-            out_row_id.append(row_ids[index])
-            out_day.append(days[index])
-            out_value.append(value)
-            out_cents.append(amount)
-            out_rule.append(rule_name if rule_index >= 0 else None)
-
-    table = pa.table(
-        {
-            "row_id": pa.array(out_row_id, pa.int64()),
-            "day": pa.array(out_day, pa.date32()),
-            "value": pa.array(out_value, pa.string()),
-            "amount": pa.array([Decimal(amount).scaleb(-2) for amount in out_cents], AMOUNT_TYPE),
-            "rule": pa.array(out_rule, pa.string()),
-        },
-        schema=ALLOCATIONS_SCHEMA,
-    )
-    table = table.sort_by([("row_id", "ascending"), ("value", "ascending")])
-    _check_conservation(table, row_ids, cents)
+    table = _emit(rows, plan, dimension, ordered_counts, out_cents, out_value)
+    _check_conservation(table, rows, ordered_starts)
     return AllocationResult(allocations=table, warnings=warnings)
 
 
@@ -164,41 +156,150 @@ def largest_remainder(cents: int, parts: Coefficients) -> list[int]:
 # --- step 1: normalise -----------------------------------------------------------------------------------------
 
 
-def _normalise(costs: pa.Table, warnings: list[str]) -> tuple[list[int], list[date], list[int]]:
+@dataclass
+class _Rows:
+    row_ids: np.ndarray
+    """int64, one per cost row, in input order."""
+    days: np.ndarray
+    """int32 days since 1970-01-01."""
+    cents: np.ndarray
+    """int64 BilledCost rounded to cents (0 where null)."""
+    order: np.ndarray | None
+    """The permutation that sorts the rows by row_id; None when they already are."""
+
+
+ROW_ID_MESSAGE = "row_id must be non-null and unique; drop the column to have one assigned"
+
+
+def _normalise(costs: pa.Table, warnings: list[str]) -> _Rows:
     for name in ("ChargePeriodStart", "BilledCost"):
         if name not in costs.column_names:
             raise AllocationError(f"the cost table has no {name!r} column; add it before allocating")
+    n = costs.num_rows
+    order = None
     if "row_id" in costs.column_names:
-        row_ids = costs.column("row_id").cast(pa.int64()).to_pylist()
-        if None in row_ids or len(set(row_ids)) != len(row_ids):
-            raise AllocationError("row_id must be non-null and unique; drop the column to have one assigned")
+        column = costs.column("row_id").cast(pa.int64())
+        if column.null_count:
+            raise AllocationError(ROW_ID_MESSAGE)
+        row_ids = np.ascontiguousarray(column.to_numpy(), dtype=np.int64)
+        if n > 1 and not bool(np.all(row_ids[1:] > row_ids[:-1])):
+            order = np.argsort(row_ids, kind="stable")
+            ordered = row_ids[order]
+            if bool(np.any(ordered[1:] == ordered[:-1])):
+                raise AllocationError(ROW_ID_MESSAGE)
     else:
-        row_ids = list(range(costs.num_rows))
+        row_ids = np.arange(n, dtype=np.int64)
 
     day_column = costs.column("ChargePeriodStart")
     if not pa.types.is_date32(day_column.type):
         day_column = day_column.cast(pa.date32())
-    days = day_column.to_pylist()
-    if None in days:
+    if day_column.null_count:
         raise AllocationError("ChargePeriodStart must be non-null on every cost row")
+    days = np.ascontiguousarray(day_column.cast(pa.int32()).to_numpy(), dtype=np.int32)
 
     billed = costs.column("BilledCost")
     if not (pa.types.is_decimal(billed.type) or pa.types.is_floating(billed.type)):
         raise AllocationError(f"BilledCost must be decimal or float64, got {billed.type}")
-    cents: list[int] = []
-    nulls = 0
-    for amount in billed.to_pylist():
-        if amount is None:
-            nulls += 1
-            cents.append(0)
-            continue
-        exact = Decimal(repr(amount)) if isinstance(amount, float) else amount
-        if not exact.is_finite():
-            raise AllocationError(f"BilledCost must be finite, got {amount!r}")
-        cents.append(to_cents(exact))
-    if nulls:
-        warnings.append(f"{nulls} cost rows with a null BilledCost were counted as 0")
-    return row_ids, days, cents
+    billed_array = billed.combine_chunks() if n else pa.array([], billed.type)
+    if pa.types.is_floating(billed.type):
+        cents = _float_cents(billed_array.cast(pa.float64()))
+    else:
+        cents = _decimal_cents(billed_array)
+    if billed_array.null_count:
+        warnings.append(f"{billed_array.null_count} cost rows with a null BilledCost were counted as 0")
+    return _Rows(row_ids, days, cents, order)
+
+
+def _float_cents(array: pa.Array) -> np.ndarray:
+    """Cents of float64 costs read as written (the shortest repr, as Python's `Decimal(repr(x))`), half-even.
+
+    Where x * 100 is clearly away from a half cent, rounding it in binary gives the same cents as rounding the
+    written decimal (they differ by less than 2 ulp of x * 100; the margin taken is 16 ulp). The few rows near a
+    half cent (0.125, 2.675, …) are rounded exactly: Arrow prints them shortest-repr and parses that as a decimal.
+    """
+    values = array.to_numpy(zero_copy_only=False)
+    if array.null_count:
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+        values = np.where(valid, values, 0.0)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise AllocationError(f"BilledCost must be finite, got {float(values[np.argmax(bad)])!r}")
+    too_large = np.abs(values) >= MAX_CENTS / 100
+    if too_large.any():
+        raise AllocationError(
+            f"BilledCost {float(values[np.argmax(too_large)])!r} does not fit decimal128(18, 2) once rounded"
+        )
+    scaled = values * 100.0
+    ambiguous = np.abs(scaled - np.floor(scaled) - 0.5) <= np.abs(scaled) * 2.0**-48
+    cents = np.rint(scaled).astype(np.int64)
+    if ambiguous.any():
+        where = np.flatnonzero(ambiguous)
+        near = values[where]
+        near = np.where(np.abs(near) < 0.004, 0.0, near)  # below half a cent, and too many digits to parse
+        written = pa.array(near, pa.float64()).cast(pa.string()).cast(pa.decimal128(38, 20))
+        rounded = pc.round(written, ndigits=2, round_mode="half_to_even").cast(pa.decimal128(38, 2))
+        cents[where] = _unscaled(rounded)
+    return cents
+
+
+def _decimal_cents(array: pa.Array) -> np.ndarray:
+    """Cents of decimal costs, half-even: integer arithmetic on the unscaled values where they fit int64."""
+    kind = array.type
+    if kind.bit_width < 128:
+        array = array.cast(pa.decimal128(kind.precision, kind.scale))
+        kind = array.type
+    n = len(array)
+    valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else np.ones(n, dtype=bool)
+    cents = np.zeros(n, dtype=np.int64)
+    slow = np.zeros(n, dtype=bool)
+    if kind.bit_width == 128 and kind.scale - 2 <= 18:
+        words = _words(array)
+        low, high = np.where(valid, words[:, 0], 0), np.where(valid, words[:, 1], 0)
+        fits = high == (low >> 63)
+        if kind.scale >= 2:
+            step = 10 ** (kind.scale - 2)
+            quotient, remainder = np.divmod(low, step)
+            up = (2 * remainder > step) | ((2 * remainder == step) & (quotient % 2 == 1))
+            cents = quotient + up
+        else:
+            factor = 10 ** (2 - kind.scale)
+            fits &= np.abs(low) < MAX_CENTS // factor
+            cents = low * factor
+        slow = ~fits
+    else:
+        slow = valid
+    if slow.any():
+        where = np.flatnonzero(slow)
+        subset = array.take(pa.array(where)).cast(pa.decimal256(76, kind.scale))
+        if kind.scale > 2:
+            subset = pc.round(subset, ndigits=2, round_mode="half_to_even")
+        try:
+            subset = subset.cast(pa.decimal256(76, 2))
+        except pa.ArrowInvalid as error:
+            raise AllocationError(f"BilledCost does not fit decimal128(18, 2) once rounded: {error}") from None
+        words = _words(subset)
+        if not bool(np.all(words[:, 1:] == (words[:, :1] >> 63))):
+            raise AllocationError("BilledCost does not fit decimal128(18, 2) once rounded to cents")
+        cents[where] = words[:, 0]
+    cents = np.where(valid, cents, 0)
+    if n and int(np.abs(cents).max()) >= MAX_CENTS:
+        raise AllocationError("BilledCost does not fit decimal128(18, 2) once rounded to cents")
+    return cents
+
+
+def _words(array: pa.Array) -> np.ndarray:
+    """The little-endian int64 words of a decimal128/256 array's values: one row per value, low word first."""
+    per_value = array.type.bit_width // 64
+    data = np.frombuffer(array.buffers()[1], dtype="<i8")
+    return data.reshape(-1, per_value)[array.offset : array.offset + len(array)]
+
+
+def _unscaled(array: pa.Array) -> np.ndarray:
+    """The unscaled integers of a decimal128 array whose values fit int64."""
+    words = _words(array)
+    if not bool(np.all(words[:, 1] == (words[:, 0] >> 63))):
+        raise AllocationError("BilledCost does not fit decimal128(18, 2) once rounded to cents")
+    return words[:, 0]
 
 
 def _check_usage_names(dimension: VirtualDimension, usage: Mapping[str, pa.Table]) -> None:
@@ -217,32 +318,94 @@ def _check_usage_names(dimension: VirtualDimension, usage: Mapping[str, pa.Table
 # --- step 2: match ---------------------------------------------------------------------------------------------
 
 
-def _reference_column(costs: pa.Table, reference: str) -> pa.Array:
-    """The string values of a column or `tag:<key>` reference, one per cost row (null where absent)."""
+def _tag_values(costs: pa.Table, key: str) -> pa.Array:
+    """The value of tag `key` on every cost row (null where absent): the first entry of the row's map with that
+    key, found with one comparison over all the map keys instead of a lookup per row."""
+    tags = costs.column("Tags").combine_chunks()
+    if not pa.types.is_map(tags.type):
+        return pc.map_lookup(tags, pa.scalar(key), "first").cast(pa.string())
+    n = len(tags)
+    offsets = tags.offsets.to_numpy()
+    first, last = int(offsets[0]), int(offsets[-1])
+    hits = pc.equal(tags.keys.slice(first, last - first), pa.scalar(key, tags.type.key_type))
+    positions = np.flatnonzero(hits.fill_null(False).to_numpy(zero_copy_only=False)) + first
+    rows = np.searchsorted(offsets, positions, side="right") - 1
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = rows[1:] != rows[:-1]  # the first hit of each row
+    if tags.null_count:
+        keep &= tags.is_valid().to_numpy(zero_copy_only=False)[rows]
+    rows, positions = rows[keep], positions[keep]
+    found = tags.items.take(pa.array(positions, pa.int64())).cast(pa.string())
+    index = np.full(n, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
+    return found.take(pa.array(index, mask=index < 0))
+
+
+def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.ndarray]:
+    """A column or `tag:<key>` reference as (distinct string values, per-row index into them; -1 for null)."""
     if reference.startswith(TAG_PREFIX):
         if "Tags" not in costs.column_names:
-            return pa.nulls(costs.num_rows, pa.string())
-        tags = costs.column("Tags").combine_chunks()
-        return pc.map_lookup(tags, pa.scalar(reference[len(TAG_PREFIX) :]), "first").cast(pa.string())
-    if reference not in costs.column_names:
+            return pa.array([], pa.string()), np.full(costs.num_rows, -1, dtype=np.int64)
+        column = _tag_values(costs, reference[len(TAG_PREFIX) :])
+    elif reference not in costs.column_names:
         raise AllocationError(f"a rule reads column {reference!r}, which the cost table lacks")
-    return costs.column(reference).combine_chunks().cast(pa.string())
+    else:
+        column = costs.column(reference).combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        dictionary, indices = column.dictionary.cast(pa.string()), column.indices
+    else:
+        encoded = pc.dictionary_encode(column.cast(pa.string()))
+        dictionary, indices = encoded.dictionary, encoded.indices
+    codes = indices.cast(pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False)
+    return dictionary, codes
 
 
 def _distinct_keys(costs: pa.Table, references: Sequence[str]) -> tuple[pa.Table, np.ndarray]:
-    """The distinct combinations of the referenced columns, and for each row the index of its combination."""
+    """The distinct combinations of the referenced columns, and for each row the index of its combination.
+
+    Each reference is dictionary-encoded; the codes are packed into one int64 per row (mixed radix, code 0 for
+    null), re-densified with a hash when the next column would overflow, and decoded back for the key table."""
     if not references or costs.num_rows == 0:
         return pa.table({name: pa.nulls(1, pa.string()) for name in references} or {"_": [0]}), np.zeros(
             costs.num_rows, dtype=np.int64
         )
-    columns = {reference: _reference_column(costs, reference) for reference in references}
-    codes = []
-    for column in columns.values():
-        encoded = pc.dictionary_encode(column)
-        codes.append(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64))
-    _unique, first, inverse = np.unique(np.stack(codes, axis=1), axis=0, return_index=True, return_inverse=True)
-    keys = pa.table({name: column.take(pa.array(first)) for name, column in columns.items()})
-    return keys, np.asarray(inverse).reshape(-1)
+    dictionaries: dict[str, pa.Array] = {}
+    base: dict[str, np.ndarray] = {}  # per reference already folded in: its code for each dense base value
+    pending: list[tuple[str, int]] = []  # references packed on top of the base: (name, radix)
+    packed = np.zeros(costs.num_rows, dtype=np.int64)
+    span = 1
+
+    def densify() -> None:
+        nonlocal packed, span, base, pending
+        encoded = pc.dictionary_encode(pa.array(packed, pa.int64()))
+        values = encoded.dictionary.to_numpy()
+        decoded: dict[str, np.ndarray] = {}
+        rest = values
+        for name, radix in reversed(pending):
+            rest, decoded[name] = np.divmod(rest, radix)
+        for name, codes in base.items():
+            decoded[name] = codes[rest]
+        base, pending = decoded, []
+        packed = encoded.indices.to_numpy().astype(np.int64)
+        span = len(values)
+
+    for reference in references:
+        dictionary, codes = _encoded_reference(costs, reference)
+        dictionaries[reference] = dictionary
+        radix = len(dictionary) + 1
+        if span * radix >= _PACK_LIMIT:
+            densify()
+        packed = packed * radix + (codes + 1)
+        span *= radix
+        pending.append((reference, radix))
+    densify()
+    keys = pa.table(
+        {
+            name: dictionaries[name].take(pa.array(base[name] - 1, mask=base[name] == 0))
+            for name in references
+        }
+    )
+    return keys, packed
 
 
 def evaluate(condition: Condition, keys: pa.Table) -> np.ndarray:
@@ -262,9 +425,9 @@ def evaluate(condition: Condition, keys: pa.Table) -> np.ndarray:
     if isinstance(condition, Matches):
         # Python `re` on the distinct values only (pyarrow's regexes are RE2, a different dialect).
         column = keys.column(condition.column).combine_chunks()
-        values = pc.unique(column)
-        hits = {value: True for value in values.to_pylist() if value is not None and _search(condition.regex, value)}
-        return np.array([hits.get(value, False) for value in column.to_pylist()], dtype=bool)
+        hits = [value for value in pc.unique(column).to_pylist() if value is not None and _search(condition.regex, value)]
+        result = pc.is_in(column, value_set=pa.array(hits, pa.string()))
+        return result.fill_null(False).to_numpy(zero_copy_only=False)
     if isinstance(condition, And):
         return np.logical_and.reduce([evaluate(operand, keys) for operand in condition.operands])
     if isinstance(condition, Or):
@@ -278,9 +441,8 @@ def _search(regex: str, value: str) -> bool:
     return re.search(regex, value) is not None
 
 
-def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[np.ndarray, list[str | None]]:
-    """For each cost row, the index of the first matching rule (-1 for none), and the mapped value of its
-    FROM_COLUMN rule (None otherwise, or when the column value maps to nothing)."""
+def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """The distinct key table, each row's key, and each key's first matching rule (-1 for none)."""
     references = sorted(dimension.references())
     keys, key_of_row = _distinct_keys(costs, references)
     rule_of_key = np.full(keys.num_rows, -1, dtype=np.int64)
@@ -289,74 +451,129 @@ def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[np.ndarray, li
         if not undecided.any():
             break
         rule_of_key[undecided & evaluate(rule.condition, keys)] = index
-
-    value_of_key: list[str | None] = [None] * keys.num_rows
-    for index, rule in enumerate(dimension.rules):
-        if rule.allocation.kind is not AllocationKind.FROM_COLUMN:
-            continue
-        raw_values = keys.column(rule.allocation.column).to_pylist()
-        for key in np.flatnonzero(rule_of_key == index):
-            value_of_key[key] = rule.allocation.mapping.apply(raw_values[key])
-
-    rule_of_row = rule_of_key[key_of_row] if costs.num_rows else np.zeros(0, dtype=np.int64)
-    return rule_of_row, [value_of_key[key] for key in key_of_row]
+    return keys, key_of_row, rule_of_key
 
 
-# --- step 3: coefficients --------------------------------------------------------------------------------------
+# --- step 3: coefficient groups --------------------------------------------------------------------------------
 
 
 @dataclass
-class _RowCoefficients:
-    by_rule: dict[int, Coefficients]
-    """Coefficients shared by every row of a rule (FIXED, SPLIT_PERCENT, SPLIT_EVEN)."""
-    by_rule_day: dict[tuple[int, date], Coefficients]
-    """Coefficients of a METRIC rule on one day."""
-    by_row: dict[int, Coefficients]
-    """Coefficients of one row (FROM_COLUMN)."""
+class _Plan:
+    names: list[str]
+    """The dimension values; parts refer to them by index."""
+    groups: list[tuple[np.ndarray, np.ndarray | list[int], int]]
+    """Per coefficient group: value indices (sorted by value), share numerators, common denominator D."""
+    group_sizes: np.ndarray
+    """Parts per group (int64)."""
+    group_of_row: np.ndarray
+    """Each cost row's coefficient group (int64)."""
+    rule_of_row: np.ndarray
+    """Each cost row's rule index, -1 for none (int64)."""
 
 
-def _coefficients(
+class _Groups:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.code: dict[str, int] = {}
+        self.groups: list[tuple[np.ndarray, np.ndarray | list[int], int]] = []
+        self.index: dict[Coefficients, int] = {}
+
+    def value(self, name: str) -> int:
+        if name not in self.code:
+            self.code[name] = len(self.names)
+            self.names.append(name)
+        return self.code[name]
+
+    def group(self, coefficients: Coefficients) -> int:
+        if coefficients not in self.index:
+            denominator = lcm(*(share.denominator for _value, share in coefficients))
+            numerators = [share.numerator * (denominator // share.denominator) for _value, share in coefficients]
+            if max(numerators) < INT64_LIMIT:
+                numerators = np.array(numerators, dtype=np.int64)
+            codes = np.array([self.value(value) for value, _share in coefficients], dtype=np.int64)
+            self.index[coefficients] = len(self.groups)
+            self.groups.append((codes, numerators, denominator))
+        return self.index[coefficients]
+
+    def single(self, value: str) -> int:
+        return self.group(((value, Fraction(1)),))
+
+
+def _plan(
     dimension: VirtualDimension,
     usage: Mapping[str, pa.Table],
-    rule_of_row: np.ndarray,
-    column_value_of_row: list[str | None],
-    days: list[date],
+    keys: pa.Table,
+    key_of_row: np.ndarray,
+    rule_of_key: np.ndarray,
+    days: np.ndarray,
     warnings: list[str],
-) -> _RowCoefficients:
+) -> _Plan:
     leftover = dimension.leftover
-    result = _RowCoefficients({}, {}, {})
+    registry = _Groups()
+    group_of_key = np.full(keys.num_rows, registry.single(leftover), dtype=np.int64)
+    metric_slot_of_key = np.full(keys.num_rows, -1, dtype=np.int64)
+    metric_rules = [i for i, rule in enumerate(dimension.rules) if rule.allocation.kind is AllocationKind.METRIC]
+    rows_per_key: np.ndarray | None = None
+    metric_rows = np.zeros(0, dtype=np.int64)
+    metric_combo = np.zeros(0, dtype=np.int64)
+    first_day = int(days.min()) if len(days) else 0
+    span = int(days.max()) - first_day + 1 if len(days) else 1
+    if metric_rules and len(key_of_row):
+        for slot, index in enumerate(metric_rules):
+            metric_slot_of_key[rule_of_key == index] = slot
+        slot_of_row = metric_slot_of_key[key_of_row]
+        metric_rows = np.flatnonzero(slot_of_row >= 0)
+        metric_combo = slot_of_row[metric_rows] * span + (days[metric_rows] - first_day)
+    present_combos = np.unique(metric_combo)
+    group_of_combo: dict[int, int] = {}
+
     for index, rule in enumerate(dimension.rules):
         allocation = rule.allocation
-        rows = np.flatnonzero(rule_of_row == index)
         kind = allocation.kind
+        of_rule = rule_of_key == index
         if kind is AllocationKind.FIXED:
-            result.by_rule[index] = ((allocation.value, Fraction(1)),)
+            group_of_key[of_rule] = registry.single(allocation.value)
         elif kind is AllocationKind.SPLIT_PERCENT:
             weights = {value: Fraction(percent_decimal(p)) for value, p in allocation.percentages.items()}
-            result.by_rule[index] = _normalised(weights)
+            group_of_key[of_rule] = registry.group(_normalised(weights))
         elif kind is AllocationKind.SPLIT_EVEN:
-            result.by_rule[index] = _normalised({value: Fraction(1) for value in allocation.values})
+            group_of_key[of_rule] = registry.group(_normalised({value: Fraction(1) for value in allocation.values}))
         elif kind is AllocationKind.FROM_COLUMN:
-            unmapped = 0
-            for row in rows:
-                value = column_value_of_row[row]
-                if value is None:
-                    unmapped += 1
-                result.by_row[int(row)] = ((value or leftover, Fraction(1)),)
-            if unmapped:
-                warnings.append(
-                    f"rule {rule.name}: {unmapped} rows whose {allocation.column} maps to nothing went to {leftover}"
-                )
+            matched = np.flatnonzero(of_rule)
+            if not len(matched):
+                continue
+            raw = keys.column(allocation.column).combine_chunks().take(pa.array(matched))
+            distinct = pc.unique(raw)
+            mapped = [allocation.mapping.apply(value) for value in distinct.to_pylist()]
+            group_of_distinct = np.array(
+                [registry.single(value or leftover) for value in mapped] + [registry.single(leftover)], dtype=np.int64
+            )
+            position = pc.index_in(raw, value_set=distinct).fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+            group_of_key[matched] = group_of_distinct[position]
+            unmapped_distinct = np.array([value is None for value in mapped] + [True], dtype=bool)
+            unmapped_keys = matched[unmapped_distinct[position]]
+            if len(unmapped_keys):
+                if rows_per_key is None:
+                    rows_per_key = np.bincount(key_of_row, minlength=keys.num_rows)
+                unmapped = int(rows_per_key[unmapped_keys].sum())
+                if unmapped:
+                    warnings.append(
+                        f"rule {rule.name}: {unmapped} rows whose {allocation.column} maps to nothing went to "
+                        f"{leftover}"
+                    )
         elif kind is AllocationKind.METRIC:
-            matched_days = {days[row] for row in rows}
+            slot = metric_rules.index(index)
+            combos = present_combos[(present_combos >= slot * span) & (present_combos < (slot + 1) * span)]
+            day_of = {int(c): EPOCH + timedelta(days=int(c) - slot * span + first_day) for c in combos}
+            matched_days = set(day_of.values())
             by_day, unmapped_owners = _usage_weights(rule, usage[rule.name], leftover, matched_days)
             without_usage = 0
-            for day in sorted(matched_days):
+            for combo, day in sorted(day_of.items()):
                 weights = by_day.get(day)
                 if weights is None:
                     without_usage += 1
                     weights = {leftover: Fraction(1)}
-                result.by_rule_day[(index, day)] = _normalised(weights)
+                group_of_combo[combo] = registry.group(_normalised(weights))
             if without_usage:
                 warnings.append(f"rule {rule.name}: {without_usage} days without usage went to {leftover}")
             if unmapped_owners:
@@ -365,13 +582,21 @@ def _coefficients(
                     f"rule {rule.name}: usage of {len(unmapped_owners)} owners that map to nothing went to "
                     f"{leftover} ({shown})"
                 )
-    return result
+
+    group_of_row = group_of_key[key_of_row]
+    if len(metric_rows):
+        lookup = np.array([group_of_combo[int(c)] for c in present_combos], dtype=np.int64)
+        group_of_row[metric_rows] = lookup[np.searchsorted(present_combos, metric_combo)]
+    rule_of_row = rule_of_key[key_of_row] if len(key_of_row) else np.zeros(0, dtype=np.int64)
+    sizes = np.array([len(codes) for codes, _n, _d in registry.groups], dtype=np.int64)
+    return _Plan(registry.names, registry.groups, sizes, group_of_row, rule_of_row)
 
 
 def _usage_weights(
     rule: Rule, table: pa.Table, leftover: str, matched_days: set[date]
 ) -> tuple[dict[date, dict[str, Fraction]], set[str]]:
-    """Per day with positive usage, the summed usage per dimension value (unmapped owners under `leftover`)."""
+    """Per day with positive usage, the summed usage per dimension value (unmapped owners under `leftover`).
+    A loop over the usage rows (days x owners), not over cost rows."""
     day_column = table.column("day")
     if not pa.types.is_date32(day_column.type):
         day_column = day_column.cast(pa.date32())
@@ -410,28 +635,115 @@ def _normalised(weights: Mapping[str, Fraction]) -> Coefficients:
     return tuple((value, weight / total) for value, weight in sorted(weights.items()) if weight)
 
 
-def _coefficients_of_row(
-    row: int, rule_index: int, day: date, coefficients: _RowCoefficients, leftover: str
-) -> Coefficients:
-    if rule_index < 0:
-        return ((leftover, Fraction(1)),)
-    if rule_index in coefficients.by_rule:
-        return coefficients.by_rule[rule_index]
-    if row in coefficients.by_row:
-        return coefficients.by_row[row]
-    return coefficients.by_rule_day[(rule_index, day)]
+# --- step 4: distribute ----------------------------------------------------------------------------------------
 
 
-# --- step 5: conserve ------------------------------------------------------------------------------------------
+def _distribute(cents: np.ndarray, plan: _Plan, starts: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every part's cents and value index, at the output positions `starts[row] + part`."""
+    out_cents = np.empty(total, dtype=np.int64)
+    out_value = np.empty(total, dtype=np.int64)
+    sizes = plan.group_sizes[plan.group_of_row]
+    single = np.flatnonzero(sizes == 1)
+    first_value = np.array([codes[0] for codes, _n, _d in plan.groups], dtype=np.int64)
+    out_cents[starts[single]] = cents[single]
+    out_value[starts[single]] = first_value[plan.group_of_row[single]]
+    several = np.flatnonzero(sizes > 1)
+    if len(several):
+        groups = plan.group_of_row[several]
+        by_group = np.argsort(groups, kind="stable")
+        several, groups = several[by_group], groups[by_group]
+        bounds = np.flatnonzero(np.diff(groups)) + 1
+        for rows in np.split(several, bounds):
+            codes, numerators, denominator = plan.groups[int(plan.group_of_row[rows[0]])]
+            amounts = _split(cents[rows], numerators, denominator)
+            positions = starts[rows][:, None] + np.arange(len(codes))
+            out_cents[positions] = amounts
+            out_value[positions] = codes
+    return out_cents, out_value
 
 
-def _check_conservation(table: pa.Table, row_ids: list[int], cents: list[int]) -> None:
-    """Σ amount per source row == the row's rounded cost, recomputed from the emitted table."""
-    sums = table.group_by("row_id").aggregate([("amount", "sum")])
-    got = dict(zip(sums.column("row_id").to_pylist(), sums.column("amount_sum").to_pylist(), strict=True))
-    for row_id, expected in zip(row_ids, cents, strict=True):
-        if to_cents(got.get(row_id, Decimal(0))) != expected:
-            raise ConservationError(
-                f"row {row_id}: allocated {got.get(row_id, Decimal(0))}, its rounded cost is "
-                f"{Decimal(expected).scaleb(-2)}"
-            )
+def _split(cents: np.ndarray, numerators: np.ndarray | list[int], denominator: int) -> np.ndarray:
+    """Largest-remainder split of each of `cents` by shares numerators / denominator (one row per cent amount,
+    one column per part): floors, then one cent each to the largest remainders, ties to the earlier part."""
+    parts = len(numerators)
+    largest = int(np.abs(cents).max())
+    if (
+        isinstance(numerators, np.ndarray)
+        and denominator < INT64_LIMIT
+        and largest * int(numerators.max()) < INT64_LIMIT
+    ):
+        products = cents[:, None] * numerators[None, :]
+        floors, remainders = np.divmod(products, np.int64(denominator))
+    else:  # the exact products overflow int64: Python ints, for this group only
+        products = cents.astype(object)[:, None] * _python_ints(numerators)[None, :]
+        floors_object, remainders = products // denominator, products % denominator
+        floors = floors_object.astype(np.int64)  # |floor| <= |cents|
+        if denominator < INT64_LIMIT:
+            remainders = remainders.astype(np.int64)
+    left = cents - floors.sum(axis=1)
+    by_remainder = np.argsort(-remainders, axis=1, kind="stable")
+    rank = np.empty((len(cents), parts), dtype=np.int64)
+    np.put_along_axis(rank, by_remainder, np.broadcast_to(np.arange(parts), rank.shape), axis=1)
+    return floors + (rank < left[:, None])
+
+
+def _python_ints(values: np.ndarray | list[int]) -> np.ndarray:
+    """An object array of Python ints (numpy int64 scalars would overflow when multiplied)."""
+    if isinstance(values, np.ndarray):
+        return values.astype(object)  # int64 -> Python int
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+# --- step 5: emit ----------------------------------------------------------------------------------------------
+
+
+def _emit(
+    rows: _Rows,
+    plan: _Plan,
+    dimension: VirtualDimension,
+    ordered_counts: np.ndarray,
+    out_cents: np.ndarray,
+    out_value: np.ndarray,
+) -> pa.Table:
+    def ordered(values: np.ndarray) -> np.ndarray:
+        return np.repeat(values if rows.order is None else values[rows.order], ordered_counts)
+
+    total = len(out_cents)
+    words = np.empty((total, 2), dtype=np.int64)
+    words[:, 0] = out_cents
+    words[:, 1] = out_cents >> 63
+    out_rule = ordered(plan.rule_of_row)
+    rule_names = pa.array([rule.name for rule in dimension.rules], pa.string())
+    return pa.table(
+        {
+            "row_id": pa.array(ordered(rows.row_ids), pa.int64()),
+            "day": pa.Array.from_buffers(pa.date32(), total, [None, pa.py_buffer(ordered(rows.days))]),
+            "value": pa.array(plan.names, pa.string()).take(pa.array(out_value, pa.int64())),
+            "amount": pa.Array.from_buffers(AMOUNT_TYPE, total, [None, pa.py_buffer(words)]),
+            "rule": rule_names.take(pa.array(out_rule, pa.int64(), mask=out_rule < 0)),
+        },
+        schema=ALLOCATIONS_SCHEMA,
+    )
+
+
+# --- step 6: conserve ------------------------------------------------------------------------------------------
+
+
+def _check_conservation(table: pa.Table, rows: _Rows, ordered_starts: np.ndarray) -> None:
+    """Σ amount per source row == the row's rounded cost, recomputed from the emitted amount column."""
+    if not len(ordered_starts):
+        return
+    amounts = table.column("amount").combine_chunks()
+    emitted = _words(amounts)[:, 0]
+    sums = np.add.reduceat(emitted, ordered_starts)
+    expected = rows.cents if rows.order is None else rows.cents[rows.order]
+    wrong = np.flatnonzero(sums != expected)
+    if len(wrong):
+        first = int(wrong[0])
+        row_ids = rows.row_ids if rows.order is None else rows.row_ids[rows.order]
+        raise ConservationError(
+            f"row {int(row_ids[first])}: allocated {Decimal(int(sums[first])).scaleb(-2)}, its rounded cost is "
+            f"{Decimal(int(expected[first])).scaleb(-2)}"
+        )

@@ -215,44 +215,33 @@ def test_largest_remainder_breaks_ties_by_value():
     assert largest_remainder(-10, (("a", third), ("b", third), ("c", third))) == [-3, -3, -4]
 
 
-def test_a_split_that_loses_a_cent_raises_conservation_error(monkeypatch):
+def test_a_distribution_that_loses_a_cent_raises_conservation_error(monkeypatch):
     from control_plane.allocation import ConservationError, engine
 
-    def broken(cents, parts):
-        return [cents - 1] + [0] * (len(parts) - 1)
+    original = engine._distribute
 
-    monkeypatch.setattr(engine, "largest_remainder", broken)
-    with pytest.raises(ConservationError, match="row 0"):
+    def broken(*args):
+        cents, values = original(*args)
+        cents[0] -= 1
+        return cents, values
+
+    monkeypatch.setattr(engine, "_distribute", broken)
+    with pytest.raises(ConservationError, match=r"row 0: allocated 0.99, its rounded cost is 1.00"):
         allocate(costs({"BilledCost": "1.00"}), team())
 
 
-class TestExists:
-    # row | ResourceId | Tags           | BilledCost
-    #  0  | r-1        | team=a         | 1.00   -> tagged (team present)
-    #  1  | ""         | team=""        | 2.00   -> empty tag is absent; empty ResourceId is absent
-    #  2  | (null)     | env=prod       | 4.00   -> no team tag, null ResourceId
-    #  3  | r-4        | (none)         | 8.00   -> no tags at all; ResourceId present
-    TABLE = costs(
-        {"ResourceId": "r-1", "Tags": {"team": "a"}, "BilledCost": "1.00"},
-        {"ResourceId": "", "Tags": {"team": ""}, "BilledCost": "2.00"},
-        {"Tags": {"env": "prod"}, "BilledCost": "4.00"},
-        {"ResourceId": "r-4", "BilledCost": "8.00"},
-    )
+def test_a_split_that_loses_a_cent_raises_conservation_error(monkeypatch):
+    # rows 5, 7 are split three ways; the broken split drops a cent from every row's last part
+    from control_plane.allocation import ConservationError, engine
 
-    def test_exists_on_a_tag(self):
-        result = allocate(self.TABLE, team(Rule("tagged", Exists("tag:team"), Allocation.fixed("tagged"))))
-        assert [(r[0], r[1]) for r in rows_of(result)] == [
-            (0, "tagged"),
-            (1, "Unallocated"),
-            (2, "Unallocated"),
-            (3, "Unallocated"),
-        ]
+    original = engine._split
 
-    def test_exists_on_a_column_and_its_negation(self):
-        rules = (
-            Rule("has-id", Exists("ResourceId"), Allocation.fixed("identified")),
-            Rule("no-id", Not(Exists("ResourceId")), Allocation.fixed("anonymous")),
-        )
-        result = allocate(self.TABLE, team(*rules))
-        assert totals(result) == {"anonymous": "6.00", "identified": "9.00"}
-        assert [r[3] for r in rows_of(result)] == ["has-id", "no-id", "no-id", "has-id"]
+    def broken(cents, numerators, denominator):
+        amounts = original(cents, numerators, denominator)
+        amounts[:, -1] -= 1
+        return amounts
+
+    monkeypatch.setattr(engine, "_split", broken)
+    table = costs({"row_id": 7, "BilledCost": "0.10"}, {"row_id": 5, "BilledCost": "1.00"})
+    with pytest.raises(ConservationError, match="row 5"):
+        allocate(table, team(Rule("even", Always(), Allocation.split_even(["a", "b", "c"]))))
