@@ -112,9 +112,10 @@ def allocate(
     else:
         starts = np.empty_like(ordered_starts)
         starts[rows.order] = ordered_starts
-    out_cents, out_value = _distribute(rows.cents, plan, starts, int(ordered_counts.sum()))
+    words, out_value = _distribute(rows, plan, ordered_counts, starts)
+    del counts, starts
 
-    table = _emit(rows, plan, dimension, ordered_counts, out_cents, out_value)
+    table = _emit(rows, plan, dimension, ordered_counts, words, out_value)
     _check_conservation(table, rows, ordered_starts)
     return AllocationResult(allocations=table, warnings=warnings)
 
@@ -254,7 +255,9 @@ def _decimal_cents(array: pa.Array) -> np.ndarray:
     slow = np.zeros(n, dtype=bool)
     if kind.bit_width == 128 and kind.scale - 2 <= 18:
         words = _words(array)
-        low, high = np.where(valid, words[:, 0], 0), np.where(valid, words[:, 1], 0)
+        low, high = words[:, 0], words[:, 1]
+        if array.null_count:
+            low, high = np.where(valid, low, 0), np.where(valid, high, 0)
         fits = high == (low >> 63)
         if kind.scale >= 2:
             step = 10 ** (kind.scale - 2)
@@ -281,7 +284,8 @@ def _decimal_cents(array: pa.Array) -> np.ndarray:
         if not bool(np.all(words[:, 1:] == (words[:, :1] >> 63))):
             raise AllocationError("BilledCost does not fit decimal128(18, 2) once rounded to cents")
         cents[where] = words[:, 0]
-    cents = np.where(valid, cents, 0)
+    if array.null_count:
+        cents = np.where(valid, cents, 0)
     if n and int(np.abs(cents).max()) >= MAX_CENTS:
         raise AllocationError("BilledCost does not fit decimal128(18, 2) once rounded to cents")
     return cents
@@ -324,21 +328,19 @@ def _tag_values(costs: pa.Table, key: str) -> pa.Array:
     tags = costs.column("Tags").combine_chunks()
     if not pa.types.is_map(tags.type):
         return pc.map_lookup(tags, pa.scalar(key), "first").cast(pa.string())
-    n = len(tags)
-    offsets = tags.offsets.to_numpy()
+    offsets = tags.offsets.to_numpy().astype(np.int64)
     first, last = int(offsets[0]), int(offsets[-1])
-    hits = pc.equal(tags.keys.slice(first, last - first), pa.scalar(key, tags.type.key_type))
-    positions = np.flatnonzero(hits.fill_null(False).to_numpy(zero_copy_only=False)) + first
-    rows = np.searchsorted(offsets, positions, side="right") - 1
-    keep = np.ones(len(rows), dtype=bool)
-    keep[1:] = rows[1:] != rows[:-1]  # the first hit of each row
+    hit = pc.equal(tags.keys.slice(first, last - first), pa.scalar(key, tags.type.key_type))
+    hit = hit.fill_null(False).to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(hit) + first
+    seen = np.zeros(len(hit) + 1, dtype=np.int64)  # hits before each entry of the child
+    np.cumsum(hit, out=seen[1:])
+    before, through = seen[offsets[:-1] - first], seen[offsets[1:] - first]
+    found = through > before
     if tags.null_count:
-        keep &= tags.is_valid().to_numpy(zero_copy_only=False)[rows]
-    rows, positions = rows[keep], positions[keep]
-    found = tags.items.take(pa.array(positions, pa.int64())).cast(pa.string())
-    index = np.full(n, -1, dtype=np.int64)
-    index[rows] = np.arange(len(rows))
-    return found.take(pa.array(index, mask=index < 0))
+        found &= tags.is_valid().to_numpy(zero_copy_only=False)
+    index = np.where(found, positions[np.minimum(before, max(len(positions) - 1, 0))] if len(positions) else 0, -1)
+    return tags.items.take(pa.array(index, mask=~found)).cast(pa.string())
 
 
 def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.ndarray]:
@@ -425,7 +427,8 @@ def evaluate(condition: Condition, keys: pa.Table) -> np.ndarray:
     if isinstance(condition, Matches):
         # Python `re` on the distinct values only (pyarrow's regexes are RE2, a different dialect).
         column = keys.column(condition.column).combine_chunks()
-        hits = [value for value in pc.unique(column).to_pylist() if value is not None and _search(condition.regex, value)]
+        search = re.compile(condition.regex).search
+        hits = [value for value in pc.unique(column).to_pylist() if value is not None and search(value) is not None]
         result = pc.is_in(column, value_set=pa.array(hits, pa.string()))
         return result.fill_null(False).to_numpy(zero_copy_only=False)
     if isinstance(condition, And):
@@ -435,10 +438,6 @@ def evaluate(condition: Condition, keys: pa.Table) -> np.ndarray:
     if isinstance(condition, Not):
         return ~evaluate(condition.operand, keys)
     raise AllocationError(f"unknown condition {condition!r}")
-
-
-def _search(regex: str, value: str) -> bool:
-    return re.search(regex, value) is not None
 
 
 def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[pa.Table, np.ndarray, np.ndarray]:
@@ -468,7 +467,7 @@ class _Plan:
     group_of_row: np.ndarray
     """Each cost row's coefficient group (int64)."""
     rule_of_row: np.ndarray
-    """Each cost row's rule index, -1 for none (int64)."""
+    """Each cost row's rule index, -1 for none (int32)."""
 
 
 class _Groups:
@@ -587,7 +586,7 @@ def _plan(
     if len(metric_rows):
         lookup = np.array([group_of_combo[int(c)] for c in present_combos], dtype=np.int64)
         group_of_row[metric_rows] = lookup[np.searchsorted(present_combos, metric_combo)]
-    rule_of_row = rule_of_key[key_of_row] if len(key_of_row) else np.zeros(0, dtype=np.int64)
+    rule_of_row = rule_of_key.astype(np.int32)[key_of_row] if len(key_of_row) else np.zeros(0, dtype=np.int32)
     sizes = np.array([len(codes) for codes, _n, _d in registry.groups], dtype=np.int64)
     return _Plan(registry.names, registry.groups, sizes, group_of_row, rule_of_row)
 
@@ -638,28 +637,33 @@ def _normalised(weights: Mapping[str, Fraction]) -> Coefficients:
 # --- step 4: distribute ----------------------------------------------------------------------------------------
 
 
-def _distribute(cents: np.ndarray, plan: _Plan, starts: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every part's cents and value index, at the output positions `starts[row] + part`."""
-    out_cents = np.empty(total, dtype=np.int64)
-    out_value = np.empty(total, dtype=np.int64)
-    sizes = plan.group_sizes[plan.group_of_row]
-    single = np.flatnonzero(sizes == 1)
-    first_value = np.array([codes[0] for codes, _n, _d in plan.groups], dtype=np.int64)
-    out_cents[starts[single]] = cents[single]
-    out_value[starts[single]] = first_value[plan.group_of_row[single]]
-    several = np.flatnonzero(sizes > 1)
+def _distribute(
+    rows: _Rows, plan: _Plan, ordered_counts: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every part's cents, as the (low, high) int64 words of a decimal128 amount, and its value index; parts are
+    laid out by row_id (a row's parts from `starts[row]`), then value."""
+    ordered_groups = plan.group_of_row if rows.order is None else plan.group_of_row[rows.order]
+    ordered_cents = rows.cents if rows.order is None else rows.cents[rows.order]
+    first_value = np.array([codes[0] for codes, _n, _d in plan.groups], dtype=np.int32)
+    # every part first gets its row's cents and its group's first value: right for the one-part rows
+    words = np.empty((int(ordered_counts.sum()), 2), dtype=np.int64)
+    words[:, 0] = np.repeat(ordered_cents, ordered_counts)
+    out_value = np.repeat(first_value[ordered_groups], ordered_counts)
+    del ordered_groups, ordered_cents
+    several = np.flatnonzero(plan.group_sizes[plan.group_of_row] > 1)
     if len(several):
         groups = plan.group_of_row[several]
         by_group = np.argsort(groups, kind="stable")
         several, groups = several[by_group], groups[by_group]
         bounds = np.flatnonzero(np.diff(groups)) + 1
-        for rows in np.split(several, bounds):
-            codes, numerators, denominator = plan.groups[int(plan.group_of_row[rows[0]])]
-            amounts = _split(cents[rows], numerators, denominator)
-            positions = starts[rows][:, None] + np.arange(len(codes))
-            out_cents[positions] = amounts
+        for group_rows in np.split(several, bounds):
+            codes, numerators, denominator = plan.groups[int(plan.group_of_row[group_rows[0]])]
+            amounts = _split(rows.cents[group_rows], numerators, denominator)
+            positions = starts[group_rows][:, None] + np.arange(len(codes))
+            words[positions, 0] = amounts
             out_value[positions] = codes
-    return out_cents, out_value
+    np.right_shift(words[:, 0], 63, out=words[:, 1])
+    return words, out_value
 
 
 def _split(cents: np.ndarray, numerators: np.ndarray | list[int], denominator: int) -> np.ndarray:
@@ -704,25 +708,25 @@ def _emit(
     plan: _Plan,
     dimension: VirtualDimension,
     ordered_counts: np.ndarray,
-    out_cents: np.ndarray,
+    words: np.ndarray,
     out_value: np.ndarray,
 ) -> pa.Table:
     def ordered(values: np.ndarray) -> np.ndarray:
         return np.repeat(values if rows.order is None else values[rows.order], ordered_counts)
 
-    total = len(out_cents)
-    words = np.empty((total, 2), dtype=np.int64)
-    words[:, 0] = out_cents
-    words[:, 1] = out_cents >> 63
+    total = len(words)
+    value = pa.array(plan.names, pa.string()).take(pa.array(out_value))
+    del out_value
     out_rule = ordered(plan.rule_of_row)
-    rule_names = pa.array([rule.name for rule in dimension.rules], pa.string())
+    rule = pa.array([r.name for r in dimension.rules], pa.string()).take(pa.array(out_rule, mask=out_rule < 0))
+    del out_rule
     return pa.table(
         {
             "row_id": pa.array(ordered(rows.row_ids), pa.int64()),
             "day": pa.Array.from_buffers(pa.date32(), total, [None, pa.py_buffer(ordered(rows.days))]),
-            "value": pa.array(plan.names, pa.string()).take(pa.array(out_value, pa.int64())),
+            "value": value,
             "amount": pa.Array.from_buffers(AMOUNT_TYPE, total, [None, pa.py_buffer(words)]),
-            "rule": rule_names.take(pa.array(out_rule, pa.int64(), mask=out_rule < 0)),
+            "rule": rule,
         },
         schema=ALLOCATIONS_SCHEMA,
     )

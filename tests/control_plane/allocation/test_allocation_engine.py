@@ -221,9 +221,9 @@ def test_a_distribution_that_loses_a_cent_raises_conservation_error(monkeypatch)
     original = engine._distribute
 
     def broken(*args):
-        cents, values = original(*args)
-        cents[0] -= 1
-        return cents, values
+        words, values = original(*args)  # amounts as decimal128 (low, high) int64 words
+        words[0, 0] -= 1
+        return words, values
 
     monkeypatch.setattr(engine, "_distribute", broken)
     with pytest.raises(ConservationError, match=r"row 0: allocated 0.99, its rounded cost is 1.00"):
