@@ -77,6 +77,7 @@ demo: provider
 bench: provider
 	$(PY) bench/provider_bench.py
 	$(PY) bench/import_bench.py
+	$(PY) bench/allocation_bench.py
 
 clean:
 	rm -rf $(PROVIDER_DIR) .pytest_cache
