@@ -214,3 +214,83 @@ class ImportRun(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class BillingDatasource(Base):
+    """An AWS bill: a CUR 2.0 Data Export in the tenant's bucket, read through a federated role."""
+
+    __tablename__ = "billing_datasources"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    bucket_name: Mapped[str] = mapped_column(sa.String(255))
+    prefix: Mapped[str] = mapped_column(sa.String(1024))
+    role_arn: Mapped[str] = mapped_column(sa.String(2048))
+    eks_split: Mapped[bool | None] = mapped_column(sa.Boolean)
+    eks_split_data_enabled: Mapped[bool | None] = mapped_column(sa.Boolean)
+    start_date: Mapped[str | None] = mapped_column(sa.String(10))
+    end_date: Mapped[str | None] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(32), default="PENDING")
+    status_message: Mapped[str | None] = mapped_column(sa.Text)
+    last_import_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class BillingPeriod(Base):
+    """One billing month held for a datasource: its Parquet partition and the export files it came from.
+    A new export of the month gets a new row (a new id), so its cost rows get new x_RowIds."""
+
+    __tablename__ = "billing_periods"
+    __table_args__ = (sa.UniqueConstraint("datasource_id", "billing_period", name="uq_billing_periods_month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    datasource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("billing_datasources.id", ondelete="CASCADE"), index=True
+    )
+    billing_period: Mapped[str] = mapped_column(sa.String(7))
+    fingerprint: Mapped[str] = mapped_column(sa.Text)
+    """The export files the partition was built from, as sorted `key@etag` lines."""
+    rows: Mapped[int] = mapped_column(sa.BigInteger)
+    billed_cost: Mapped[str] = mapped_column(sa.String(48))
+    imported_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class BillingFile(Base):
+    """An export file seen under the prefix; quarantined files keep their month from being replaced."""
+
+    __tablename__ = "billing_files"
+    __table_args__ = (sa.UniqueConstraint("datasource_id", "key", name="uq_billing_files_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    datasource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("billing_datasources.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(1024))
+    etag: Mapped[str] = mapped_column(sa.String(128))
+    billing_period: Mapped[str | None] = mapped_column(sa.String(7))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """`IMPORTED` or `QUARANTINED`."""
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Dimension(Base):
+    """A virtual dimension: its ordered rules (the proto's JSON, order kept) and its allocation's state."""
+
+    __tablename__ = "virtual_dimensions"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name", name="uq_virtual_dimensions_tenant_name"),)
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    leftover_value: Mapped[str] = mapped_column(sa.String(200))
+    rules: Mapped[list] = mapped_column(sa.JSON)
+    """The `rules` list as given (proto JSON mapping, field names as in the proto)."""
+    status: Mapped[str] = mapped_column(sa.String(32), default="PENDING")
+    """`COMPUTED`, `NO_COST_DATA` or `ERROR` once computed."""
+    status_message: Mapped[str | None] = mapped_column(sa.Text)
+    computed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)

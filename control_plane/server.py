@@ -9,11 +9,20 @@ from concurrent import futures
 
 import grpc
 
+from control_plane.billing.grpc import BillingDatasourceServicer
+from control_plane.cost.grpc import CostServicer
+from control_plane.dimensions.grpc import VirtualDimensionServicer
 from control_plane.metrics.grpc import MetricsDatasourceServicer
 from control_plane.services import Services, build_services
 from control_plane.settings import Settings
 from control_plane.tenants.grpc import TenantServicer
-from costory_proto.costory.v1 import metrics_datasource_pb2_grpc, tenant_pb2_grpc
+from costory_proto.costory.v1 import (
+    billing_datasource_pb2_grpc,
+    cost_pb2_grpc,
+    metrics_datasource_pb2_grpc,
+    tenant_pb2_grpc,
+    virtual_dimension_pb2_grpc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,13 @@ def create_server(
     metrics_datasource_pb2_grpc.add_MetricsDatasourceServiceServicer_to_server(
         MetricsDatasourceServicer(services), server
     )
+    billing_datasource_pb2_grpc.add_BillingDatasourceServiceServicer_to_server(
+        BillingDatasourceServicer(services), server
+    )
+    virtual_dimension_pb2_grpc.add_VirtualDimensionServiceServicer_to_server(
+        VirtualDimensionServicer(services), server
+    )
+    cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(services), server)
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not bind {address}")

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from control_plane.allocation.errors import RuleError
+from control_plane.billing.schema import RULE_COLUMNS
 
 # String columns of the cost table a rule may refer to; anything else is a tag, written `tag:<key>`.
-COST_COLUMNS: tuple[str, ...] = ("ServiceName", "ResourceId", "RegionId", "SubAccountId", "x_IamPrincipal")
+COST_COLUMNS: tuple[str, ...] = RULE_COLUMNS
 TAG_PREFIX = "tag:"
 
 Problems = Iterator[tuple[str, str]]

@@ -25,6 +25,7 @@ from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, ut
 from control_plane.findings import Finding
 from control_plane.ingest.load import delete_metrics, forget_files
 from control_plane.trust.access import RoleAccess
+from control_plane.trust.claims import check_role_and_access
 from costory_proto.costory.v1 import metrics_datasource_pb2
 from costory_schema import rules
 from costory_schema.rules import Violation
@@ -58,30 +59,7 @@ def check_datasource(
     findings = [Finding("ERROR", v.path, v.summary, v.detail) for v in validate_datasource(data)]
     if findings:
         return findings
-    claimed = _role_claimed_elsewhere(session, tenant, data["role_arn"])
-    if claimed is not None:
-        return [claimed]
-    if access is None:
-        return []
-    return sorted(access.check(session, tenant.id, data), key=lambda f: f.severity != "ERROR")
-
-
-def _role_claimed_elsewhere(session: Session, tenant: Tenant, role_arn: str) -> Finding | None:
-    """The confused-deputy guard: web identity has no external id, so one role serves one tenant."""
-    other = session.scalar(
-        sa.select(MetricsDatasource.id)
-        .where(MetricsDatasource.role_arn == role_arn, MetricsDatasource.tenant_id != tenant.id)
-        .limit(1)
-    )
-    if other is None:
-        return None
-    return Finding(
-        "ERROR",
-        ("role_arn",),
-        "Role Registered By Another Tenant",
-        f"`{role_arn}` is already registered by another Costory tenant. A role can serve one tenant only: create "
-        "a role of your own whose trust policy pins `data.costory_service_account.current.sub_ids`.",
-    )
+    return check_role_and_access(session, tenant, data, access)
 
 
 def _raise_on_errors(findings: list[Finding]) -> list[Finding]:

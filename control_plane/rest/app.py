@@ -12,6 +12,12 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from google.protobuf.json_format import ParseDict, ParseError
+
+from control_plane.cost import api as cost_api
+from control_plane.dimensions import service as dimensions
+from control_plane.dimensions.messages import state_to_proto
+from control_plane.dimensions.messages import to_proto as dimension_to_proto
 from control_plane.errors import DomainError, InvalidArgument, NotFound, Unauthenticated
 from control_plane.metrics import imports, service
 from control_plane.metrics.messages import file_to_proto, import_to_proto, to_json, to_proto
@@ -19,7 +25,10 @@ from control_plane.models import Tenant
 from control_plane.rest.schemas import model_for
 from control_plane.services import Services
 from control_plane.tenants.service import authenticate
+from costory_proto.costory.v1 import cost_pb2
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
+from costory_proto.costory.v1 import virtual_dimension_pb2 as vd_pb
+from costory_schema.rules import Violation
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +64,18 @@ def _tenant(
 ServicesDep = Annotated[Services, Depends(_services)]
 SessionDep = Annotated[Session, Depends(_session)]
 TenantDep = Annotated[Tenant, Depends(_tenant)]
+PreviewBody = model_for(cost_pb2.PreviewCostSplitRequest.DESCRIPTOR)
+QueryBody = model_for(cost_pb2.QueryCostsRequest.DESCRIPTOR)
 
 
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="Costory control plane",
         version="0.1.0",
-        description="Read the state of metrics datasources and their imports; trigger imports on demand.",
+        description=(
+            "Read the state of metrics datasources and their imports, virtual dimensions and their allocation, "
+            "and cost grouped by dimensions; preview a cost split; trigger imports and recomputations on demand."
+        ),
     )
 
     @app.exception_handler(DomainError)
@@ -147,4 +161,72 @@ def create_app(services: Services) -> FastAPI:
         service.get_datasource(s, t, datasource_id)
         return to_json(imports.query_values(s, datasource_id, metric_name, start=start, end=end, group_by=group_by))
 
+    @app.get(
+        "/v1/virtual-dimensions",
+        response_model=model_for(vd_pb.ListVirtualDimensionsResponse.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def list_dimensions(s: SessionDep, t: TenantDep, page_size: int = 0, page_token: str = ""):
+        page = dimensions.list_dimensions(s, t, page_size, page_token)
+        return to_json(
+            vd_pb.ListVirtualDimensionsResponse(
+                virtual_dimensions=[dimension_to_proto(d) for d in page.items], next_page_token=page.next_page_token
+            )
+        )
+
+    @app.get(
+        "/v1/virtual-dimensions/{dimension_id}",
+        response_model=model_for(vd_pb.VirtualDimension.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def get_dimension(dimension_id: str, s: SessionDep, t: TenantDep):
+        return to_json(dimension_to_proto(dimensions.get_dimension(s, t, dimension_id)))
+
+    @app.get(
+        "/v1/virtual-dimensions/{dimension_id}/allocation",
+        response_model=model_for(vd_pb.AllocationState.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def allocation_state(dimension_id: str, s: SessionDep, t: TenantDep):
+        """Where the dimension's cost went: per value, per rule, leftover, last computed, status."""
+        return to_json(state_to_proto(dimensions.allocation_state(s, t, dimension_id, services.settings.data_dir)))
+
+    @app.post(
+        "/v1/virtual-dimensions/{dimension_id}/recompute",
+        response_model=model_for(vd_pb.AllocationState.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def recompute(dimension_id: str, s: SessionDep, t: TenantDep):
+        """Compute the dimension again now from the cost and usage data held."""
+        dimensions.recompute(s, dimensions.get_dimension(s, t, dimension_id), services.settings.data_dir)
+        s.flush()
+        return to_json(state_to_proto(dimensions.allocation_state(s, t, dimension_id, services.settings.data_dir)))
+
+    @app.post(
+        "/v1/costs:preview-split",
+        response_model=model_for(cost_pb2.PreviewCostSplitResponse.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def preview_split(body: PreviewBody, s: SessionDep, t: TenantDep):
+        """The explorer's formula: a = metric per owner, b = total, d = filtered cost, c = a / b * d."""
+        request = _parse(body, cost_pb2.PreviewCostSplitRequest())
+        return to_json(cost_api.preview(services, s, t, request))
+
+    @app.post(
+        "/v1/costs:query",
+        response_model=model_for(cost_pb2.QueryCostsResponse.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def query_costs(body: QueryBody, s: SessionDep, t: TenantDep):
+        """Cost by day or month grouped by a virtual dimension and/or cost columns, with filters; paginated."""
+        request = _parse(body, cost_pb2.QueryCostsRequest())
+        return to_json(cost_api.query(services, s, t, request))
+
     return app
+
+
+def _parse(body, message):
+    try:
+        return ParseDict(body.model_dump(exclude_none=True), message)
+    except ParseError as exc:
+        raise InvalidArgument([Violation((), "Invalid Request", str(exc))]) from None

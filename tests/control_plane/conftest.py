@@ -14,7 +14,13 @@ from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.server import create_server
 from control_plane.settings import Settings
 from control_plane.tenants.service import create_tenant
-from costory_proto.costory.v1 import metrics_datasource_pb2_grpc, tenant_pb2_grpc
+from costory_proto.costory.v1 import (
+    billing_datasource_pb2_grpc,
+    cost_pb2_grpc,
+    metrics_datasource_pb2_grpc,
+    tenant_pb2_grpc,
+    virtual_dimension_pb2_grpc,
+)
 
 
 _CALL_DETAILS = ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
@@ -45,12 +51,27 @@ class Client:
     token: str
     metrics: metrics_datasource_pb2_grpc.MetricsDatasourceServiceStub
     tenants: tenant_pb2_grpc.TenantServiceStub
+    channel: grpc.Channel
+
+    @property
+    def billing(self) -> billing_datasource_pb2_grpc.BillingDatasourceServiceStub:
+        return billing_datasource_pb2_grpc.BillingDatasourceServiceStub(self.channel)
+
+    @property
+    def dimensions(self) -> virtual_dimension_pb2_grpc.VirtualDimensionServiceStub:
+        return virtual_dimension_pb2_grpc.VirtualDimensionServiceStub(self.channel)
+
+    @property
+    def costs(self) -> cost_pb2_grpc.CostServiceStub:
+        return cost_pb2_grpc.CostServiceStub(self.channel)
 
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     # Trust checks against AWS have tests of their own (tests/control_plane/trust, acceptance).
-    return Settings(database_url=f"sqlite:///{tmp_path / 'costory.db'}", trust_validation="skip")
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'costory.db'}", trust_validation="skip", data_dir=tmp_path / "data"
+    )
 
 
 @pytest.fixture
@@ -82,6 +103,7 @@ def connect(port) -> Iterator:
             tenant_pb2_grpc.TenantServiceStub(channel),
         )
 
+    _connect.channels = channels
     yield _connect
     for channel in channels:
         channel.close()
@@ -92,7 +114,7 @@ def _tenant_client(sessions, connect, name: str) -> Client:
         tenant, token = create_tenant(session, name)
         tenant_id = tenant.id
     metrics, tenants = connect((("authorization", f"Bearer {token}"),))
-    return Client(tenant_id, name, token, metrics, tenants)
+    return Client(tenant_id, name, token, metrics, tenants, connect.channels[-1])
 
 
 @pytest.fixture

@@ -146,6 +146,10 @@ class TestMigrate:
             "metric_days",
             "metric_values",
             "import_runs",
+            "billing_datasources",
+            "billing_periods",
+            "billing_files",
+            "virtual_dimensions",
         }
         engine.dispose()
 

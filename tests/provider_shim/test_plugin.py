@@ -49,6 +49,7 @@ def test_handshake_serves_tls_on_a_private_unix_socket_and_shuts_down(plugin):
     with dial(line) as channel:
         schema = tfplugin6_pb2_grpc.ProviderStub(channel).GetProviderSchema(tf.GetProviderSchema.Request(), timeout=10)
         assert sorted(schema.resource_schemas) == [
+            "costory_billing_datasource_aws",
             "costory_metrics_datasource_s3_parquet",
             "costory_virtual_dimension",
         ]

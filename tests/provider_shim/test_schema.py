@@ -21,7 +21,7 @@ def flags(schema: tf.Schema) -> dict[str, tuple]:
 def test_types_found_in_the_proto():
     schema = provider_schema()
     assert schema.provider.type_name == "costory"
-    assert sorted(schema.resources) == [RESOURCE, "costory_virtual_dimension"]
+    assert sorted(schema.resources) == ["costory_billing_datasource_aws", RESOURCE, "costory_virtual_dimension"]
     assert sorted(schema.data_sources) == ["costory_service_account"]
 
 

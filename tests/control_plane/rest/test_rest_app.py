@@ -31,6 +31,12 @@ def test_openapi_lists_every_route(api):
         "/v1/metrics-datasources/{datasource_id}/imports",
         "/v1/metrics-datasources/{datasource_id}/files",
         "/v1/metrics-datasources/{datasource_id}/metrics/{metric_name}/values",
+        "/v1/virtual-dimensions",
+        "/v1/virtual-dimensions/{dimension_id}",
+        "/v1/virtual-dimensions/{dimension_id}/allocation",
+        "/v1/virtual-dimensions/{dimension_id}/recompute",
+        "/v1/costs:preview-split",
+        "/v1/costs:query",
     }
 
 

@@ -1,0 +1,168 @@
+"""AWS billing datasource operations for one tenant: save (after the same trust checks as metrics), import,
+and the months held.
+
+Input is the plain-Python view of a ``BillingDatasourceAws`` message (``to_data``); unset optionals are absent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy.orm import Session
+
+from control_plane.billing.importer import BillingImportSummary, import_billing
+from control_plane.billing.store import CostStore
+from control_plane.errors import InvalidArgument, NotFound
+from control_plane.findings import Finding
+from control_plane.ingest.errors import ImportFailed
+from control_plane.ingest.store import S3ObjectStore, listing_failure
+from control_plane.models import BillingDatasource, BillingPeriod, Tenant, utcnow
+from control_plane.pagination import Page, page_of
+from control_plane.services import Services
+from control_plane.trust.access import AccessDenied, RoleAccess
+from control_plane.trust.claims import check_role_and_access
+from costory_proto.costory.v1 import billing_datasource_pb2
+from costory_schema import rules
+from costory_schema.rules import Violation
+
+DatasourceData = Mapping[str, Any]
+MUTABLE_FIELDS = ("eks_split", "eks_split_data_enabled", "start_date", "end_date")
+IMMUTABLE_FIELDS = ("name", "bucket_name", "prefix", "role_arn")
+
+
+def check_datasource(
+    session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None
+) -> list[Finding]:
+    findings = [
+        Finding("ERROR", v.path, v.summary, v.detail)
+        for v in rules.check(billing_datasource_pb2.BillingDatasourceAws.DESCRIPTOR, data)
+    ]
+    start, end = data.get("start_date"), data.get("end_date")
+    if not findings and start and end and start > end:
+        findings.append(
+            Finding("ERROR", ("end_date",), "Invalid Range", f"`end_date` ({end}) is before `start_date` ({start}).")
+        )
+    return findings or check_role_and_access(session, tenant, data, access)
+
+
+def _raise_on_errors(findings: list[Finding]) -> list[Finding]:
+    errors = [f for f in findings if f.severity == "ERROR"]
+    if errors:
+        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
+    return [f for f in findings if f.severity != "ERROR"]
+
+
+def create_datasource(
+    session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None = None
+) -> tuple[BillingDatasource, list[Finding]]:
+    warnings = _raise_on_errors(check_datasource(session, tenant, data, access))
+    datasource = BillingDatasource(
+        id=f"bds_{uuid.uuid4().hex}",
+        tenant_id=tenant.id,
+        **{name: data.get(name, "") for name in IMMUTABLE_FIELDS},
+        **{name: data.get(name) for name in MUTABLE_FIELDS},
+        status="PENDING",
+    )
+    session.add(datasource)
+    session.flush()
+    return datasource, warnings
+
+
+def get_datasource(session: Session, tenant: Tenant, datasource_id: str) -> BillingDatasource:
+    datasource = session.scalar(
+        sa.select(BillingDatasource).where(BillingDatasource.tenant_id == tenant.id, BillingDatasource.id == datasource_id)
+    )
+    if datasource is None:
+        raise NotFound(f"billing datasource {datasource_id!r} not found")
+    return datasource
+
+
+def update_datasource(
+    session: Session, tenant: Tenant, datasource_id: str, data: DatasourceData, update_mask: Sequence[str]
+) -> BillingDatasource:
+    """Apply the mutable fields named in ``update_mask`` (all when empty); an immutable field may be named
+    only with its current value."""
+    datasource = get_datasource(session, tenant, datasource_id)
+    paths = list(update_mask) or [*MUTABLE_FIELDS, *IMMUTABLE_FIELDS]
+    violations = []
+    for path in paths:
+        if path in IMMUTABLE_FIELDS and data.get(path) != getattr(datasource, path):
+            violations.append(
+                Violation(
+                    (path,),
+                    "Immutable Field",
+                    f"`{path}` cannot be changed after creation; create a new billing datasource to change it.",
+                )
+            )
+        elif path not in MUTABLE_FIELDS and path not in IMMUTABLE_FIELDS:
+            violations.append(Violation((path,), "Invalid Update Mask", f"`{path}` cannot be updated."))
+    merged = {**{n: getattr(datasource, n) for n in IMMUTABLE_FIELDS}, **{p: data.get(p) for p in paths if p in MUTABLE_FIELDS}}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    violations += [Violation(f.path, f.summary, f.detail) for f in check_datasource(session, tenant, merged, None) if f.severity == "ERROR"]
+    if violations:
+        raise InvalidArgument(violations)
+    for path in paths:
+        if path in MUTABLE_FIELDS:
+            setattr(datasource, path, data.get(path))
+    datasource.updated_at = utcnow()
+    return datasource
+
+
+def delete_datasource(session: Session, tenant: Tenant, datasource_id: str, costs: CostStore) -> None:
+    datasource = get_datasource(session, tenant, datasource_id)
+    session.delete(datasource)
+    session.flush()
+    costs.drop_datasource(tenant.id, datasource_id)
+
+
+def list_datasources(session: Session, tenant: Tenant, page_size: int = 0, page_token: str = "") -> Page:
+    query = sa.select(BillingDatasource).where(BillingDatasource.tenant_id == tenant.id)
+    return page_of(session, query, BillingDatasource.created_at, BillingDatasource.id, page_size, page_token)
+
+
+def list_periods(session: Session, datasource_id: str) -> list[BillingPeriod]:
+    return list(
+        session.scalars(
+            sa.select(BillingPeriod)
+            .where(BillingPeriod.datasource_id == datasource_id)
+            .order_by(BillingPeriod.billing_period.desc())
+        )
+    )
+
+
+def run_import(services: Services, session: Session, datasource: BillingDatasource) -> BillingImportSummary:
+    """Import the export now through the datasource's role; then recompute the tenant's virtual dimensions
+    if any month changed. Failures are recorded on the datasource and returned as a FAILED summary."""
+    from control_plane.dimensions.service import recompute_tenant
+
+    data_dir = services.settings.data_dir
+    try:
+        credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
+        store = S3ObjectStore(
+            datasource.bucket_name,
+            datasource.prefix,
+            credentials=credentials,
+            region=services.settings.aws_region,
+            endpoint_url=services.settings.aws_endpoint_url,
+        )
+        try:
+            summary = import_billing(session, datasource, store, CostStore(data_dir))
+        except (ClientError, BotoCoreError) as exc:
+            raise listing_failure(exc, datasource.bucket_name, datasource.prefix) from None
+    except AccessDenied as denied:
+        summary = BillingImportSummary(datasource.id, status="FAILED", message=denied.finding.detail)
+    except ImportFailed as failure:
+        summary = BillingImportSummary(datasource.id, status="FAILED", message=str(failure))
+    datasource.last_import_at = utcnow()
+    datasource.status = {"SUCCEEDED": "OK", "PARTIAL": "WARNING"}.get(summary.status, "ERROR")
+    datasource.status_message = summary.message or (
+        f"{len(summary.months_replaced)} month(s) imported, {len(summary.months_unchanged)} unchanged."
+    )
+    if summary.months_replaced:
+        session.flush()
+        summary.dimensions_recomputed = recompute_tenant(session, datasource.tenant_id, data_dir)
+    return summary

@@ -1,0 +1,61 @@
+"""CostService requests -> responses, shared by gRPC and REST."""
+
+from __future__ import annotations
+
+from google.protobuf.json_format import MessageToDict
+from sqlalchemy.orm import Session
+
+from control_plane.cost.preview import preview_cost_split
+from control_plane.cost.query import CostFilter, query_costs
+from control_plane.metrics.grpc import parse_day
+from control_plane.models import Tenant
+from control_plane.services import Services
+from costory_proto.costory.v1 import cost_pb2 as pb
+
+
+def _dict(message) -> dict:
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def preview(services: Services, session: Session, tenant: Tenant, request: pb.PreviewCostSplitRequest) -> pb.PreviewCostSplitResponse:
+    result = preview_cost_split(
+        session,
+        tenant,
+        services.settings.data_dir,
+        start=parse_day(request.start_date, "start_date"),
+        end=parse_day(request.end_date, "end_date"),
+        metric=_dict(request.metric),
+        cost_filter=[_dict(c) for c in request.cost_filter],
+    )
+    return pb.PreviewCostSplitResponse(
+        rows=[
+            pb.PreviewRow(value=r.value, usage=r.usage, share=f"{r.share:.6f}", cost=f"{r.cost:.2f}")
+            for r in result.rows
+        ],
+        total_usage=result.total_usage,
+        total_cost=f"{result.total_cost:.2f}",
+        unmapped_owners=result.unmapped_owners,
+    )
+
+
+def query(services: Services, session: Session, tenant: Tenant, request: pb.QueryCostsRequest) -> pb.QueryCostsResponse:
+    page = query_costs(
+        session,
+        tenant,
+        services.settings.data_dir,
+        start=parse_day(request.start_date, "start_date"),
+        end=parse_day(request.end_date, "end_date"),
+        granularity=request.granularity or "DAY",
+        virtual_dimension=request.virtual_dimension,
+        group_by=list(request.group_by),
+        filters=[CostFilter(f.column, tuple(f.values)) for f in request.filters],
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+    return pb.QueryCostsResponse(
+        rows=[
+            pb.CostRow(period=r.period, dimension_value=r.dimension_value or "", group=r.group, cost=f"{r.cost:.2f}")
+            for r in page.rows
+        ],
+        next_page_token=page.next_page_token,
+    )

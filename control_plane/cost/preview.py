@@ -1,0 +1,117 @@
+"""The "advanced explorer": c = a / b * d before any dimension is saved.
+
+a = a metric's usage per owner over a date range (owners mapped to values), b = the total of a, d = the cost
+of the rows matching a filter over the same range, c = each value's share of d. The split uses the
+engine's rounding (d to cents, then largest remainder), so the rows add up to d exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+from sqlalchemy.orm import Session
+
+from control_plane.allocation import Allocation, Rule, VirtualDimension, preview_split
+from control_plane.dimensions import compute
+from control_plane.dimensions.definition import parse_definition
+from control_plane.errors import InvalidArgument
+from control_plane.ingest.query import metric_series
+from control_plane.models import Tenant
+from costory_schema.rules import PathStep, Violation
+
+PREVIEW_RULE = "preview"
+_REMAP: dict[tuple[PathStep, ...], tuple[PathStep, ...]] = {
+    ("rules", 0, "conditions"): ("cost_filter",),
+    ("rules", 0, "metric_split"): ("metric",),
+}
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    value: str
+    usage: float
+    share: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class Preview:
+    rows: list[PreviewRow]
+    total_usage: float
+    total_cost: Decimal
+    unmapped_owners: list[str]
+
+
+def preview_cost_split(
+    session: Session,
+    tenant: Tenant,
+    data_dir: Path,
+    *,
+    start: date,
+    end: date,
+    metric: dict[str, Any],
+    cost_filter: list[dict[str, Any]],
+) -> Preview:
+    """a, b, d and c over [start, end] (inclusive days); raises InvalidArgument on a bad metric or filter."""
+    if start > end:
+        raise InvalidArgument(
+            [Violation(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end}).")]
+        )
+    rule = {"name": PREVIEW_RULE, "conditions": cost_filter, "metric_split": metric}
+    definition = parse_definition(
+        {"name": "preview", "rules": [rule]}, compute.metric_lookup(session, tenant.id)
+    )
+    if definition.errors:
+        raise InvalidArgument([Violation(_remap(f.path), f.summary, f.detail) for f in definition.errors])
+    source = definition.metric_sources[PREVIEW_RULE]
+    mapping = definition.dimension.rules[0].allocation.mapping
+
+    usage_by_value: dict[str, float] = defaultdict(float)
+    unmapped: set[str] = set()
+    series = metric_series(
+        session, source.datasource_id, source.metric_name, start=start, end=end, group_by=[source.dimension]
+    )
+    totals = series.group_by(source.dimension).aggregate([("value", "sum")])
+    for owner, usage in zip(
+        totals.column(source.dimension).to_pylist(), totals.column("value_sum").to_pylist(), strict=True
+    ):
+        value = mapping.apply(None if owner is None else str(owner))
+        if value is None:
+            if usage:
+                unmapped.add(str(owner))
+            continue
+        usage_by_value[value] += usage
+
+    total_cost = _filtered_cost(session, tenant, data_dir, definition, start, end)
+    positive = {value: usage for value, usage in usage_by_value.items() if usage > 0}
+    split = preview_split(positive, total_cost) if positive and total_cost else {}
+    rows = [
+        PreviewRow(value, usage_by_value[value], *split.get(value, (Decimal(0), Decimal("0.00"))))
+        for value in sorted(usage_by_value)
+    ]
+    return Preview(rows, sum(usage_by_value.values()), total_cost, sorted(unmapped))
+
+
+def _filtered_cost(session: Session, tenant: Tenant, data_dir: Path, definition, start: date, end: date) -> Decimal:
+    """d: the cost (to cents, per row, as the engine rounds) of the rows the filter matches."""
+    preview_rule = definition.dimension.rules[0]
+    matcher = VirtualDimension("preview", (Rule(PREVIEW_RULE, preview_rule.condition, Allocation.fixed("d")),))
+    result = compute.run_allocation(session, data_dir, tenant.id, matcher, {}, (start, end + timedelta(days=1)))
+    if result is None:
+        return Decimal("0.00")
+    matched = result.allocations.filter(pc.equal(result.allocations.column("rule"), PREVIEW_RULE))
+    total = pc.sum(matched.column("amount")).as_py()
+    return Decimal("0.00") if total is None else Decimal(total).quantize(compute.CENT)
+
+
+def _remap(path: tuple[PathStep, ...]) -> tuple[PathStep, ...]:
+    for prefix, replacement in _REMAP.items():
+        if path[: len(prefix)] == prefix:
+            return (*replacement, *path[len(prefix) :])
+    return path

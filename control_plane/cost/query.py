@@ -1,0 +1,192 @@
+"""Cost by day or month, grouped by a virtual dimension and/or normalized cost columns, with filters.
+
+One DuckDB query over the tenant's cost partitions (joined with the dimension's allocation file when one is
+asked for). Column names are only ever taken from the cost schema's allow-list and quoted; every value a
+caller sends (dates, filter values, tag keys) is a bound parameter, never spliced into the SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from control_plane.billing.schema import RULE_COLUMNS
+from control_plane.billing.store import CostStore
+from control_plane.allocation.rules import TAG_PREFIX
+from control_plane.dimensions import compute
+from control_plane.errors import InvalidArgument
+from control_plane.models import Dimension, Tenant
+from control_plane.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from costory_schema.rules import Violation
+
+GRANULARITIES = {"DAY": "%Y-%m-%d", "MONTH": "%Y-%m"}
+DIMENSION_FILTER = "dimension"
+
+
+@dataclass(frozen=True)
+class CostFilter:
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CostRow:
+    period: str
+    dimension_value: str | None
+    group: dict[str, str]
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class CostPage:
+    rows: list[CostRow]
+    next_page_token: str
+
+
+def query_costs(
+    session: Session,
+    tenant: Tenant,
+    data_dir: Path,
+    *,
+    start: date,
+    end: date,
+    granularity: str = "DAY",
+    virtual_dimension: str = "",
+    group_by: list[str] | None = None,
+    filters: list[CostFilter] | None = None,
+    page_size: int = 0,
+    page_token: str = "",
+) -> CostPage:
+    group_by = list(group_by or [])
+    filters = list(filters or [])
+    violations = _violations(start, end, granularity, virtual_dimension, group_by, filters, page_size)
+    dimension = None
+    if virtual_dimension and not violations:
+        dimension = session.scalar(
+            sa.select(Dimension).where(Dimension.tenant_id == tenant.id, Dimension.name == virtual_dimension)
+        )
+        if dimension is None:
+            violations.append(
+                Violation(("virtual_dimension",), "Unknown Virtual Dimension", f"No virtual dimension named `{virtual_dimension}`.")
+            )
+    if violations:
+        raise InvalidArgument(violations)
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    offset = _decode_offset(page_token) if page_token else 0
+
+    paths = [str(p) for p in CostStore(data_dir).paths(tenant.id)]
+    allocation_file = compute.allocation_path(data_dir, tenant.id, dimension.id) if dimension else None
+    if not paths or (allocation_file is not None and not allocation_file.exists()):
+        return CostPage([], "")
+
+    params: dict[str, object] = {
+        "paths": paths,
+        "start": start,
+        "end": end + timedelta(days=1),
+        "format": GRANULARITIES[granularity],
+    }
+    selects = ["strftime(c.ChargePeriodStart, $format) AS period"]
+    keys = ["period"]
+    if dimension is not None:
+        selects.append("a.value AS dimension_value")
+        keys.append("dimension_value")
+    for index, column in enumerate(group_by):
+        selects.append(f"{_column_sql(column, f'g{index}', params)} AS g{index}")
+        keys.append(f"g{index}")
+    amount = "a.amount" if dimension is not None else "c.BilledCost"
+    where = ["c.ChargePeriodStart >= $start", "c.ChargePeriodStart < $end"]
+    for index, item in enumerate(filters):
+        params[f"f{index}"] = list(item.values)
+        if item.column == DIMENSION_FILTER:
+            where.append(f"a.value IN (SELECT unnest($f{index}))")
+        else:
+            where.append(f"{_column_sql(item.column, f'fk{index}', params)} IN (SELECT unnest($f{index}))")
+    source = "read_parquet($paths) c"
+    if dimension is not None:
+        params["allocations"] = str(allocation_file)
+        source += " JOIN read_parquet($allocations) a ON a.row_id = c.x_RowId"
+    params["limit"] = size + 1
+    params["offset"] = offset
+    sql = (
+        f"SELECT {', '.join(selects)}, CAST(sum({amount}) AS DECIMAL(38, 12)) AS cost FROM {source} "
+        f"WHERE {' AND '.join(where)} GROUP BY ALL ORDER BY {', '.join(f'{k} NULLS FIRST' for k in keys)} "
+        "LIMIT $limit OFFSET $offset"
+    )
+    with compute.connect_duckdb() as con:
+        fetched = con.execute(sql, params).fetchall()
+    rows = []
+    for record in fetched[:size]:
+        period, rest = record[0], list(record[1:-1])
+        value = rest.pop(0) if dimension is not None else None
+        group = {column: str(v) for column, v in zip(group_by, rest, strict=True) if v is not None}
+        rows.append(CostRow(period, value, group, Decimal(record[-1]).quantize(compute.CENT)))
+    next_token = _encode_offset(offset + size) if len(fetched) > size else ""
+    return CostPage(rows, next_token)
+
+
+def _column_sql(column: str, key_param: str, params: dict[str, object]) -> str:
+    """SQL for an allow-listed column or a tag (its key bound as a parameter)."""
+    if column.startswith(TAG_PREFIX):
+        params[key_param] = column[len(TAG_PREFIX) :]
+        return f"element_at(c.Tags, ${key_param})[1]"
+    assert column in RULE_COLUMNS
+    return f'c."{column}"'
+
+
+def _violations(start, end, granularity, virtual_dimension, group_by, filters, page_size) -> list[Violation]:
+    out: list[Violation] = []
+    if start > end:
+        out.append(Violation(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end})."))
+    if granularity not in GRANULARITIES:
+        out.append(Violation(("granularity",), "Invalid Value", f"`granularity` is `{granularity}`; use `DAY` or `MONTH`."))
+    if page_size < 0:
+        out.append(Violation(("page_size",), "Invalid Value", "`page_size` must not be negative."))
+    for index, column in enumerate(group_by):
+        if not _groupable(column):
+            out.append(Violation(("group_by", index), "Unknown Column", _unknown(column)))
+    for index, item in enumerate(filters):
+        if item.column == DIMENSION_FILTER:
+            if not virtual_dimension:
+                out.append(
+                    Violation(
+                        ("filters", index, "column"),
+                        "No Virtual Dimension",
+                        "Filtering on `dimension` needs `virtual_dimension` (the dimension grouped by).",
+                    )
+                )
+        elif not _groupable(item.column):
+            out.append(Violation(("filters", index, "column"), "Unknown Column", _unknown(item.column)))
+        if not item.values:
+            out.append(Violation(("filters", index, "values"), "Missing Values", "A filter needs at least one value."))
+    return out
+
+
+def _groupable(column: str) -> bool:
+    return column in RULE_COLUMNS or (column.startswith(TAG_PREFIX) and len(column) > len(TAG_PREFIX))
+
+
+def _unknown(column: str) -> str:
+    return f"`{column}` is not a text cost column; use one of {', '.join(RULE_COLUMNS)} or `tag:<key>`."
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_offset(token: str) -> int:
+    try:
+        kind, _, number = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind != "offset" or int(number) < 0:
+            raise ValueError(token)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidArgument(
+            [Violation(("page_token",), "Invalid Value", "`page_token` is not a token returned by this query.")]
+        ) from None

@@ -1,0 +1,262 @@
+"""Virtual dimension operations for one tenant: save, check, compute and preview.
+
+Input is the plain-Python view of a ``VirtualDimension`` message (``to_data``). Saving a dimension computes
+its allocation over all cost data held ("changing a dimension recomputes its history"); the result is kept
+as Parquet next to the cost partitions and summarised on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from control_plane.allocation import AllocationError
+from control_plane.dimensions import compute
+from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition
+from control_plane.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
+from control_plane.findings import Finding
+from control_plane.models import Dimension, Tenant, utcnow
+from control_plane.pagination import Page, page_of
+from costory_proto.costory.v1 import virtual_dimension_pb2
+from costory_schema import rules as input_rules
+from costory_schema.rules import Violation
+
+log = logging.getLogger(__name__)
+
+DimensionData = Mapping[str, Any]
+MUTABLE_FIELDS = ("name", "leftover_value", "rules")
+
+
+def check_dimension(
+    session: Session, tenant: Tenant, data: DimensionData, unknown: Collection[str] = ()
+) -> tuple[Definition | None, list[Finding]]:
+    """The proto's input rules, then the rule semantics (columns, regexes, allocations, metrics)."""
+    violations = input_rules.check(
+        virtual_dimension_pb2.VirtualDimension.DESCRIPTOR,
+        data,
+        is_known=lambda value: True,
+    )
+    unknown = frozenset(unknown)
+    findings = [
+        Finding("ERROR", v.path, v.summary, v.detail)
+        for v in violations
+        if not any(v.field == u or v.field.startswith(f"{u}.") or v.field.startswith(f"{u}[") for u in unknown)
+    ]
+    if findings:
+        return None, findings
+    definition = parse_definition(data, compute.metric_lookup(session, tenant.id), unknown)
+    return definition, list(definition.findings)
+
+
+def _raise_on_errors(findings: Sequence[Finding]) -> None:
+    errors = [f for f in findings if f.severity == "ERROR"]
+    if errors:
+        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
+
+
+def _name_taken(session: Session, tenant: Tenant, name: str, except_id: str | None = None) -> None:
+    query = sa.select(Dimension.id).where(Dimension.tenant_id == tenant.id, Dimension.name == name)
+    if except_id is not None:
+        query = query.where(Dimension.id != except_id)
+    if session.scalar(query) is not None:
+        raise AlreadyExists(
+            f"a virtual dimension named {name!r} already exists for this tenant; names are unique per tenant"
+        )
+
+
+def create_dimension(session: Session, tenant: Tenant, data: DimensionData, data_dir: Path) -> tuple[Dimension, list[Finding]]:
+    definition, findings = check_dimension(session, tenant, data)
+    _raise_on_errors(findings)
+    _name_taken(session, tenant, data["name"])
+    row = Dimension(
+        id=f"vd_{uuid.uuid4().hex}",
+        tenant_id=tenant.id,
+        name=data["name"],
+        leftover_value=data.get("leftover_value") or DEFAULT_LEFTOVER,
+        rules=list(data.get("rules") or []),
+        status="PENDING",
+    )
+    session.add(row)
+    session.flush()
+    return row, recompute(session, row, data_dir, definition)
+
+
+def get_dimension(session: Session, tenant: Tenant, dimension_id: str) -> Dimension:
+    row = session.scalar(sa.select(Dimension).where(Dimension.tenant_id == tenant.id, Dimension.id == dimension_id))
+    if row is None:
+        raise NotFound(f"virtual dimension {dimension_id!r} not found")
+    return row
+
+
+def update_dimension(
+    session: Session, tenant: Tenant, dimension_id: str, data: DimensionData, update_mask: Sequence[str], data_dir: Path
+) -> tuple[Dimension, list[Finding]]:
+    row = get_dimension(session, tenant, dimension_id)
+    paths = list(update_mask) or list(MUTABLE_FIELDS)
+    bad = [p for p in paths if p not in MUTABLE_FIELDS]
+    if bad:
+        raise InvalidArgument(
+            [Violation((p,), "Invalid Update Mask", f"`{p}` cannot be updated; only {', '.join(MUTABLE_FIELDS)} can.") for p in bad]
+        )
+    merged = {**_data(row), **{p: data.get(p) for p in paths}}
+    definition, findings = check_dimension(session, tenant, merged)
+    _raise_on_errors(findings)
+    _name_taken(session, tenant, merged["name"], except_id=row.id)
+    row.name = merged["name"]
+    row.leftover_value = merged.get("leftover_value") or DEFAULT_LEFTOVER
+    row.rules = list(merged.get("rules") or [])
+    row.updated_at = utcnow()
+    return row, recompute(session, row, data_dir, definition)
+
+
+def delete_dimension(session: Session, tenant: Tenant, dimension_id: str, data_dir: Path) -> None:
+    row = get_dimension(session, tenant, dimension_id)
+    session.delete(row)
+    session.flush()
+    compute.allocation_path(data_dir, tenant.id, dimension_id).unlink(missing_ok=True)
+
+
+def list_dimensions(session: Session, tenant: Tenant, page_size: int = 0, page_token: str = "") -> Page[Dimension]:
+    query = sa.select(Dimension).where(Dimension.tenant_id == tenant.id)
+    return page_of(session, query, Dimension.created_at, Dimension.id, page_size, page_token)
+
+
+def _data(row: Dimension) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "leftover_value": row.leftover_value, "rules": list(row.rules)}
+
+
+# -- computing -------------------------------------------------------------------------------------------
+
+
+def recompute(session: Session, row: Dimension, data_dir: Path, definition: Definition | None = None) -> list[Finding]:
+    """Compute the dimension over all cost data held and record the outcome on ``row``; returns warnings
+    for the user (rules that matched nothing). A failure is recorded as status ERROR, never raised."""
+    if definition is None:
+        tenant = session.get(Tenant, row.tenant_id)
+        definition, findings = check_dimension(session, tenant, _data(row))
+        if definition is None or definition.dimension is None:
+            return _failed(row, "; ".join(f.detail for f in findings if f.severity == "ERROR"))
+    path = compute.allocation_path(data_dir, row.tenant_id, row.id)
+    try:
+        result = compute.run_allocation(session, data_dir, row.tenant_id, definition.dimension, definition.metric_sources)
+    except (DomainError, AllocationError) as exc:
+        return _failed(row, str(exc))
+    row.computed_at = utcnow()
+    if result is None:
+        path.unlink(missing_ok=True)
+        row.status, row.status_message = "NO_COST_DATA", "No cost data yet: import a billing datasource."
+        return []
+    compute.write_allocations(path, result)
+    row.status = "COMPUTED"
+    row.status_message = "; ".join(result.warnings)
+    used = set(result.allocations.column("rule").unique().to_pylist())
+    return [
+        Finding(
+            "WARNING",
+            ("rules", index),
+            "Rule Matches No Cost",
+            f"Rule `{rule.name}` matched none of the {result.allocations.column('row_id').unique().length()} "
+            "cost rows held: check its conditions, or an earlier rule takes those rows first.",
+        )
+        for index, rule in enumerate(definition.dimension.rules)
+        if rule.name not in used
+    ]
+
+
+def _failed(row: Dimension, message: str) -> list[Finding]:
+    log.warning("virtual dimension %s could not be computed: %s", row.id, message)
+    row.status, row.status_message, row.computed_at = "ERROR", message, utcnow()
+    return [Finding("WARNING", (), "Allocation Not Computed", message)]
+
+
+def recompute_tenant(session: Session, tenant_id: str, data_dir: Path, metrics_datasource_id: str | None = None) -> int:
+    """Recompute the tenant's dimensions after new cost data (all of them) or new usage (those whose rules
+    read ``metrics_datasource_id``); returns how many were recomputed."""
+    rows = list(session.scalars(sa.select(Dimension).where(Dimension.tenant_id == tenant_id)))
+    if metrics_datasource_id is not None:
+        rows = [r for r in rows if metrics_datasource_id in _metric_datasources(r)]
+    for row in rows:
+        recompute(session, row, data_dir)
+    return len(rows)
+
+
+def _metric_datasources(row: Dimension) -> set[str]:
+    return {
+        (rule.get("metric_split") or {}).get("metrics_datasource_id", "")
+        for rule in row.rules
+        if rule.get("metric_split")
+    }
+
+
+# -- state and impact ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllocationState:
+    row: Dimension
+    summary: compute.Summary | None
+
+
+def allocation_state(session: Session, tenant: Tenant, dimension_id: str, data_dir: Path) -> AllocationState:
+    row = get_dimension(session, tenant, dimension_id)
+    table = compute.read_allocations(compute.allocation_path(data_dir, tenant.id, row.id))
+    return AllocationState(row, compute.summarise(table) if table is not None and row.status == "COMPUTED" else None)
+
+
+def impact(session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path) -> Finding | None:
+    """The money a change moves per value over the last 30 days of cost data, as a WARNING finding (None
+    without cost data). Against the saved dimension when ``data`` has the id of one, else against nothing."""
+    window = compute.last_30_days(data_dir, tenant.id)
+    if window is None or definition.dimension is None:
+        return None
+    proposed = compute.run_allocation(
+        session, data_dir, tenant.id, definition.dimension, definition.metric_sources, window
+    )
+    if proposed is None:
+        return None
+    after = compute.summarise(proposed.allocations)
+    before: compute.Summary | None = None
+    saved_id = data.get("id")
+    if saved_id:
+        saved_definition, _ = check_dimension(session, tenant, _data(get_dimension(session, tenant, saved_id)))
+        if saved_definition is not None and saved_definition.dimension is not None:
+            saved = compute.run_allocation(
+                session, data_dir, tenant.id, saved_definition.dimension, saved_definition.metric_sources, window
+            )
+            before = compute.summarise(saved.allocations) if saved is not None else None
+    return _impact_finding(window, definition.dimension.leftover, after, before)
+
+
+def _impact_finding(window, leftover: str, after: compute.Summary, before: compute.Summary | None) -> Finding:
+    start, end = window
+    span = f"{start.isoformat()} – {(end - timedelta(days=1)).isoformat()}"
+    lines: list[str] = []
+    left_after = compute.percent(after.by_value.get(leftover, Decimal(0)), after.total)
+    if before is None:
+        lines.append(f"Over {span} ({compute.money(after.total)} of cost) this dimension allocates:")
+        for value, amount in sorted(after.by_value.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {value}: {compute.money(amount)} ({compute.percent(amount, after.total)}%)")
+        lines.append(f"Leftover ({leftover}): {left_after}% of the cost.")
+        return Finding("WARNING", (), "Allocation Preview (Last 30 Days)", "\n".join(lines))
+    values = sorted(set(after.by_value) | set(before.by_value))
+    moves = {v: after.by_value.get(v, Decimal(0)) - before.by_value.get(v, Decimal(0)) for v in values}
+    moved = sum((m for m in moves.values() if m > 0), Decimal(0))
+    left_before = compute.percent(before.by_value.get(leftover, Decimal(0)), before.total)
+    if not moved:
+        lines.append(f"Over {span} ({compute.money(after.total)} of cost) this change moves no money.")
+    else:
+        lines.append(f"Over {span} ({compute.money(after.total)} of cost) this change moves {compute.money(moved)}:")
+        for value, amount in sorted(moves.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
+            if amount:
+                lines.append(f"  {value}: {compute.money(amount, signed=True)}")
+    lines.append(f"Leftover ({leftover}): {left_after}% of the cost after the change (was {left_before}%).")
+    return Finding("WARNING", (), "Allocation Impact (Last 30 Days)", "\n".join(lines))
