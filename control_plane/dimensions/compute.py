@@ -69,8 +69,8 @@ def latest_cost_day(data_dir: Path, tenant_id: str) -> date | None:
     if not paths:
         return None
     with connect_duckdb() as con:
-        latest = con.execute("SELECT max(ChargePeriodStart) FROM read_parquet($paths)", {"paths": paths}).fetchone()
-    return latest[0].date() if latest and latest[0] is not None else None
+        latest = con.execute("SELECT CAST(max(ChargePeriodStart) AS DATE) FROM read_parquet($paths)", {"paths": paths}).fetchone()
+    return latest[0] if latest else None
 
 
 def last_30_days(data_dir: Path, tenant_id: str) -> tuple[date, date] | None:
