@@ -14,7 +14,7 @@ from google.protobuf.message_factory import GetMessageClass
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from provider_shim.diagnostics import Diagnostic, error
+from provider_shim.diagnostics import Diagnostic, error, located
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 # Creating a datasource proves the customer's role works, which may wait out IAM propagation.
@@ -119,7 +119,10 @@ class ControlPlane:
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             violations = self._field_violations(exc)
             if violations:
-                return [error("Invalid Attribute Value", text, field_path(field)) for field, text in violations]
+                return [
+                    error("Invalid Attribute Value", located(text, field_path(field)), field_path(field))
+                    for field, text in violations
+                ]
         return [error(f"Control Plane Error ({code.name})", message or f"{method} failed.")]
 
     @staticmethod

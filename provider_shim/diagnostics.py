@@ -25,6 +25,17 @@ def error(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnos
     return Diagnostic(Severity.ERROR, summary, detail, path)
 
 
+def located(detail: str, path: tuple[PathStep, ...]) -> str:
+    """``detail`` led by the attribute path when it points inside an attribute's value (a rule of a list):
+    Terraform can underline only the attribute itself there, so the text says which element is meant."""
+    if len(path) <= 1:
+        return detail
+    where = ""
+    for step in path:
+        where += f"[{step}]" if isinstance(step, int) else (f".{step}" if where else step)
+    return f"At `{where}`: {detail}"
+
+
 def warning(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnostic:
     return Diagnostic(Severity.WARNING, summary, detail, path)
 

@@ -34,8 +34,10 @@ def to_message(
             continue
         item = value.get(attribute.name)
         item_path = (*path, attribute.name)
-        if unknown is not None and not cty.is_known(item):
-            unknown.append(format_path(item_path))
+        if not cty.is_known(item):
+            # At plan time, reported; at apply, only an optional+computed value left to the control plane.
+            if unknown is not None:
+                unknown.append(format_path(item_path))
             continue
         if item is None:
             continue
@@ -44,7 +46,8 @@ def to_message(
             known = {k: v for k, v in item.items() if unknown is None or cty.is_known(v)}
             if unknown is not None:
                 unknown.extend(format_path((*item_path, k)) for k in item if k not in known)
-            getattr(message, field.name).update(known)
+            value_field = map_value_field(field)
+            getattr(message, field.name).update({k: _to_proto(value_field, v) for k, v in known.items()})
         elif field.message_type is not None:
             target = getattr(message, field.name)
             if is_repeated(field):
@@ -61,9 +64,9 @@ def to_message(
             if unknown is not None and not all(cty.is_known(element) for element in item):
                 unknown.append(format_path(item_path))
                 continue
-            getattr(message, field.name).extend(item)
+            getattr(message, field.name).extend(_to_proto(field, element) for element in item)
         else:
-            setattr(message, field.name, item)
+            setattr(message, field.name, _to_proto(field, item))
     return message
 
 
@@ -97,6 +100,13 @@ def from_message(message: Message, attributes: tuple[Attribute, ...], hint: dict
         else:
             value[name] = _scalar(field, getattr(message, name))
     return value
+
+
+def _to_proto(field: FieldDescriptor, item: Any) -> Any:
+    """Terraform numbers arrive as int or Decimal; proto doubles take floats."""
+    if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return float(item)
+    return item
 
 
 def _scalar(field: FieldDescriptor, item: Any) -> Any:

@@ -16,7 +16,7 @@ from google.protobuf.message_factory import GetMessageClass
 from costory_schema import rules
 from provider_shim import cty
 from provider_shim.client import ControlPlane, ControlPlaneError, field_path
-from provider_shim.diagnostics import Diagnostic, error, warning
+from provider_shim.diagnostics import Diagnostic, error, located, warning
 from provider_shim.messages import from_message, to_message
 from provider_shim.schema import TerraformType
 
@@ -33,9 +33,9 @@ def _diagnostics_of(findings, *, errors: bool) -> list[Diagnostic]:
     for f in findings:
         path = field_path(f.field) if f.field else ()
         if f.severity == f.WARNING:
-            out.append(warning(f.summary, f.detail, path))
+            out.append(warning(f.summary, located(f.detail, path), path))
         elif errors:
-            out.append(error(f.summary, f.detail, path))
+            out.append(error(f.summary, located(f.detail, path), path))
     return out
 
 
