@@ -14,6 +14,10 @@ from sqlalchemy.orm import Session
 
 from google.protobuf.json_format import ParseDict, ParseError
 
+from control_plane.billing import service as billing
+from control_plane.billing.grpc import import_to_proto as billing_import_to_proto
+from control_plane.billing.grpc import period_to_proto
+from control_plane.billing.grpc import to_proto as billing_to_proto
 from control_plane.cost import api as cost_api
 from control_plane.dimensions import service as dimensions
 from control_plane.dimensions.messages import state_to_proto
@@ -25,6 +29,7 @@ from control_plane.models import Tenant
 from control_plane.rest.schemas import model_for
 from control_plane.services import Services
 from control_plane.tenants.service import authenticate
+from costory_proto.costory.v1 import billing_datasource_pb2 as billing_pb
 from costory_proto.costory.v1 import cost_pb2
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_proto.costory.v1 import virtual_dimension_pb2 as vd_pb
@@ -160,6 +165,49 @@ def create_app(services: Services) -> FastAPI:
         """Values by UTC day in [start, end], grouped by `group_by` dimensions, gap filling applied."""
         service.get_datasource(s, t, datasource_id)
         return to_json(imports.query_values(s, datasource_id, metric_name, start=start, end=end, group_by=group_by))
+
+    @app.get(
+        "/v1/billing-datasources",
+        response_model=model_for(billing_pb.ListBillingDatasourceAwsResponse.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def list_billing(s: SessionDep, t: TenantDep, page_size: int = 0, page_token: str = ""):
+        page = billing.list_datasources(s, t, page_size, page_token)
+        return to_json(
+            billing_pb.ListBillingDatasourceAwsResponse(
+                billing_datasources=[billing_to_proto(d) for d in page.items], next_page_token=page.next_page_token
+            )
+        )
+
+    @app.get(
+        "/v1/billing-datasources/{datasource_id}",
+        response_model=model_for(billing_pb.BillingDatasourceAws.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def get_billing(datasource_id: str, s: SessionDep, t: TenantDep):
+        return to_json(billing_to_proto(billing.get_datasource(s, t, datasource_id)))
+
+    @app.post(
+        "/v1/billing-datasources/{datasource_id}/import",
+        response_model=model_for(billing_pb.BillingImport.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def import_billing(datasource_id: str, s: SessionDep, t: TenantDep):
+        """Import now: each billing month whose export files changed replaces that month, nothing else."""
+        return to_json(billing_import_to_proto(billing.run_import(services, s, billing.get_datasource(s, t, datasource_id))))
+
+    @app.get(
+        "/v1/billing-datasources/{datasource_id}/billing-periods",
+        response_model=model_for(billing_pb.ListBillingPeriodsResponse.DESCRIPTOR),
+        response_model_exclude_none=True,
+    )
+    def billing_periods(datasource_id: str, s: SessionDep, t: TenantDep):
+        billing.get_datasource(s, t, datasource_id)
+        return to_json(
+            billing_pb.ListBillingPeriodsResponse(
+                billing_periods=[period_to_proto(p) for p in billing.list_periods(s, datasource_id)]
+            )
+        )
 
     @app.get(
         "/v1/virtual-dimensions",

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from control_plane.local import REPO, Terraform, aws_emulator_override, start_control_plane
+from control_plane.billing.sample import guide_cur, write_cur
 from control_plane.sample_usage import upload
 
 EXAMPLE = REPO / "examples" / "terraform" / "split-shared-api-costs"
@@ -85,6 +86,33 @@ def test_guide_applies_imports_and_destroys(tmp_path, stack):
     assert totals == {"Team_A": 4117, "Team_B": 983}
     assert rest.get(f"/v1/metrics-datasources/{datasource_id}").json()["status"] == "OK"
 
+    # AWS delivers January's CUR 2.0 export under cur/; importing it computes the `team` dimension.
+    write_cur(aws(moto, "s3"), outputs["bucket"], "cur/", "costory", "2026-01", guide_cur())
+    billing = rest.post(f"/v1/billing-datasources/{outputs['billing_datasource_id']}/import").json()
+    assert (billing["status"], billing["months_replaced"], billing["dimensions_recomputed"]) == ("SUCCEEDED", ["2026-01"], 1)
+    state = rest.get(f"/v1/virtual-dimensions/{outputs['virtual_dimension_id']}/allocation").json()
+    assert {v["value"]: v["cost"] for v in state["values"]} == {
+        "Team_A": "857.25",  # $807.25 of the gateway by API calls + $50.00 of EC2 tagged team=Team_A
+        "Team_B": "221.75",
+        "Unallocated": "92.00",
+    }
+    assert [(r.get("rule", ""), r["cost"]) for r in state["rules"]] == [
+        ("api-gateway-by-api-calls", "1000.00"),
+        ("team-tag", "79.00"),
+        ("", "92.00"),
+    ]
+    preview = rest.post(
+        "/v1/costs:preview-split",
+        json={
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-04",
+            "metric": {"metrics_datasource_id": datasource_id, "metric_name": "api_call_count", "dimension": "team"},
+            "cost_filter": [{"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon API Gateway"]}],
+        },
+    ).json()
+    assert [(r["value"], r["cost"]) for r in preview["rows"]] == [("Team_A", "807.25"), ("Team_B", "192.75")]
+    assert terraform.plan_exit_code() == 0
+
     # Destroy removes the bucket's contents first: the export job's files are not Terraform's.
     s3 = aws(moto, "s3")
     for item in s3.list_objects_v2(Bucket=outputs["bucket"]).get("Contents", []):
@@ -93,6 +121,8 @@ def test_guide_applies_imports_and_destroys(tmp_path, stack):
     assert s3.list_buckets()["Buckets"] == []
     assert aws(moto, "iam").list_roles()["Roles"] == []
     assert rest.get("/v1/metrics-datasources").json() == {}
+    assert rest.get("/v1/billing-datasources").json() == {}
+    assert rest.get("/v1/virtual-dimensions").json() == {}
 
 
 def test_a_role_that_does_not_pin_the_tenant_fails_on_role_arn(tmp_path, stack):
@@ -111,10 +141,11 @@ def test_a_role_that_does_not_pin_the_tenant_fails_on_role_arn(tmp_path, stack):
         for line in result.stdout.splitlines()
         if json.loads(line).get("type") == "diagnostic" and json.loads(line)["diagnostic"]["severity"] == "error"
     ]
-    assert len(errors) == 1
-    assert errors[0]["address"] == DATASOURCE
-    assert errors[0]["snippet"]["code"].strip() == "role_arn    = aws_iam_role.costory_usage_metrics.arn"
-    assert 'pins accounts.google.com:sub to "100000000000000000001"' in errors[0]["detail"]
+    # One error per datasource reading through the role, each on its role_arn line.
+    assert sorted(e["address"] for e in errors) == ["costory_billing_datasource_aws.cur", DATASOURCE]
+    for e in errors:
+        assert e["snippet"]["code"].strip() == "role_arn    = aws_iam_role.costory_usage_metrics.arn"
+        assert 'pins accounts.google.com:sub to "100000000000000000001"' in e["detail"]
 
 
 def test_another_tenant_cannot_register_the_same_role(tmp_path, stack):

@@ -1,6 +1,7 @@
 # Split shared API costs: Costory imports a daily "API Usage" metric (API calls per team and region)
-# from Parquet files your export job writes to S3, reading them through an IAM role that trusts only
-# Costory's Google identity.
+# from Parquet files your export job writes to S3, and your AWS bill (a CUR 2.0 Data Export in Parquet),
+# reading both through an IAM role that trusts only Costory's Google identity. The `team` virtual
+# dimension then splits the shared API gateway's cost across teams in proportion to their API calls.
 #
 #   export COSTORY_TOKEN=cst_...          # printed by `costory-control-plane tenants create`
 #   terraform init && terraform apply
@@ -110,6 +111,38 @@ resource "costory_metrics_datasource_s3_parquet" "api_usage" {
   depends_on = [aws_iam_role_policy_attachment.costory_usage_metrics, aws_s3_bucket_public_access_block.usage_metrics]
 }
 
+# Your AWS Data Export (CUR 2.0, Parquet) delivered under cur/ in the same bucket.
+resource "costory_billing_datasource_aws" "cur" {
+  name        = "AWS bill"
+  bucket_name = aws_s3_bucket.usage_metrics.bucket
+  prefix      = "cur/"
+  role_arn    = aws_iam_role.costory_usage_metrics.arn
+
+  depends_on = [aws_iam_role_policy_attachment.costory_usage_metrics, aws_s3_bucket_public_access_block.usage_metrics]
+}
+
+# `team`: the API gateway's daily cost split by each team's API calls that day; resources tagged with a
+# team go to it; anything else stays "Unallocated".
+resource "costory_virtual_dimension" "team" {
+  name = "team"
+  rules = [
+    {
+      name       = "api-gateway-by-api-calls"
+      conditions = [{ column = "ServiceName", operator = "EQUALS", values = ["Amazon API Gateway"] }]
+      metric_split = {
+        metrics_datasource_id = costory_metrics_datasource_s3_parquet.api_usage.id
+        metric_name           = "api_call_count"
+        dimension             = "team"
+      }
+    },
+    {
+      name        = "team-tag"
+      conditions  = [{ column = "tag:team", operator = "EXISTS" }]
+      from_column = { column = "tag:team" }
+    },
+  ]
+}
+
 output "bucket" {
   value = aws_s3_bucket.usage_metrics.bucket
 }
@@ -120,4 +153,12 @@ output "role_arn" {
 
 output "metrics_datasource_id" {
   value = costory_metrics_datasource_s3_parquet.api_usage.id
+}
+
+output "billing_datasource_id" {
+  value = costory_billing_datasource_aws.cur.id
+}
+
+output "virtual_dimension_id" {
+  value = costory_virtual_dimension.team.id
 }
