@@ -3,10 +3,12 @@
 1. start moto (S3/IAM/STS emulator) and a control plane on a fresh SQLite file, both on loopback;
 2. create a tenant (its Google identity is generated locally; ID tokens come from a loopback endpoint);
 3. `terraform apply` examples/terraform/split-shared-api-costs: bucket, read policy, a role trusting only
-   the tenant's Google subject id, and the metrics datasource (the control plane validates the trust);
+   the tenant's Google subject id, the metrics datasource and the billing datasource (the control plane
+   validates the trust of each), and the `team` virtual dimension;
 4. an "export job" writes the guide's sample rows as one Parquet file a day;
 5. import on demand, then print API calls per team from the REST API;
-6. destroy, stop the control plane and moto, remove the temporary directory.
+6. AWS "delivers" January's CUR 2.0 export; importing it recomputes `team`; print the per-team split;
+7. destroy, stop the control plane and moto, remove the temporary directory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import boto3
 import httpx
 
+from control_plane.billing.sample import guide_cur, write_cur
 from control_plane.local import REPO, Terraform, aws_emulator_override, start_control_plane, start_moto, terraform_available
 from control_plane.sample_usage import upload
 
@@ -93,6 +96,38 @@ def main() -> int:
             grand = sum(totals.values())
             print("  " + f"{'total':<12}" + "".join(f"{totals[t]:>10,.0f}" for t in teams))
             print("  " + f"{'share':<12}" + "".join(f"{totals[t] / grand:>10.1%}" for t in teams))
+
+            say("AWS delivers January's CUR 2.0 export under s3://{bucket}/cur/; import it".format(**outputs))
+            key = write_cur(s3, outputs["bucket"], "cur/", "costory", "2026-01", guide_cur())
+            print(f"  wrote {key}")
+            billing = rest.post(f"/v1/billing-datasources/{outputs['billing_datasource_id']}/import").json()
+            print(
+                f"  {billing['status']}: months replaced {billing.get('months_replaced', [])}, "
+                f"{billing.get('dimensions_recomputed', 0)} virtual dimension(s) recomputed"
+            )
+
+            say("Per-team split of January's bill (REST: /v1/virtual-dimensions/{id}/allocation)")
+            state = rest.get(f"/v1/virtual-dimensions/{outputs['virtual_dimension_id']}/allocation").json()
+            print(f"  {'team':<14}{'cost':>12}{'share':>9}")
+            for item in state["values"]:
+                print(f"  {item['value']:<14}{'$' + format(float(item['cost']), ',.2f'):>12}{item['percent'] + '%':>9}")
+            print(f"  {'total':<14}{'$' + format(float(state['total_cost']), ',.2f'):>12}")
+            print("  by rule:")
+            for rule in state["rules"]:
+                name = rule.get("rule") or "(no rule matched)"
+                print(f"    {name:<26}{'$' + format(float(rule['cost']), ',.2f'):>12}  {rule['cost_rows']} cost rows")
+            preview = rest.post(
+                "/v1/costs:preview-split",
+                json={
+                    "start_date": "2026-01-01",
+                    "end_date": "2026-01-04",
+                    "metric": {"metrics_datasource_id": datasource, "metric_name": "api_call_count", "dimension": "team"},
+                    "cost_filter": [{"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon API Gateway"]}],
+                },
+            ).json()
+            say("Explorer preview: API gateway cost x share of API calls (REST: POST /v1/costs:preview-split)")
+            for row in preview["rows"]:
+                print(f"  {row['value']:<14}{float(row['share']):>8.1%} of ${float(preview['total_cost']):,.2f} -> ${float(row['cost']):,.2f}")
 
             say("terraform destroy (after the export job's files are removed)")
             for key in [o["Key"] for o in s3.list_objects_v2(Bucket=outputs["bucket"]).get("Contents", [])]:

@@ -243,7 +243,12 @@ class BillingPeriod(Base):
     A new export of the month gets a new row (a new id), so its cost rows get new x_RowIds."""
 
     __tablename__ = "billing_periods"
-    __table_args__ = (sa.UniqueConstraint("datasource_id", "billing_period", name="uq_billing_periods_month"),)
+    # sqlite_autoincrement: SQLite would otherwise hand a deleted highest id to the next row, and a restated
+    # month must never get the x_RowIds of the partition it replaced.
+    __table_args__ = (
+        sa.UniqueConstraint("datasource_id", "billing_period", name="uq_billing_periods_month"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     datasource_id: Mapped[str] = mapped_column(
@@ -269,6 +274,8 @@ class BillingFile(Base):
     )
     key: Mapped[str] = mapped_column(sa.String(1024))
     etag: Mapped[str] = mapped_column(sa.String(128))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    last_modified: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     billing_period: Mapped[str | None] = mapped_column(sa.String(7))
     status: Mapped[str] = mapped_column(sa.String(16))
     """`IMPORTED` or `QUARANTINED`."""

@@ -55,6 +55,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_billing_periods"),
         sa.UniqueConstraint("datasource_id", "billing_period", name="uq_billing_periods_month"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_billing_periods_datasource_id", "billing_periods", ["datasource_id"])
     op.create_table(
@@ -63,6 +64,8 @@ def upgrade() -> None:
         sa.Column("datasource_id", sa.String(64), nullable=False),
         sa.Column("key", sa.String(1024), nullable=False),
         sa.Column("etag", sa.String(128), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=True),
+        sa.Column("last_modified", sa.DateTime(timezone=True), nullable=True),
         sa.Column("billing_period", sa.String(7), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
