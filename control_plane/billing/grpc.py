@@ -14,7 +14,7 @@ from control_plane.billing.store import CostStore
 from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
 from control_plane.metrics.messages import timestamp
-from control_plane.models import BillingDatasource, BillingPeriod, Tenant
+from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant
 from control_plane.rpc import tenant_rpc
 from control_plane.services import Services
 from costory_proto.costory.v1 import billing_datasource_pb2 as pb
@@ -64,6 +64,19 @@ def period_to_proto(period: BillingPeriod) -> pb.BillingPeriod:
         billed_cost=period.billed_cost,
         source_keys=[line.rpartition("@")[0] for line in period.fingerprint.splitlines()],
         imported_at=timestamp(period.imported_at),
+    )
+
+
+def file_to_proto(record: BillingFile) -> pb.BillingFile:
+    return pb.BillingFile(
+        key=record.key,
+        etag=record.etag,
+        size=record.size or 0,
+        last_modified=timestamp(record.last_modified),
+        billing_period=record.billing_period or "",
+        status=record.status,
+        reason=record.reason or "",
+        seen_at=timestamp(record.seen_at),
     )
 
 
@@ -121,4 +134,11 @@ class BillingDatasourceServicer(billing_datasource_pb2_grpc.BillingDatasourceSer
         service.get_datasource(session, tenant, request.datasource_id)
         return pb.ListBillingPeriodsResponse(
             billing_periods=[period_to_proto(p) for p in service.list_periods(session, request.datasource_id)]
+        )
+
+    @tenant_rpc
+    def ListBillingFiles(self, request, session: Session, tenant: Tenant) -> pb.ListBillingFilesResponse:
+        service.get_datasource(session, tenant, request.datasource_id)
+        return pb.ListBillingFilesResponse(
+            files=[file_to_proto(f) for f in service.list_files(session, request.datasource_id, request.status)]
         )

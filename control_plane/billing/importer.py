@@ -46,6 +46,11 @@ class BillingImportSummary:
     dimensions_recomputed: int = 0
     message: str = ""
 
+    @property
+    def changed_months(self) -> list[str]:
+        """The billing months (`YYYY-MM`) whose partition this import replaced."""
+        return list(self.months_replaced)
+
 
 def fingerprint(objects: list[ObjectInfo]) -> str:
     return "\n".join(sorted(f"{o.key}@{o.etag}" for o in objects))
@@ -90,7 +95,9 @@ def import_billing(session: Session, datasource: BillingDatasource, store: Objec
             continue
         month_tables = []
         for info in files:
-            table = tables.get(info.key) or _read(store, info, summary, session, datasource, known)
+            table = tables.get(info.key)
+            if table is None:
+                table = _read(store, info, summary, session, datasource, known)
             if table is None:
                 break
             month_tables.append(table)
@@ -103,7 +110,11 @@ def import_billing(session: Session, datasource: BillingDatasource, store: Objec
     summary.months_unchanged.sort()
     if summary.quarantined:
         summary.status = "PARTIAL"
-        summary.message = f"{len(summary.quarantined)} file(s) quarantined; their months were kept as they were."
+        listed = "; ".join(f"{key}: {reason}" for key, reason in summary.quarantined)
+        summary.message = (
+            f"{len(summary.quarantined)} file(s) quarantined, their months kept as they were "
+            f"(fix the export and import again): {listed}"
+        )
     return summary
 
 
@@ -148,13 +159,8 @@ def _record_file(session, datasource, known, info: ObjectInfo, month: str | None
         record = BillingFile(datasource_id=datasource.id, key=info.key)
         session.add(record)
         known[info.key] = record
-    record.etag, record.billing_period, record.status, record.reason, record.seen_at = (
-        info.etag,
-        month,
-        status,
-        reason,
-        utcnow(),
-    )
+    record.etag, record.size, record.last_modified = info.etag, info.size, info.last_modified
+    record.billing_period, record.status, record.reason, record.seen_at = month, status, reason, utcnow()
 
 
 def _replace_month(session, datasource, month, files, tables, previous, costs: CostStore, known, summary) -> None:

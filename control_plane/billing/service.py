@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from control_plane.billing.importer import BillingImportSummary, import_billing
 from control_plane.billing.store import CostStore
+from control_plane.dimensions.service import recompute_tenant
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.findings import Finding
 from control_plane.ingest.errors import ImportFailed
 from control_plane.ingest.store import S3ObjectStore, listing_failure
-from control_plane.models import BillingDatasource, BillingPeriod, Tenant, utcnow
+from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant, utcnow
 from control_plane.pagination import Page, page_of
 from control_plane.services import Services
 from control_plane.trust.access import AccessDenied, RoleAccess
@@ -134,11 +135,24 @@ def list_periods(session: Session, datasource_id: str) -> list[BillingPeriod]:
     )
 
 
+FILE_STATUSES = ("IMPORTED", "QUARANTINED")
+
+
+def list_files(session: Session, datasource_id: str, status: str = "") -> list[BillingFile]:
+    """Export files seen under the prefix, by key; only those with ``status`` when given."""
+    if status and status not in FILE_STATUSES:
+        raise InvalidArgument(
+            [Violation(("status",), "Invalid Value", f"`status` must be one of {', '.join(FILE_STATUSES)} or empty.")]
+        )
+    query = sa.select(BillingFile).where(BillingFile.datasource_id == datasource_id)
+    if status:
+        query = query.where(BillingFile.status == status)
+    return list(session.scalars(query.order_by(BillingFile.key)))
+
+
 def run_import(services: Services, session: Session, datasource: BillingDatasource) -> BillingImportSummary:
     """Import the export now through the datasource's role; then recompute the tenant's virtual dimensions
     if any month changed. Failures are recorded on the datasource and returned as a FAILED summary."""
-    from control_plane.dimensions.service import recompute_tenant
-
     data_dir = services.settings.data_dir
     try:
         credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)

@@ -156,3 +156,37 @@ class ListBillingPeriodsResponse(_message.Message):
     BILLING_PERIODS_FIELD_NUMBER: _ClassVar[int]
     billing_periods: _containers.RepeatedCompositeFieldContainer[BillingPeriod]
     def __init__(self, billing_periods: _Optional[_Iterable[_Union[BillingPeriod, _Mapping]]] = ...) -> None: ...
+
+class BillingFile(_message.Message):
+    __slots__ = ("key", "etag", "size", "last_modified", "billing_period", "status", "reason", "seen_at")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SEEN_AT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    etag: str
+    size: int
+    last_modified: _timestamp_pb2.Timestamp
+    billing_period: str
+    status: str
+    reason: str
+    seen_at: _timestamp_pb2.Timestamp
+    def __init__(self, key: _Optional[str] = ..., etag: _Optional[str] = ..., size: _Optional[int] = ..., last_modified: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_period: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListBillingFilesRequest(_message.Message):
+    __slots__ = ("datasource_id", "status")
+    DATASOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    datasource_id: str
+    status: str
+    def __init__(self, datasource_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class ListBillingFilesResponse(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[BillingFile]
+    def __init__(self, files: _Optional[_Iterable[_Union[BillingFile, _Mapping]]] = ...) -> None: ...

@@ -76,6 +76,11 @@ class BillingDatasourceServiceStub:
                 request_serializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingPeriodsRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingPeriodsResponse.FromString,
                 _registered_method=True)
+        self.ListBillingFiles = channel.unary_unary(
+                '/costory.v1.BillingDatasourceService/ListBillingFiles',
+                request_serializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingFilesRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingFilesResponse.FromString,
+                _registered_method=True)
 
 
 class BillingDatasourceServiceServicer:
@@ -136,6 +141,13 @@ class BillingDatasourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBillingFiles(self, request, context):
+        """Export files seen under the prefix, with quarantine reasons.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingDatasourceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +190,11 @@ def add_BillingDatasourceServiceServicer_to_server(servicer, server):
                     servicer.ListBillingPeriods,
                     request_deserializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingPeriodsRequest.FromString,
                     response_serializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingPeriodsResponse.SerializeToString,
+            ),
+            'ListBillingFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBillingFiles,
+                    request_deserializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingFilesRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_billing__datasource__pb2.ListBillingFilesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -397,6 +414,33 @@ class BillingDatasourceService:
             '/costory.v1.BillingDatasourceService/ListBillingPeriods',
             costory_dot_v1_dot_billing__datasource__pb2.ListBillingPeriodsRequest.SerializeToString,
             costory_dot_v1_dot_billing__datasource__pb2.ListBillingPeriodsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBillingFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.BillingDatasourceService/ListBillingFiles',
+            costory_dot_v1_dot_billing__datasource__pb2.ListBillingFilesRequest.SerializeToString,
+            costory_dot_v1_dot_billing__datasource__pb2.ListBillingFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,
