@@ -52,13 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
         "reimport", parents=[database], help="import a datasource's new and changed files now"
     )
     reimport.add_argument("id", help="the datasource id (mds_...)")
+
+    billing = commands.add_parser("billing", help="operate on billing datasources").add_subparsers(
+        dest="billing_command", required=True
+    )
+    billing_reimport = billing.add_parser(
+        "reimport", parents=[database], help="import a billing datasource now: changed months are replaced"
+    )
+    billing_reimport.add_argument("id", help="the billing datasource id (bds_...)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.WARNING if args.command in ("tenants", "datasources") else logging.INFO,
+        level=logging.WARNING if args.command in ("tenants", "datasources", "billing") else logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
@@ -77,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             migrate(settings.database_url)
         elif args.command == "datasources":
             return _reimport(settings, args.id)
+        elif args.command == "billing":
+            return _billing_reimport(settings, args.id)
         elif args.tenants_command == "set-google-key":
             _set_google_key(settings, args.name, args.key_file)
         else:
@@ -138,3 +148,28 @@ def _reimport(settings: Settings, datasource_id: str) -> int:
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
     return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _billing_reimport(settings: Settings, datasource_id: str) -> int:
+    """Import a billing datasource now; prints the months replaced, exits 1 unless it fully succeeded."""
+    from control_plane.billing.service import run_import
+    from control_plane.errors import NotFound
+    from control_plane.models import BillingDatasource
+    from control_plane.services import build_services
+
+    services = build_services(settings)
+    try:
+        with services.sessions.begin() as session:
+            datasource = session.get(BillingDatasource, datasource_id)
+            if datasource is None:
+                raise NotFound(f"billing datasource {datasource_id!r} not found")
+            summary = run_import(services, session, datasource)
+    finally:
+        services.close()
+    print(
+        f"{summary.status}: {summary.files_seen} files, months replaced: {', '.join(summary.changed_months) or 'none'}, "
+        f"unchanged: {', '.join(summary.months_unchanged) or 'none'}"
+    )
+    if summary.status != "SUCCEEDED":
+        print(f"error: {summary.message}", file=sys.stderr)
+    return 0 if summary.status == "SUCCEEDED" else 1

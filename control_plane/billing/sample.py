@@ -41,6 +41,7 @@ CUR_SCHEMA = pa.schema(
 
 ACCOUNT = "123456789012"
 GATEWAY_DAILY = [("2026-01-01", 260.98), ("2026-01-02", 307.84), ("2026-01-03", 287.06), ("2026-01-04", 144.12)]
+"""The gateway's cost on the guide's four days (January 2026, the days of the sample usage metric)."""
 
 
 def cur_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -65,9 +66,11 @@ def cur_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(filled, schema=CUR_SCHEMA)
 
 
-def guide_rows() -> list[dict[str, Any]]:
+def guide_rows(month: str = "2026-01") -> list[dict[str, Any]]:
+    """The guide's line items, on days 1-4 of ``month`` (`YYYY-MM`)."""
     rows: list[dict[str, Any]] = []
-    for day, cost in GATEWAY_DAILY:
+    for january_day, cost in GATEWAY_DAILY:
+        day = f"{month}-{january_day[-2:]}"
         rows.append(
             {
                 "usage_day": day,
@@ -108,7 +111,7 @@ def guide_rows() -> list[dict[str, Any]]:
         )
     rows.append(
         {
-            "usage_day": "2026-01-04",
+            "usage_day": f"{month}-04",
             "line_item_line_item_type": "Tax",
             "line_item_product_code": "AmazonApiGateway",
             "line_item_unblended_cost": 80.0,
@@ -117,9 +120,11 @@ def guide_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def guide_cur() -> pa.Table:
-    """January 2026 of the guide: 17 line items, $1,000.00 of API gateway, $79.00 of EC2, $12.00 of S3, $80 tax."""
-    return cur_table(guide_rows())
+def guide_cur(month: str = "2026-01") -> pa.Table:
+    """The guide's month: 17 line items over days 1-4 of ``month`` (default January 2026, the month of the
+    sample usage metric): $1,000.00 of Amazon API Gateway, $79.00 of EC2 (tagged `user_team` Team_A /
+    Team_B), $12.00 of S3 and an $80.00 tax line; $1,171.00 in all."""
+    return cur_table(guide_rows(month))
 
 
 def cur_key(prefix: str, export_name: str, billing_period: str, part: int = 1) -> str:
