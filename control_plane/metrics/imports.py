@@ -13,6 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from control_plane.dimensions.service import recompute_tenant
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.ingest.errors import ImportFailed, TerminalImportError, TransientImportError, is_transient
 from control_plane.ingest.importer import DatasourceStatus, ImportStatus, ImportSummary, import_datasource
@@ -51,9 +52,23 @@ def execute_import(services: Services, datasource_id: str, *, trigger: str, run_
         region=services.settings.aws_region,
         endpoint_url=services.settings.aws_endpoint_url,
     )
-    return import_datasource(
+    summary = import_datasource(
         services.sessions, datasource_id, store, trigger=trigger, owner=services.owner, run_id=run_id, now=utcnow
     )
+    if summary.files_imported:
+        recompute_dimensions_using(services, datasource_id)
+    return summary
+
+
+def recompute_dimensions_using(services: Services, datasource_id: str) -> int:
+    """New usage changes the splits of the virtual dimensions whose rules read this datasource."""
+    with services.sessions.begin() as session:
+        datasource = session.get(MetricsDatasource, datasource_id)
+        if datasource is None:
+            return 0
+        return recompute_tenant(
+            session, datasource.tenant_id, services.settings.data_dir, metrics_datasource_id=datasource_id
+        )
 
 
 def _record_access_failure(services: Services, datasource_id: str, trigger: str, run_id: int | None, failure: ImportFailed):

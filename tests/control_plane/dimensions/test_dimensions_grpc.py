@@ -244,3 +244,17 @@ def test_tenants_cannot_see_each_other(tenant_a, tenant_b, guide):
 def test_usage_rows_of_the_guide_add_up():
     assert sum(r[3] for r in ROWS if r[1] == "Team_A") == 4117
     assert sum(r[3] for r in ROWS if r[1] == "Team_B") == 983
+
+
+def test_new_usage_recomputes_only_the_dimensions_reading_it(tenant_a, guide, sessions, settings):
+    from control_plane.dimensions.service import recompute_tenant
+
+    tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    tagged_only = pb.VirtualDimension(
+        name="owner", rules=[pb.DimensionRule(name="tag", from_column=pb.ColumnValue(column="tag:team"))]
+    )
+    tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=tagged_only))
+    with sessions.begin() as session:
+        assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir, metrics_datasource_id=guide) == 1
+        assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir, metrics_datasource_id="mds_other") == 0
+        assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir) == 2
