@@ -137,7 +137,8 @@ def _read(store: ObjectStore, info: ObjectInfo, summary, session, datasource, kn
     except ImportFailed:
         raise
     except (pa.ArrowException, OSError) as exc:
-        _quarantine(session, datasource, known, info, None, f"not a readable Parquet file ({type(exc).__name__}: {exc})", summary)
+        reason = f"not a readable Parquet file ({type(exc).__name__}: {exc})"
+        _quarantine(session, datasource, known, info, _month_from_key(info.key), reason, summary)
         return None
     missing = missing_required(table.schema)
     if missing:
