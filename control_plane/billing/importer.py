@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -165,14 +166,19 @@ def _record_file(session, datasource, known, info: ObjectInfo, month: str | None
 
 
 def _replace_month(session, datasource, month, files, tables, previous, costs: CostStore, known, summary) -> None:
-    raw = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    try:
-        normalized = normalize(raw, datasource_id=datasource.id, billing_period=month, partition_id=0)
-    except (NotACurFile, pa.ArrowException) as exc:
-        for info in files:
+    """Normalize each of the month's files (in key order), then write them as the month's one partition. A
+    file that cannot be normalized is quarantined on its own and the month is kept as it was."""
+    parts, refused = [], False
+    for info, table in sorted(zip(files, tables, strict=True), key=lambda pair: pair[0].key):
+        try:
+            parts.append(normalize(table, datasource_id=datasource.id, billing_period=month, partition_id=0))
+        except (NotACurFile, pa.ArrowException) as exc:
             _quarantine(session, datasource, known, info, month, f"not a usable CUR 2.0 file: {exc}", summary)
+            refused = True
+    if refused:
         summary.months_unchanged.append(month)
         return
+    normalized = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if previous is not None:
         session.delete(previous)
         session.flush()
@@ -186,7 +192,7 @@ def _replace_month(session, datasource, month, files, tables, previous, costs: C
     )
     session.add(period)
     session.flush()  # the new partition id: its rows get fresh x_RowIds
-    row_ids = pc.add(normalized.column("x_RowId"), pa.scalar(period.id << 32, pa.int64()))
+    row_ids = pa.array((np.int64(period.id) << 32) + np.arange(normalized.num_rows, dtype=np.int64), pa.int64())
     normalized = normalized.set_column(normalized.schema.get_field_index("x_RowId"), "x_RowId", row_ids)
     costs.replace_month(datasource.tenant_id, datasource.id, month, normalized)
     for info in files:

@@ -332,3 +332,21 @@ def test_a_month_whose_files_all_disappeared_keeps_its_data(sessions, settings, 
     assert period_records(sessions)["2026-10"][1:] == (2, "12.500000000000")
     totals = CostStore(settings.data_dir).read(tenant_of(datasource_id), columns=["x_BillingPeriod"]).column("x_BillingPeriod")
     assert pc.value_counts(totals).to_pylist() == [{"values": "2026-10", "counts": 2}, {"values": "2026-11", "counts": 17}]
+
+
+def test_a_month_with_a_value_that_is_not_a_cost_is_quarantined_whole(sessions, settings, moto, s3, datasource_id):
+    write_cur(s3, BUCKET, PREFIX, EXPORT, "2026-11", guide_cur("2026-11"))
+    run(sessions, settings, moto, datasource_id)
+    key = write_cur(
+        s3, BUCKET, PREFIX, EXPORT, "2026-11",
+        cur_table([{"usage_day": "2026-11-02", "line_item_unblended_cost": float("nan")}]), part=2,
+    )  # fmt: skip
+
+    result = run(sessions, settings, moto, datasource_id)
+
+    reason = "not a usable CUR 2.0 file: Cannot convert nan to Decimal128"
+    assert (result.status, result.changed_months, result.quarantined) == ("PARTIAL", [], [(key, reason)])
+    assert period_records(sessions)["2026-11"][1:] == (17, "1171.000000000000")
+    with sessions.begin() as session:
+        statuses = sorted((f.key.rsplit("/", 1)[1], f.status) for f in session.scalars(sa.select(BillingFile)))
+    assert statuses == [(f"{EXPORT}-00001.snappy.parquet", "IMPORTED"), (f"{EXPORT}-00002.snappy.parquet", "QUARANTINED")]

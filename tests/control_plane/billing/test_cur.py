@@ -74,6 +74,8 @@ def test_every_mapped_column():
         ("Fee", "Purchase"),
         ("RIFee", "Purchase"),
         ("SavingsPlanRecurringFee", "Purchase"),
+        ("SavingsPlanUpfrontFee", "Purchase"),
+        (None, "Adjustment"),
         ("SavingsPlanNegation", "Adjustment"),
         ("BundledDiscount", "Adjustment"),
     ],
@@ -115,3 +117,67 @@ def test_billing_period_from_the_key_then_from_the_data():
     table = guide_cur()
     assert billing_period_of("cur/exp/data/BILLING_PERIOD=2025-12/exp-00001.snappy.parquet", table) == "2025-12"
     assert billing_period_of("cur/somewhere/file.parquet", table) == "2026-01"
+
+
+def test_null_values_fall_back_like_missing_columns():
+    row = one(
+        line_item_product_code="AmazonRDS",
+        product_product_name=None,
+        line_item_unblended_cost=2.5,
+        line_item_net_unblended_cost=None,
+        line_item_currency_code=None,
+        product_region_code="",
+        resource_tags=None,
+    )
+    assert (row["ServiceName"], row["EffectiveCost"], row["BillingCurrency"], row["RegionId"], row["Tags"]) == (
+        "AmazonRDS",
+        Decimal("2.500000000000"),
+        "USD",
+        None,
+        None,
+    )
+
+
+def test_tags_keep_non_user_keys_and_strip_only_the_leading_user_prefix():
+    row = one(
+        line_item_unblended_cost=1.0,
+        resource_tags=[("user_cost_center", "42"), ("aws_createdBy", "alice"), ("user_user_x", "y"), ("team", "raw")],
+    )
+    assert row["Tags"] == [("cost_center", "42"), ("aws_createdBy", "alice"), ("user_x", "y"), ("team", "raw")]
+
+
+def test_costs_are_decimal_with_twelve_places_from_cur_floats():
+    table = cur_table(
+        [{"line_item_unblended_cost": cost} for cost in (0.1, 0.00000015, 260.98, -1.0, 1e15)]
+    )
+    costs = normalize(table, datasource_id="d", billing_period="2026-01", partition_id=1).column("BilledCost")
+    assert costs.type == pa.decimal128(28, 12)
+    assert [str(c) for c in costs.to_pylist()] == [
+        "0.100000000000",
+        "1.50000E-7",
+        "260.980000000000",
+        "-1.000000000000",
+        "1000000000000000.000000000000",
+    ]
+    with pytest.raises(pa.ArrowInvalid, match="nan"):
+        normalize(cur_table([{"line_item_unblended_cost": float("nan")}]), datasource_id="d", billing_period="2026-01", partition_id=1)
+
+
+def test_iso_text_and_naive_timestamps_are_read_as_utc():
+    cur = pa.table(
+        {
+            "line_item_usage_start_date": ["2026-03-04T05:00:00Z", "2026-03-31T23:00:00.000Z"],
+            "line_item_usage_end_date": pa.array([datetime(2026, 3, 4, 6), datetime(2026, 4, 1)], pa.timestamp("s")),
+            "line_item_unblended_cost": [1.0, 2.0],
+        }
+    )
+    table = normalize(cur, datasource_id="d", billing_period="2026-03", partition_id=1)
+    assert table.column("ChargePeriodStart").to_pylist() == [datetime(2026, 3, 4, 5, tzinfo=UTC), datetime(2026, 3, 31, 23, tzinfo=UTC)]
+    assert table.column("ChargePeriodEnd").to_pylist() == [datetime(2026, 3, 4, 6, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)]
+    assert billing_period_of("cur/x.parquet", cur) == "2026-03"
+
+
+def test_rows_without_a_usage_start_are_refused():
+    cur = pa.table({"line_item_usage_start_date": pa.array([None], pa.timestamp("ms")), "line_item_unblended_cost": [1.0]})
+    with pytest.raises(NotACurFile, match="1 rows without line_item_usage_start_date"):
+        normalize(cur, datasource_id="d", billing_period="2026-01", partition_id=1)
