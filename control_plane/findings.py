@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+
+from control_plane.errors import InvalidArgument
 from costory_proto.costory.v1 import common_pb2
-from costory_schema.rules import format_path
+from costory_schema.rules import Violation, format_path
 
 PathStep = str | int
 
@@ -27,3 +30,11 @@ def to_proto(finding: Finding) -> common_pb2.Finding:
         summary=finding.summary,
         detail=finding.detail,
     )
+
+
+def raise_errors(findings: Sequence[Finding]) -> list[Finding]:
+    """Raise the errors (INVALID_ARGUMENT naming each attribute); return the warnings."""
+    errors = [f for f in findings if f.severity == "ERROR"]
+    if errors:
+        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
+    return [f for f in findings if f.severity != "ERROR"]

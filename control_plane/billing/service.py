@@ -18,7 +18,7 @@ from control_plane.billing.importer import BillingImportSummary, import_billing
 from control_plane.billing.store import CostStore
 from control_plane.dimensions.service import recompute_tenant
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.findings import Finding
+from control_plane.findings import Finding, raise_errors
 from control_plane.ingest.errors import ImportFailed
 from control_plane.ingest.store import S3ObjectStore, listing_failure
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant, utcnow
@@ -50,17 +50,10 @@ def check_datasource(
     return findings or check_role_and_access(session, tenant, data, access)
 
 
-def _raise_on_errors(findings: list[Finding]) -> list[Finding]:
-    errors = [f for f in findings if f.severity == "ERROR"]
-    if errors:
-        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
-    return [f for f in findings if f.severity != "ERROR"]
-
-
 def create_datasource(
     session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None = None
 ) -> tuple[BillingDatasource, list[Finding]]:
-    warnings = _raise_on_errors(check_datasource(session, tenant, data, access))
+    warnings = raise_errors(check_datasource(session, tenant, data, access))
     datasource = BillingDatasource(
         id=f"bds_{uuid.uuid4().hex}",
         tenant_id=tenant.id,

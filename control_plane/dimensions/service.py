@@ -23,7 +23,7 @@ from control_plane.allocation import AllocationError
 from control_plane.dimensions import compute
 from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition
 from control_plane.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
-from control_plane.findings import Finding
+from control_plane.findings import Finding, raise_errors
 from control_plane.models import Dimension, Tenant, utcnow
 from control_plane.pagination import Page, page_of
 from costory_proto.costory.v1 import virtual_dimension_pb2
@@ -57,12 +57,6 @@ def check_dimension(
     return definition, list(definition.findings)
 
 
-def _raise_on_errors(findings: Sequence[Finding]) -> None:
-    errors = [f for f in findings if f.severity == "ERROR"]
-    if errors:
-        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
-
-
 def _name_taken(session: Session, tenant: Tenant, name: str, except_id: str | None = None) -> None:
     query = sa.select(Dimension.id).where(Dimension.tenant_id == tenant.id, Dimension.name == name)
     if except_id is not None:
@@ -75,7 +69,7 @@ def _name_taken(session: Session, tenant: Tenant, name: str, except_id: str | No
 
 def create_dimension(session: Session, tenant: Tenant, data: DimensionData, data_dir: Path) -> tuple[Dimension, list[Finding]]:
     definition, findings = check_dimension(session, tenant, data)
-    _raise_on_errors(findings)
+    raise_errors(findings)
     _name_taken(session, tenant, data["name"])
     row = Dimension(
         id=f"vd_{uuid.uuid4().hex}",
@@ -109,7 +103,7 @@ def update_dimension(
         )
     merged = {**_data(row), **{p: data.get(p) for p in paths}}
     definition, findings = check_dimension(session, tenant, merged)
-    _raise_on_errors(findings)
+    raise_errors(findings)
     _name_taken(session, tenant, merged["name"], except_id=row.id)
     row.name = merged["name"]
     row.leftover_value = merged.get("leftover_value") or DEFAULT_LEFTOVER

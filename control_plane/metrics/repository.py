@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
@@ -25,20 +23,6 @@ class MetricsDatasourceRepository:
         return self.session.scalars(
             self._select(tenant_id).where(MetricsDatasource.id == datasource_id)
         ).one_or_none()
-
-    def list(self, tenant_id: str, after: tuple[datetime, str] | None, limit: int) -> list[MetricsDatasource]:
-        """Up to ``limit`` datasources ordered by (created_at, id), starting after the key ``after``."""
-        query = self._select(tenant_id)
-        if after is not None:
-            created_at, datasource_id = after
-            query = query.where(
-                sa.or_(
-                    MetricsDatasource.created_at > created_at,
-                    sa.and_(MetricsDatasource.created_at == created_at, MetricsDatasource.id > datasource_id),
-                )
-            )
-        query = query.order_by(MetricsDatasource.created_at, MetricsDatasource.id).limit(limit)
-        return list(self.session.scalars(query))
 
     def add(self, datasource: MetricsDatasource) -> None:
         self.session.add(datasource)

@@ -7,22 +7,18 @@ shape the shared rules in ``costory_schema.rules`` check. An unset ``prefix`` or
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.metrics.repository import MetricsDatasourceRepository
+from control_plane.pagination import Page, page_of
 from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, utcnow
-from control_plane.findings import Finding
+from control_plane.findings import Finding, raise_errors
 from control_plane.ingest.load import delete_metrics, forget_files
 from control_plane.trust.access import RoleAccess
 from control_plane.trust.claims import check_role_and_access
@@ -35,15 +31,6 @@ DatasourceData = Mapping[str, Any]
 MUTABLE_FIELDS = ("metrics_definition",)
 IMMUTABLE_FIELDS = ("name", "bucket_name", "prefix", "role_arn")
 INITIAL_STATUS = "PENDING"
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[MetricsDatasource]
-    next_page_token: str
-    """Empty on the last page."""
 
 
 def validate_datasource(data: DatasourceData) -> list[Violation]:
@@ -62,19 +49,11 @@ def check_datasource(
     return check_role_and_access(session, tenant, data, access)
 
 
-def _raise_on_errors(findings: list[Finding]) -> list[Finding]:
-    """Raise the errors; return the warnings."""
-    errors = [f for f in findings if f.severity == "ERROR"]
-    if errors:
-        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
-    return [f for f in findings if f.severity != "ERROR"]
-
-
 def create_datasource(
     session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None = None
 ) -> tuple[MetricsDatasource, list[Finding]]:
     """Save a datasource whose role is proven usable; returns it with the warnings found on the way."""
-    warnings = _raise_on_errors(check_datasource(session, tenant, data, access))
+    warnings = raise_errors(check_datasource(session, tenant, data, access))
     datasource = MetricsDatasource(
         id=f"mds_{uuid.uuid4().hex}",
         tenant_id=tenant.id,
@@ -118,7 +97,7 @@ def update_datasource(
     if "metrics_definition" in paths:
         definitions = data.get("metrics_definition", [])
         merged = {**_immutable_data(datasource), "metrics_definition": definitions}
-        warnings = _raise_on_errors(check_datasource(session, tenant, merged, access))
+        warnings = raise_errors(check_datasource(session, tenant, merged, access))
         _forget_outdated_values(session, datasource, definitions)
         datasource.metrics_definition = _definitions(definitions)
         datasource.updated_at = utcnow()
@@ -152,17 +131,13 @@ def delete_datasource(session: Session, tenant: Tenant, datasource_id: str) -> N
 
 
 def list_datasources(session: Session, tenant: Tenant, page_size: int = 0, page_token: str = "") -> Page:
-    """One page of the tenant's datasources, oldest first. ``page_size`` 0 means the default (50); more
-    than 500 is capped at 500."""
-    if page_size < 0:
-        raise InvalidArgument(
-            [Violation(("page_size",), "Invalid Value", "`page_size` must not be negative.")]
-        )
-    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-    after = _decode_page_token(page_token) if page_token else None
-    rows = MetricsDatasourceRepository(session).list(tenant.id, after, size + 1)
-    next_page_token = _encode_page_token(rows[size - 1]) if len(rows) > size else ""
-    return Page(rows[:size], next_page_token)
+    """One page of the tenant's datasources, oldest first (see control_plane.pagination)."""
+    query = (
+        sa.select(MetricsDatasource)
+        .where(MetricsDatasource.tenant_id == tenant.id)
+        .options(selectinload(MetricsDatasource.metrics_definition))
+    )
+    return page_of(session, query, MetricsDatasource.created_at, MetricsDatasource.id, page_size, page_token)
 
 
 def _not_found(datasource_id: str) -> NotFound:
@@ -207,22 +182,3 @@ def _definitions(items: Sequence[Mapping[str, Any]]) -> list[MetricDefinition]:
         )
         for position, item in enumerate(items)
     ]
-
-
-def _encode_page_token(last: MetricsDatasource) -> str:
-    key = json.dumps([last.created_at.isoformat(), last.id])
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def _decode_page_token(token: str) -> tuple[datetime, str]:
-    try:
-        created_at, datasource_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(created_at), str(datasource_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidArgument(
-            [
-                Violation(
-                    ("page_token",), "Invalid Value", "`page_token` is not a token returned by this list."
-                )
-            ]
-        ) from None

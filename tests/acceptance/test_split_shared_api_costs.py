@@ -113,6 +113,21 @@ def test_guide_applies_imports_and_destroys(tmp_path, stack):
     assert [(r["value"], r["cost"]) for r in preview["rows"]] == [("Team_A", "807.25"), ("Team_B", "192.75")]
     assert terraform.plan_exit_code() == 0
 
+    # Dropping the tag rule: the plan shows the money it moves before anything is applied.
+    main_tf = terraform.workdir / "main.tf"
+    original = main_tf.read_text()
+    tag_rule = original[original.index("    {\n      name        = \"team-tag\"") :]
+    tag_rule = tag_rule[: tag_rule.index("    },\n") + len("    },\n")]
+    main_tf.write_text(original.replace(tag_rule, ""))
+    planned = terraform.run("plan", "-input=false")
+    text = " ".join(planned.stdout.split())
+    assert "Warning: Allocation Impact (Last 30 Days)" in text
+    assert (
+        "Over 2025-12-06 – 2026-01-04 ($1,171.00 of cost) this change moves $79.00: Unallocated: +$79.00 "
+        "Team_A: -$50.00 Team_B: -$29.00 Leftover (Unallocated): 14.60% of the cost after the change (was 7.86%)."
+    ) in text
+    main_tf.write_text(original)
+
     # Destroy removes the bucket's contents first: the export job's files are not Terraform's.
     s3 = aws(moto, "s3")
     for item in s3.list_objects_v2(Bucket=outputs["bucket"]).get("Contents", []):
