@@ -23,7 +23,14 @@ import boto3
 import httpx
 
 from control_plane.billing.sample import guide_cur, write_cur
-from control_plane.local import REPO, Terraform, aws_emulator_override, start_control_plane, start_moto, terraform_available
+from control_plane.local import (
+    REPO,
+    Terraform,
+    aws_emulator_override,
+    start_control_plane,
+    start_moto,
+    terraform_available,
+)
 from control_plane.sample_usage import upload
 
 EXAMPLE = REPO / "examples" / "terraform" / "split-shared-api-costs"

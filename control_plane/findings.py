@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from control_plane.errors import InvalidArgument
 from costory_proto.costory.v1 import common_pb2

@@ -28,7 +28,7 @@ def _guarded(response_class):
             try:
                 return method(self, request, context)
             except Exception as exc:  # the edge: report, never crash the plugin
-                log.error("%s failed: %s: %s", method.__name__, type(exc).__name__, exc, exc_info=True)
+                log.error("%s failed: %s: %s", method.__name__, type(exc).__name__, exc)
                 return response_class(
                     diagnostics=wire.diagnostics(
                         [error("Internal Provider Error", f"{method.__name__} failed: {type(exc).__name__}: {exc}")]

@@ -17,9 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.billing.schema import RULE_COLUMNS
 from control_plane.billing.store import CostStore
-from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.dimensions import compute
 from control_plane.errors import InvalidArgument
 from control_plane.models import Dimension, Tenant

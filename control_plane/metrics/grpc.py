@@ -9,8 +9,8 @@ from google.protobuf import empty_pb2
 from sqlalchemy.orm import Session
 
 from control_plane.errors import InvalidArgument
-from control_plane.metrics import imports, service
 from control_plane.findings import to_proto as finding_to_proto
+from control_plane.metrics import imports, service
 from control_plane.metrics.messages import file_to_proto, import_to_proto, to_data, to_proto
 from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc

@@ -10,12 +10,11 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from control_plane.models import MetricFile, MetricImport, MetricsDatasource
 from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
+from control_plane.models import MetricFile, MetricImport, MetricsDatasource
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_schema.options import terraform_attribute
-from costory_schema.rules import format_path
 
 DATASOURCE_TYPE = terraform_attribute(pb.MetricsDatasource.DESCRIPTOR.fields_by_name["type"]).constant
 

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.metrics.repository import MetricsDatasourceRepository
-from control_plane.pagination import Page, page_of
-from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, utcnow
 from control_plane.findings import Finding, raise_errors
 from control_plane.ingest.load import delete_metrics, forget_files
+from control_plane.metrics.repository import MetricsDatasourceRepository
+from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, utcnow
+from control_plane.pagination import Page, page_of
 from control_plane.trust.access import RoleAccess
 from control_plane.trust.claims import check_role_and_access
 from costory_proto.costory.v1 import metrics_datasource_pb2

@@ -10,9 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
-
 from google.protobuf.json_format import ParseDict, ParseError
+from sqlalchemy.orm import Session
 
 from control_plane.billing import service as billing
 from control_plane.billing.grpc import import_to_proto as billing_import_to_proto

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.acceptance.test_metrics_datasource import ADDRESS, PROVIDER, blocks_config
 from control_plane.local import free_port
+from tests.acceptance.test_metrics_datasource import ADDRESS, PROVIDER, blocks_config
 
 GOOD = {
     "metric_name": "api_call_count",

@@ -22,7 +22,6 @@ from costory_proto.costory.v1 import (
     virtual_dimension_pb2_grpc,
 )
 
-
 _CALL_DETAILS = ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import boto3
-import pyarrow as pa
 import grpc
+import pyarrow as pa
 import pytest
 from google.protobuf import field_mask_pb2
 
