@@ -258,3 +258,41 @@ def test_new_usage_recomputes_only_the_dimensions_reading_it(tenant_a, guide, se
         assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir, metrics_datasource_id=guide) == 1
         assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir, metrics_datasource_id="mds_other") == 0
         assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir) == 2
+
+
+def test_the_same_reads_over_rest(tenant_a, guide, settings):
+    from fastapi.testclient import TestClient
+
+    from control_plane.rest.app import create_app
+    from control_plane.services import build_services
+
+    created = tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    services = build_services(settings)
+    headers = {"Authorization": f"Bearer {tenant_a.token}"}
+    try:
+        with TestClient(create_app(services)) as api:
+            state = api.get(f"/v1/virtual-dimensions/{created.id}/allocation", headers=headers).json()
+            assert (state["status"], state["total_cost"], state["leftover_percent"], state["cost_rows"]) == (
+                "COMPUTED",
+                "1171.00",
+                "7.86",
+                "17",
+            )
+            query = {
+                "start_date": "2026-01-01",
+                "end_date": "2026-01-31",
+                "granularity": "MONTH",
+                "virtual_dimension": "team",
+                "group_by": ["RegionId"],
+                "filters": [{"column": "dimension", "values": ["Team_A", "Team_B"]}],
+            }
+            rows = api.post("/v1/costs:query", json=query, headers=headers).json()["rows"]
+            assert [(r["dimension_value"], r.get("group"), r["cost"]) for r in rows] == [
+                ("Team_A", {"RegionId": "us-east-1"}, "857.25"),
+                ("Team_B", {"RegionId": "us-east-1"}, "221.75"),
+            ]
+            bad = api.post("/v1/costs:query", json={**query, "group_by": ["BilledCost"]}, headers=headers)
+            assert (bad.status_code, bad.json()["detail"][0]["loc"]) == (400, ["group_by", 0])
+            assert api.get(f"/v1/virtual-dimensions/{created.id}/allocation").status_code == 401
+    finally:
+        services.close()
