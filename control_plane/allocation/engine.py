@@ -11,7 +11,9 @@ floats are read as written, `0.1` is one tenth).
 
 The engine is columnar: rules are evaluated once per distinct combination of the columns they read, and the cents
 of the cost rows are split with numpy integer arithmetic per coefficient group (a rule, a METRIC rule on one day,
-or a FROM_COLUMN rule's mapped value), never with a Python loop over the rows.
+or a FROM_COLUMN rule's mapped value), never with a Python loop over the rows. To bound memory, the columns the
+rules read are encoded, and the parts distributed and emitted, CHUNK_ROWS rows at a time; a row's parts depend only
+on the row, so the result does not depend on the chunk size (the result's columns are then one chunk per piece).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ MAX_CENTS = 10**18  # exclusive: amounts are decimal128(18, 2)
 EPOCH = date(1970, 1, 1)
 INT64_LIMIT = 2**63
 _PACK_LIMIT = 2**62  # packed key codes stay below this; beyond, they are re-densified
+CHUNK_ROWS = 1 << 20
+"""Rows encoded, distributed and emitted at a time: bounds the working memory next to the input and the result.
+The result does not depend on it (a test forces a tiny value)."""
 
 # A row's coefficients: (dimension value, share) pairs sorted by value, shares summing to exactly 1.
 Coefficients = tuple[tuple[str, Fraction], ...]
@@ -91,32 +96,45 @@ def allocate(
     #    FROM_COLUMN mapped value (one part each), a split's fixed shares, or a METRIC rule's shares on the row's
     #    day (that day's usage; unplaced usage and days without usage to the leftover). Each group holds its
     #    values sorted, and its shares as integer numerators over one common denominator D.
-    # 4. Distribute: per group, for all its rows at once, floor = cents * n_i // D and remainder = cents * n_i % D
-    #    (int64 when it cannot overflow, Python ints otherwise); the cents left over go one each to the parts
-    #    with the largest remainders, ties to the smaller value.
-    # 5. Emit: the parts laid out by row_id, then value, as Arrow columns.
-    # 6. Conserve: from the emitted amounts, check every row's parts sum to its rounded cost (ConservationError).
+    # 4. Distribute (steps 4-6 per chunk of CHUNK_ROWS rows, in row_id order): per group, for all its rows at once,
+    #    floor = cents * n_i // D and remainder = cents * n_i % D (int64 when it cannot overflow, Python ints
+    #    otherwise); the cents left over go one each to the parts with the largest remainders, ties to the smaller
+    #    value.
+    # 5. Emit: the chunk's parts laid out by row_id, then value, as Arrow columns.
+    # 6. Conserve: from the chunk's emitted amounts, check every row's parts sum to its rounded cost
+    #    (ConservationError). The result's columns are the chunks' pieces, in row_id order.
     usage = dict(usage or {})
     warnings: list[str] = []
     _check_usage_names(dimension, usage)
 
     rows = _normalise(costs, warnings)
     keys, key_of_row, rule_of_key = _match(costs, dimension)
-    plan = _plan(dimension, usage, keys, key_of_row, rule_of_key, rows.days, warnings)
+    plan, group_of_row, rule_of_row = _plan(
+        dimension, usage, keys, key_of_row, rule_of_key, rows.days, warnings
+    )
+    del keys, key_of_row, rule_of_key
 
-    counts = plan.group_sizes[plan.group_of_row]
-    ordered_counts = counts if rows.order is None else counts[rows.order]
-    ordered_starts = np.cumsum(ordered_counts) - ordered_counts
-    if rows.order is None:
-        starts = ordered_starts
-    else:
-        starts = np.empty_like(ordered_starts)
-        starts[rows.order] = ordered_starts
-    words, out_value = _distribute(rows, plan, ordered_counts, starts)
-    del counts, starts
-
-    table = _emit(rows, plan, dimension, ordered_counts, words, out_value)
-    _check_conservation(table, rows, ordered_starts)
+    # Steps 4-6 run on CHUNK_ROWS rows at a time, in row_id order: a row's parts depend only on its own cents and
+    # coefficient group, so the pieces are the parts of the whole table. The per-row arrays are cut into chunks
+    # first and each chunk is dropped once emitted, so what is left of them shrinks as the result grows; only one
+    # chunk's working arrays live at a time, and the result's columns are the pieces' chunks, never concatenated.
+    chunks = _chunks(rows, group_of_row, rule_of_row)
+    del rows, group_of_row, rule_of_row
+    values = pa.array(plan.names, pa.string())
+    rule_names = pa.array([rule.name for rule in dimension.rules], pa.string())
+    pieces = []
+    chunks.reverse()
+    while chunks:
+        chunk = chunks.pop()
+        counts = plan.group_sizes[chunk.groups]
+        starts = np.cumsum(counts) - counts
+        words, out_value = _distribute(chunk, plan, counts, starts)
+        table = _emit(chunk, values, rule_names, counts, words, out_value)
+        del words, out_value
+        _check_conservation(table, chunk, starts)
+        pieces.append(table)
+        del chunk, counts, starts, table
+    table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
     return AllocationResult(allocations=table, warnings=warnings)
 
 
@@ -159,14 +177,53 @@ def largest_remainder(cents: int, parts: Coefficients) -> list[int]:
 
 @dataclass
 class _Rows:
-    row_ids: np.ndarray
-    """int64, one per cost row, in input order."""
+    row_ids: np.ndarray | None
+    """int64, one per cost row, in input order; None when the table has no row_id column (they are 0..n-1)."""
     days: np.ndarray
     """int32 days since 1970-01-01."""
     cents: np.ndarray
     """int64 BilledCost rounded to cents (0 where null)."""
     order: np.ndarray | None
     """The permutation that sorts the rows by row_id; None when they already are."""
+
+
+@dataclass
+class _Chunk:
+    """Consecutive cost rows in row_id order, with what steps 4-6 need of them."""
+
+    start: int
+    """The position of the chunk's first row in row_id order."""
+    row_ids: np.ndarray | None
+    """None when the table has no row_id column: they are the positions, see `ids`."""
+    days: np.ndarray
+    cents: np.ndarray
+    groups: np.ndarray
+    """Each row's coefficient group."""
+    rules: np.ndarray
+    """Each row's rule index, -1 for none."""
+
+    @property
+    def ids(self) -> np.ndarray:
+        if self.row_ids is None:
+            return np.arange(self.start, self.start + len(self.cents), dtype=np.int64)
+        return self.row_ids
+
+
+def _chunks(rows: _Rows, group_of_row: np.ndarray, rule_of_row: np.ndarray) -> list[_Chunk]:
+    """The rows in row_id order, CHUNK_ROWS at a time (at least one chunk). Several chunks are copies (a view
+    would keep its whole array alive), so the whole-table arrays can be freed, and each chunk once emitted."""
+    n = len(rows.cents)
+    bounds = [(start, min(start + CHUNK_ROWS, n)) for start in range(0, n, CHUNK_ROWS)] or [(0, 0)]
+    copy = len(bounds) > 1 and rows.order is None  # a gather through `order` is a copy already
+    chunks = []
+    for start, stop in bounds:
+        where: slice | np.ndarray = slice(start, stop) if rows.order is None else rows.order[start:stop]
+        arrays = [
+            None if array is None else (array[where].copy() if copy else array[where])
+            for array in (rows.row_ids, rows.days, rows.cents, group_of_row, rule_of_row)
+        ]
+        chunks.append(_Chunk(start, *arrays))
+    return chunks
 
 
 ROW_ID_MESSAGE = "row_id must be non-null and unique; drop the column to have one assigned"
@@ -189,7 +246,7 @@ def _normalise(costs: pa.Table, warnings: list[str]) -> _Rows:
             if bool(np.any(ordered[1:] == ordered[:-1])):
                 raise AllocationError(ROW_ID_MESSAGE)
     else:
-        row_ids = np.arange(n, dtype=np.int64)
+        row_ids = None
 
     day_column = costs.column("ChargePeriodStart")
     if not pa.types.is_date32(day_column.type):
@@ -201,7 +258,7 @@ def _normalise(costs: pa.Table, warnings: list[str]) -> _Rows:
     billed = costs.column("BilledCost")
     if not (pa.types.is_decimal(billed.type) or pa.types.is_floating(billed.type)):
         raise AllocationError(f"BilledCost must be decimal or float64, got {billed.type}")
-    billed_array = billed.combine_chunks() if n else pa.array([], billed.type)
+    billed_array = _whole(billed)
     if pa.types.is_floating(billed.type):
         cents = _float_cents(billed_array.cast(pa.float64()))
     else:
@@ -291,6 +348,13 @@ def _decimal_cents(array: pa.Array) -> np.ndarray:
     return cents
 
 
+def _whole(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is (`combine_chunks` would copy it), else concatenated."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+
+
 def _words(array: pa.Array) -> np.ndarray:
     """The little-endian int64 words of a decimal128/256 array's values: one row per value, low word first."""
     per_value = array.type.bit_width // 64
@@ -325,7 +389,7 @@ def _check_usage_names(dimension: VirtualDimension, usage: Mapping[str, pa.Table
 def _tag_values(costs: pa.Table, key: str) -> pa.Array:
     """The value of tag `key` on every cost row (null where absent): the first entry of the row's map with that
     key, found with one comparison over all the map keys instead of a lookup per row."""
-    tags = costs.column("Tags").combine_chunks()
+    tags = _whole(costs.column("Tags"))
     if not pa.types.is_map(tags.type):
         return pc.map_lookup(tags, pa.scalar(key), "first").cast(pa.string())
     offsets = tags.offsets.to_numpy().astype(np.int64)
@@ -344,21 +408,35 @@ def _tag_values(costs: pa.Table, key: str) -> pa.Array:
 
 
 def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.ndarray]:
-    """A column or `tag:<key>` reference as (distinct string values, per-row index into them; -1 for null)."""
+    """A column or `tag:<key>` reference as (distinct string values, per-row index into them; -1 for null).
+
+    Read CHUNK_ROWS rows at a time (a tag's values, or a plain column, dictionary-encoded per slice, then the
+    slices' dictionaries unified), so no column-sized string or int64 temporaries pile up."""
+    n = costs.num_rows
     if reference.startswith(TAG_PREFIX):
         if "Tags" not in costs.column_names:
-            return pa.array([], pa.string()), np.full(costs.num_rows, -1, dtype=np.int64)
-        column = _tag_values(costs, reference[len(TAG_PREFIX) :])
+            return pa.array([], pa.string()), np.full(n, -1, dtype=np.int64)
     elif reference not in costs.column_names:
         raise AllocationError(f"a rule reads column {reference!r}, which the cost table lacks")
-    else:
-        column = costs.column(reference).combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        dictionary, indices = column.dictionary.cast(pa.string()), column.indices
-    else:
-        encoded = pc.dictionary_encode(column.cast(pa.string()))
-        dictionary, indices = encoded.dictionary, encoded.indices
-    codes = indices.cast(pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False)
+    pieces: list[pa.DictionaryArray] = []
+    for start in range(0, n, CHUNK_ROWS) if n else [0]:
+        rows = costs.slice(start, CHUNK_ROWS)
+        if reference.startswith(TAG_PREFIX):
+            column = pa.chunked_array([_tag_values(rows, reference[len(TAG_PREFIX) :])])
+        else:
+            column = rows.column(reference)
+        if not pa.types.is_dictionary(column.type):
+            column = pc.dictionary_encode(column.cast(pa.string()))
+        pieces.extend(column.chunks)
+    if len(pieces) > 1 and not all(piece.dictionary.equals(pieces[0].dictionary) for piece in pieces[1:]):
+        pieces = pa.chunked_array(pieces, pieces[0].type).unify_dictionaries().chunks
+    dictionary = pieces[0].dictionary.cast(pa.string()) if pieces else pa.array([], pa.string())
+    codes = np.empty(n, dtype=np.int64)
+    start = 0
+    for piece in pieces:
+        indices = piece.indices.fill_null(-1) if piece.indices.null_count else piece.indices
+        codes[start : start + len(piece)] = indices.to_numpy(zero_copy_only=False)
+        start += len(piece)
     return dictionary, codes
 
 
@@ -397,7 +475,10 @@ def _distinct_keys(costs: pa.Table, references: Sequence[str]) -> tuple[pa.Table
         radix = len(dictionary) + 1
         if span * radix >= _PACK_LIMIT:
             densify()
-        packed = packed * radix + (codes + 1)
+        np.multiply(packed, radix, out=packed)
+        np.add(packed, codes, out=packed)
+        packed += 1
+        del codes
         span *= radix
         pending.append((reference, radix))
     densify()
@@ -464,10 +545,6 @@ class _Plan:
     """Per coefficient group: value indices (sorted by value), share numerators, common denominator D."""
     group_sizes: np.ndarray
     """Parts per group (int64)."""
-    group_of_row: np.ndarray
-    """Each cost row's coefficient group (int64)."""
-    rule_of_row: np.ndarray
-    """Each cost row's rule index, -1 for none (int32)."""
 
 
 class _Groups:
@@ -506,7 +583,9 @@ def _plan(
     rule_of_key: np.ndarray,
     days: np.ndarray,
     warnings: list[str],
-) -> _Plan:
+) -> tuple[_Plan, np.ndarray, np.ndarray]:
+    """The coefficient groups, each cost row's group (int32; int64 beyond 2**31 groups) and each row's rule index
+    (-1 for none; int16, int32 beyond 2**15 rules)."""
     leftover = dimension.leftover
     registry = _Groups()
     group_of_key = np.full(keys.num_rows, registry.single(leftover), dtype=np.int64)
@@ -582,13 +661,16 @@ def _plan(
                     f"{leftover} ({shown})"
                 )
 
-    group_of_row = group_of_key[key_of_row]
+    # per-row arrays in the narrowest type that holds them: they live as long as the result is being built
+    group_type = np.int32 if len(registry.groups) < 2**31 else np.int64
+    group_of_row = group_of_key.astype(group_type)[key_of_row]
     if len(metric_rows):
-        lookup = np.array([group_of_combo[int(c)] for c in present_combos], dtype=np.int64)
+        lookup = np.array([group_of_combo[int(c)] for c in present_combos], dtype=group_type)
         group_of_row[metric_rows] = lookup[np.searchsorted(present_combos, metric_combo)]
-    rule_of_row = rule_of_key.astype(np.int32)[key_of_row] if len(key_of_row) else np.zeros(0, dtype=np.int32)
+    rule_type = np.int16 if len(dimension.rules) < 2**15 else np.int32
+    rule_of_row = rule_of_key.astype(rule_type)[key_of_row]
     sizes = np.array([len(codes) for codes, _n, _d in registry.groups], dtype=np.int64)
-    return _Plan(registry.names, registry.groups, sizes, group_of_row, rule_of_row)
+    return _Plan(registry.names, registry.groups, sizes), group_of_row, rule_of_row
 
 
 def _usage_weights(
@@ -637,28 +719,23 @@ def _normalised(weights: Mapping[str, Fraction]) -> Coefficients:
 # --- step 4: distribute ----------------------------------------------------------------------------------------
 
 
-def _distribute(
-    rows: _Rows, plan: _Plan, ordered_counts: np.ndarray, starts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _distribute(chunk: _Chunk, plan: _Plan, counts: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every part's cents, as the (low, high) int64 words of a decimal128 amount, and its value index; parts are
-    laid out by row_id (a row's parts from `starts[row]`), then value."""
-    ordered_groups = plan.group_of_row if rows.order is None else plan.group_of_row[rows.order]
-    ordered_cents = rows.cents if rows.order is None else rows.cents[rows.order]
+    laid out by row (a row's parts from `starts[row]`, `counts[row]` of them), then value."""
     first_value = np.array([codes[0] for codes, _n, _d in plan.groups], dtype=np.int32)
     # every part first gets its row's cents and its group's first value: right for the one-part rows
-    words = np.empty((int(ordered_counts.sum()), 2), dtype=np.int64)
-    words[:, 0] = np.repeat(ordered_cents, ordered_counts)
-    out_value = np.repeat(first_value[ordered_groups], ordered_counts)
-    del ordered_groups, ordered_cents
-    several = np.flatnonzero(plan.group_sizes[plan.group_of_row] > 1)
+    words = np.empty((int(counts.sum()), 2), dtype=np.int64)
+    words[:, 0] = np.repeat(chunk.cents, counts)
+    out_value = np.repeat(first_value[chunk.groups], counts)
+    several = np.flatnonzero(counts > 1)
     if len(several):
-        groups = plan.group_of_row[several]
+        groups = chunk.groups[several]
         by_group = np.argsort(groups, kind="stable")
         several, groups = several[by_group], groups[by_group]
         bounds = np.flatnonzero(np.diff(groups)) + 1
         for group_rows in np.split(several, bounds):
-            codes, numerators, denominator = plan.groups[int(plan.group_of_row[group_rows[0]])]
-            amounts = _split(rows.cents[group_rows], numerators, denominator)
+            codes, numerators, denominator = plan.groups[int(chunk.groups[group_rows[0]])]
+            amounts = _split(chunk.cents[group_rows], numerators, denominator)
             positions = starts[group_rows][:, None] + np.arange(len(codes))
             words[positions, 0] = amounts
             out_value[positions] = codes
@@ -704,26 +781,17 @@ def _python_ints(values: np.ndarray | list[int]) -> np.ndarray:
 
 
 def _emit(
-    rows: _Rows,
-    plan: _Plan,
-    dimension: VirtualDimension,
-    ordered_counts: np.ndarray,
-    words: np.ndarray,
-    out_value: np.ndarray,
+    chunk: _Chunk, values: pa.Array, rule_names: pa.Array, counts: np.ndarray, words: np.ndarray, out_value: np.ndarray
 ) -> pa.Table:
-    def ordered(values: np.ndarray) -> np.ndarray:
-        return np.repeat(values if rows.order is None else values[rows.order], ordered_counts)
-
     total = len(words)
-    value = pa.array(plan.names, pa.string()).take(pa.array(out_value))
-    del out_value
-    out_rule = ordered(plan.rule_of_row)
-    rule = pa.array([r.name for r in dimension.rules], pa.string()).take(pa.array(out_rule, mask=out_rule < 0))
+    value = values.take(pa.array(out_value))
+    out_rule = np.repeat(chunk.rules, counts)
+    rule = rule_names.take(pa.array(out_rule, mask=out_rule < 0))
     del out_rule
     return pa.table(
         {
-            "row_id": pa.array(ordered(rows.row_ids), pa.int64()),
-            "day": pa.Array.from_buffers(pa.date32(), total, [None, pa.py_buffer(ordered(rows.days))]),
+            "row_id": pa.array(np.repeat(chunk.ids, counts), pa.int64()),
+            "day": pa.Array.from_buffers(pa.date32(), total, [None, pa.py_buffer(np.repeat(chunk.days, counts))]),
             "value": value,
             "amount": pa.Array.from_buffers(AMOUNT_TYPE, total, [None, pa.py_buffer(words)]),
             "rule": rule,
@@ -735,19 +803,16 @@ def _emit(
 # --- step 6: conserve ------------------------------------------------------------------------------------------
 
 
-def _check_conservation(table: pa.Table, rows: _Rows, ordered_starts: np.ndarray) -> None:
+def _check_conservation(table: pa.Table, chunk: _Chunk, starts: np.ndarray) -> None:
     """Σ amount per source row == the row's rounded cost, recomputed from the emitted amount column."""
-    if not len(ordered_starts):
+    if not len(starts):
         return
-    amounts = table.column("amount").combine_chunks()
-    emitted = _words(amounts)[:, 0]
-    sums = np.add.reduceat(emitted, ordered_starts)
-    expected = rows.cents if rows.order is None else rows.cents[rows.order]
-    wrong = np.flatnonzero(sums != expected)
+    emitted = _words(_whole(table.column("amount")))[:, 0]
+    sums = np.add.reduceat(emitted, starts)
+    wrong = np.flatnonzero(sums != chunk.cents)
     if len(wrong):
         first = int(wrong[0])
-        row_ids = rows.row_ids if rows.order is None else rows.row_ids[rows.order]
         raise ConservationError(
-            f"row {int(row_ids[first])}: allocated {Decimal(int(sums[first])).scaleb(-2)}, its rounded cost is "
-            f"{Decimal(int(expected[first])).scaleb(-2)}"
+            f"row {int(chunk.ids[first])}: allocated {Decimal(int(sums[first])).scaleb(-2)}, its rounded cost is "
+            f"{Decimal(int(chunk.cents[first])).scaleb(-2)}"
         )
