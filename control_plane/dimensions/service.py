@@ -209,6 +209,13 @@ def allocation_state(session: Session, tenant: Tenant, dimension_id: str, data_d
 def impact(session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path) -> Finding | None:
     """The money a change moves per value over the last 30 days of cost data, as a WARNING finding (None
     without cost data). Against the saved dimension when ``data`` has the id of one, else against nothing."""
+    try:
+        return _impact(session, tenant, data, definition, data_dir)
+    except (DomainError, AllocationError) as exc:  # a preview must never block a plan on its own
+        return Finding("WARNING", (), "Allocation Impact Not Computed", f"The 30-day preview failed: {exc}")
+
+
+def _impact(session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path) -> Finding | None:
     window = compute.last_30_days(data_dir, tenant.id)
     if window is None or definition.dimension is None:
         return None

@@ -296,3 +296,22 @@ def test_the_same_reads_over_rest(tenant_a, guide, settings):
             assert api.get(f"/v1/virtual-dimensions/{created.id}/allocation").status_code == 401
     finally:
         services.close()
+
+
+def test_a_preview_that_cannot_be_computed_is_a_warning_not_an_error(tenant_a, guide, sessions, settings):
+    from google.protobuf.json_format import MessageToDict
+
+    from control_plane.dimensions import compute, service
+    from control_plane.dimensions.definition import parse_definition
+    from control_plane.models import MetricDefinition, Tenant
+
+    data = MessageToDict(team_dimension(guide), preserving_proto_field_name=True)
+    with sessions.begin() as session:
+        tenant = session.get(Tenant, tenant_a.tenant_id)
+        definition = parse_definition(data, compute.metric_lookup(session, tenant.id))
+        session.query(MetricDefinition).delete()  # the metric disappears between the check and the preview
+        finding = service.impact(session, tenant, data, definition, settings.data_dir)
+    assert (finding.severity, finding.summary) == ("WARNING", "Allocation Impact Not Computed")
+    assert finding.detail == (
+        f"The 30-day preview failed: metric 'api_call_count' not found in metrics datasource {guide!r}"
+    )
