@@ -24,7 +24,6 @@ from control_plane.allocation import AllocationResult, VirtualDimension, allocat
 from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.billing.store import CostStore
 from control_plane.dimensions.definition import MetricSource
-from control_plane.errors import DomainError
 from control_plane.ingest.query import metric_series
 from control_plane.models import MetricDefinition, MetricsDatasource
 
@@ -183,7 +182,3 @@ def percent(part: Decimal, total: Decimal) -> Decimal:
 def money(amount: Decimal, *, signed: bool = False) -> str:
     sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
     return f"{sign}${abs(amount):,.2f}"
-
-
-class ComputeError(DomainError):
-    """A dimension could not be computed (its metric is gone, the cost data is unreadable, ...)."""

@@ -40,11 +40,7 @@ def check_dimension(
     session: Session, tenant: Tenant, data: DimensionData, unknown: Collection[str] = ()
 ) -> tuple[Definition | None, list[Finding]]:
     """The proto's input rules, then the rule semantics (columns, regexes, allocations, metrics)."""
-    violations = input_rules.check(
-        virtual_dimension_pb2.VirtualDimension.DESCRIPTOR,
-        data,
-        is_known=lambda value: True,
-    )
+    violations = input_rules.check(virtual_dimension_pb2.VirtualDimension.DESCRIPTOR, data)
     unknown = frozenset(unknown)
     findings = [
         Finding("ERROR", v.path, v.summary, v.detail)
