@@ -194,16 +194,31 @@ class MetricValue(Base):
 class ImportRun(Base):
     """A scheduled daily import of a datasource; unique per (datasource, slot) so it happens once.
 
+    The datasource is either a metrics datasource (``datasource_id``) or a billing datasource
+    (``billing_datasource_id``): exactly one of the two is set, and deleting the datasource deletes its
+    runs.
+
     A process claims a run by taking its lease; a run whose lease expired (its process died) is claimed
     again by another."""
 
     __tablename__ = "import_runs"
-    __table_args__ = (sa.UniqueConstraint("datasource_id", "scheduled_for", name="uq_import_runs_slot"),)
+    __table_args__ = (
+        sa.UniqueConstraint("datasource_id", "scheduled_for", name="uq_import_runs_slot"),
+        sa.UniqueConstraint("billing_datasource_id", "scheduled_for", name="uq_import_runs_billing_slot"),
+        sa.CheckConstraint(
+            "(datasource_id IS NULL) <> (billing_datasource_id IS NULL)", name="ck_import_runs_one_datasource"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    datasource_id: Mapped[str] = mapped_column(
+    datasource_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("metrics_datasources.id", ondelete="CASCADE"), index=True
     )
+    """The metrics datasource imported, or None for a billing run."""
+    billing_datasource_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("billing_datasources.id", ondelete="CASCADE"), index=True
+    )
+    """The billing datasource imported, or None for a metrics run."""
     scheduled_for: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     """The daily slot (06:00 UTC) this run is for."""
     status: Mapped[str] = mapped_column(sa.String(16), default="PENDING", index=True)

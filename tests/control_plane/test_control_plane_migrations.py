@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import uuid
+
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -27,5 +31,84 @@ def test_migrating_twice_is_a_no_op(settings):
 
     engine = create_engine(settings.database_url)
     with engine.connect() as connection:
-        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0004"
+        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0005"
     engine.dispose()
+
+
+def _alembic(url: str, action, revision: str) -> None:
+    """``action`` (``command.upgrade`` or ``command.downgrade``) to ``revision``, as ``migrate`` does."""
+    from alembic.config import Config
+
+    from control_plane.db import MIGRATIONS
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            action(config, revision)
+    finally:
+        engine.dispose()
+
+
+_ROWS_0004 = [
+    "INSERT INTO tenants (id, name, token_hash, service_account_email, google_subject_id, created_at) "
+    "VALUES ('ten_1', 'one', 'h', 'one@example.com', '100000000000000000001', '2026-01-01 00:00:00+00')",
+    "INSERT INTO metrics_datasources (id, tenant_id, name, bucket_name, role_arn, status, created_at, updated_at) "
+    "VALUES ('mds_1', 'ten_1', 'usage', 'usage', 'arn:aws:iam::123456789012:role/r', 'OK', "
+    "'2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')",
+    "INSERT INTO import_runs (id, datasource_id, scheduled_for, status, attempts, next_attempt_at) "
+    "VALUES (7, 'mds_1', '2026-01-02 06:00:00+00', 'SUCCEEDED', 1, '2026-01-02 06:00:00+00')",
+    "INSERT INTO metric_imports (id, datasource_id, trigger, run_id, owner, status, started_at, files_seen, "
+    "files_imported, files_unchanged, files_quarantined) "
+    "VALUES (3, 'mds_1', 'SCHEDULED', 7, 'A', 'SUCCEEDED', '2026-01-02 06:00:00+00', 1, 1, 0, 0)",
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_at_0004(request, tmp_path) -> str:
+    """An empty database migrated to 0004 (before billing runs), holding a scheduled metrics run and its
+    import."""
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        url = postgres.create_database(f"test_{uuid.uuid4().hex[:12]}")
+    else:
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    _alembic(url, command.upgrade, "0004")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for statement in _ROWS_0004:
+            connection.execute(sa.text(statement))
+    engine.dispose()
+    return url
+
+
+def _existing_run(url: str) -> list[tuple]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT r.id, r.datasource_id, r.status, i.id FROM import_runs r "
+                "JOIN metric_imports i ON i.run_id = r.id ORDER BY r.id"
+            )
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_0005_keeps_existing_runs_and_the_imports_linked_to_them(database_at_0004):
+    assert _existing_run(database_at_0004) == [(7, "mds_1", "SUCCEEDED", 3)]
+    migrate(database_at_0004)
+    assert _existing_run(database_at_0004) == [(7, "mds_1", "SUCCEEDED", 3)]
+    engine = create_engine(database_at_0004)
+    with engine.connect() as connection:
+        columns = {c["name"]: c["nullable"] for c in sa.inspect(connection).get_columns("import_runs")}
+        assert (columns["datasource_id"], columns["billing_datasource_id"]) == (True, True)
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()
+
+    _alembic(database_at_0004, command.downgrade, "0004")
+    assert _existing_run(database_at_0004) == [(7, "mds_1", "SUCCEEDED", 3)]
+    migrate(database_at_0004)
+    assert _existing_run(database_at_0004) == [(7, "mds_1", "SUCCEEDED", 3)]
