@@ -53,16 +53,24 @@ def _alembic(url: str, action, revision: str) -> None:
 
 
 _ROWS_0004 = [
-    "INSERT INTO tenants (id, name, token_hash, service_account_email, google_subject_id, created_at) "
-    "VALUES ('ten_1', 'one', 'h', 'one@example.com', '100000000000000000001', '2026-01-01 00:00:00+00')",
-    "INSERT INTO metrics_datasources (id, tenant_id, name, bucket_name, role_arn, status, created_at, updated_at) "
-    "VALUES ('mds_1', 'ten_1', 'usage', 'usage', 'arn:aws:iam::123456789012:role/r', 'OK', "
-    "'2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')",
-    "INSERT INTO import_runs (id, datasource_id, scheduled_for, status, attempts, next_attempt_at) "
-    "VALUES (7, 'mds_1', '2026-01-02 06:00:00+00', 'SUCCEEDED', 1, '2026-01-02 06:00:00+00')",
-    "INSERT INTO metric_imports (id, datasource_id, trigger, run_id, owner, status, started_at, files_seen, "
-    "files_imported, files_unchanged, files_quarantined) "
-    "VALUES (3, 'mds_1', 'SCHEDULED', 7, 'A', 'SUCCEEDED', '2026-01-02 06:00:00+00', 1, 1, 0, 0)",
+    (
+        "INSERT INTO tenants (id, name, token_hash, service_account_email, google_subject_id, created_at) "
+        "VALUES ('ten_1', 'one', 'h', 'one@example.com', '100000000000000000001', '2026-01-01 00:00:00+00')"
+    ),
+    (
+        "INSERT INTO metrics_datasources (id, tenant_id, name, bucket_name, role_arn, status, created_at, "
+        "updated_at) VALUES ('mds_1', 'ten_1', 'usage', 'usage', 'arn:aws:iam::123456789012:role/r', 'OK', "
+        "'2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"
+    ),
+    (
+        "INSERT INTO import_runs (id, datasource_id, scheduled_for, status, attempts, next_attempt_at) "
+        "VALUES (7, 'mds_1', '2026-01-02 06:00:00+00', 'SUCCEEDED', 1, '2026-01-02 06:00:00+00')"
+    ),
+    (
+        "INSERT INTO metric_imports (id, datasource_id, trigger, run_id, owner, status, started_at, files_seen, "
+        "files_imported, files_unchanged, files_quarantined) "
+        "VALUES (3, 'mds_1', 'SCHEDULED', 7, 'A', 'SUCCEEDED', '2026-01-02 06:00:00+00', 1, 1, 0, 0)"
+    ),
 ]
 
 

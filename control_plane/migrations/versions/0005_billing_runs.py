@@ -26,34 +26,30 @@ ONE_DATASOURCE = "(datasource_id IS NULL) <> (billing_datasource_id IS NULL)"
 
 
 def upgrade() -> None:
-    with _keeping_import_links():
-        with op.batch_alter_table("import_runs") as batch:
-            batch.alter_column("datasource_id", existing_type=sa.String(64), nullable=True)
-            batch.add_column(sa.Column("billing_datasource_id", sa.String(64), nullable=True))
-            batch.create_foreign_key(
-                "fk_import_runs_billing_datasource_id_billing_datasources",
-                "billing_datasources",
-                ["billing_datasource_id"],
-                ["id"],
-                ondelete="CASCADE",
-            )
-            batch.create_unique_constraint(
-                "uq_import_runs_billing_slot", ["billing_datasource_id", "scheduled_for"]
-            )
-            batch.create_check_constraint("ck_import_runs_one_datasource", ONE_DATASOURCE)
-            batch.create_index("ix_import_runs_billing_datasource_id", ["billing_datasource_id"])
+    with _keeping_import_links(), op.batch_alter_table("import_runs") as batch:
+        batch.alter_column("datasource_id", existing_type=sa.String(64), nullable=True)
+        batch.add_column(sa.Column("billing_datasource_id", sa.String(64), nullable=True))
+        batch.create_foreign_key(
+            "fk_import_runs_billing_datasource_id_billing_datasources",
+            "billing_datasources",
+            ["billing_datasource_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
+        batch.create_unique_constraint("uq_import_runs_billing_slot", ["billing_datasource_id", "scheduled_for"])
+        batch.create_check_constraint("ck_import_runs_one_datasource", ONE_DATASOURCE)
+        batch.create_index("ix_import_runs_billing_datasource_id", ["billing_datasource_id"])
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM import_runs WHERE billing_datasource_id IS NOT NULL")
-    with _keeping_import_links():
-        with op.batch_alter_table("import_runs") as batch:
-            batch.drop_index("ix_import_runs_billing_datasource_id")
-            batch.drop_constraint("ck_import_runs_one_datasource", type_="check")
-            batch.drop_constraint("uq_import_runs_billing_slot", type_="unique")
-            batch.drop_constraint("fk_import_runs_billing_datasource_id_billing_datasources", type_="foreignkey")
-            batch.drop_column("billing_datasource_id")
-            batch.alter_column("datasource_id", existing_type=sa.String(64), nullable=False)
+    with _keeping_import_links(), op.batch_alter_table("import_runs") as batch:
+        batch.drop_index("ix_import_runs_billing_datasource_id")
+        batch.drop_constraint("ck_import_runs_one_datasource", type_="check")
+        batch.drop_constraint("uq_import_runs_billing_slot", type_="unique")
+        batch.drop_constraint("fk_import_runs_billing_datasource_id_billing_datasources", type_="foreignkey")
+        batch.drop_column("billing_datasource_id")
+        batch.alter_column("datasource_id", existing_type=sa.String(64), nullable=False)
 
 
 @contextmanager
