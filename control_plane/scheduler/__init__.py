@@ -1,9 +1,11 @@
-"""Daily metric imports: one run per datasource and day (``schedule_hour_utc``), caught up after
-downtime, executed exactly once across control-plane processes sharing one database."""
+"""Daily imports of metrics and billing datasources: one run per datasource and day
+(``schedule_hour_utc``), caught up after downtime (metrics: every missed day; billing: the latest
+missed day), executed exactly once across control-plane processes sharing one database."""
 
 from control_plane.scheduler.runner import ClaimedRun, Scheduler, never_transient, new_owner_id
 from control_plane.scheduler.service import (
     MAX_CATCH_UP_DAYS,
+    RunKind,
     RunStatus,
     claim_next_run,
     complete_run,
@@ -15,6 +17,7 @@ from control_plane.scheduler.service import (
 __all__ = [
     "MAX_CATCH_UP_DAYS",
     "ClaimedRun",
+    "RunKind",
     "RunStatus",
     "Scheduler",
     "claim_next_run",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from control_plane.models import utcnow
 from control_plane.scheduler.service import (
+    RunKind,
     RunStatus,
     claim_next_run,
     complete_run,
@@ -40,12 +41,14 @@ class ClaimedRun:
     id: int
     """The ``ImportRun`` id."""
     datasource_id: str
+    """The datasource to import: a metrics datasource or a billing datasource, as ``kind`` says."""
     scheduled_for: datetime
     """The daily slot (UTC) the run is for."""
     attempt: int
     """1 for the first attempt, 2 for the first retry or takeover, ..."""
     owner: str
     """The process executing it (its lease owner)."""
+    kind: RunKind = RunKind.METRICS
 
 
 def new_owner_id() -> str:
@@ -60,7 +63,7 @@ def never_transient(_error: Exception) -> bool:
 class Scheduler:
     """Runs each datasource's daily import, once per slot, across any number of processes.
 
-    ``execute(run)`` carries out one run; returning means success, raising means failure, retried with
+    ``execute(run)`` carries out one run, of either kind (``run.kind``: metrics or billing); returning means success, raising means failure, retried with
     exponential backoff when ``is_transient(error)`` says so. It is called outside any transaction.
     While it runs, a helper thread renews the lease every ``lease_seconds / 3``; a run whose process
     stops renewing (killed, or stuck in a way that also stops that thread) is taken over by another
@@ -104,7 +107,7 @@ class Scheduler:
         log.info("scheduler %s stopped", self.owner)
 
     def _tick(self, stop_event: threading.Event | None) -> int:
-        # 1. Plan: one run per due slot, missed days included.
+        # 1. Plan: one run per due slot, missed days included (billing: the latest missed slot only).
         # 2. Claim the oldest claimable run (commit), 3. execute it outside any transaction while its
         #    lease is renewed, 4. record the outcome (commit); repeat until nothing is claimable.
         with self.session_factory() as session:
@@ -117,13 +120,15 @@ class Scheduler:
                 run = claim_next_run(session, self.now(), self.owner, self.settings)
                 if run is None:
                     break
-                claimed = ClaimedRun(run.id, run.datasource_id, run.scheduled_for, run.attempts, self.owner)
+                kind = RunKind.of(run)
+                datasource_id = run.billing_datasource_id if kind == RunKind.BILLING else run.datasource_id
+                claimed = ClaimedRun(run.id, datasource_id, run.scheduled_for, run.attempts, self.owner, kind)
             self._run(claimed)
             executed += 1
         return executed
 
     def _run(self, run: ClaimedRun) -> None:
-        label = f"run {run.id} ({run.datasource_id}, {run.scheduled_for.isoformat()})"
+        label = f"run {run.id} ({run.kind} {run.datasource_id}, {run.scheduled_for.isoformat()})"
         try:
             with _LeaseKeeper(self, run.id):
                 self.execute(run)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from control_plane.models import ImportRun, MetricsDatasource
+from control_plane.models import BillingDatasource, ImportRun, MetricsDatasource
 from control_plane.scheduler.slots import (
     as_utc,
     first_slot_at_or_after,
@@ -30,8 +30,9 @@ from control_plane.scheduler.slots import (
 from control_plane.settings import Settings
 
 MAX_CATCH_UP_DAYS = 400
-"""Most slots planned for one datasource in one go: after a longer downtime only the latest 400 days
-are caught up, and the older missed slots are skipped for good."""
+"""Most slots planned for one metrics datasource in one go: after a longer downtime only the latest 400
+days are caught up, and the older missed slots are skipped for good. (A billing datasource gets one run
+at most; see ``_billing_rows``.)"""
 
 _INSERT_BATCH = 100
 """Rows per INSERT statement (5 parameters each), well under SQLite's parameter limit."""
@@ -44,52 +45,105 @@ class RunStatus(StrEnum):
     FAILED = "FAILED"
 
 
-def plan_due_runs(session: Session, now: datetime, settings: Settings) -> int:
-    """Insert every due import run that is missing; returns how many were inserted.
+class RunKind(StrEnum):
+    """What a run imports: a metrics datasource (``ImportRun.datasource_id``) or a billing datasource
+    (``ImportRun.billing_datasource_id``)."""
 
-    1. For each datasource read its creation time and its latest run's slot, if any.
-    2. Its missing slots run from the day after that latest run (or, with no run yet, from the first
-       ``schedule_hour_utc``:00 UTC at or after creation) to the latest slot at or before ``now``: one
-       run per missed day, so a process down for a week catches up seven runs.
-    3. Catch-up is capped at ``MAX_CATCH_UP_DAYS`` (400) per datasource: only the most recent 400
-       missing slots are planned, older ones are skipped for good.
-    4. Rows are inserted with ``INSERT ... ON CONFLICT (datasource_id, scheduled_for) DO NOTHING``, so
-       processes planning at the same time create each slot once; slots the others inserted first are
-       not counted.
+    METRICS = "metrics"
+    BILLING = "billing"
+
+    @classmethod
+    def of(cls, run: ImportRun) -> RunKind:
+        return cls.BILLING if run.billing_datasource_id is not None else cls.METRICS
+
+
+_DATASOURCE_COLUMN = {RunKind.METRICS: ImportRun.datasource_id, RunKind.BILLING: ImportRun.billing_datasource_id}
+
+
+def plan_due_runs(session: Session, now: datetime, settings: Settings) -> int:
+    """Insert every due import run that is missing, for metrics and billing datasources; returns how many
+    were inserted. Metrics datasources are caught up one run per missed day (``_metrics_rows``), billing
+    datasources with one run at the latest missed slot (``_billing_rows``).
+
+    Rows are inserted with ``INSERT ... ON CONFLICT (datasource, scheduled_for) DO NOTHING``, so processes
+    planning at the same time create each slot once; slots the others inserted first are not counted.
     """
     now = require_utc(now)
     hour = settings.schedule_hour_utc
     last_due = last_slot_at_or_before(now, hour)
+    inserted = _insert_missing(session, RunKind.METRICS, _metrics_rows(session, last_due, hour))
+    inserted += _insert_missing(session, RunKind.BILLING, _billing_rows(session, last_due, hour))
+    session.commit()
+    return inserted
+
+
+def _metrics_rows(session: Session, last_due: datetime, hour: int) -> list[dict]:
+    """The missing runs of metrics datasources, one per missed day.
+
+    1. For each datasource read its creation time and its latest run's slot, if any.
+    2. Its missing slots run from the day after that latest run (or, with no run yet, from the first
+       ``schedule_hour_utc``:00 UTC at or after creation) to ``last_due``, the latest slot at or before
+       now: one run per missed day, so a process down for a week catches up seven runs.
+    3. Catch-up is capped at ``MAX_CATCH_UP_DAYS`` (400) per datasource: only the most recent 400
+       missing slots are planned, older ones are skipped for good.
+    """
+    rows = []
+    for datasource_id, first in _first_missing_slots(session, MetricsDatasource, ImportRun.datasource_id, hour):
+        first = max(first, last_due - (MAX_CATCH_UP_DAYS - 1) * timedelta(days=1))
+        rows.extend(_pending(RunKind.METRICS, datasource_id, slot) for slot in slots_between(first, last_due))
+    return rows
+
+
+def _billing_rows(session: Session, last_due: datetime, hour: int) -> list[dict]:
+    """The missing runs of billing datasources: at most one each, at ``last_due``.
+
+    A billing datasource is missing a run when a slot at or after its creation, and after its latest
+    run, is due (the same slots as a metrics datasource). But only the latest of those missed slots is
+    planned. A billing import is not about a day: it re-reads the export's current state (every month
+    whose set of files changed since the last import), and AWS restates a month by delivering it again
+    in full. After a week of downtime, seven runs would do the work of the first one and then find
+    nothing changed six times; one run at the latest slot leaves the datasource exactly as up to date.
+    """
+    return [
+        _pending(RunKind.BILLING, datasource_id, last_due)
+        for datasource_id, first in _first_missing_slots(
+            session, BillingDatasource, ImportRun.billing_datasource_id, hour
+        )
+        if first <= last_due
+    ]
+
+
+def _first_missing_slots(session: Session, model, run_column, hour: int) -> list[tuple[str, datetime]]:
+    """(datasource id, first slot it has no run for) for every datasource of ``model``: the first slot
+    at or after its creation and after its latest run."""
     latest = (
-        sa.select(ImportRun.datasource_id, sa.func.max(ImportRun.scheduled_for).label("latest"))
-        .group_by(ImportRun.datasource_id)
+        sa.select(run_column.label("datasource_id"), sa.func.max(ImportRun.scheduled_for).label("latest"))
+        .where(run_column.is_not(None))
+        .group_by(run_column)
         .subquery()
     )
     datasources = session.execute(
-        sa.select(MetricsDatasource.id, MetricsDatasource.created_at, latest.c.latest)
-        .outerjoin(latest, latest.c.datasource_id == MetricsDatasource.id)
-        .order_by(MetricsDatasource.id)
+        sa.select(model.id, model.created_at, latest.c.latest)
+        .outerjoin(latest, latest.c.datasource_id == model.id)
+        .order_by(model.id)
     ).all()
-
-    rows = []
+    missing = []
     for datasource_id, created_at, latest_slot in datasources:
         first = first_slot_at_or_after(created_at, hour)
         if latest_slot is not None:
             first = max(first, first_slot_at_or_after(as_utc(latest_slot) + timedelta(seconds=1), hour))
-        first = max(first, last_due - (MAX_CATCH_UP_DAYS - 1) * timedelta(days=1))
-        rows.extend(
-            {
-                "datasource_id": datasource_id,
-                "scheduled_for": slot,
-                "status": RunStatus.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": slot,
-            }
-            for slot in slots_between(first, last_due)
-        )
-    inserted = _insert_missing(session, rows)
-    session.commit()
-    return inserted
+        missing.append((datasource_id, first))
+    return missing
+
+
+def _pending(kind: RunKind, datasource_id: str, slot: datetime) -> dict:
+    return {
+        _DATASOURCE_COLUMN[kind].key: datasource_id,
+        "scheduled_for": slot,
+        "status": RunStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": slot,
+    }
 
 
 def claim_next_run(session: Session, now: datetime, owner: str, settings: Settings) -> ImportRun | None:
@@ -255,8 +309,9 @@ def _update(session: Session, where: tuple[sa.ColumnElement[bool], ...], **value
     return result.rowcount == 1
 
 
-def _insert_missing(session: Session, rows: list[dict]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING, in the database's own dialect; returns the rows inserted."""
+def _insert_missing(session: Session, kind: RunKind, rows: list[dict]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING on the kind's slot, in the database's own dialect; returns the
+    rows inserted."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -269,7 +324,7 @@ def _insert_missing(session: Session, rows: list[dict]) -> int:
         statement = (
             insert(ImportRun)
             .values(rows[start : start + _INSERT_BATCH])
-            .on_conflict_do_nothing(index_elements=[ImportRun.datasource_id, ImportRun.scheduled_for])
+            .on_conflict_do_nothing(index_elements=[_DATASOURCE_COLUMN[kind], ImportRun.scheduled_for])
             .returning(ImportRun.id)
         )
         inserted += len(session.execute(statement).all())
