@@ -1,11 +1,12 @@
-"""AWS billing datasource operations for one tenant: save (after the same trust checks as metrics), import,
-and the months held.
+"""AWS billing datasource operations for one tenant: save (after the same trust checks as metrics), import
+(on demand: ``run_import``; daily, from the scheduler: ``execute_import``), and the months held.
 
 Input is the plain-Python view of a ``BillingDatasourceAws`` message (``to_data``); unset optionals are absent.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from control_plane.billing.store import CostStore
 from control_plane.dimensions.service import recompute_tenant
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.findings import Finding, raise_errors
-from control_plane.ingest.errors import ImportFailed
+from control_plane.ingest.errors import ImportFailed, TerminalImportError, TransientImportError
 from control_plane.ingest.store import S3ObjectStore, listing_failure
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant, utcnow
 from control_plane.pagination import Page, page_of
@@ -33,6 +34,8 @@ from costory_schema.rules import Violation
 DatasourceData = Mapping[str, Any]
 MUTABLE_FIELDS = ("eks_split", "eks_split_data_enabled", "start_date", "end_date")
 IMMUTABLE_FIELDS = ("name", "bucket_name", "prefix", "role_arn")
+
+log = logging.getLogger(__name__)
 
 
 def check_datasource(
@@ -144,9 +147,39 @@ def list_files(session: Session, datasource_id: str, status: str = "") -> list[B
 
 
 def run_import(services: Services, session: Session, datasource: BillingDatasource) -> BillingImportSummary:
-    """Import the export now through the datasource's role; then recompute the tenant's virtual dimensions
-    if any month changed. Failures are recorded on the datasource and returned as a FAILED summary."""
+    """Import the export now (on demand) through the datasource's role; then recompute the tenant's virtual
+    dimensions if any month changed. Failures are recorded on the datasource and returned as a FAILED
+    summary, not raised."""
+    summary, _failure = _import(services, session, datasource)
+    return summary
+
+
+def execute_import(services: Services, datasource_id: str) -> BillingImportSummary:
+    """The scheduler's billing run: the same import as ``run_import``, in a transaction of its own. A failure
+    is recorded on the datasource (committed) and then raised as ``TransientImportError`` (worth retrying:
+    throttling, 5xx, AWS unreachable) or ``TerminalImportError`` (access denied, no such bucket), so the
+    scheduler retries with backoff or fails the run."""
+    with services.sessions.begin() as session:
+        datasource = session.get(BillingDatasource, datasource_id)
+        if datasource is None:
+            raise TerminalImportError(f"Billing datasource `{datasource_id}` does not exist (it may have been deleted).")
+        summary, failure = _import(services, session, datasource)
+    if failure is not None:
+        raise failure
+    log.info(
+        "billing datasource %s: %s, months replaced: %s", datasource_id, summary.status, summary.changed_months or "none"
+    )
+    return summary
+
+
+def _import(
+    services: Services, session: Session, datasource: BillingDatasource
+) -> tuple[BillingImportSummary, ImportFailed | None]:
+    """Import through the datasource's role and record the outcome on the datasource (status, message,
+    ``last_import_at``); recompute the tenant's virtual dimensions if a month was replaced. Returns the
+    summary and, when the import failed, why (the summary is then FAILED with that message)."""
     data_dir = services.settings.data_dir
+    failure: ImportFailed | None = None
     try:
         credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
         store = S3ObjectStore(
@@ -161,9 +194,11 @@ def run_import(services: Services, session: Session, datasource: BillingDatasour
         except (ClientError, BotoCoreError) as exc:
             raise listing_failure(exc, datasource.bucket_name, datasource.prefix) from None
     except AccessDenied as denied:
-        summary = BillingImportSummary(datasource.id, status="FAILED", message=denied.finding.detail)
-    except ImportFailed as failure:
-        summary = BillingImportSummary(datasource.id, status="FAILED", message=str(failure))
+        failure = (TransientImportError if denied.transient else TerminalImportError)(denied.finding.detail)
+    except ImportFailed as failed:
+        failure = failed
+    if failure is not None:
+        summary = BillingImportSummary(datasource.id, status="FAILED", message=failure.message)
     datasource.last_import_at = utcnow()
     datasource.status = {"SUCCEEDED": "OK", "PARTIAL": "WARNING"}.get(summary.status, "ERROR")
     datasource.status_message = summary.message or (
@@ -172,4 +207,4 @@ def run_import(services: Services, session: Session, datasource: BillingDatasour
     if summary.months_replaced:
         session.flush()
         summary.dimensions_recomputed = recompute_tenant(session, datasource.tenant_id, data_dir)
-    return summary
+    return summary, failure

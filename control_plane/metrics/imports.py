@@ -1,5 +1,6 @@
 """Importing a datasource's files: on demand (gRPC, REST, CLI) and daily (the scheduler), both through
-``execute_import``; plus the read side of imports (history, files, metric values)."""
+``execute_import``; the scheduler's executor (``execute_run``, which also runs billing datasources' daily
+imports); plus the read side of imports (history, files, metric values)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,6 +26,9 @@ from control_plane.services import Services
 from control_plane.trust.access import AccessDenied
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_schema.rules import Violation
+
+if TYPE_CHECKING:
+    from control_plane.scheduler import ClaimedRun
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -113,13 +118,28 @@ def run_import(services: Services, datasource_id: str, *, trigger: str) -> Metri
         return latest
 
 
+def execute_run(services: Services, run: ClaimedRun) -> None:
+    """Carry out one scheduled run, by kind: a metrics datasource through ``execute_import``, a billing
+    datasource through ``billing.service.execute_import``. Both raise ``TransientImportError`` /
+    ``TerminalImportError`` on failure, which the scheduler retries or fails."""
+    from control_plane.scheduler import RunKind
+
+    if run.kind == RunKind.BILLING:
+        from control_plane.billing.service import execute_import as execute_billing_import
+
+        execute_billing_import(services, run.datasource_id)
+    else:
+        execute_import(services, run.datasource_id, trigger="SCHEDULED", run_id=run.id)
+
+
 def scheduler_for(services: Services, now: Callable[[], datetime] = utcnow):
-    """The daily 06:00 UTC imports: each due run is an ``execute_import``; transient failures retry."""
+    """The daily 06:00 UTC imports of metrics and billing datasources: each due run is an ``execute_run``;
+    transient failures retry."""
     from control_plane.scheduler import Scheduler
 
     return Scheduler(
         services.sessions,
-        lambda run: execute_import(services, run.datasource_id, trigger="SCHEDULED", run_id=run.id),
+        lambda run: execute_run(services, run),
         settings=services.settings,
         owner=services.owner,
         now=now,
@@ -128,7 +148,7 @@ def scheduler_for(services: Services, now: Callable[[], datetime] = utcnow):
 
 
 def start_scheduler(services: Services, stop: threading.Event) -> threading.Thread:
-    """Run the daily imports in a background thread until ``stop`` is set."""
+    """Run the daily imports (metrics and billing) in a background thread until ``stop`` is set."""
     scheduler = scheduler_for(services)
     thread = threading.Thread(target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True)
     thread.start()
