@@ -1,5 +1,5 @@
-"""What the scheduler tests share besides fixtures: a controllable clock and datasources created at
-chosen instants."""
+"""What the scheduler tests share besides fixtures: a controllable clock and (metrics and billing)
+datasources created at chosen instants."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from control_plane.models import MetricsDatasource, Tenant
+from control_plane.models import BillingDatasource, MetricsDatasource, Tenant
 
 REPO = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).resolve().parent / "worker.py"
@@ -58,5 +58,43 @@ def add_datasource(session: Session, created_at: datetime, name: str | None = No
         created_at=created_at,
     )
     session.add_all([tenant, datasource])
+    session.flush()
+    return datasource.id
+
+
+def add_billing_datasource(
+    session: Session,
+    created_at: datetime,
+    *,
+    tenant_id: str | None = None,
+    bucket_name: str = "customer-billing",
+    prefix: str = "cur/",
+) -> str:
+    """A billing datasource created at ``created_at``, of ``tenant_id`` or of a new tenant; returns its id."""
+    suffix = uuid.uuid4().hex[:12]
+    if tenant_id is None:
+        tenant_id = f"ten_{suffix}"
+        session.add(
+            Tenant(
+                id=tenant_id,
+                name=f"tenant-{suffix}",
+                token_hash=hashlib.sha256(suffix.encode()).hexdigest(),
+                service_account_email=f"costory-{suffix}@example.iam.gserviceaccount.com",
+                google_subject_id=str(10**20 + int(suffix, 16) % 10**20),
+                created_at=created_at,
+            )
+        )
+        session.flush()
+    datasource = BillingDatasource(
+        id=f"bds_{suffix}",
+        tenant_id=tenant_id,
+        name=f"bill-{suffix}",
+        bucket_name=bucket_name,
+        prefix=prefix,
+        role_arn="arn:aws:iam::123456789012:role/costory-billing",
+        status="PENDING",
+        created_at=created_at,
+    )
+    session.add(datasource)
     session.flush()
     return datasource.id
