@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from costory_schema.rules import format_path
+
 PathStep = str | int
 
 
@@ -28,12 +30,7 @@ def error(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnos
 def located(detail: str, path: tuple[PathStep, ...]) -> str:
     """``detail`` led by the attribute path when it points inside an attribute's value (a rule of a list):
     Terraform can underline only the attribute itself there, so the text says which element is meant."""
-    if len(path) <= 1:
-        return detail
-    where = ""
-    for step in path:
-        where += f"[{step}]" if isinstance(step, int) else (f".{step}" if where else step)
-    return f"At `{where}`: {detail}"
+    return detail if len(path) <= 1 else f"At `{format_path(path)}`: {detail}"
 
 
 def warning(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnostic:

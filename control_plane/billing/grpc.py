@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.protobuf import empty_pb2
-from google.protobuf.json_format import MessageToDict
 from sqlalchemy.orm import Session
 
 from control_plane.billing import service
@@ -13,16 +10,12 @@ from control_plane.billing.importer import BillingImportSummary
 from control_plane.billing.store import CostStore
 from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
-from control_plane.metrics.messages import timestamp
+from control_plane.messages import timestamp, to_data
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant
 from control_plane.rpc import tenant_rpc
 from control_plane.services import Services
 from costory_proto.costory.v1 import billing_datasource_pb2 as pb
 from costory_proto.costory.v1 import billing_datasource_pb2_grpc
-
-
-def to_data(message: pb.BillingDatasourceAws) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def to_proto(datasource: BillingDatasource, warnings: list[Finding] | tuple = ()) -> pb.BillingDatasourceAws:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from google.protobuf.json_format import MessageToDict
 from sqlalchemy.orm import Session
 
 from control_plane.cost.preview import preview_cost_split
 from control_plane.cost.query import CostFilter, query_costs
-from control_plane.metrics.grpc import parse_day
+from control_plane.messages import parse_day, to_data
 from control_plane.models import Tenant
 from control_plane.services import Services
 from costory_proto.costory.v1 import cost_pb2 as pb
-
-
-def _dict(message) -> dict:
-    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def preview(services: Services, session: Session, tenant: Tenant, request: pb.PreviewCostSplitRequest) -> pb.PreviewCostSplitResponse:
@@ -24,8 +19,8 @@ def preview(services: Services, session: Session, tenant: Tenant, request: pb.Pr
         services.settings.data_dir,
         start=parse_day(request.start_date, "start_date"),
         end=parse_day(request.end_date, "end_date"),
-        metric=_dict(request.metric),
-        cost_filter=[_dict(c) for c in request.cost_filter],
+        metric=to_data(request.metric),
+        cost_filter=[to_data(c) for c in request.cost_filter],
     )
     return pb.PreviewCostSplitResponse(
         rows=[

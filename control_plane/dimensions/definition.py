@@ -91,6 +91,11 @@ def parse_definition(
     return Definition(dimension, parser.metric_sources, parser.findings)
 
 
+def within(field: str, unknown: Collection[str]) -> bool:
+    """Whether ``field`` (``rules[0].metric_split``) is one of the ``unknown`` paths or lies inside one."""
+    return any(field == u or field.startswith(f"{u}.") or field.startswith(f"{u}[") for u in unknown)
+
+
 def column_kind(column: str) -> str | None:
     """Why ``column`` cannot be used in a rule, or None when it can (a text column or a tag)."""
     if column.startswith(TAG_PREFIX):
@@ -129,8 +134,7 @@ class _Parser:
         self.findings.append(Finding("ERROR", path, summary, detail))
 
     def is_unknown(self, path: Path) -> bool:
-        text = format_path(path)
-        return any(text == u or text.startswith(f"{u}.") or text.startswith(f"{u}[") for u in self.unknown)
+        return within(format_path(path), self.unknown)
 
     # -- rules -------------------------------------------------------------------------------------------
 

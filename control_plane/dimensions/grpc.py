@@ -6,8 +6,9 @@ from google.protobuf import empty_pb2
 from sqlalchemy.orm import Session
 
 from control_plane.dimensions import service
-from control_plane.dimensions.messages import state_to_proto, to_data, to_proto
+from control_plane.dimensions.messages import state_to_proto, to_proto
 from control_plane.findings import to_proto as finding_to_proto
+from control_plane.messages import to_data
 from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc
 from control_plane.services import Services

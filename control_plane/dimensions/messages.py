@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
-from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.json_format import ParseDict
 
 from control_plane.dimensions import compute, service
 from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
-from control_plane.metrics.messages import timestamp
+from control_plane.messages import timestamp
 from control_plane.models import Dimension
 from costory_proto.costory.v1 import virtual_dimension_pb2 as pb
-
-
-def to_data(message: pb.VirtualDimension) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def to_proto(row: Dimension, warnings: Sequence[Finding] = ()) -> pb.VirtualDimension:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from control_plane.allocation import AllocationError
 from control_plane.dimensions import compute
-from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition
+from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition, within
 from control_plane.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
 from control_plane.findings import Finding, raise_errors
 from control_plane.models import Dimension, Tenant, utcnow
@@ -41,11 +41,10 @@ def check_dimension(
 ) -> tuple[Definition | None, list[Finding]]:
     """The proto's input rules, then the rule semantics (columns, regexes, allocations, metrics)."""
     violations = input_rules.check(virtual_dimension_pb2.VirtualDimension.DESCRIPTOR, data)
-    unknown = frozenset(unknown)
     findings = [
         Finding("ERROR", v.path, v.summary, v.detail)
         for v in violations
-        if not any(v.field == u or v.field.startswith(f"{u}.") or v.field.startswith(f"{u}[") for u in unknown)
+        if not within(v.field, unknown)
     ]
     if findings:
         return None, findings

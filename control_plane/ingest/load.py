@@ -15,7 +15,6 @@ A quarantined file is recorded with its reason, and nothing of it is loaded.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum

@@ -3,30 +3,18 @@ metrics.imports."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from google.protobuf import empty_pb2
 from sqlalchemy.orm import Session
 
-from control_plane.errors import InvalidArgument
 from control_plane.findings import to_proto as finding_to_proto
+from control_plane.messages import parse_day, to_data
 from control_plane.metrics import imports, service
-from control_plane.metrics.messages import file_to_proto, import_to_proto, to_data, to_proto
+from control_plane.metrics.messages import file_to_proto, import_to_proto, to_proto
 from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc
 from control_plane.services import Services
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_proto.costory.v1 import metrics_datasource_pb2_grpc
-from costory_schema.rules import Violation
-
-
-def parse_day(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidArgument(
-            [Violation((field,), "Invalid Date", f"`{field}` is `{value}`; use a UTC day as YYYY-MM-DD.")]
-        ) from None
 
 
 class MetricsDatasourceServicer(metrics_datasource_pb2_grpc.MetricsDatasourceServiceServicer):

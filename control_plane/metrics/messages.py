@@ -4,36 +4,15 @@ servicer and the REST endpoints."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
-
-from google.protobuf.json_format import MessageToDict
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
+from control_plane.messages import timestamp
 from control_plane.models import MetricFile, MetricImport, MetricsDatasource
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_schema.options import terraform_attribute
 
 DATASOURCE_TYPE = terraform_attribute(pb.MetricsDatasource.DESCRIPTOR.fields_by_name["type"]).constant
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return stamp
-
-
-def to_json(message) -> dict[str, Any]:
-    """The proto3 JSON mapping of a message, with proto field names (what the REST API returns)."""
-    return MessageToDict(message, preserving_proto_field_name=True)
-
-
-def to_data(message: pb.MetricsDatasource) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def to_proto(datasource: MetricsDatasource, warnings: Sequence[Finding] = ()) -> pb.MetricsDatasource:

@@ -22,8 +22,9 @@ from control_plane.dimensions import service as dimensions
 from control_plane.dimensions.messages import state_to_proto
 from control_plane.dimensions.messages import to_proto as dimension_to_proto
 from control_plane.errors import DomainError, InvalidArgument, NotFound, Unauthenticated
+from control_plane.messages import to_json
 from control_plane.metrics import imports, service
-from control_plane.metrics.messages import file_to_proto, import_to_proto, to_json, to_proto
+from control_plane.metrics.messages import file_to_proto, import_to_proto, to_proto
 from control_plane.models import Tenant
 from control_plane.rest.schemas import model_for
 from control_plane.services import Services

@@ -12,7 +12,6 @@ from control_plane.allocation import (
     AllocationError,
     Always,
     Equals,
-    Exists,
     In,
     MappingStrategy,
     Matches,

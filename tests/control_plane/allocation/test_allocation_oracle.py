@@ -33,8 +33,8 @@ from control_plane.allocation import (
     ValueMapping,
     VirtualDimension,
     allocate,
+    engine,
 )
-from control_plane.allocation import engine
 
 from .helpers import COST_SCHEMA
 from .reference import reference_allocate

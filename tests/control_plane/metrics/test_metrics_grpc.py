@@ -8,8 +8,8 @@ from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_proto.costory.v1 import common_pb2
+from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/costory-read"
 

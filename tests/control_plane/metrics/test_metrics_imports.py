@@ -143,7 +143,7 @@ def test_another_tenant_sees_nothing(tenant_b, imported, call):
 
 
 def test_the_daily_schedule_imports_each_missed_day_once(settings, imported):
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, timedelta
 
     import sqlalchemy as sa
 

@@ -1,0 +1,42 @@
+"""Conversions every API surface shares: proto messages to the plain-Python view the services take, the
+proto3 JSON the REST API returns, timestamps, and request days."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from control_plane.errors import InvalidArgument
+from costory_schema.rules import Violation
+
+
+def to_data(message: Message) -> dict[str, Any]:
+    """The plain-Python view the services and the input rules take: proto field names, scalars without
+    presence always present, unset optionals and messages absent."""
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    """The proto3 JSON mapping of a message, with proto field names (what the REST API returns)."""
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return stamp
+
+
+def parse_day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(
+            [Violation((field,), "Invalid Date", f"`{field}` is `{value}`; use a UTC day as YYYY-MM-DD.")]
+        ) from None
