@@ -72,7 +72,7 @@ test: provider postgres
 	$(PY) -m pytest
 
 demo: provider
-	$(PY) -m control_plane.demo
+	$(PY) -m devtools.demo
 
 bench: provider
 	$(PY) bench/provider_bench.py

@@ -158,7 +158,7 @@ def main() -> None:
     import boto3
 
     from bench.provider_bench import machine
-    from control_plane.local import start_moto
+    from devtools.local import start_moto
 
     with tempfile.TemporaryDirectory() as raw:
         workdir = Path(raw)

@@ -22,10 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from control_plane.local import Terraform, start_control_plane  # noqa: E402
 from costory_proto import tfplugin6_pb2 as tf  # noqa: E402
 from costory_proto import tfplugin6_pb2_grpc  # noqa: E402
 from costory_proto.plugin import grpc_controller_pb2, grpc_controller_pb2_grpc  # noqa: E402
+from devtools.local import Terraform, start_control_plane  # noqa: E402
 from provider_shim.plugin import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, dial  # noqa: E402
 
 LAUNCHER = next((REPO / ".terraform-provider" / "mirror").rglob("terraform-provider-costory_v*"), None)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from control_plane.db import migrate
-from control_plane.local import start_moto
+from devtools.local import start_moto
 from tests.pg_cluster import PostgresCluster, PostgresUnavailable, start_postgres
 
 

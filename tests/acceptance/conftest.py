@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from control_plane.local import Terraform, start_control_plane, terraform_available
+from devtools.local import Terraform, start_control_plane, terraform_available
 
 
 def pytest_collection_modifyitems(items):

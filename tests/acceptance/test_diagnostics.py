@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from control_plane.local import free_port
+from devtools.local import free_port
 from tests.acceptance.test_metrics_datasource import ADDRESS, PROVIDER, blocks_config
 
 GOOD = {
@@ -79,7 +79,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def initialised(tmp_path_factory, control_plane, tenant_token):
-    from control_plane.local import Terraform
+    from devtools.local import Terraform
 
     terraform = Terraform(
         tmp_path_factory.mktemp("diagnostics"),

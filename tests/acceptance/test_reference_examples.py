@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from control_plane.local import REPO
+from devtools.local import REPO
 
 REFERENCE = REPO / "examples" / "terraform" / "reference"
 

@@ -10,9 +10,9 @@ import boto3
 import httpx
 import pytest
 
-from control_plane.billing.sample import guide_cur, write_cur
-from control_plane.local import REPO, Terraform, aws_emulator_override, start_control_plane
-from control_plane.sample_usage import upload
+from devtools.local import REPO, Terraform, aws_emulator_override, start_control_plane
+from devtools.sample_cur import guide_cur, write_cur
+from devtools.sample_usage import upload
 
 EXAMPLE = REPO / "examples" / "terraform" / "split-shared-api-costs"
 DATASOURCE = "costory_metrics_datasource_s3_parquet.api_usage"

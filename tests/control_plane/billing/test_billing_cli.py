@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from control_plane.billing.sample import guide_cur, write_cur
 from control_plane.billing.store import CostStore
 from costory_proto.costory.v1 import billing_datasource_pb2 as pb
+from devtools.sample_cur import guide_cur, write_cur
 from tests.control_plane.billing.test_billing_grpc import BUCKET, aws, create, role_arn, settings  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[3]

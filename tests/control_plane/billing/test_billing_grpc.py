@@ -11,13 +11,13 @@ import pytest
 import sqlalchemy as sa
 from google.protobuf import field_mask_pb2
 
-from control_plane.billing.sample import guide_cur, write_cur
 from control_plane.billing.store import CostStore
 from control_plane.models import BillingFile, BillingPeriod
 from control_plane.settings import Settings
 from costory_proto.costory.v1 import billing_datasource_pb2 as pb
 from costory_proto.costory.v1 import metrics_datasource_pb2 as metrics_pb
 from costory_proto.costory.v1 import tenant_pb2
+from devtools.sample_cur import guide_cur, write_cur
 from tests.control_plane.metrics.test_metrics_grpc import field_violations
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/costory-billing"

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 
 from control_plane.billing.cur import normalize
-from control_plane.billing.sample import cur_table, guide_cur
 from control_plane.billing.schema import COST_SCHEMA, RULE_COLUMNS
 from control_plane.billing.store import CostStore
+from devtools.sample_cur import cur_table, guide_cur
 
 
 def month(datasource_id: str, billing_period: str, table=None, partition_id: int = 1):

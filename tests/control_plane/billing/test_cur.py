@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 
 from control_plane.billing.cur import NotACurFile, billing_period_of, normalize
-from control_plane.billing.sample import cur_table, guide_cur
 from control_plane.billing.schema import COST_SCHEMA
+from devtools.sample_cur import cur_table, guide_cur
 
 
 def one(**row):

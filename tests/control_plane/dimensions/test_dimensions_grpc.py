@@ -12,14 +12,14 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from control_plane.billing.cur import normalize
-from control_plane.billing.sample import guide_cur
 from control_plane.billing.store import CostStore
 from control_plane.ingest.importer import import_datasource
 from control_plane.ingest.store import AwsCredentials, S3ObjectStore
-from control_plane.sample_usage import ROWS, upload
 from costory_proto.costory.v1 import cost_pb2
 from costory_proto.costory.v1 import metrics_datasource_pb2 as metrics_pb
 from costory_proto.costory.v1 import virtual_dimension_pb2 as pb
+from devtools.sample_cur import guide_cur
+from devtools.sample_usage import ROWS, upload
 
 BUCKET = "guide-usage"
 GATEWAY = pb.RuleCondition(column="ServiceName", operator="EQUALS", values=["Amazon API Gateway"])

@@ -477,7 +477,7 @@ class TestFailures:
 
     def test_unreachable_storage_is_transient(self, sessions, clock):
         from control_plane.ingest.store import S3ObjectStore
-        from control_plane.local import free_port
+        from devtools.local import free_port
         from tests.control_plane.ingest.support import BUCKET, CREDENTIALS
 
         ds = add_datasource(sessions)

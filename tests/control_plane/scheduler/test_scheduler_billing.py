@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from control_plane.billing import service as billing
-from control_plane.billing.sample import guide_cur, write_cur
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions.service import create_dimension
@@ -26,6 +25,7 @@ from control_plane.scheduler import RunKind, plan_due_runs
 from control_plane.scheduler.slots import as_utc
 from control_plane.services import Services
 from control_plane.trust.access import AccessDenied
+from devtools.sample_cur import guide_cur, write_cur
 from tests.control_plane.scheduler.support import add_billing_datasource, add_datasource, at
 
 BUCKET = "customer-billing"

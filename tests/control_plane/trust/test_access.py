@@ -225,7 +225,7 @@ class TestEmulatorTrustPolicy:
 
 
 def test_unreachable_sts_is_a_transient_failure(sessions, tenant):
-    from control_plane.local import free_port
+    from devtools.local import free_port
 
     sleeps: list[float] = []
     access = access_with(

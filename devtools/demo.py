@@ -22,8 +22,7 @@ from pathlib import Path
 import boto3
 import httpx
 
-from control_plane.billing.sample import guide_cur, write_cur
-from control_plane.local import (
+from devtools.local import (
     REPO,
     Terraform,
     aws_emulator_override,
@@ -31,7 +30,8 @@ from control_plane.local import (
     start_moto,
     terraform_available,
 )
-from control_plane.sample_usage import upload
+from devtools.sample_cur import guide_cur, write_cur
+from devtools.sample_usage import upload
 
 EXAMPLE = REPO / "examples" / "terraform" / "split-shared-api-costs"
 

@@ -1,0 +1,1 @@
+"""Development and test harness: the demo, the emulator/control-plane starters and sample data. Not shipped."""
