@@ -28,8 +28,8 @@ from control_plane.billing.cur import (
     normalize,
 )
 from control_plane.billing.store import CostStore
-from control_plane.ingest.errors import ImportFailed
-from control_plane.ingest.store import ObjectInfo, ObjectStore
+from control_plane.imports.errors import ImportFailed
+from control_plane.storage import ObjectInfo, ObjectStore
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, utcnow
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from control_plane.billing.store import CostStore
 from control_plane.dimensions.service import recompute_tenant
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.findings import Finding, raise_errors
-from control_plane.ingest.errors import ImportFailed, TerminalImportError, TransientImportError
-from control_plane.ingest.store import S3ObjectStore, listing_failure
+from control_plane.imports.errors import ImportFailed, TerminalImportError, TransientImportError
+from control_plane.storage import S3ObjectStore, listing_failure
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant, utcnow
 from control_plane.pagination import Page, page_of
 from control_plane.services import Services

@@ -21,7 +21,7 @@ from control_plane.allocation import Allocation, Rule, VirtualDimension, preview
 from control_plane.dimensions import compute
 from control_plane.dimensions.definition import parse_definition
 from control_plane.errors import InvalidArgument
-from control_plane.ingest.query import metric_series
+from control_plane.metrics.query import metric_series
 from control_plane.models import Tenant
 from costory_schema.rules import PathStep, Violation
 

@@ -24,7 +24,7 @@ from control_plane.allocation import AllocationResult, VirtualDimension, allocat
 from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.billing.store import CostStore
 from control_plane.dimensions.definition import MetricSource
-from control_plane.ingest.query import metric_series
+from control_plane.metrics.query import metric_series
 from control_plane.models import MetricDefinition, MetricsDatasource
 
 CENT = Decimal("0.01")

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from control_plane.dimensions.service import recompute_tenant
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.ingest.errors import ImportFailed, TerminalImportError, TransientImportError, is_transient
-from control_plane.ingest.importer import DatasourceStatus, ImportStatus, ImportSummary, import_datasource
-from control_plane.ingest.query import metric_series
-from control_plane.ingest.store import S3ObjectStore
+from control_plane.imports.errors import ImportFailed, TerminalImportError, TransientImportError, is_transient
+from control_plane.imports.pipeline import DatasourceStatus, ImportStatus, ImportSummary, import_datasource
+from control_plane.metrics.query import metric_series
+from control_plane.storage import S3ObjectStore
 from control_plane.models import MetricDefinition, MetricFile, MetricImport, MetricsDatasource, utcnow
 from control_plane.services import Services
 from control_plane.trust.access import AccessDenied

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.findings import Finding, raise_errors
-from control_plane.ingest.load import delete_metrics, forget_files
+from control_plane.metrics.load import delete_metrics, forget_files
 from control_plane.metrics.repository import MetricsDatasourceRepository
 from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, utcnow
 from control_plane.pagination import Page, page_of

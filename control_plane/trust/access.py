@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from control_plane.findings import Finding
 from control_plane.identity import IdTokenUnavailable
-from control_plane.ingest.parquet import MetricSpec, columns_problem
-from control_plane.ingest.store import AwsCredentials, S3ObjectStore
+from control_plane.metrics.reader import MetricSpec, columns_problem
+from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.settings import Settings
 from control_plane.trust.policy import evaluate_trust_policy
 

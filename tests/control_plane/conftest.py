@@ -124,3 +124,20 @@ def tenant_a(sessions, connect) -> Client:
 @pytest.fixture
 def tenant_b(sessions, connect) -> Client:
     return _tenant_client(sessions, connect, "Tenant B")
+
+
+@pytest.fixture
+def bucket(moto):
+    """A bucket in the moto server, to put the files an import reads."""
+    from tests.control_plane.imports.support import Bucket
+
+    return Bucket(moto.endpoint)
+
+
+@pytest.fixture
+def clock():
+    """A fixed import clock: 2026-01-10 06:00 UTC."""
+    from datetime import UTC, datetime
+
+    instant = datetime(2026, 1, 10, 6, 0, tzinfo=UTC)
+    return lambda: instant

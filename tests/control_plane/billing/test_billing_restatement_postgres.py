@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from control_plane.billing.importer import import_billing
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker
-from control_plane.ingest.store import AwsCredentials, S3ObjectStore
+from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import cur_table, guide_cur, write_cur

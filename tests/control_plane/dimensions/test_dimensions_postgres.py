@@ -10,7 +10,7 @@ from control_plane.billing.importer import import_billing
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker
 from control_plane.dimensions import service as dimensions
-from control_plane.ingest.store import AwsCredentials, S3ObjectStore
+from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.models import BillingDatasource, BillingPeriod, Dimension
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import guide_cur, write_cur

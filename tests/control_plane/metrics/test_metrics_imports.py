@@ -12,7 +12,7 @@ import pytest
 from control_plane.settings import Settings
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_proto.costory.v1 import tenant_pb2
-from tests.control_plane.ingest.support import usage
+from tests.control_plane.imports.support import usage
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions.service import create_dimension
 from control_plane.findings import Finding
-from control_plane.ingest.store import AwsCredentials
+from control_plane.storage import AwsCredentials
 from control_plane.metrics import imports
 from control_plane.metrics.imports import scheduler_for
 from control_plane.models import BillingDatasource, BillingPeriod, Dimension, ImportRun, Tenant

@@ -18,11 +18,11 @@ import google.auth.jwt
 import pytest
 
 from control_plane.identity import GoogleIdentity
-from control_plane.ingest.store import AwsCredentials
+from control_plane.storage import AwsCredentials
 from control_plane.settings import Settings
 from control_plane.tenants.service import create_tenant
 from control_plane.trust.access import AccessDenied, RoleAccess
-from tests.control_plane.ingest.support import parquet_bytes
+from tests.control_plane.imports.support import parquet_bytes
 
 ROLE = "arn:aws:iam::123456789012:role/costory-usage"
 SUCCESS = """<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from control_plane.ingest.errors import ObjectReadError, TerminalImportError, TransientImportError
-from control_plane.ingest.parquet import MetricSpec, read_metrics
-from control_plane.ingest.store import AwsCredentials, listing_failure, reading_failure
-from tests.control_plane.ingest.support import BUCKET, CREDENTIALS, PREFIX, usage
+from control_plane.imports.errors import ObjectReadError, TerminalImportError, TransientImportError
+from control_plane.metrics.reader import MetricSpec, read_metrics
+from control_plane.storage import AwsCredentials, listing_failure, reading_failure
+from tests.control_plane.imports.support import BUCKET, CREDENTIALS, PREFIX, usage
 
 
 class TestS3ObjectStore:

@@ -57,7 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.ingest.parquet import Aggregation
+from control_plane.metrics.reader import Aggregation
 from control_plane.models import MetricDefinition, MetricValue
 from costory_schema.rules import Violation
 

@@ -28,16 +28,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.ingest.errors import (
+from control_plane.imports.errors import (
     ImportFailed,
     ObjectReadError,
     Quarantine,
     TerminalImportError,
     TransientImportError,
 )
-from control_plane.ingest.load import FileStatus, load_file, quarantine_file
-from control_plane.ingest.parquet import MetricSpec, read_metrics
-from control_plane.ingest.store import ObjectInfo, ObjectStore, listing_failure, reading_failure
+from control_plane.metrics.load import FileStatus, load_file, quarantine_file
+from control_plane.metrics.reader import MetricSpec, read_metrics
+from control_plane.storage import ObjectInfo, ObjectStore, listing_failure, reading_failure
 from control_plane.models import MetricDefinition, MetricFile, MetricImport, MetricsDatasource
 
 log = logging.getLogger(__name__)

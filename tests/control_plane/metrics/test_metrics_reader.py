@@ -8,9 +8,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from control_plane.ingest.errors import ObjectReadError, Quarantine
-from control_plane.ingest.parquet import Aggregation, MetricSpec, columns_problem, read_metrics
-from tests.control_plane.ingest.support import CountingFile, FailingFile, parquet_bytes
+from control_plane.imports.errors import ObjectReadError, Quarantine
+from control_plane.metrics.reader import Aggregation, MetricSpec, columns_problem, read_metrics
+from tests.control_plane.imports.support import CountingFile, FailingFile, parquet_bytes
 
 CALLS = MetricSpec("api_calls", "date", "api_call_count", ("team",), Aggregation.SUM)
 RESEND = "upload the file again (the same key is fine)"

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from control_plane.ingest.errors import ObjectReadError, Quarantine
+from control_plane.imports.errors import ObjectReadError, Quarantine
 
 if TYPE_CHECKING:
     from control_plane.models import MetricDefinition

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from control_plane.ingest.store import ObjectInfo
+from control_plane.storage import ObjectInfo
 from control_plane.models import MetricDay, MetricFile, MetricValue
 
 _IN_CHUNK = 500

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pytest
 from botocore.exceptions import ClientError
 
-from control_plane.ingest import load
-from control_plane.ingest.errors import TerminalImportError, TransientImportError, is_transient
-from control_plane.ingest.importer import DatasourceStatus, ImportStatus, QuarantinedFile, import_datasource
-from tests.control_plane.ingest.support import (
+from control_plane.metrics import load
+from control_plane.imports.errors import TerminalImportError, TransientImportError, is_transient
+from control_plane.imports.pipeline import DatasourceStatus, ImportStatus, QuarantinedFile, import_datasource
+from tests.control_plane.imports.support import (
     PREFIX,
     FailingFile,
     ListedAs,
@@ -476,9 +476,9 @@ class TestFailures:
         assert datasource(sessions, ds).status_message == f"Import failed: {message}"
 
     def test_unreachable_storage_is_transient(self, sessions, clock):
-        from control_plane.ingest.store import S3ObjectStore
+        from control_plane.storage import S3ObjectStore
         from devtools.local import free_port
-        from tests.control_plane.ingest.support import BUCKET, CREDENTIALS
+        from tests.control_plane.imports.support import BUCKET, CREDENTIALS
 
         ds = add_datasource(sessions)
         store = S3ObjectStore(
@@ -542,7 +542,7 @@ class TestFailures:
 
 class TestDefinitionsChange:
     def test_forgetting_files_reads_them_again_for_new_and_fixed_metrics(self, sessions, bucket, clock):
-        from control_plane.ingest.load import delete_metrics, forget_files
+        from control_plane.metrics.load import delete_metrics, forget_files
         from control_plane.models import MetricDefinition
 
         ds = add_datasource(sessions)
@@ -572,9 +572,9 @@ class TestConcurrentImports:
     def test_a_file_recorded_meanwhile_by_another_import_counts_as_unchanged(
         self, sessions, bucket, clock, monkeypatch
     ):
-        from control_plane.ingest import importer
-        from control_plane.ingest.load import load_file
-        from control_plane.ingest.store import ObjectInfo
+        from control_plane.imports import pipeline as importer
+        from control_plane.metrics.load import load_file
+        from control_plane.storage import ObjectInfo
 
         ds = add_datasource(sessions)
         bucket.put("2024-01-01.parquet", _good_day())

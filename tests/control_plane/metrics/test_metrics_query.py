@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.ingest.query import AuthorizedDatasourceId, fill_and_group, metric_series
+from control_plane.metrics.query import AuthorizedDatasourceId, fill_and_group, metric_series
 from control_plane.models import MetricDefinition, MetricsDatasource, MetricValue
 from control_plane.tenants.service import create_tenant
 

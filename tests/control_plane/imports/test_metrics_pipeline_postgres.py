@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from control_plane.db import create_engine, create_sessionmaker
-from control_plane.ingest.query import metric_series
-from tests.control_plane.ingest.support import Metric, add_datasource, usage, values
-from tests.control_plane.ingest.test_ingest_importer import run, team
+from control_plane.metrics.query import metric_series
+from tests.control_plane.imports.support import Metric, add_datasource, usage, values
+from tests.control_plane.imports.test_metrics_pipeline import run, team
 
 
 @pytest.fixture

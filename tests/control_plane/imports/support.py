@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.ingest.errors import ObjectReadError
-from control_plane.ingest.store import AwsCredentials, ObjectInfo, S3ObjectStore
+from control_plane.imports.errors import ObjectReadError
+from control_plane.storage import AwsCredentials, ObjectInfo, S3ObjectStore
 from control_plane.models import (
     MetricDay,
     MetricDefinition,

@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from control_plane.ingest.errors import (
+from control_plane.imports.errors import (
     ImportFailed,
     ObjectReadError,
     TerminalImportError,
