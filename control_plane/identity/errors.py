@@ -1,19 +1,13 @@
-"""The identity package's domain errors (their ``code`` is the gRPC status they become)."""
+"""The identity package's domain errors (their kind, in control_plane.errors, says the status they become)."""
 
 from __future__ import annotations
 
-from google.rpc import code_pb2
-
-from control_plane.errors import DomainError
+from control_plane.errors import ResourceExhausted, Unavailable
 
 
-class PoolExhausted(DomainError):
+class PoolExhausted(ResourceExhausted):
     """Every key in the configured pool already belongs to a tenant."""
 
-    code = code_pb2.RESOURCE_EXHAUSTED
 
-
-class IdTokenUnavailable(DomainError):
+class IdTokenUnavailable(Unavailable):
     """No Google ID token could be obtained for a tenant. The message never holds a key or a token."""
-
-    code = code_pb2.UNAVAILABLE
