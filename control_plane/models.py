@@ -33,6 +33,8 @@ class Tenant(Base):
     service_account_email: Mapped[str] = mapped_column(sa.String(200), unique=True)
     google_subject_id: Mapped[str] = mapped_column(sa.String(21), unique=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    """When the API token was revoked (`tenants revoke`); NULL while it is valid. Rotating it clears this."""
 
     metrics_datasources: Mapped[list[MetricsDatasource]] = relationship(
         back_populates="tenant", lazy="raise"
