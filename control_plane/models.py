@@ -313,8 +313,11 @@ class Dimension(Base):
     rules: Mapped[list] = mapped_column(sa.JSON)
     """The `rules` list as given (proto JSON mapping, field names as in the proto)."""
     status: Mapped[str] = mapped_column(sa.String(32), default="PENDING")
-    """`COMPUTED`, `NO_COST_DATA` or `ERROR` once computed."""
+    """A ``dimensions.DimensionStatus``: `PENDING`, then `COMPUTED`, `NO_COST_DATA` or `ERROR`."""
     status_message: Mapped[str | None] = mapped_column(sa.Text)
     computed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    allocation_file: Mapped[str | None] = mapped_column(sa.String(200))
+    """The results served, relative to the tenant's allocations folder (see ``dimensions.results``); set in
+    the transaction that saved what they were computed from."""
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
