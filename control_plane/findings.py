@@ -1,39 +1,38 @@
-"""A problem found while checking something a user declared: how bad, on which attribute, what to do."""
+"""Problems found while checking something a user declared, on the wire: `costory.v1.Finding` messages for
+validate responses and saved objects, INVALID_ARGUMENT for the errors of a write."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TypeVar
 
 from control_plane.errors import InvalidArgument
 from costory_proto.costory.v1 import common_pb2
-from costory_schema.rules import Violation, format_path
+from costory_schema.problems import Path, Problem, Severity
 
-PathStep = str | int
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: str
-    """`ERROR` (the object is refused) or `WARNING` (saved; shown to the user)."""
-    path: tuple[PathStep, ...]
-    """Attribute path, e.g. ("metrics_definition", 0, "date_column")."""
-    summary: str
-    detail: str
+P = TypeVar("P", bound=Problem)
 
 
-def to_proto(finding: Finding) -> common_pb2.Finding:
+class Finding(Problem):
+    """Former type, built as ``Finding(severity, path, summary, detail)``; kept while callers move to
+    `Problem` (an instance *is* a Problem)."""
+
+    def __init__(self, severity: Severity | str, path: Path, summary: str, detail: str):
+        super().__init__(tuple(path), summary, detail, Severity(severity))
+
+
+def to_proto(problem: Problem) -> common_pb2.Finding:
     return common_pb2.Finding(
-        severity=common_pb2.Finding.ERROR if finding.severity == "ERROR" else common_pb2.Finding.WARNING,
-        field=format_path(finding.path),
-        summary=finding.summary,
-        detail=finding.detail,
+        severity=common_pb2.Finding.ERROR if problem.is_error else common_pb2.Finding.WARNING,
+        field=problem.field,
+        summary=problem.summary,
+        detail=problem.detail,
     )
 
 
-def raise_errors(findings: Sequence[Finding]) -> list[Finding]:
+def raise_errors(problems: Sequence[P]) -> list[P]:
     """Raise the errors (INVALID_ARGUMENT naming each attribute); return the warnings."""
-    errors = [f for f in findings if f.severity == "ERROR"]
+    errors = [p for p in problems if p.is_error]
     if errors:
-        raise InvalidArgument([Violation(f.path, f.summary, f.detail) for f in errors])
-    return [f for f in findings if f.severity != "ERROR"]
+        raise InvalidArgument(errors)
+    return [p for p in problems if not p.is_error]

@@ -10,47 +10,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from costory_schema.options import field_rules, is_map, is_repeated, terraform_attribute
+from costory_schema.problems import PathStep, Problem, format_path
 
-PathStep = str | int
+__all__ = ["PathStep", "Problem", "Violation", "check", "format_path"]
 
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule, at the path of the offending value."""
-
-    path: tuple[PathStep, ...]
-    summary: str
-    detail: str
-
-    @property
-    def field(self) -> str:
-        """The path as ``metrics_definition[1].gap_filling`` (google.rpc.BadRequest style)."""
-        return format_path(self.path)
-
-
-def format_path(path: tuple[PathStep, ...]) -> str:
-    out = ""
-    for step in path:
-        if isinstance(step, int):
-            out += f"[{step}]"
-        else:
-            out += f".{step}" if out else step
-    return out
+Violation = Problem
+"""Former name of `Problem`, kept while callers move to it."""
 
 
 def _always_known(_: Any) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern[str]:
+    """The proto's own `pattern` options (ours, not users'): Python `re` is fine for them."""
     return re.compile(pattern)
 
 
@@ -60,18 +40,18 @@ def check(
     *,
     is_known: Callable[[Any], bool] = _always_known,
     path: tuple[PathStep, ...] = (),
-) -> list[Violation]:
+) -> list[Problem]:
     """Every violation of the rules declared on ``message``'s fields, in field order."""
     if value is None or not is_known(value):
         return []
-    violations: list[Violation] = []
+    violations: list[Problem] = []
     for field in message.fields:
         field_value = value.get(field.name)
         field_path = (*path, field.name)
         if field_value is None or not is_known(field_value):
             if terraform_attribute(field).required and field_value is None:
                 violations.append(
-                    Violation(field_path, "Missing Required Attribute", f"`{field.name}` must be set.")
+                    Problem(field_path, "Missing Required Attribute", f"`{field.name}` must be set.")
                 )
             continue
         violations.extend(_check_field(field, field_value, value, field_path, is_known))
@@ -84,12 +64,12 @@ def _check_field(
     siblings: Mapping[str, Any],
     path: tuple[PathStep, ...],
     is_known: Callable[[Any], bool],
-) -> list[Violation]:
+) -> list[Problem]:
     rules = field_rules(field)
     if is_map(field):
         return []
     if is_repeated(field):
-        violations: list[Violation] = []
+        violations: list[Problem] = []
         for index, element in enumerate(value):
             if field.message_type is not None:
                 violations.extend(check(field.message_type, element, is_known=is_known, path=(*path, index)))
@@ -103,25 +83,25 @@ def _check_field(
     return _check_scalar(field, rules, value, siblings, path, is_known)
 
 
-def _check_scalar(field, rules, value, siblings, path, is_known) -> list[Violation]:
+def _check_scalar(field, rules, value, siblings, path, is_known) -> list[Problem]:
     name = field.name
     if not isinstance(value, str):
         return []
     if rules.not_empty and not value.strip():
-        return [Violation(path, "Empty Value", f"`{name}` must not be empty.")]
+        return [Problem(path, "Empty Value", f"`{name}` must not be empty.")]
     if rules.one_of and value not in rules.one_of:
         allowed = ", ".join(f"`{v}`" for v in rules.one_of)
         return [
-            Violation(path, "Invalid Value", f"`{name}` is `{value}`; it must be one of {allowed} (case-sensitive).")
+            Problem(path, "Invalid Value", f"`{name}` is `{value}`; it must be one of {allowed} (case-sensitive).")
         ]
     if rules.pattern and not _compiled(rules.pattern).match(value):
         hint = rules.pattern_hint or f"a value matching `{rules.pattern}`"
-        return [Violation(path, "Invalid Value", f"`{name}` is `{value}`; it must be {hint}.")]
+        return [Problem(path, "Invalid Value", f"`{name}` is `{value}`; it must be {hint}.")]
     if rules.differs_from:
         other = siblings.get(rules.differs_from)
         if other is not None and is_known(other) and other == value:
             return [
-                Violation(
+                Problem(
                     path,
                     "Conflicting Columns",
                     f"`{name}` and `{rules.differs_from}` are both `{value}`; they must name different columns.",
@@ -130,7 +110,7 @@ def _check_scalar(field, rules, value, siblings, path, is_known) -> list[Violati
     return []
 
 
-def _check_unique(elements, key: str, path, is_known) -> list[Violation]:
+def _check_unique(elements, key: str, path, is_known) -> list[Problem]:
     first_seen: dict[Any, int] = {}
     violations = []
     for index, element in enumerate(elements):
@@ -141,7 +121,7 @@ def _check_unique(elements, key: str, path, is_known) -> list[Violation]:
             continue
         if k in first_seen:
             violations.append(
-                Violation(
+                Problem(
                     (*path, index, key),
                     "Duplicate Value",
                     f"`{key}` `{k}` is already used by {format_path((*path, first_seen[k]))}; "

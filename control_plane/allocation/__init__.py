@@ -4,7 +4,7 @@ A pure core — no database, no network. See `engine.allocate` and `rules.Virtua
 """
 
 from control_plane.allocation.engine import AllocationResult, allocate, largest_remainder, preview_split
-from control_plane.allocation.errors import AllocationError, ConservationError, RuleError
+from control_plane.allocation.errors import AllocationError, ConservationError
 from control_plane.allocation.rules import (
     Allocation,
     AllocationKind,
@@ -40,7 +40,6 @@ __all__ = [
     "Not",
     "Or",
     "Rule",
-    "RuleError",
     "ValueMapping",
     "VirtualDimension",
     "allocate",

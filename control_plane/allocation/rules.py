@@ -1,51 +1,29 @@
-"""The rule model of a virtual dimension: conditions, allocations, rules, and their validation.
+"""The rule model of a virtual dimension: conditions, allocations and rules.
 
 A virtual dimension (e.g. `team`) is an ordered tuple of rules; the first rule whose condition matches a cost row
 decides where that row's cost goes, and cost no rule matches goes to the dimension's leftover value.
 
-Every model is a frozen dataclass. A `Rule` validates its condition and allocation when it is built and raises
-`RuleError` with a path naming the rule and the offending field, e.g. `rules[gateway].allocation.percentages`.
+Every model is a frozen dataclass of plain values. Models are built from what a user wrote by
+`control_plane.dimensions.definition.parse_definition`, the one place rules are validated (each problem on the
+attribute path Terraform underlines); the engine takes them as given.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from control_plane.allocation.errors import RuleError
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from control_plane.allocation import regex
 from control_plane.billing.schema import RULE_COLUMNS
 
 # String columns of the cost table a rule may refer to; anything else is a tag, written `tag:<key>`.
 COST_COLUMNS: tuple[str, ...] = RULE_COLUMNS
 TAG_PREFIX = "tag:"
-
-Problems = Iterator[tuple[str, str]]
-
-
-def _reference_problems(reference: object, path: str) -> Problems:
-    if not isinstance(reference, str):
-        yield path, f"must be a column name or 'tag:<key>', got {reference!r}"
-    elif reference.startswith(TAG_PREFIX):
-        if not reference[len(TAG_PREFIX) :]:
-            yield path, "a tag reference needs a key after 'tag:'"
-    elif reference not in COST_COLUMNS:
-        yield path, f"unknown column {reference!r}; use one of {', '.join(COST_COLUMNS)} or 'tag:<key>'"
-
-
-def _regex_problems(pattern: object, path: str, *, needs_group: bool = False) -> Problems:
-    if not isinstance(pattern, str):
-        yield path, f"must be a regular expression string, got {pattern!r}"
-        return
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        yield path, f"invalid regular expression {pattern!r}: {error}"
-        return
-    if needs_group and compiled.groups < 1:
-        yield path, f"regular expression {pattern!r} needs a capture group; its first group is the value"
 
 
 # --- conditions ------------------------------------------------------------------------------------------------
@@ -58,9 +36,6 @@ class Condition:
         """The columns and tags this condition reads."""
         raise NotImplementedError
 
-    def problems(self, path: str) -> Problems:
-        raise NotImplementedError
-
 
 @dataclass(frozen=True)
 class Always(Condition):
@@ -68,9 +43,6 @@ class Always(Condition):
 
     def references(self) -> frozenset[str]:
         return frozenset()
-
-    def problems(self, path: str) -> Problems:
-        return iter(())
 
 
 @dataclass(frozen=True)
@@ -82,11 +54,6 @@ class Equals(Condition):
 
     def references(self) -> frozenset[str]:
         return frozenset({self.column})
-
-    def problems(self, path: str) -> Problems:
-        yield from _reference_problems(self.column, f"{path}.column")
-        if not isinstance(self.value, str):
-            yield f"{path}.value", f"must be a string, got {self.value!r}"
 
 
 @dataclass(frozen=True)
@@ -102,29 +69,17 @@ class In(Condition):
     def references(self) -> frozenset[str]:
         return frozenset({self.column})
 
-    def problems(self, path: str) -> Problems:
-        yield from _reference_problems(self.column, f"{path}.column")
-        if not self.values:
-            yield f"{path}.values", "must list at least one value"
-        for index, value in enumerate(self.values):
-            if not isinstance(value, str):
-                yield f"{path}.values[{index}]", f"must be a string, got {value!r}"
-
 
 @dataclass(frozen=True)
 class Matches(Condition):
-    """The column or tag matches the Python regular expression `regex` anywhere (`re.search`); anchor it with
-    `^…$` to match the whole value. Null never matches."""
+    """The column or tag matches the RE2 regular expression `regex` anywhere (a search); anchor it with `^…$` to
+    match the whole value. Null never matches."""
 
     column: str
     regex: str
 
     def references(self) -> frozenset[str]:
         return frozenset({self.column})
-
-    def problems(self, path: str) -> Problems:
-        yield from _reference_problems(self.column, f"{path}.column")
-        yield from _regex_problems(self.regex, f"{path}.regex")
 
 
 @dataclass(frozen=True)
@@ -135,9 +90,6 @@ class Exists(Condition):
 
     def references(self) -> frozenset[str]:
         return frozenset({self.column})
-
-    def problems(self, path: str) -> Problems:
-        yield from _reference_problems(self.column, f"{path}.column")
 
 
 @dataclass(frozen=True)
@@ -150,9 +102,6 @@ class And(Condition):
     def references(self) -> frozenset[str]:
         return frozenset().union(*(operand.references() for operand in self.operands))
 
-    def problems(self, path: str) -> Problems:
-        yield from _operand_problems(self.operands, path)
-
 
 @dataclass(frozen=True)
 class Or(Condition):
@@ -164,9 +113,6 @@ class Or(Condition):
     def references(self) -> frozenset[str]:
         return frozenset().union(*(operand.references() for operand in self.operands))
 
-    def problems(self, path: str) -> Problems:
-        yield from _operand_problems(self.operands, path)
-
 
 @dataclass(frozen=True)
 class Not(Condition):
@@ -174,22 +120,6 @@ class Not(Condition):
 
     def references(self) -> frozenset[str]:
         return self.operand.references()
-
-    def problems(self, path: str) -> Problems:
-        if not isinstance(self.operand, Condition):
-            yield f"{path}.operand", f"must be a condition, got {self.operand!r}"
-        else:
-            yield from self.operand.problems(f"{path}.operand")
-
-
-def _operand_problems(operands: tuple[Condition, ...], path: str) -> Problems:
-    if not operands:
-        yield f"{path}.operands", "must hold at least one condition"
-    for index, operand in enumerate(operands):
-        if not isinstance(operand, Condition):
-            yield f"{path}.operands[{index}]", f"must be a condition, got {operand!r}"
-        else:
-            yield from operand.problems(f"{path}.operands[{index}]")
 
 
 # --- allocations -----------------------------------------------------------------------------------------------
@@ -212,7 +142,8 @@ class MappingStrategy(enum.Enum):
     IDENTITY = "identity"
     """The value as it is."""
     REGEX = "regex"
-    """The first capture group of `regex` (searched anywhere); no match maps to nothing."""
+    """The first capture group of the RE2 regular expression `regex` (searched anywhere); no match maps to
+    nothing."""
     MANUAL = "manual"
     """Looked up in `table`; a value absent from it maps to nothing."""
 
@@ -226,33 +157,23 @@ class ValueMapping:
     regex: str | None = None
     table: Mapping[str, str] | None = None
 
-    def problems(self, path: str) -> Problems:
-        if not isinstance(self.strategy, MappingStrategy):
-            yield f"{path}.strategy", f"must be a MappingStrategy, got {self.strategy!r}"
-        elif self.strategy is MappingStrategy.REGEX:
-            yield from _regex_problems(self.regex, f"{path}.regex", needs_group=True)
+    def map(self, raw: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """The dimension value of each raw value (strings), null where it maps to nothing; columnar."""
+        values = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+        values = values.cast(pa.string())
+        if self.strategy is MappingStrategy.REGEX:
+            mapped = regex.first_group(values, self.regex or "")
         elif self.strategy is MappingStrategy.MANUAL:
-            if not isinstance(self.table, Mapping) or not self.table:
-                yield f"{path}.table", "a manual mapping needs a non-empty table of raw value -> dimension value"
-            else:
-                for raw, value in self.table.items():
-                    if not isinstance(raw, str) or not isinstance(value, str):
-                        yield f"{path}.table[{raw!r}]", "keys and values must be strings"
+            table = self.table or {}
+            keys = pa.array(list(table), pa.string())
+            mapped = pa.array(list(table.values()), pa.string()).take(pc.index_in(values, value_set=keys))
+        else:
+            mapped = values
+        return pc.if_else(pc.equal(mapped, ""), pa.scalar(None, pa.string()), mapped)
 
     def apply(self, raw: str | None) -> str | None:
-        """The dimension value for `raw`, or None when it maps to nothing."""
-        if raw is None:
-            return None
-        if self.strategy is MappingStrategy.IDENTITY:
-            mapped: str | None = raw
-        elif self.strategy is MappingStrategy.REGEX:
-            assert self.regex is not None
-            match = re.search(self.regex, raw)
-            mapped = match.group(1) if match else None
-        else:
-            assert self.table is not None
-            mapped = self.table.get(raw)
-        return mapped or None
+        """The dimension value for one raw value, or None when it maps to nothing."""
+        return self.map(pa.array([raw], pa.string()))[0].as_py()
 
 
 @dataclass(frozen=True)
@@ -289,50 +210,6 @@ class Allocation:
     def references(self) -> frozenset[str]:
         return frozenset({self.column}) if self.kind is AllocationKind.FROM_COLUMN and self.column else frozenset()
 
-    def problems(self, path: str) -> Problems:
-        kind = self.kind
-        if not isinstance(kind, AllocationKind):
-            yield f"{path}.kind", f"must be an AllocationKind, got {kind!r}"
-        elif kind is AllocationKind.FIXED:
-            if not isinstance(self.value, str) or not self.value:
-                yield f"{path}.value", "a fixed allocation needs a non-empty value"
-        elif kind is AllocationKind.FROM_COLUMN:
-            yield from _reference_problems(self.column, f"{path}.column")
-            yield from self.mapping.problems(f"{path}.mapping")
-        elif kind is AllocationKind.SPLIT_PERCENT:
-            yield from self._percent_problems(f"{path}.percentages")
-        elif kind is AllocationKind.SPLIT_EVEN:
-            values = self.values or ()
-            if not values:
-                yield f"{path}.values", "an even split needs at least one value"
-            elif any(not isinstance(value, str) or not value for value in values):
-                yield f"{path}.values", "values must be non-empty strings"
-            elif len(set(values)) != len(values):
-                yield f"{path}.values", "values must be distinct"
-        elif kind is AllocationKind.METRIC:
-            yield from self.mapping.problems(f"{path}.mapping")
-
-    def _percent_problems(self, path: str) -> Problems:
-        if not self.percentages:
-            yield path, "a percentage split needs at least one value"
-            return
-        total = Decimal(0)
-        for value, percent in self.percentages.items():
-            if not isinstance(value, str) or not value:
-                yield f"{path}[{value!r}]", "values must be non-empty strings"
-                return
-            try:
-                amount = percent_decimal(percent)
-            except (InvalidOperation, ValueError, TypeError):
-                yield f"{path}[{value!r}]", f"must be a number, got {percent!r}"
-                return
-            if not amount.is_finite() or amount < 0:
-                yield f"{path}[{value!r}]", f"must be a finite percentage >= 0, got {percent!r}"
-                return
-            total += amount
-        if total != 100:
-            yield path, f"percentages must sum to 100, they sum to {total}"
-
 
 def percent_decimal(percent: Decimal | int | float | str) -> Decimal:
     """A percentage as an exact decimal; floats are read as written (`12.5` is 12.5, not its binary value)."""
@@ -348,25 +225,11 @@ def percent_decimal(percent: Decimal | int | float | str) -> Decimal:
 
 @dataclass(frozen=True)
 class Rule:
-    """`condition` selects cost rows; `allocation` says where their cost goes. Validated when built."""
+    """`condition` selects cost rows; `allocation` says where their cost goes."""
 
     name: str
     condition: Condition
     allocation: Allocation
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise RuleError("rules[].name", "a rule needs a non-empty name")
-        path = f"rules[{self.name}]"
-        if not isinstance(self.condition, Condition):
-            raise RuleError(f"{path}.condition", f"must be a condition, got {self.condition!r}")
-        if not isinstance(self.allocation, Allocation):
-            raise RuleError(f"{path}.allocation", f"must be an Allocation, got {self.allocation!r}")
-        for problem_path, message in (
-            *self.condition.problems(f"{path}.condition"),
-            *self.allocation.problems(f"{path}.allocation"),
-        ):
-            raise RuleError(problem_path, message)
 
     def references(self) -> frozenset[str]:
         return self.condition.references() | self.allocation.references()
@@ -382,17 +245,6 @@ class VirtualDimension:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
-        if not isinstance(self.name, str) or not self.name:
-            raise RuleError("name", "a virtual dimension needs a non-empty name")
-        if not isinstance(self.leftover, str) or not self.leftover:
-            raise RuleError("leftover", "the leftover value must be a non-empty string")
-        seen: set[str] = set()
-        for index, rule in enumerate(self.rules):
-            if not isinstance(rule, Rule):
-                raise RuleError(f"rules[{index}]", f"must be a Rule, got {rule!r}")
-            if rule.name in seen:
-                raise RuleError(f"rules[{index}].name", f"rule name {rule.name!r} is used twice")
-            seen.add(rule.name)
 
     def references(self) -> frozenset[str]:
         return frozenset().union(*(rule.references() for rule in self.rules))

@@ -1,12 +1,18 @@
 """Run the allocation engine on a tenant's data: cost rows from the cost store, usage from the metrics
-tables; keep each dimension's result as one Parquet file and summarise it.
+tables; keep each dimension's result as Parquet and summarise it.
+
+Each computation writes a new, uniquely named file, `allocations/<tenant>/<dimension>/<uuid>.parquet`; the
+dimension's row points at the file that is served (`Dimension.allocation_file`, relative to the tenant's
+folder). Which file is current is decided by the database transaction that changes the pointer, never by
+the file system; see `dimensions.results`.
 
 The engine itself is pure (control_plane/allocation); this module does the I/O around it.
 """
 
 from __future__ import annotations
 
-import os
+import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -30,8 +36,36 @@ from control_plane.models import MetricDefinition, MetricsDatasource
 CENT = Decimal("0.01")
 
 
-def allocation_path(data_dir: Path, tenant_id: str, dimension_id: str) -> Path:
-    return Path(data_dir) / "allocations" / tenant_id / f"{dimension_id}.parquet"
+ALLOCATIONS = "allocations"
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_UNIQUE_FILE = re.compile(r"[0-9a-f]{32}\.parquet")
+
+
+def tenant_folder(data_dir: Path, tenant_id: str) -> Path:
+    """Where a tenant's allocation results live; refuses an id that could leave ``data_dir/allocations``."""
+    if not _SAFE_ID.fullmatch(tenant_id):
+        raise ValueError(f"unsafe tenant id {tenant_id!r} for a file path")
+    return Path(data_dir) / ALLOCATIONS / tenant_id
+
+
+def new_result_file(dimension_id: str) -> str:
+    """A fresh pointer value: ``<dimension>/<uuid>.parquet``, never used before."""
+    if not _SAFE_ID.fullmatch(dimension_id):
+        raise ValueError(f"unsafe dimension id {dimension_id!r} for a file path")
+    return f"{dimension_id}/{uuid.uuid4().hex}.parquet"
+
+
+def result_path(data_dir: Path, tenant_id: str, dimension_id: str, pointer: str | None) -> Path | None:
+    """The file a dimension's pointer names, or None without a pointer. Only the two shapes this module
+    writes are accepted: ``<dimension>/<uuid>.parquet``, and ``<dimension>.parquet`` (results written before
+    migration 0006)."""
+    if not pointer:
+        return None
+    folder, _, name = pointer.rpartition("/")
+    legacy = not folder and name == f"{dimension_id}.parquet"
+    if not (legacy or (folder == dimension_id and _UNIQUE_FILE.fullmatch(name))):
+        raise ValueError(f"allocation file {pointer!r} is not one of dimension {dimension_id!r}")
+    return tenant_folder(data_dir, tenant_id) / pointer
 
 
 def metric_lookup(session: Session, tenant_id: str):
@@ -121,15 +155,19 @@ def _usage(session: Session, source: MetricSource, first: date, last: date) -> p
 
 
 def write_allocations(path: Path, result: AllocationResult) -> None:
-    """Replace the dimension's result file atomically."""
+    """Write a result to a new file (``new_result_file``); nothing reads it until a committed pointer names it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".parquet.tmp")
-    pq.write_table(result.allocations, temporary)
-    os.replace(temporary, path)
+    pq.write_table(result.allocations, path)
 
 
-def read_allocations(path: Path) -> pa.Table | None:
-    return pq.read_table(path) if path.exists() else None
+def read_allocations(path: Path | None) -> pa.Table | None:
+    """The results at ``path`` (from `result_path` or `results.current_allocation_path`); None without."""
+    if path is None:
+        return None
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError:  # replaced by a newer result and removed since the pointer was read
+        return None
 
 
 @dataclass(frozen=True)

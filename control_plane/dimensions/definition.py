@@ -1,13 +1,17 @@
-"""A `VirtualDimension` message (its plain-Python view) turned into the allocation engine's rule model.
+"""A `VirtualDimension` message (its plain-Python view) checked and turned into the allocation engine's rule
+model: the one place a rule is validated, at plan time (ValidateVirtualDimension), on every save, and for the
+explorer's preview.
 
-Every problem becomes a `Finding` on the Terraform attribute path of the offending value, e.g.
-("rules", 2, "conditions", 0, "values", 0) for a bad regular expression, so `terraform plan` underlines the
-exact line. Values not known yet at plan time (listed in `unknown`) skip the checks that need them.
+First the input rules declared in the proto (required fields, choices, unique rule names), then the rule
+semantics: columns a rule may read, operand counts, RE2 regular expressions, one allocation per rule,
+percentages, the referenced metrics. Every problem is a `Problem` on the Terraform attribute path of the
+offending value, e.g. ("rules", 2, "conditions", 0, "values", 0) for a bad regular expression, so
+`terraform plan` underlines the exact line. Values not known yet at plan time (listed in `unknown`) skip the
+checks that need them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,14 +31,15 @@ from control_plane.allocation import (
     Matches,
     Not,
     Rule,
-    RuleError,
     ValueMapping,
     VirtualDimension,
 )
+from control_plane.allocation.regex import RegexError, capture_groups
 from control_plane.allocation.rules import TAG_PREFIX, percent_decimal
 from control_plane.billing.schema import COST_SCHEMA, RULE_COLUMNS
-from control_plane.findings import Finding
-from costory_schema.rules import PathStep, format_path
+from costory_proto.costory.v1 import virtual_dimension_pb2
+from costory_schema import rules as input_rules
+from costory_schema.problems import PathStep, Problem, errors_in, format_path
 
 DEFAULT_LEFTOVER = "Unallocated"
 ALLOCATION_FIELDS = ("value", "from_column", "split_percent", "split_even", "metric_split")
@@ -66,28 +71,31 @@ class Definition:
     """None when there are errors."""
     metric_sources: dict[str, MetricSource]
     """Rule name -> its usage source, for metric_split rules."""
-    findings: list[Finding]
+    findings: list[Problem]
 
     @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "ERROR"]
+    def errors(self) -> list[Problem]:
+        return errors_in(self.findings)
 
 
-def parse_definition(
-    data: Mapping[str, Any], metrics: MetricLookup, unknown: Collection[str] = ()
-) -> Definition:
+def parse_definition(data: Mapping[str, Any], metrics: MetricLookup, unknown: Collection[str] = ()) -> Definition:
     """Check ``data`` and build the engine's dimension; errors leave ``dimension`` None."""
+    declared = [
+        p
+        for p in input_rules.check(virtual_dimension_pb2.VirtualDimension.DESCRIPTOR, data)
+        if not within(p.field, unknown)
+    ]
+    if declared:
+        return Definition(None, {}, declared)
     parser = _Parser(metrics, frozenset(unknown))
     rules = [parser.rule(item, ("rules", index)) for index, item in enumerate(data.get("rules") or [])]
     if not parser.findings and not data.get("rules"):
         parser.error(("rules",), "No Rules", "A virtual dimension needs at least one rule.")
+    built = [rule for rule in rules if rule is not None]
     dimension = None
-    if not parser.findings and None not in rules:
+    if not parser.findings and len(built) == len(rules):
         leftover = data.get("leftover_value") or DEFAULT_LEFTOVER
-        try:
-            dimension = VirtualDimension(str(data.get("name", "")), tuple(rules), leftover=leftover)
-        except RuleError as exc:  # what the engine still refuses, on the dimension as a whole
-            parser.error(("rules",), "Invalid Rule", exc.message)
+        dimension = VirtualDimension(str(data.get("name", "")), tuple(built), leftover=leftover)
     return Definition(dimension, parser.metric_sources, parser.findings)
 
 
@@ -127,11 +135,11 @@ class _Parser:
     def __init__(self, metrics: MetricLookup, unknown: frozenset[str]):
         self.metrics = metrics
         self.unknown = unknown
-        self.findings: list[Finding] = []
+        self.findings: list[Problem] = []
         self.metric_sources: dict[str, MetricSource] = {}
 
     def error(self, path: Path, summary: str, detail: str) -> None:
-        self.findings.append(Finding("ERROR", path, summary, detail))
+        self.findings.append(Problem(path, summary, detail))
 
     def is_unknown(self, path: Path) -> bool:
         return within(format_path(path), self.unknown)
@@ -147,14 +155,11 @@ class _Parser:
             self.condition(c, (*path, "conditions", i)) for i, c in enumerate(item.get("conditions") or [])
         ]
         allocation = self.allocation(item, path, name)
-        if len(self.findings) > errors_before or allocation is None or None in conditions:
+        built = [c for c in conditions if c is not None]
+        if len(self.findings) > errors_before or allocation is None or len(built) != len(conditions):
             return None
-        condition: Condition = Always() if not conditions else conditions[0] if len(conditions) == 1 else And(*conditions)
-        try:
-            return Rule(name or format_path(path), condition, allocation)
-        except RuleError as exc:
-            self.error(path, "Invalid Rule", exc.message)
-            return None
+        condition: Condition = Always() if not built else built[0] if len(built) == 1 else And(*built)
+        return Rule(name or format_path(path), condition, allocation)
 
     def condition(self, item: Mapping[str, Any], path: Path) -> Condition | None:
         column = str(item.get("column") or "")
@@ -165,7 +170,8 @@ class _Parser:
         if self.is_unknown(values_path) or self.is_unknown((*path, "operator")):
             return None if not ok else Always()
         if operator in SINGLE_OPERAND and len(values) != 1:
-            self.error(values_path, "Wrong Number Of Values", f"`{operator}` takes exactly one value; got {len(values)}.")
+            got = len(values)
+            self.error(values_path, "Wrong Number Of Values", f"`{operator}` takes exactly one value; got {got}.")
             return None
         if operator in LIST_OPERAND and not values:
             self.error(values_path, "Wrong Number Of Values", f"`{operator}` takes one or more values; got none.")
@@ -201,18 +207,20 @@ class _Parser:
         return True
 
     def regex(self, pattern: str, path: Path, *, needs_group: bool = False) -> bool:
+        """RE2 syntax (linear-time matching): backreferences and lookaround are refused here, by name."""
         if self.is_unknown(path):
             return True
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            self.error(path, "Invalid Regular Expression", f"`{pattern}` is not a valid regular expression: {exc}.")
+            groups = capture_groups(pattern)
+        except RegexError as exc:
+            self.error(path, "Invalid Regular Expression", str(exc))
             return False
-        if needs_group and compiled.groups < 1:
+        if needs_group and groups < 1:
             self.error(
                 path,
                 "Missing Capture Group",
-                f"`{pattern}` has no capture group; wrap the part that is the value in parentheses, e.g. `^team-(.+)$`.",
+                f"`{pattern}` has no capture group; wrap the part that is the value in parentheses, "
+                "e.g. `^team-(.+)$`.",
             )
             return False
         return True

@@ -8,14 +8,14 @@ from decimal import Decimal
 from google.protobuf.json_format import ParseDict
 
 from control_plane.dimensions import compute, service
-from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
 from control_plane.messages import timestamp
 from control_plane.models import Dimension
 from costory_proto.costory.v1 import virtual_dimension_pb2 as pb
+from costory_schema.problems import Problem
 
 
-def to_proto(row: Dimension, warnings: Sequence[Finding] = ()) -> pb.VirtualDimension:
+def to_proto(row: Dimension, warnings: Sequence[Problem] = ()) -> pb.VirtualDimension:
     message = ParseDict({"rules": row.rules}, pb.VirtualDimension())
     message.id = row.id
     message.name = row.name

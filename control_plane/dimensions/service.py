@@ -1,8 +1,9 @@
 """Virtual dimension operations for one tenant: save, check, compute and preview.
 
 Input is the plain-Python view of a ``VirtualDimension`` message (``to_data``). Saving a dimension computes
-its allocation over all cost data held ("changing a dimension recomputes its history"); the result is kept
-as Parquet next to the cost partitions and summarised on demand.
+its allocation over all cost data held ("changing a dimension recomputes its history"): the definition and
+its results are saved together or not at all (see `results`). Results are kept as Parquet next to the cost
+partitions and summarised on demand.
 """
 
 from __future__ import annotations
@@ -11,43 +12,36 @@ import logging
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from control_plane.allocation import AllocationError
-from control_plane.dimensions import compute
-from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition, within
-from control_plane.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
-from control_plane.findings import Finding, raise_errors
+from control_plane.allocation import AllocationResult, ConservationError
+from control_plane.dimensions import compute, results
+from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition
+from control_plane.dimensions.status import DimensionStatus
+from control_plane.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound
+from control_plane.findings import raise_errors
 from control_plane.models import Dimension, Tenant, utcnow
 from control_plane.pagination import Page, page_of
-from costory_proto.costory.v1 import virtual_dimension_pb2
-from costory_schema import rules as input_rules
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 log = logging.getLogger(__name__)
 
 DimensionData = Mapping[str, Any]
 MUTABLE_FIELDS = ("name", "leftover_value", "rules")
+NO_COST_DATA = "No cost data yet: import a billing datasource."
 
 
 def check_dimension(
     session: Session, tenant: Tenant, data: DimensionData, unknown: Collection[str] = ()
-) -> tuple[Definition | None, list[Finding]]:
-    """The proto's input rules, then the rule semantics (columns, regexes, allocations, metrics)."""
-    violations = input_rules.check(virtual_dimension_pb2.VirtualDimension.DESCRIPTOR, data)
-    findings = [
-        Finding("ERROR", v.path, v.summary, v.detail)
-        for v in violations
-        if not within(v.field, unknown)
-    ]
-    if findings:
-        return None, findings
+) -> tuple[Definition, list[Problem]]:
+    """Every problem of ``data`` (see `definition.parse_definition`), with the definition it builds."""
     definition = parse_definition(data, compute.metric_lookup(session, tenant.id), unknown)
     return definition, list(definition.findings)
 
@@ -62,7 +56,10 @@ def _name_taken(session: Session, tenant: Tenant, name: str, except_id: str | No
         )
 
 
-def create_dimension(session: Session, tenant: Tenant, data: DimensionData, data_dir: Path) -> tuple[Dimension, list[Finding]]:
+def create_dimension(
+    session: Session, tenant: Tenant, data: DimensionData, data_dir: Path
+) -> tuple[Dimension, list[Problem]]:
+    """Save and compute a new dimension; raises (and saves nothing) when it cannot be computed."""
     definition, findings = check_dimension(session, tenant, data)
     raise_errors(findings)
     _name_taken(session, tenant, data["name"])
@@ -72,11 +69,11 @@ def create_dimension(session: Session, tenant: Tenant, data: DimensionData, data
         name=data["name"],
         leftover_value=data.get("leftover_value") or DEFAULT_LEFTOVER,
         rules=list(data.get("rules") or []),
-        status="PENDING",
+        status=DimensionStatus.PENDING,
     )
     session.add(row)
     session.flush()
-    return row, recompute(session, row, data_dir, definition)
+    return row, _save_results(session, row, data_dir, definition)
 
 
 def get_dimension(session: Session, tenant: Tenant, dimension_id: str) -> Dimension:
@@ -87,14 +84,22 @@ def get_dimension(session: Session, tenant: Tenant, dimension_id: str) -> Dimens
 
 
 def update_dimension(
-    session: Session, tenant: Tenant, dimension_id: str, data: DimensionData, update_mask: Sequence[str], data_dir: Path
-) -> tuple[Dimension, list[Finding]]:
+    session: Session,
+    tenant: Tenant,
+    dimension_id: str,
+    data: DimensionData,
+    update_mask: Sequence[str],
+    data_dir: Path,
+) -> tuple[Dimension, list[Problem]]:
+    """Replace the masked fields and recompute; raises (and changes nothing: the previous definition and its
+    results stay served) when the new definition cannot be computed."""
     row = get_dimension(session, tenant, dimension_id)
     paths = list(update_mask) or list(MUTABLE_FIELDS)
     bad = [p for p in paths if p not in MUTABLE_FIELDS]
     if bad:
+        allowed = ", ".join(MUTABLE_FIELDS)
         raise InvalidArgument(
-            [Violation((p,), "Invalid Update Mask", f"`{p}` cannot be updated; only {', '.join(MUTABLE_FIELDS)} can.") for p in bad]
+            [Problem((p,), "Invalid Update Mask", f"`{p}` cannot be updated; only {allowed} can.") for p in bad]
         )
     merged = {**_data(row), **{p: data.get(p) for p in paths}}
     definition, findings = check_dimension(session, tenant, merged)
@@ -104,14 +109,14 @@ def update_dimension(
     row.leftover_value = merged.get("leftover_value") or DEFAULT_LEFTOVER
     row.rules = list(merged.get("rules") or [])
     row.updated_at = utcnow()
-    return row, recompute(session, row, data_dir, definition)
+    return row, _save_results(session, row, data_dir, definition)
 
 
 def delete_dimension(session: Session, tenant: Tenant, dimension_id: str, data_dir: Path) -> None:
     row = get_dimension(session, tenant, dimension_id)
+    results.forget(session, row, data_dir)
     session.delete(row)
     session.flush()
-    compute.allocation_path(data_dir, tenant.id, dimension_id).unlink(missing_ok=True)
 
 
 def list_dimensions(session: Session, tenant: Tenant, page_size: int = 0, page_token: str = "") -> Page[Dimension]:
@@ -126,55 +131,95 @@ def _data(row: Dimension) -> dict[str, Any]:
 # -- computing -------------------------------------------------------------------------------------------
 
 
-def recompute(session: Session, row: Dimension, data_dir: Path, definition: Definition | None = None) -> list[Finding]:
-    """Compute the dimension over all cost data held and record the outcome on ``row``; returns warnings
-    for the user (rules that matched nothing). A failure is recorded as status ERROR, never raised."""
-    if definition is None:
-        tenant = session.get(Tenant, row.tenant_id)
-        definition, findings = check_dimension(session, tenant, _data(row))
-        if definition is None or definition.dimension is None:
-            return _failed(row, "; ".join(f.detail for f in findings if f.severity == "ERROR"))
-    path = compute.allocation_path(data_dir, row.tenant_id, row.id)
+class _NotComputed(Exception):
+    """Why a definition could not be computed (a message for the user)."""
+
+
+def _compute(session: Session, row: Dimension, data_dir: Path, definition: Definition) -> AllocationResult | None:
+    """The allocation of ``definition`` over all cost data held (None without cost data)."""
+    if definition.dimension is None:
+        raise _NotComputed("; ".join(f"{p.field}: {p.detail}" if p.path else p.detail for p in definition.errors))
     try:
-        result = compute.run_allocation(session, data_dir, row.tenant_id, definition.dimension, definition.metric_sources)
-    except (DomainError, AllocationError) as exc:
-        return _failed(row, str(exc))
+        return compute.run_allocation(
+            session, data_dir, row.tenant_id, definition.dimension, definition.metric_sources
+        )
+    except DomainError as exc:  # an allocation error, a metric gone, usage that cannot be read
+        raise _NotComputed(str(exc)) from None
+    except ConservationError as exc:  # a bug in the engine: the details go to the log, not to the user
+        log.exception("virtual dimension %s: allocated amounts do not add up", row.id)
+        raise _NotComputed("the allocation did not add up to the cost it came from (a bug; see the server log)") from exc
+
+
+def _save_results(session: Session, row: Dimension, data_dir: Path, definition: Definition) -> list[Problem]:
+    """A user's save: the definition on ``row`` and its results, both or (raising) neither."""
+    try:
+        result = _compute(session, row, data_dir, definition)
+    except _NotComputed as exc:
+        raise FailedPrecondition(
+            f"virtual dimension {row.name!r} could not be computed, so it was not saved: {exc}"
+        ) from None
+    return _record(session, row, data_dir, definition, result)
+
+
+def _record(
+    session: Session, row: Dimension, data_dir: Path, definition: Definition, result: AllocationResult | None
+) -> list[Problem]:
+    """Point ``row`` at ``result`` and set its status; returns the warnings (also in ``status_message``)."""
+    results.point_to(session, row, data_dir, result)
     row.computed_at = utcnow()
     if result is None:
-        path.unlink(missing_ok=True)
-        row.status, row.status_message = "NO_COST_DATA", "No cost data yet: import a billing datasource."
+        row.status, row.status_message = DimensionStatus.NO_COST_DATA, NO_COST_DATA
         return []
-    compute.write_allocations(path, result)
-    row.status = "COMPUTED"
-    row.status_message = "; ".join(result.warnings)
-    used = set(result.allocations.column("rule").unique().to_pylist())
+    warnings = _unmatched_rules(definition, result)
+    row.status = DimensionStatus.COMPUTED
+    row.status_message = "; ".join([*result.warnings, *(w.detail for w in warnings)])
+    return warnings
+
+
+def _unmatched_rules(definition: Definition, result: AllocationResult) -> list[Problem]:
+    """A warning per rule that matched no cost row: normal when a rule is written before its data arrives."""
+    if definition.dimension is None:
+        return []
+    allocations = result.allocations
+    used = set(pc.unique(allocations.column("rule")).to_pylist())
+    rows = pc.count_distinct(allocations.column("row_id")).as_py()
     return [
-        Finding(
-            "WARNING",
+        Problem.warning(
             ("rules", index),
             "Rule Matches No Cost",
-            f"Rule `{rule.name}` matched none of the {result.allocations.column('row_id').unique().length()} "
-            "cost rows held: check its conditions, or an earlier rule takes those rows first.",
+            f"Rule `{rule.name}` matched none of the {rows} cost rows held: check its conditions, or an earlier "
+            "rule takes those rows first.",
         )
         for index, rule in enumerate(definition.dimension.rules)
         if rule.name not in used
     ]
 
 
-def _failed(row: Dimension, message: str) -> list[Finding]:
-    log.warning("virtual dimension %s could not be computed: %s", row.id, message)
-    row.status, row.status_message, row.computed_at = "ERROR", message, utcnow()
-    return [Finding("WARNING", (), "Allocation Not Computed", message)]
+def recompute(session: Session, row: Dimension, data_dir: Path) -> list[Problem]:
+    """Compute the saved dimension again over the data held now (new cost data or usage, or on request) and
+    record the outcome on ``row``; returns the warnings. A failure is recorded as status ERROR, with the
+    results of the last successful computation still served; it is never raised."""
+    definition = parse_definition(_data(row), compute.metric_lookup(session, row.tenant_id))
+    try:
+        result = _compute(session, row, data_dir, definition)
+    except _NotComputed as exc:
+        message = str(exc)
+        log.warning("virtual dimension %s could not be recomputed: %s", row.id, message)
+        row.status, row.status_message, row.computed_at = DimensionStatus.ERROR, message, utcnow()
+        return [Problem.warning((), "Allocation Not Computed", message)]
+    return _record(session, row, data_dir, definition, result)
 
 
 def recompute_tenant(session: Session, tenant_id: str, data_dir: Path, metrics_datasource_id: str | None = None) -> int:
     """Recompute the tenant's dimensions after new cost data (all of them) or new usage (those whose rules
-    read ``metrics_datasource_id``); returns how many were recomputed."""
+    read ``metrics_datasource_id``); returns how many were recomputed. Also removes result files left by
+    transactions that never committed."""
     rows = list(session.scalars(sa.select(Dimension).where(Dimension.tenant_id == tenant_id)))
     if metrics_datasource_id is not None:
         rows = [r for r in rows if metrics_datasource_id in _metric_datasources(r)]
     for row in rows:
         recompute(session, row, data_dir)
+    results.sweep(session, data_dir, tenant_id)
     return len(rows)
 
 
@@ -193,24 +238,30 @@ def _metric_datasources(row: Dimension) -> set[str]:
 class AllocationState:
     row: Dimension
     summary: compute.Summary | None
+    """Of the results served (those of the last successful computation); None without."""
 
 
 def allocation_state(session: Session, tenant: Tenant, dimension_id: str, data_dir: Path) -> AllocationState:
     row = get_dimension(session, tenant, dimension_id)
-    table = compute.read_allocations(compute.allocation_path(data_dir, tenant.id, row.id))
-    return AllocationState(row, compute.summarise(table) if table is not None and row.status == "COMPUTED" else None)
+    path = compute.result_path(data_dir, tenant.id, row.id, row.allocation_file)
+    table = compute.read_allocations(path)
+    return AllocationState(row, compute.summarise(table) if table is not None else None)
 
 
-def impact(session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path) -> Finding | None:
+def impact(
+    session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path
+) -> Problem | None:
     """The money a change moves per value over the last 30 days of cost data, as a WARNING finding (None
     without cost data). Against the saved dimension when ``data`` has the id of one, else against nothing."""
     try:
         return _impact(session, tenant, data, definition, data_dir)
-    except (DomainError, AllocationError) as exc:  # a preview must never block a plan on its own
-        return Finding("WARNING", (), "Allocation Impact Not Computed", f"The 30-day preview failed: {exc}")
+    except DomainError as exc:  # a preview must never block a plan on its own
+        return Problem.warning((), "Allocation Impact Not Computed", f"The 30-day preview failed: {exc}")
 
 
-def _impact(session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path) -> Finding | None:
+def _impact(
+    session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path
+) -> Problem | None:
     window = compute.last_30_days(data_dir, tenant.id)
     if window is None or definition.dimension is None:
         return None
@@ -224,7 +275,7 @@ def _impact(session: Session, tenant: Tenant, data: DimensionData, definition: D
     saved_id = data.get("id")
     if saved_id:
         saved_definition, _ = check_dimension(session, tenant, _data(get_dimension(session, tenant, saved_id)))
-        if saved_definition is not None and saved_definition.dimension is not None:
+        if saved_definition.dimension is not None:
             saved = compute.run_allocation(
                 session, data_dir, tenant.id, saved_definition.dimension, saved_definition.metric_sources, window
             )
@@ -232,7 +283,9 @@ def _impact(session: Session, tenant: Tenant, data: DimensionData, definition: D
     return _impact_finding(window, definition.dimension.leftover, after, before)
 
 
-def _impact_finding(window, leftover: str, after: compute.Summary, before: compute.Summary | None) -> Finding:
+def _impact_finding(
+    window: tuple[date, date], leftover: str, after: compute.Summary, before: compute.Summary | None
+) -> Problem:
     start, end = window
     span = f"{start.isoformat()} – {(end - timedelta(days=1)).isoformat()}"
     lines: list[str] = []
@@ -242,7 +295,7 @@ def _impact_finding(window, leftover: str, after: compute.Summary, before: compu
         for value, amount in sorted(after.by_value.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {value}: {compute.money(amount)} ({compute.percent(amount, after.total)}%)")
         lines.append(f"Leftover ({leftover}): {left_after}% of the cost.")
-        return Finding("WARNING", (), "Allocation Preview (Last 30 Days)", "\n".join(lines))
+        return Problem.warning((), "Allocation Preview (Last 30 Days)", "\n".join(lines))
     values = sorted(set(after.by_value) | set(before.by_value))
     moves = {v: after.by_value.get(v, Decimal(0)) - before.by_value.get(v, Decimal(0)) for v in values}
     moved = sum((m for m in moves.values() if m > 0), Decimal(0))
@@ -255,4 +308,4 @@ def _impact_finding(window, leftover: str, after: compute.Summary, before: compu
             if amount:
                 lines.append(f"  {value}: {compute.money(amount, signed=True)}")
     lines.append(f"Leftover ({leftover}): {left_after}% of the cost after the change (was {left_before}%).")
-    return Finding("WARNING", (), "Allocation Impact (Last 30 Days)", "\n".join(lines))
+    return Problem.warning((), "Allocation Impact (Last 30 Days)", "\n".join(lines))
