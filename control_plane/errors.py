@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
+import sqlalchemy.exc
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -172,3 +173,13 @@ def to_grpc_status(error: DomainError) -> grpc.Status:
         status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=Duration(seconds=view.retry_after)))
     return rpc_status.to_status(status)
 
+
+
+def as_domain_error(error: BaseException) -> DomainError | None:
+    """What an exception means to the caller at the edge: a DomainError as it is, a database pool timeout
+    as Unavailable (the server is saturated: retry), anything else None (a bug: INTERNAL / 500)."""
+    if isinstance(error, DomainError):
+        return error
+    if isinstance(error, sqlalchemy.exc.TimeoutError):
+        return Unavailable("The control plane is busy (no database connection free); retry shortly.", retry_after=1)
+    return None

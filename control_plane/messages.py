@@ -33,10 +33,26 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+"""The days a request may name: cost and usage data outside them cannot mean anything (and a day past
+9999 cannot even be computed)."""
+
+
 def parse_day(value: str, field: str) -> date:
+    """A request's UTC day (YYYY-MM-DD) within FIRST_DAY..LAST_DAY; InvalidArgument naming ``field`` otherwise."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidArgument(
             [Violation((field,), "Invalid Date", f"`{field}` is `{value}`; use a UTC day as YYYY-MM-DD.")]
         ) from None
+    return check_day(day, field)
+
+
+def check_day(day: date, field: str) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidArgument(
+            [Violation((field,), "Date Out Of Range", f"`{field}` is {day}; use a day from {FIRST_DAY} to {LAST_DAY}.")]
+        )
+    return day

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.errors import InvalidArgument
+from control_plane.limits import CONTROL_CHARACTERS
 from costory_schema.rules import Violation
 
 DEFAULT_PAGE_SIZE = 50
@@ -48,10 +49,18 @@ def encode_token(created_at: datetime, row_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([created_at.isoformat(), row_id]).encode()).decode()
 
 
+MAX_TOKEN_CHARS = 512
+"""Tokens issued here are under 120 characters; anything much longer is not one of them."""
+
+
 def decode_token(token: str) -> tuple[datetime, str]:
     try:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ValueError(token[:16])
         created_at, row_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(created_at), str(row_id)
+        if not isinstance(created_at, str) or not isinstance(row_id, str) or CONTROL_CHARACTERS.search(row_id):
+            raise ValueError(token[:16])
+        return datetime.fromisoformat(created_at), row_id
     except (ValueError, TypeError, binascii.Error):
         raise InvalidArgument(
             [Violation(("page_token",), "Invalid Value", "`page_token` is not a token returned by this list.")]

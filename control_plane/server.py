@@ -1,18 +1,29 @@
-"""`costory-control-plane serve`: gRPC, the REST API and the daily import scheduler in one process."""
+"""`costory-control-plane serve`: gRPC, the REST API and the daily import scheduler in one process.
+
+Both APIs share one ``Admission`` (at most ``max_requests_in_flight`` requests worked on at once, a share
+of that per API token) and one database pool of the same size, so saturation is answered at once with
+503 / 429 instead of requests queueing for connections. Both ports are bound before anything starts: a
+port in use stops ``serve`` with an error naming the address.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
+import time
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 import grpc
 
+from control_plane.admission import Admission
 from control_plane.billing.grpc import BillingDatasourceServicer
 from control_plane.cost.grpc import CostServicer
 from control_plane.dimensions.grpc import VirtualDimensionServicer
 from control_plane.metrics.grpc import MetricsDatasourceServicer
+from control_plane.rpc import Edge
 from control_plane.services import Services, build_services
 from control_plane.settings import Settings
 from control_plane.tenants.grpc import TenantServicer
@@ -24,18 +35,35 @@ from costory_proto.costory.v1 import (
     virtual_dimension_pb2_grpc,
 )
 
+if TYPE_CHECKING:
+    import uvicorn
+
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 10
+STARTUP_SECONDS = 10.0
+"""How long the REST API may take to start listening before ``serve`` gives up."""
 
 
 def create_server(
-    address: str, settings: Settings, services: Services | None = None
+    address: str, settings: Settings, services: Services | None = None, admission: Admission | None = None
 ) -> tuple[grpc.Server, int]:
     """Build a gRPC server bound to ``address`` (port 0 picks one); not started. Returns the server and
-    the bound port. Without ``services``, they are built from ``settings`` (migrating the database)."""
+    the bound port. Without ``services``, they are built from ``settings`` (migrating the database);
+    without ``admission``, the server gets one of its own. Raises OSError naming the address when it
+    cannot be bound (no SO_REUSEPORT: a second server on a used port fails instead of sharing it)."""
     services = services or build_services(settings)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    admission = admission or Admission.from_settings(settings)
+    workers = 2 * settings.max_requests_in_flight  # room to refuse quickly while the admitted ones work
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
+        interceptors=[Edge(admission, settings.max_list_items)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", settings.max_request_bytes),
+        ],
+        maximum_concurrent_rpcs=4 * workers,
+    )
     tenant_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(services.sessions), server)
     metrics_datasource_pb2_grpc.add_MetricsDatasourceServiceServicer_to_server(
         MetricsDatasourceServicer(services), server
@@ -47,43 +75,91 @@ def create_server(
         VirtualDimensionServicer(services), server
     )
     cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(services), server)
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"could not bind {address}")
+        server.stop(None)
+        raise OSError(f"cannot listen on the gRPC address {address}: is another server using it?")
     return server, port
 
 
-def _start_http(services: Services) -> tuple[threading.Thread, object]:
+def bind_http(address: str) -> socket.socket:
+    """A listening socket for the REST API on ``host:port``; OSError naming the address when it is taken."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as error:
+        raise OSError(f"cannot listen on the REST address {address}: {error.strerror or error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+        sock.listen(128)
+    except (OSError, ValueError) as error:
+        sock.close()
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise OSError(f"cannot listen on the REST address {address}: {reason}") from None
+    return sock
+
+
+def start_http(
+    services: Services, admission: Admission, sock: socket.socket
+) -> tuple[threading.Thread, uvicorn.Server]:
+    """Serve the REST API on ``sock`` from a thread; returns once it accepts connections."""
     import uvicorn
 
     from control_plane.rest.app import create_app
 
-    host, _, port = services.settings.http_address.rpartition(":")
-    config = uvicorn.Config(create_app(services), host=host, port=int(port), log_level="warning", access_log=False)
+    config = uvicorn.Config(create_app(services, admission), log_level="warning", access_log=False)
     http = uvicorn.Server(config)
-    thread = threading.Thread(target=http.run, name="rest-api", daemon=True)
+    thread = threading.Thread(target=http.run, kwargs={"sockets": [sock]}, name="rest-api", daemon=True)
     thread.start()
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not http.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            http.should_exit = True
+            raise OSError(f"the REST API did not start on {sock.getsockname()[0]}:{sock.getsockname()[1]}")
+        time.sleep(0.02)
     return thread, http
 
 
 def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then let in-flight work finish."""
+    """Run until SIGTERM or SIGINT, then let in-flight work finish. Raises OSError (one line, naming the
+    address) when a port is taken, before anything has started."""
     services = build_services(settings)
-    server, port = create_server(settings.grpc_address, settings, services)
+    admission = Admission.from_settings(settings)
+    try:
+        server, port = create_server(settings.grpc_address, settings, services, admission)
+        try:
+            sock = bind_http(settings.http_address)
+        except OSError:
+            server.stop(None)
+            raise
+    except OSError:
+        services.close()
+        raise
     server.start()
-    host = settings.grpc_address.rpartition(":")[0]
-    log.info("gRPC API on %s:%d", host, port)
-    http_thread, http = _start_http(services)
-    log.info("REST API on http://%s (OpenAPI at /openapi.json)", settings.http_address)
+    log.info("gRPC API on %s:%d", settings.grpc_address.rpartition(":")[0], port)
+    try:
+        http_thread, http = start_http(services, admission, sock)
+    except OSError:
+        server.stop(None)
+        services.close()
+        raise
+    host, http_port = sock.getsockname()[:2]
+    log.info("REST API on http://%s:%d (OpenAPI at /openapi.json)", host, http_port)
 
     stopped = threading.Event()
     scheduler_thread = None
     if settings.scheduler_enabled:
-        from control_plane.metrics.imports import start_scheduler
+        from control_plane.jobs import start_scheduler
 
         scheduler_thread = start_scheduler(services, stopped)
 
-    def stop(signum: int, _frame) -> None:
+    def stop(signum: int, _frame: object) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
         stopped.set()
 

@@ -39,6 +39,11 @@ class Services:
 def build_services(settings: Settings) -> Services:
     """Migrate the database and wire the shared services."""
     migrate(settings.database_url)
-    sessions = create_sessionmaker(create_engine(settings.database_url))
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.max_requests_in_flight,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
+    sessions = create_sessionmaker(engine)
     identity = GoogleIdentity(settings)
     return Services(settings, sessions, identity, RoleAccess(settings, identity))

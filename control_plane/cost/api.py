@@ -1,4 +1,5 @@
-"""CostService requests -> responses, shared by gRPC and REST."""
+"""CostService requests -> responses, shared by gRPC and REST. Both read what they need from the database,
+release the connection, then do their columnar work (control_plane.db.release)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from control_plane.services import Services
 from costory_proto.costory.v1 import cost_pb2 as pb
 
 
-def preview(services: Services, session: Session, tenant: Tenant, request: pb.PreviewCostSplitRequest) -> pb.PreviewCostSplitResponse:
+def preview(
+    services: Services, session: Session, tenant: Tenant, request: pb.PreviewCostSplitRequest
+) -> pb.PreviewCostSplitResponse:
     result = preview_cost_split(
         session,
         tenant,
@@ -33,7 +36,9 @@ def preview(services: Services, session: Session, tenant: Tenant, request: pb.Pr
     )
 
 
-def query(services: Services, session: Session, tenant: Tenant, request: pb.QueryCostsRequest) -> pb.QueryCostsResponse:
+def query(
+    services: Services, session: Session, tenant: Tenant, request: pb.QueryCostsRequest
+) -> pb.QueryCostsResponse:
     page = query_costs(
         session,
         tenant,

@@ -17,11 +17,12 @@ from typing import Any
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
-from control_plane.allocation import Allocation, Rule, VirtualDimension, preview_split
+from control_plane.allocation import Allocation, Condition, Rule, VirtualDimension, preview_split
+from control_plane.db import release
 from control_plane.dimensions import compute
 from control_plane.dimensions.definition import parse_definition
 from control_plane.errors import InvalidArgument
-from control_plane.metrics.query import metric_series
+from control_plane.metrics.query import AuthorizedDatasourceId, metric_series
 from control_plane.models import Tenant
 from costory_schema.rules import PathStep, Violation
 
@@ -67,16 +68,24 @@ def preview_cost_split(
     definition = parse_definition(
         {"name": "preview", "rules": [rule]}, compute.metric_lookup(session, tenant.id)
     )
-    if definition.errors:
+    if definition.errors or definition.dimension is None:
         raise InvalidArgument([Violation(_remap(f.path), f.summary, f.detail) for f in definition.errors])
     source = definition.metric_sources[PREVIEW_RULE]
+    condition = definition.dimension.rules[0].condition
     mapping = definition.dimension.rules[0].allocation.mapping
 
     usage_by_value: dict[str, float] = defaultdict(float)
     unmapped: set[str] = set()
     series = metric_series(
-        session, source.datasource_id, source.metric_name, start=start, end=end, group_by=[source.dimension]
+        session,
+        AuthorizedDatasourceId(source.datasource_id),  # metric_lookup only resolves the tenant's datasources
+        source.metric_name,
+        start=start,
+        end=end,
+        group_by=[source.dimension],
     )
+    tenant_id = tenant.id
+    release(session)  # the database has given all it holds for this preview; the rest is columnar
     totals = series.group_by(source.dimension).aggregate([("value", "sum")])
     for owner, usage in zip(
         totals.column(source.dimension).to_pylist(), totals.column("value_sum").to_pylist(), strict=True
@@ -88,7 +97,7 @@ def preview_cost_split(
             continue
         usage_by_value[value] += usage
 
-    total_cost = _filtered_cost(session, tenant, data_dir, definition, start, end)
+    total_cost = _filtered_cost(session, tenant_id, data_dir, condition, start, end)
     positive = {value: usage for value, usage in usage_by_value.items() if usage > 0}
     split = preview_split(positive, total_cost) if positive and total_cost else {}
     rows = [
@@ -98,11 +107,12 @@ def preview_cost_split(
     return Preview(rows, sum(usage_by_value.values()), total_cost, sorted(unmapped))
 
 
-def _filtered_cost(session: Session, tenant: Tenant, data_dir: Path, definition, start: date, end: date) -> Decimal:
+def _filtered_cost(
+    session: Session, tenant_id: str, data_dir: Path, condition: Condition, start: date, end: date
+) -> Decimal:
     """d: the cost (to cents, per row, as the engine rounds) of the rows the filter matches."""
-    preview_rule = definition.dimension.rules[0]
-    matcher = VirtualDimension("preview", (Rule(PREVIEW_RULE, preview_rule.condition, Allocation.fixed("d")),))
-    result = compute.run_allocation(session, data_dir, tenant.id, matcher, {}, (start, end + timedelta(days=1)))
+    matcher = VirtualDimension("preview", (Rule(PREVIEW_RULE, condition, Allocation.fixed("d")),))
+    result = compute.run_allocation(session, data_dir, tenant_id, matcher, {}, (start, end + timedelta(days=1)))
     if result is None:
         return Decimal("0.00")
     matched = result.allocations.filter(pc.equal(result.allocations.column("rule"), PREVIEW_RULE))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.billing.schema import RULE_COLUMNS
 from control_plane.billing.store import CostStore
+from control_plane.db import release
 from control_plane.dimensions import compute
 from control_plane.errors import InvalidArgument
 from control_plane.models import Dimension, Tenant
@@ -74,16 +75,23 @@ def query_costs(
         )
         if dimension is None:
             violations.append(
-                Violation(("virtual_dimension",), "Unknown Virtual Dimension", f"No virtual dimension named `{virtual_dimension}`.")
+                Violation(
+                    ("virtual_dimension",),
+                    "Unknown Virtual Dimension",
+                    f"No virtual dimension named `{virtual_dimension}`.",
+                )
             )
     if violations:
         raise InvalidArgument(violations)
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     offset = _decode_offset(page_token) if page_token else 0
+    tenant_id, dimension_id = tenant.id, dimension.id if dimension is not None else None
+    pointer = dimension.allocation_file if dimension is not None else None  # the committed results
+    release(session)  # everything below reads Parquet files only
 
-    paths = [str(p) for p in CostStore(data_dir).paths(tenant.id)]
-    allocation_file = compute.allocation_path(data_dir, tenant.id, dimension.id) if dimension else None
-    if not paths or (allocation_file is not None and not allocation_file.exists()):
+    paths = [str(p) for p in CostStore(data_dir).paths(tenant_id)]
+    allocation_file = compute.result_path(data_dir, tenant_id, dimension_id, pointer) if dimension_id else None
+    if not paths or (dimension_id is not None and (allocation_file is None or not allocation_file.exists())):
         return CostPage([], "")
 
     params: dict[str, object] = {
@@ -94,13 +102,13 @@ def query_costs(
     }
     selects = ["strftime(c.ChargePeriodStart, $format) AS period"]
     keys = ["period"]
-    if dimension is not None:
+    if dimension_id is not None:
         selects.append("a.value AS dimension_value")
         keys.append("dimension_value")
     for index, column in enumerate(group_by):
         selects.append(f"{_column_sql(column, f'g{index}', params)} AS g{index}")
         keys.append(f"g{index}")
-    amount = "a.amount" if dimension is not None else "c.BilledCost"
+    amount = "a.amount" if dimension_id is not None else "c.BilledCost"
     where = ["c.ChargePeriodStart >= $start", "c.ChargePeriodStart < $end"]
     for index, item in enumerate(filters):
         params[f"f{index}"] = list(item.values)
@@ -109,7 +117,7 @@ def query_costs(
         else:
             where.append(f"{_column_sql(item.column, f'fk{index}', params)} IN (SELECT unnest($f{index}))")
     source = "read_parquet($paths) c"
-    if dimension is not None:
+    if dimension_id is not None:
         params["allocations"] = str(allocation_file)
         source += " JOIN read_parquet($allocations) a ON a.row_id = c.x_RowId"
     params["limit"] = size + 1
@@ -124,7 +132,7 @@ def query_costs(
     rows = []
     for record in fetched[:size]:
         period, rest = record[0], list(record[1:-1])
-        value = rest.pop(0) if dimension is not None else None
+        value = rest.pop(0) if dimension_id is not None else None
         group = {column: str(v) for column, v in zip(group_by, rest, strict=True) if v is not None}
         rows.append(CostRow(period, value, group, Decimal(record[-1]).quantize(compute.CENT)))
     next_token = _encode_offset(offset + size) if len(fetched) > size else ""
@@ -136,7 +144,8 @@ def _column_sql(column: str, key_param: str, params: dict[str, object]) -> str:
     if column.startswith(TAG_PREFIX):
         params[key_param] = column[len(TAG_PREFIX) :]
         return f"element_at(c.Tags, ${key_param})[1]"
-    assert column in RULE_COLUMNS
+    if column not in RULE_COLUMNS:  # _violations refused it already; never splice an unknown name
+        raise ValueError(f"{column!r} is not a cost column")
     return f'c."{column}"'
 
 
@@ -145,7 +154,9 @@ def _violations(start, end, granularity, virtual_dimension, group_by, filters, p
     if start > end:
         out.append(Violation(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end})."))
     if granularity not in GRANULARITIES:
-        out.append(Violation(("granularity",), "Invalid Value", f"`granularity` is `{granularity}`; use `DAY` or `MONTH`."))
+        out.append(
+            Violation(("granularity",), "Invalid Value", f"`granularity` is `{granularity}`; use `DAY` or `MONTH`.")
+        )
     if page_size < 0:
         out.append(Violation(("page_size",), "Invalid Value", "`page_size` must not be negative."))
     for index, column in enumerate(group_by):
@@ -176,15 +187,21 @@ def _unknown(column: str) -> str:
     return f"`{column}` is not a text cost column; use one of {', '.join(RULE_COLUMNS)} or `tag:<key>`."
 
 
+MAX_OFFSET = 10_000_000
+"""Deepest row a page token may point at: far beyond any real result, and well inside DuckDB's integers."""
+
+
 def _encode_offset(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
 
 
 def _decode_offset(token: str) -> int:
     try:
+        if len(token) > 64:
+            raise ValueError(token[:16])
         kind, _, number = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if kind != "offset" or int(number) < 0:
-            raise ValueError(token)
+        if kind != "offset" or not number.isdigit() or int(number) > MAX_OFFSET:
+            raise ValueError(token[:16])
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidArgument(

@@ -1,0 +1,168 @@
+"""What every REST request goes through around its route: the body limit, admission, the checks of path and
+query parameters, and how errors become responses (statuses from control_plane.errors).
+
+The two middlewares are plain ASGI, so they act before FastAPI parses anything and before authentication:
+a body over the limit is refused from its Content-Length at once, and a chunked one as soon as the bytes
+received pass the limit (at most ``max_bytes`` are ever held).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from control_plane.admission import Admission
+from control_plane.errors import (
+    DomainError,
+    InvalidArgument,
+    PayloadTooLarge,
+    as_domain_error,
+    public_view,
+)
+from control_plane.limits import parameter_violations
+from costory_schema.rules import Violation
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+GUARDED_PREFIX = "/v1/"
+"""Admission applies to the API; /openapi.json and the docs answer even when the server is saturated."""
+
+
+def error_response(error: DomainError) -> JSONResponse:
+    """The response for a domain error: status from the one table, `detail` a list of `{loc, msg, type}`
+    for invalid arguments (as FastAPI names fields) or the message, `Retry-After` when it may pass."""
+    view = public_view(error)
+    detail: object
+    if isinstance(error, InvalidArgument):
+        detail = [{"loc": list(v.path), "msg": v.detail, "type": v.summary} for v in view.violations]
+    else:
+        detail = view.message
+    headers = {}
+    if view.status.http == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if view.retry_after is not None:
+        headers["Retry-After"] = str(view.retry_after)
+    return JSONResponse({"detail": detail}, status_code=view.status.http, headers=headers or None)
+
+
+async def on_exception(_request: Request, error: Exception) -> JSONResponse:
+    """Domain errors and pool timeouts get their status; anything else is a bug: logged, 500, no detail."""
+    domain_error = as_domain_error(error)
+    if domain_error is None:
+        log.error("unexpected error in REST API", exc_info=error)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+    return error_response(domain_error)
+
+
+async def on_validation_error(_request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's own parameter and body validation, as the 400 every other invalid argument gets."""
+    violations = []
+    for item in error.errors() if isinstance(error, RequestValidationError) else ():
+        path = tuple(step for step in item.get("loc", ())[1:] if isinstance(step, str | int))
+        name = ".".join(str(step) for step in path) or "body"
+        violations.append(Violation(path, "Invalid Value", f"`{name}`: {item.get('msg', 'invalid value')}."))
+    return error_response(InvalidArgument(violations))
+
+
+async def check_parameters(request: Request) -> None:
+    """Path and query parameters: no control characters, repeated parameters within the list cap."""
+    settings = request.app.state.services.settings
+    parameters = [*request.path_params.items(), *request.query_params.multi_items()]
+    violations = parameter_violations(parameters, settings.max_list_items)
+    if violations:
+        raise InvalidArgument(violations)
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server delivers no more than Content-Length
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(message, receive), send)
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay({"type": "http.request", "body": bytes(body)}, receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLarge(f"The request body is over {self.max_bytes} bytes; send less per request.")
+        await error_response(error)(scope, receive, send)
+
+
+class AdmissionLimit:
+    def __init__(self, app: ASGIApp, admission: Admission):
+        self.app = app
+        self.admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+        try:
+            key = self.admission.acquire(token.strip() if scheme.lower() == "bearer" else None)
+        except DomainError as error:
+            await _drain(receive)  # an unread body would make the server reset the connection
+            await error_response(error)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.release(key)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return first
+
+    return replay
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
