@@ -33,8 +33,5 @@ class GoogleKeyRepository:
             self.session.scalar(sa.select(sa.exists().where(Tenant.google_subject_id == subject_id))) or False
         )
 
-    def tenant_by_name(self, name: str) -> Tenant | None:
-        return self.session.scalars(sa.select(Tenant).where(Tenant.name == name)).one_or_none()
-
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.session.get(Tenant, tenant_id)

@@ -35,6 +35,7 @@ from control_plane.identity.repository import GoogleKeyRepository
 from control_plane.identity.token_endpoint import TokenEndpoint, TrustedKey
 from control_plane.models import Tenant
 from control_plane.settings import Settings
+from control_plane.tenants.repository import TenantRepository
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def assign_identity(session: Session, tenant: Tenant, settings: Settings | None 
 def set_google_key(session: Session, tenant_name: str, key_json: str) -> Tenant:
     """Replace the identity of the tenant named ``tenant_name`` with a real Google key (``CONFIGURED``)."""
     repository = GoogleKeyRepository(session)
-    tenant = repository.tenant_by_name(tenant_name)
+    tenant = TenantRepository(session).get_by_name(tenant_name)
     if tenant is None:
         raise NotFound(f"no tenant named {tenant_name!r}")
     key = parse_key(key_json)

@@ -130,7 +130,7 @@ def exchange(form: Mapping[str, str], resolve: KeyResolver, accepted_audiences: 
     try:
         header = jwt.decode_header(assertion)
         unverified = jwt.decode(assertion, verify=False)
-    except Exception:  # noqa: BLE001 - any parsing failure is the same answer
+    except Exception:  # any parsing failure is the same answer
         raise GrantError("invalid_grant", "Invalid JWT: the assertion is not a well-formed JWT.") from None
     if not isinstance(header, dict) or header.get("alg") != "RS256" or not isinstance(unverified, dict):
         raise GrantError("invalid_grant", "Invalid JWT: the assertion must be signed with RS256.")

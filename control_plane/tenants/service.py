@@ -1,4 +1,8 @@
-"""Creating tenants and recognising them by their API token."""
+"""Tenants and their API tokens: create, list, rotate, revoke, and recognise a tenant by its token.
+
+A token is shown once and stored only as its SHA-256 hash. Revoking keeps the hash (with ``revoked_at``), so a
+call with a revoked token is told so instead of "invalid"; rotating stores a new hash and clears the revocation.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ import hashlib
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from control_plane.errors import AlreadyExists, InvalidArgument, Unauthenticated
+from control_plane.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
 from control_plane.identity import assign_identity
-from control_plane.models import Tenant
+from control_plane.models import Tenant, utcnow
 from control_plane.settings import Settings
 from control_plane.tenants.repository import TenantRepository
 from costory_schema.rules import Violation
@@ -37,7 +43,7 @@ def create_tenant(session: Session, name: str, settings: Settings | None = None)
     repository = TenantRepository(session)
     if repository.exists(name=name):
         raise AlreadyExists(f"a tenant named {name!r} already exists")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = _new_token()
     tenant = Tenant(
         id=f"ten_{uuid.uuid4().hex}",
         name=name,
@@ -49,12 +55,84 @@ def create_tenant(session: Session, name: str, settings: Settings | None = None)
     return tenant, token
 
 
+@dataclass(frozen=True)
+class TenantSummary:
+    """What an operator sees of a tenant: never its token, nor its key."""
+
+    id: str
+    name: str
+    created_at: datetime
+    service_account_email: str
+    google_subject_id: str
+    identity_source: str | None
+    """Where the Google key comes from (`EMBEDDED`, `POOL`, `CONFIGURED`); None for a tenant without a key."""
+    revoked_at: datetime | None
+
+
+def list_tenants(session: Session) -> list[TenantSummary]:
+    """Every tenant, oldest first."""
+    return [
+        TenantSummary(
+            tenant.id,
+            tenant.name,
+            as_utc(tenant.created_at),
+            tenant.service_account_email,
+            tenant.google_subject_id,
+            source,
+            as_utc(tenant.revoked_at) if tenant.revoked_at else None,
+        )
+        for tenant, source in TenantRepository(session).all_with_key_source()
+    ]
+
+
+def rotate_token(session: Session, name: str) -> tuple[Tenant, str]:
+    """Give the tenant named ``name`` a new API token (returned, shown once): the old one stops working at
+    once, and a revoked tenant is usable again."""
+    tenant = _by_name(session, name)
+    token = _new_token()
+    tenant.token_hash = hash_token(token)
+    tenant.revoked_at = None
+    session.flush()
+    return tenant, token
+
+
+def revoke_token(session: Session, name: str) -> Tenant:
+    """Revoke the API token of the tenant named ``name``: every call with it is refused as revoked until
+    the token is rotated. Revoking twice keeps the first time."""
+    tenant = _by_name(session, name)
+    if tenant.revoked_at is None:
+        tenant.revoked_at = utcnow()
+        session.flush()
+    return tenant
+
+
 def authenticate(session: Session, token: str | None) -> Tenant:
     """The tenant owning ``token``, looked up by the token's hash: no comparison ever runs over the token."""
     tenant = TenantRepository(session).get_by_token_hash(hash_token(token)) if token else None
     if tenant is None:
         raise Unauthenticated(_INVALID_TOKEN)
+    if tenant.revoked_at is not None:
+        raise Unauthenticated(
+            f"this API token was revoked on {as_utc(tenant.revoked_at):%Y-%m-%d %H:%M} UTC; ask the control plane's "
+            "operator for a new one (`costory-control-plane tenants rotate-token`)"
+        )
     return tenant
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive (they were stored in UTC), PostgreSQL in the session's time zone."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _by_name(session: Session, name: str) -> Tenant:
+    tenant = TenantRepository(session).get_by_name(name)
+    if tenant is None:
+        raise NotFound(f"no tenant named {name!r}; `costory-control-plane tenants list` shows them")
+    return tenant
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def _unused_service_account_email(repository: TenantRepository, name: str) -> str:

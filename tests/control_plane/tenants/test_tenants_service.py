@@ -3,12 +3,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
-from control_plane.errors import AlreadyExists, InvalidArgument, Unauthenticated
-from control_plane.models import TenantGoogleKey
-from control_plane.tenants.service import authenticate, create_tenant
+from control_plane.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from control_plane.identity import set_google_key
+from control_plane.models import Tenant, TenantGoogleKey
+from control_plane.tenants.service import (
+    TenantSummary,
+    authenticate,
+    create_tenant,
+    list_tenants,
+    revoke_token,
+    rotate_token,
+)
 from tests.control_plane.identity.support import google_key, write_key
 
 ACME_INC_ACCOUNT = "costory-acme-inc@costory-selfhosted.iam.gserviceaccount.com"
@@ -90,3 +99,116 @@ class TestAuthenticate:
             create_tenant(session, "Acme")
             with pytest.raises(Unauthenticated, match="^invalid or missing API token$"):
                 authenticate(session, token)
+
+
+class TestListTenants:
+    def test_lists_every_tenant_oldest_first_with_its_identity_and_never_a_token(self, sessions):
+        with sessions.begin() as session:
+            second, second_token = create_tenant(session, "Beta")
+            first, first_token = create_tenant(session, "Acme")
+            first.created_at = datetime(2026, 1, 1, tzinfo=UTC)
+            second.created_at = datetime(2026, 2, 1, tzinfo=UTC)
+            set_google_key(session, "Beta", google_key("beta", "555555555555555555555").to_json())
+            revoke_token(session, "Beta")
+            second.revoked_at = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+            first_id, second_id, first_sub = first.id, second.id, first.google_subject_id
+
+        with sessions() as session:
+            tenants = list_tenants(session)
+
+        assert tenants == [
+            TenantSummary(
+                first_id,
+                "Acme",
+                datetime(2026, 1, 1, tzinfo=UTC),
+                "costory-acme@costory-selfhosted.iam.gserviceaccount.com",
+                first_sub,
+                "EMBEDDED",
+                None,
+            ),
+            TenantSummary(
+                second_id,
+                "Beta",
+                datetime(2026, 2, 1, tzinfo=UTC),
+                "beta@customer-project.iam.gserviceaccount.com",
+                "555555555555555555555",
+                "CONFIGURED",
+                datetime(2026, 3, 4, 5, 6, tzinfo=UTC),
+            ),
+        ]
+        assert first_token not in repr(tenants) and second_token not in repr(tenants)
+
+    def test_no_tenants(self, sessions):
+        with sessions() as session:
+            assert list_tenants(session) == []
+
+
+class TestRotateToken:
+    def test_the_new_token_works_and_the_old_one_is_rejected(self, sessions):
+        with sessions.begin() as session:
+            tenant, old = create_tenant(session, "Acme")
+            tenant_id = tenant.id
+        with sessions.begin() as session:
+            rotated, new = rotate_token(session, "Acme")
+            assert rotated.id == tenant_id
+
+        assert re.fullmatch(r"cst_[A-Za-z0-9_-]{43}", new) and new != old
+        with sessions() as session:
+            assert authenticate(session, new).id == tenant_id
+            with pytest.raises(Unauthenticated, match="^invalid or missing API token$"):
+                authenticate(session, old)
+
+    def test_rotating_a_revoked_token_makes_the_tenant_usable_again(self, sessions):
+        with sessions.begin() as session:
+            tenant, _ = create_tenant(session, "Acme")
+            revoke_token(session, "Acme")
+            tenant_id = tenant.id
+        with sessions.begin() as session:
+            _, new = rotate_token(session, "Acme")
+
+        with sessions() as session:
+            assert authenticate(session, new).id == tenant_id
+            assert session.get(Tenant, tenant_id).revoked_at is None
+
+    def test_unknown_tenant(self, sessions):
+        with sessions.begin() as session, pytest.raises(NotFound) as caught:
+            rotate_token(session, "Nobody")
+        assert str(caught.value) == "no tenant named 'Nobody'; `costory-control-plane tenants list` shows them"
+
+
+class TestRevokeToken:
+    def test_a_revoked_token_is_refused_as_revoked(self, sessions):
+        with sessions.begin() as session:
+            _, token = create_tenant(session, "Acme")
+            create_tenant(session, "Beta")
+        with sessions.begin() as session:
+            revoked = revoke_token(session, "Acme")
+            revoked.revoked_at = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+
+        with sessions() as session, pytest.raises(Unauthenticated) as caught:
+            authenticate(session, token)
+        assert str(caught.value) == (
+            "this API token was revoked on 2026-03-04 05:06 UTC; ask the control plane's operator for a new one "
+            "(`costory-control-plane tenants rotate-token`)"
+        )
+        assert token not in str(caught.value)
+
+    def test_revoking_twice_keeps_the_first_time(self, sessions):
+        with sessions.begin() as session:
+            tenant, _ = create_tenant(session, "Acme")
+            revoke_token(session, "Acme").revoked_at = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+        with sessions.begin() as session:
+            assert revoke_token(session, "Acme").revoked_at.replace(tzinfo=UTC) == datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+
+    def test_other_tenants_are_not_affected(self, sessions):
+        with sessions.begin() as session:
+            create_tenant(session, "Acme")
+            other, token = create_tenant(session, "Beta")
+            revoke_token(session, "Acme")
+            other_id = other.id
+        with sessions() as session:
+            assert authenticate(session, token).id == other_id
+
+    def test_unknown_tenant(self, sessions):
+        with sessions.begin() as session, pytest.raises(NotFound, match="^no tenant named 'Nobody'"):
+            revoke_token(session, "Nobody")
