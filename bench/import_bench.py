@@ -65,7 +65,7 @@ def make_file(endpoint: str, key: str, rows: int) -> None:
 def worker(kind: str, endpoint: str, key: str, workdir: Path) -> dict:
     started = time.perf_counter()
     if kind == "baseline":  # the libraries loaded and the file's footer read: what every worker pays
-        import control_plane.imports.pipeline  # noqa: F401
+        import control_plane.metrics.importer  # noqa: F401
 
         with filesystem(endpoint).open_input_file(f"{BUCKET}/{key}") as source:
             rows = pq.ParquetFile(source).metadata.num_rows
@@ -74,7 +74,7 @@ def worker(kind: str, endpoint: str, key: str, workdir: Path) -> dict:
             rows = pq.read_table(source, columns=["date", "team", "region", "api_call_count"]).num_rows
     else:
         from control_plane.db import create_engine, create_sessionmaker, migrate
-        from control_plane.imports.pipeline import import_datasource
+        from control_plane.metrics.importer import import_datasource
         from control_plane.storage import AwsCredentials, S3ObjectStore
         from control_plane.models import MetricDefinition, MetricsDatasource, Tenant
 

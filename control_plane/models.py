@@ -111,23 +111,36 @@ class TenantGoogleKey(Base):
 # -- metric ingestion -------------------------------------------------------------------------------
 
 
-class MetricImport(Base):
-    """One execution of an import of a datasource (scheduled or on demand): the import history."""
+class ImportRecord(Base):
+    """One execution of an import of a datasource, metrics or billing (scheduled or on demand): the one
+    history of imports. Exactly one of ``datasource_id`` / ``billing_datasource_id`` is set."""
 
     __tablename__ = "metric_imports"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(datasource_id IS NULL) <> (billing_datasource_id IS NULL)", name="ck_metric_imports_one_datasource"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    datasource_id: Mapped[str] = mapped_column(
+    datasource_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("metrics_datasources.id", ondelete="CASCADE"), index=True
     )
+    """The metrics datasource imported, or None for a billing import."""
+    billing_datasource_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("billing_datasources.id", ondelete="CASCADE"), index=True
+    )
+    """The billing datasource imported, or None for a metrics import."""
     trigger: Mapped[str] = mapped_column(sa.String(16))
     """`SCHEDULED` or `MANUAL`."""
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("import_runs.id", ondelete="SET NULL"), index=True)
     owner: Mapped[str] = mapped_column(sa.String(200))
     """Which control-plane process executed it (host:pid)."""
     status: Mapped[str] = mapped_column(sa.String(16), default="RUNNING")
-    """`RUNNING`, `SUCCEEDED` or `FAILED`."""
+    """An ``ImportStatus``: `RUNNING`, `SUCCEEDED`, `PARTIAL` (files quarantined) or `FAILED`."""
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    """Last sign of life while RUNNING; a RUNNING import silent for longer than the lease was killed."""
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     files_seen: Mapped[int] = mapped_column(default=0)
     files_imported: Mapped[int] = mapped_column(default=0)
@@ -272,11 +285,23 @@ class BillingPeriod(Base):
         sa.ForeignKey("billing_datasources.id", ondelete="CASCADE"), index=True
     )
     billing_period: Mapped[str] = mapped_column(sa.String(7))
+    partition_id: Mapped[int | None] = mapped_column(sa.Integer)
+    """The ``PartitionId`` prefixing this partition's x_RowIds (older rows: their own id)."""
     fingerprint: Mapped[str] = mapped_column(sa.Text)
     """The export files the partition was built from, as sorted `key@etag` lines."""
     rows: Mapped[int] = mapped_column(sa.BigInteger)
     billed_cost: Mapped[str] = mapped_column(sa.String(48))
     imported_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class PartitionId(Base):
+    """Hands out partition ids (the high 32 bits of x_RowId), never reused, before a partition is written."""
+
+    __tablename__ = "partition_ids"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class BillingFile(Base):
@@ -295,7 +320,7 @@ class BillingFile(Base):
     last_modified: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     billing_period: Mapped[str | None] = mapped_column(sa.String(7))
     status: Mapped[str] = mapped_column(sa.String(16))
-    """`IMPORTED` or `QUARANTINED`."""
+    """A ``FileStatus``: `LOADED` or `QUARANTINED`."""
     reason: Mapped[str | None] = mapped_column(sa.Text)
     seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 

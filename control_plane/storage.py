@@ -1,21 +1,21 @@
 """The customer's bucket, seen through a role: list the Parquet objects under a prefix, open one for
 streaming, and say what a storage failure means (retry, or what the customer must change).
 
-Listing uses boto3; reading uses pyarrow's own S3 filesystem, so the Parquet reader fetches only the
-footer and the column chunks it streams, never the whole object.
+Both listing and reading use boto3; a read is a series of ranged GETs pinned to the listed ETag, so the
+Parquet reader fetches only the footer and the column chunks it streams, never the whole object, and never
+a mix of two versions of it.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 import boto3
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,9 +23,11 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from control_plane.imports.errors import (
     ImportFailed,
+    ObjectChanged,
     ObjectReadError,
     TerminalImportError,
     TransientImportError,
+    UnsafeKey,
 )
 
 PARQUET_SUFFIX = ".parquet"
@@ -57,7 +59,9 @@ class ObjectStore(Protocol):
 
     def list_parquet(self) -> list[ObjectInfo]: ...
 
-    def open(self, key: str) -> pa.NativeFile: ...
+    def open(self, key: str, etag: str | None = None) -> pa.NativeFile: ...
+
+    def stat(self, key: str) -> ObjectInfo | None: ...
 
 
 class S3ObjectStore:
@@ -81,7 +85,7 @@ class S3ObjectStore:
         self.region = region
         self.endpoint_url = endpoint_url
         self._bucket_region: str | None = None
-        self._filesystem: pafs.S3FileSystem | None = None
+        self._boto: Any = None
 
     @property
     def location(self) -> str:
@@ -109,97 +113,110 @@ class S3ObjectStore:
         objects.sort(key=lambda o: (o.last_modified, o.key))
         return objects
 
-    def open(self, key: str) -> pa.NativeFile:
-        """A seekable input over the object: reads go out as ranged GETs, as the reader asks for bytes.
+    def open(self, key: str, etag: str | None = None) -> pa.NativeFile:
+        """A seekable input over the object: each read is a ranged GET, as the Parquet reader asks for bytes.
 
-        Opening raises pyarrow's ``OSError`` (``FileNotFoundError`` when the object is gone); a failed
-        read later raises ``ObjectReadError``, so a network failure is never mistaken for a damaged file."""
-        native = self._fs().open_input_file(f"{self.bucket}/{key}")
-        return pa.PythonFile(_GuardedInput(native, f"s3://{self.bucket}/{key}"), mode="r")
+        With ``etag`` (the one listed), every GET carries ``If-Match``: an object replaced while it is read
+        raises ``ObjectChanged`` instead of mixing old and new bytes. The key is used literally (never
+        normalised) and must be safe (``unsafe_key_reason``). Opening raises ``FileNotFoundError`` when the
+        object is gone; a failed read later raises ``ObjectReadError``, so a network failure is never
+        mistaken for a damaged file."""
+        reason = unsafe_key_reason(key, self.prefix)
+        if reason is not None:
+            raise UnsafeKey(reason)
+        location = f"s3://{self.bucket}/{key}"
+        client = self._client()
+        try:
+            head = client.head_object(Bucket=self.bucket, Key=key, **({"IfMatch": _quoted(etag)} if etag else {}))
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code") or "")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(location) from None
+            if code in ("412", "PreconditionFailed"):
+                raise ObjectChanged(location, error) from None
+            raise ObjectReadError(location, error) from error
+        except BotoCoreError as error:
+            raise ObjectReadError(location, error) from error
+        ranged = _RangedObject(client, self.bucket, key, int(head.get("ContentLength", 0)), etag, location)
+        return pa.PythonFile(io.BufferedReader(ranged, buffer_size=READ_BUFFER_BYTES), mode="r")
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """The object's current version (None when it is gone): after ``ObjectChanged``, what to read again."""
+        try:
+            head = self._client().head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code") or "") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return ObjectInfo(
+            key=key,
+            etag=str(head.get("ETag", "")).strip('"'),
+            size=int(head.get("ContentLength", 0)),
+            last_modified=head["LastModified"].astimezone(UTC),
+        )
 
     def read_schema(self, key: str) -> pa.Schema:
         """The Arrow schema from the object's Parquet footer (only the footer is read).
 
         Raises ``OSError`` when the object cannot be read or is not Parquet."""
-        with self._fs().open_input_file(f"{self.bucket}/{key}") as native:
+        with self.open(key) as source:
             try:
-                return pq.ParquetFile(native).schema_arrow
+                return pq.ParquetFile(source).schema_arrow
             except pa.ArrowException as error:
                 if isinstance(error, OSError):
                     raise
                 raise OSError(f"s3://{self.bucket}/{key} is not a readable Parquet file: {error}") from None
 
-    def _client(self):
-        kwargs = {}
-        if self.credentials is not None:
-            kwargs = dict(
-                aws_access_key_id=self.credentials.access_key_id,
-                aws_secret_access_key=self.credentials.secret_access_key,
-                aws_session_token=self.credentials.session_token,
-            )
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            s3={"addressing_style": "path"} if self.endpoint_url else None,
-        )
-        return boto3.client(
-            "s3", region_name=self.region, endpoint_url=self.endpoint_url, config=config, **kwargs
-        )
-
-    def _fs(self) -> pafs.S3FileSystem:
-        if self._filesystem is None:
+    def _client(self) -> Any:
+        if self._boto is None:
             kwargs = {}
             if self.credentials is not None:
-                kwargs.update(
-                    access_key=self.credentials.access_key_id,
-                    secret_key=self.credentials.secret_access_key,
-                    session_token=self.credentials.session_token,
+                kwargs = dict(
+                    aws_access_key_id=self.credentials.access_key_id,
+                    aws_secret_access_key=self.credentials.secret_access_key,
+                    aws_session_token=self.credentials.session_token,
                 )
-            if self.endpoint_url:
-                url = urlsplit(self.endpoint_url)
-                kwargs.update(endpoint_override=url.netloc, scheme=url.scheme or "https")
-            # A bucket in another region than the configured one: the listing told us where it is.
-            region = self._bucket_region if not self.endpoint_url and self._bucket_region else self.region
-            self._filesystem = pafs.S3FileSystem(region=region, **kwargs)
-        return self._filesystem
+            config = Config(
+                retries={"mode": "standard", "max_attempts": 3},
+                s3={"addressing_style": "path"} if self.endpoint_url else None,
+            )
+            self._boto = boto3.client(
+                "s3", region_name=self._bucket_region or self.region, endpoint_url=self.endpoint_url, config=config,
+                **kwargs,
+            )
+        return self._boto
 
 
-class _GuardedInput:
-    """A file object over a pyarrow input that turns its read failures into ``ObjectReadError``.
+READ_BUFFER_BYTES = 1 << 20
+"""Bytes fetched per ranged GET at least: the Parquet reader's small reads are served from this buffer."""
 
-    Handed to ``pa.PythonFile``: exceptions raised here reach the caller of the Parquet reader as they
-    are, whereas pyarrow's own I/O errors and its decoding errors are both plain ``OSError``."""
 
-    def __init__(self, native: pa.NativeFile, location: str):
-        self._native = native
-        self._location = location
+def unsafe_key_reason(key: str, prefix: str = "") -> str | None:
+    """Why ``key`` must not be read, or None. Keys are used literally; one that an HTTP client or server could
+    normalise (``.``/``..`` segments, empty segments from ``//``) or that is outside the prefix is refused, so
+    an import never reads an object other than the one listed under the datasource's prefix."""
+    if not key.startswith(prefix):
+        return f"the key is outside the datasource's prefix `{prefix}`"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        return "the key contains control characters; rename the object"
+    segments = key.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        return "the key has a `.` or `..` segment, which could name another object; rename the object"
+    if any(segment == "" for segment in segments[:-1]):
+        return "the key has an empty segment (`//`), which could name another object; rename the object"
+    return None
 
-    def _guard(self, call, *args):
-        try:
-            return call(*args)
-        except OSError as error:
-            raise ObjectReadError(self._location, error) from error
 
-    def read(self, nbytes: int | None = None) -> bytes:
-        return self._guard(self._native.read, nbytes)
+def _quoted(etag: str) -> str:
+    return etag if etag.startswith('"') else f'"{etag}"'
 
-    def read_buffer(self, nbytes: int | None = None) -> pa.Buffer:
-        return self._guard(self._native.read_buffer, nbytes)
 
-    def seek(self, position: int, whence: int = 0) -> int:
-        return self._guard(self._native.seek, position, whence)
+class _RangedObject(io.RawIOBase):
+    """The bytes of one object, fetched by ranged GETs pinned to an ETag (``If-Match``)."""
 
-    def tell(self) -> int:
-        return self._guard(self._native.tell)
-
-    def size(self) -> int:
-        return self._guard(self._native.size)
-
-    def close(self) -> None:
-        self._native.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._native.closed
+    def __init__(self, client: Any, bucket: str, key: str, size: int, etag: str | None, location: str):
+        self._client, self._bucket, self._key, self._size = client, bucket, key, size
+        self._etag, self._location, self._position = etag, location, 0
 
     def readable(self) -> bool:
         return True
@@ -207,8 +224,36 @@ class _GuardedInput:
     def seekable(self) -> bool:
         return True
 
-    def writable(self) -> bool:
-        return False
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._size - self._position)
+        if wanted <= 0:
+            return 0
+        end = self._position + wanted - 1
+        conditions = {"IfMatch": _quoted(self._etag)} if self._etag else {}
+        try:
+            response = self._client.get_object(
+                Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-{end}", **conditions
+            )
+            data = response["Body"].read()
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code") or "")
+            if code in ("412", "PreconditionFailed"):
+                raise ObjectChanged(self._location, error) from None
+            raise ObjectReadError(self._location, error) from error
+        except (BotoCoreError, OSError) as error:
+            raise ObjectReadError(self._location, error) from error
+        count = len(data)
+        buffer[:count] = data
+        self._position += count
+        return count
 
 
 # -- what a storage failure means ------------------------------------------------------------------

@@ -14,9 +14,11 @@ from __future__ import annotations
 class Quarantine(Exception):
     """The file cannot be imported; ``reason`` says what is wrong with it and what to change."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, key: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.key = key
+        """The file at fault, when the unit being read has several."""
 
 
 class ImportFailed(Exception):
@@ -54,3 +56,13 @@ class ObjectReadError(OSError):
 def is_transient(error: BaseException) -> bool:
     """Whether a failed import is worth retrying (for the scheduler's ``is_transient`` hook)."""
     return isinstance(error, TransientImportError)
+
+
+class ObjectChanged(ObjectReadError):
+    """The object was replaced after it was listed (its ETag no longer matches): what was read of it is
+    dropped, and the new version is read again from the start."""
+
+
+class UnsafeKey(Quarantine):
+    """The object's key could name another object once normalised (``..``, ``//``) or lies outside the
+    prefix: it is never read, and is quarantined with the reason."""

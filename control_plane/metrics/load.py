@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
@@ -25,16 +24,12 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from control_plane.imports.pipeline import FileStatus
 from control_plane.storage import ObjectInfo
 from control_plane.models import MetricDay, MetricFile, MetricValue
 
 _IN_CHUNK = 500
 """Days per IN (...) list: far below SQLite's bound-parameter limit."""
-
-
-class FileStatus(StrEnum):
-    LOADED = "LOADED"
-    QUARANTINED = "QUARANTINED"
 
 
 def as_utc(value: datetime) -> datetime:

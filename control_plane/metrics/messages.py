@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
 from control_plane.messages import timestamp
-from control_plane.models import MetricFile, MetricImport, MetricsDatasource
+from control_plane.models import MetricFile, ImportRecord, MetricsDatasource
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_schema.options import terraform_attribute
 
@@ -43,7 +43,7 @@ def to_proto(datasource: MetricsDatasource, warnings: Sequence[Finding] = ()) ->
     )
 
 
-def import_to_proto(row: MetricImport) -> pb.MetricImport:
+def import_to_proto(row: ImportRecord) -> pb.MetricImport:
     return pb.MetricImport(
         id=row.id,
         datasource_id=row.datasource_id,

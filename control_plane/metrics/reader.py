@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from control_plane.imports import guards
 from control_plane.imports.errors import ObjectReadError, Quarantine
 
 if TYPE_CHECKING:
@@ -204,6 +205,7 @@ def read_metrics(
         raise
     except (pa.ArrowException, OSError) as error:
         raise Quarantine(_unreadable_reason(file, error)) from None
+    guards.check_footer(parquet.metadata)
 
     problems: dict[str, list[str]] = {}  # problem → metrics it concerns (metrics may share columns)
     for spec in specs:
@@ -214,10 +216,12 @@ def read_metrics(
     if not specs:
         return {}
 
+    parquet = guards.with_text_as_dictionary(parquet, file)
     checks = _RowChecks(specs)
     partials = {spec.metric_name: _Partials(spec) for spec in specs}
     needed = list(dict.fromkeys(column for spec in specs for column in spec.columns))
     for batch in _batches(parquet, file, needed, batch_size):
+        guards.check_batch(batch)
         days = {column: checks.days(column, batch.column(column)) for column in checks.date_columns}
         values = {column: checks.values(column, batch.column(column)) for column in checks.value_columns}
         if not checks.clean:
@@ -314,7 +318,8 @@ _NULL_DATE, _BAD_DATE, _NULL_VALUE, _NAN, _INF, _NEGATIVE = (
     "infinite",
     "negative",
 )
-_DATE_KINDS = (_NULL_DATE, _BAD_DATE)
+_OUT_OF_RANGE = "date out of range"
+_DATE_KINDS = (_NULL_DATE, _BAD_DATE, _OUT_OF_RANGE)
 _VALUE_KINDS = (_NULL_VALUE, _NAN, _INF, _NEGATIVE)
 
 
@@ -326,7 +331,7 @@ class _RowChecks:
         self.date_columns = list(dict.fromkeys(spec.date_column for spec in specs))
         self.value_columns = list(dict.fromkeys(spec.value_column for spec in specs))
         self.counts: dict[tuple[str, str], int] = {}
-        self.examples: dict[str, str] = {}
+        self.examples: dict[object, str] = {}
 
     @property
     def clean(self) -> bool:
@@ -357,7 +362,15 @@ class _RowChecks:
             if bad and column not in self.examples:
                 self.examples[column] = example
         self._count(column, _NULL_DATE, array.null_count)
-        return days
+        outside, first = guards.days_out_of_range(days)
+        self._count(column, _OUT_OF_RANGE, outside)
+        if outside and (column, _OUT_OF_RANGE) not in self.examples:
+            self.examples[(column, _OUT_OF_RANGE)] = str(first)
+        return pc.if_else(
+            pc.and_(pc.greater_equal(days, pa.scalar(guards.FIRST_DAY)), pc.less_equal(days, pa.scalar(guards.LAST_DAY))),
+            days,
+            pa.scalar(None, pa.date32()),
+        )
 
     def values(self, column: str, array: pa.Array) -> pa.Array:
         """Each row's value as float64."""
@@ -389,6 +402,11 @@ class _RowChecks:
             return (
                 f"{rows} with a `{column}` that is not an ISO 8601 date (YYYY-MM-DD, or a date-time with an "
                 f"optional UTC offset), e.g. `{self.examples[column]}`"
+            )
+        if kind == _OUT_OF_RANGE:
+            return (
+                f"{rows} with a `{column}` outside {guards.FIRST_DAY}–{guards.LAST_DAY}, e.g. "
+                f"`{self.examples[(column, _OUT_OF_RANGE)]}` (no usage can be dated there)"
             )
         if kind == _NULL_VALUE:
             return f"{rows} with a null `{column}` (write 0 when there is nothing to count)"

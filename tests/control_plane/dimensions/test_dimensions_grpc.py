@@ -13,7 +13,7 @@ from google.protobuf import field_mask_pb2
 
 from control_plane.billing.cur import normalize
 from control_plane.billing.store import CostStore
-from control_plane.imports.pipeline import import_datasource
+from control_plane.metrics.importer import import_datasource
 from control_plane.storage import AwsCredentials, S3ObjectStore
 from costory_proto.costory.v1 import cost_pb2
 from costory_proto.costory.v1 import metrics_datasource_pb2 as metrics_pb

@@ -23,7 +23,7 @@ from control_plane.models import (
     MetricDay,
     MetricDefinition,
     MetricFile,
-    MetricImport,
+    ImportRecord,
     MetricsDatasource,
     MetricValue,
     Tenant,
@@ -148,8 +148,11 @@ class ListedAs:
         ]
         return sorted(listed, key=lambda o: (o.last_modified, o.key))
 
-    def open(self, key: str):
-        return self.inner.open(key)
+    def open(self, key: str, etag: str | None = None):
+        return self.inner.open(key, etag)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        return self.inner.stat(key)
 
 
 def values(sessions: sessionmaker[Session], datasource_id: str, metric: str = "api_calls") -> list[tuple]:
@@ -190,12 +193,12 @@ def files(sessions: sessionmaker[Session], datasource_id: str) -> list[tuple[str
         ]
 
 
-def imports(sessions: sessionmaker[Session], datasource_id: str) -> list[MetricImport]:
+def imports(sessions: sessionmaker[Session], datasource_id: str) -> list[ImportRecord]:
     with sessions() as session:
         rows = session.scalars(
-            sa.select(MetricImport)
-            .where(MetricImport.datasource_id == datasource_id)
-            .order_by(MetricImport.id)
+            sa.select(ImportRecord)
+            .where(ImportRecord.datasource_id == datasource_id)
+            .order_by(ImportRecord.id)
         ).all()
         session.expunge_all()
         return list(rows)

@@ -19,7 +19,7 @@ from control_plane.dimensions.service import create_dimension
 from control_plane.findings import Finding
 from control_plane.storage import AwsCredentials
 from control_plane.metrics import imports
-from control_plane.metrics.imports import scheduler_for
+from control_plane.jobs import scheduler_for
 from control_plane.models import BillingDatasource, BillingPeriod, Dimension, ImportRun, Tenant
 from control_plane.scheduler import RunKind, plan_due_runs
 from control_plane.scheduler.slots import as_utc
