@@ -94,3 +94,20 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:
         return normalize_url(value)
+
+    # -- operations: logging and the CLI's database waits (control_plane/logs.py, control_plane/cli.py) --
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    """Level of the control plane's logs, libraries' included (env `COSTORY_LOG_LEVEL`). Unset: `INFO` for
+    `serve`, `WARNING` for the other commands. Secrets (AWS keys and session tokens, ID tokens, private keys,
+    API tokens, `Authorization` headers, `sig=` signatures, URL passwords) are redacted at every level."""
+
+    database_lock_timeout_seconds: float = 15.0
+    """How long a `tenants` or `migrate` command waits for a database lock held by another process (a running
+    `serve`, an import, a migration) before it fails naming the database (env
+    `COSTORY_DATABASE_LOCK_TIMEOUT_SECONDS`). SQLite's busy timeout; PostgreSQL's `lock_timeout`."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
