@@ -50,10 +50,16 @@ def create_server(
 ) -> tuple[grpc.Server, int]:
     """Build a gRPC server bound to ``address`` (port 0 picks one); not started. Returns the server and
     the bound port. Without ``services``, they are built from ``settings`` (migrating the database);
-    without ``admission``, the server gets one of its own. Raises OSError naming the address when it
-    cannot be bound (no SO_REUSEPORT: a second server on a used port fails instead of sharing it)."""
-    services = services or build_services(settings)
-    admission = admission or Admission.from_settings(settings)
+    without ``admission``, the server gets one of its own."""
+    server, port = bind_grpc(address, settings, admission or Admission.from_settings(settings))
+    add_servicers(server, services or build_services(settings))
+    return server, port
+
+
+def bind_grpc(address: str, settings: Settings, admission: Admission) -> tuple[grpc.Server, int]:
+    """A gRPC server bound to ``address``, with the edge checks and limits but no services yet. Raises
+    OSError naming the address when it cannot be bound (no SO_REUSEPORT: a second server on a used port
+    fails instead of sharing it)."""
     workers = 2 * settings.max_requests_in_flight  # room to refuse quickly while the admitted ones work
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
@@ -64,6 +70,17 @@ def create_server(
         ],
         maximum_concurrent_rpcs=4 * workers,
     )
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        server.stop(None)
+        raise OSError(f"cannot listen on the gRPC address {address}: is another server using it?")
+    return server, port
+
+
+def add_servicers(server: grpc.Server, services: Services) -> None:
     tenant_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(services.sessions), server)
     metrics_datasource_pb2_grpc.add_MetricsDatasourceServiceServicer_to_server(
         MetricsDatasourceServicer(services), server
@@ -75,14 +92,6 @@ def create_server(
         VirtualDimensionServicer(services), server
     )
     cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(services), server)
-    try:
-        port = server.add_insecure_port(address)
-    except RuntimeError:
-        port = 0
-    if port == 0:
-        server.stop(None)
-        raise OSError(f"cannot listen on the gRPC address {address}: is another server using it?")
-    return server, port
 
 
 def bind_http(address: str) -> socket.socket:
@@ -129,18 +138,20 @@ def start_http(
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then let in-flight work finish. Raises OSError (one line, naming the
     address) when a port is taken, before anything has started."""
-    services = build_services(settings)
     admission = Admission.from_settings(settings)
+    server, port = bind_grpc(settings.grpc_address, settings, admission)  # both ports first: fail in seconds
     try:
-        server, port = create_server(settings.grpc_address, settings, services, admission)
-        try:
-            sock = bind_http(settings.http_address)
-        except OSError:
-            server.stop(None)
-            raise
+        sock = bind_http(settings.http_address)
     except OSError:
-        services.close()
+        server.stop(None)
         raise
+    try:
+        services = build_services(settings)
+    except BaseException:
+        server.stop(None)
+        sock.close()
+        raise
+    add_servicers(server, services)
     server.start()
     log.info("gRPC API on %s:%d", settings.grpc_address.rpartition(":")[0], port)
     try:

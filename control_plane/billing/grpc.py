@@ -102,7 +102,9 @@ class BillingDatasourceServicer(billing_datasource_pb2_grpc.BillingDatasourceSer
         return empty_pb2.Empty()
 
     @tenant_rpc
-    def ListBillingDatasourceAws(self, request, session: Session, tenant: Tenant) -> pb.ListBillingDatasourceAwsResponse:
+    def ListBillingDatasourceAws(
+        self, request, session: Session, tenant: Tenant
+    ) -> pb.ListBillingDatasourceAwsResponse:
         page = service.list_datasources(session, tenant, request.page_size, request.page_token)
         return pb.ListBillingDatasourceAwsResponse(
             billing_datasources=[to_proto(d) for d in page.items], next_page_token=page.next_page_token

@@ -4,7 +4,8 @@ strings and timestamps are RFC 3339 strings."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
+from types import GenericAlias
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -30,18 +31,18 @@ _WELL_KNOWN: dict[str, Any] = {"google.protobuf.Timestamp": str, "google.protobu
 def _field_type(field: FieldDescriptor) -> Any:
     message = field.message_type
     if message is not None and message.GetOptions().map_entry:
-        return dict[str, _field_type(message.fields_by_name["value"])]
+        return GenericAlias(dict, (str, _field_type(message.fields_by_name["value"])))
     if message is not None:
         element = _WELL_KNOWN.get(message.full_name) or model_for(message)
     else:
         element = _SCALARS[field.type]
-    return list[element] if is_repeated(field) else element
+    return GenericAlias(list, (element,)) if is_repeated(field) else element
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_for(descriptor: Descriptor) -> type[BaseModel]:
     """A pydantic model with the message's fields, all optional (proto3 omits defaults)."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for field in descriptor.fields:
         annotation = _field_type(field)
         fields[field.name] = (annotation | None, None)

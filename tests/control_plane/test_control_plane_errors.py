@@ -72,7 +72,9 @@ def rest(settings):
 def test_every_domain_error_has_a_kind_of_its_own():
     """No subclass falls through to the root's entry: each derives from one of the kinds in the table."""
     kinds = tuple(kind for kind in errors.STATUSES if kind is not DomainError)
-    strays = [kind.__qualname__ for kind in every_domain_error() if kind is not DomainError and not issubclass(kind, kinds)]
+    strays = [
+        kind.__qualname__ for kind in every_domain_error() if kind is not DomainError and not issubclass(kind, kinds)
+    ]
     assert strays == []
     assert set(errors.STATUSES) == set(EXPECTED)
 
@@ -183,5 +185,9 @@ def test_thousands_of_violations_are_listed_up_to_a_cap(tenant_a, rest):
     rpc_status.from_call(caught.value).details[0].Unpack(bad_request)
     fields = [v.field for v in bad_request.field_violations]
     assert fields == [f"group_by[{i}]" for i in range(errors.MAX_VIOLATIONS)] + [""]
-    assert bad_request.field_violations[-1].description == f"{900 - errors.MAX_VIOLATIONS} more violation(s) not listed."
-    assert [d["loc"] for d in response.json()["detail"]] == [["group_by", i] for i in range(errors.MAX_VIOLATIONS)] + [[]]
+    assert (
+        bad_request.field_violations[-1].description == f"{900 - errors.MAX_VIOLATIONS} more violation(s) not listed."
+    )
+    assert [d["loc"] for d in response.json()["detail"]] == [["group_by", i] for i in range(errors.MAX_VIOLATIONS)] + [
+        []
+    ]

@@ -35,7 +35,9 @@ def rest(settings):
 REST_PROBES = [
     # (method, url, json body, expected status, expected loc of the first violation)
     pytest.param("post", "/v1/costs:query", {**DAYS, "end_date": "9999-12-31"}, 400, ["end_date"], id="end-9999"),
-    pytest.param("post", "/v1/costs:query", {**DAYS, "start_date": "0001-01-01"}, 400, ["start_date"], id="start-year-1"),
+    pytest.param(
+        "post", "/v1/costs:query", {**DAYS, "start_date": "0001-01-01"}, 400, ["start_date"], id="start-year-1"
+    ),
     pytest.param("post", "/v1/costs:query", {**DAYS, "start_date": "2026-13-01"}, 400, ["start_date"], id="month-13"),
     pytest.param(
         "post", "/v1/costs:query", {**DAYS, "group_by": ["tag:k"] * 20_000}, 400, ["group_by"], id="group-by-20000"
@@ -60,7 +62,12 @@ REST_PROBES = [
         "post", "/v1/costs:query", {**DAYS, "group_by": ["ServiceName\x00"]}, 400, ["group_by", 0], id="nul-in-group-by"
     ),
     pytest.param(
-        "post", "/v1/costs:query", {**DAYS, "virtual_dimension": "team\x00"}, 400, ["virtual_dimension"], id="nul-in-name"
+        "post",
+        "/v1/costs:query",
+        {**DAYS, "virtual_dimension": "team\x00"},
+        400,
+        ["virtual_dimension"],
+        id="nul-in-name",
     ),
     pytest.param(
         "post",
@@ -71,7 +78,12 @@ REST_PROBES = [
         id="huge-offset",
     ),
     pytest.param(
-        "post", "/v1/costs:query", {**DAYS, "page_token": token_for("offset:-1")}, 400, ["page_token"], id="negative-offset"
+        "post",
+        "/v1/costs:query",
+        {**DAYS, "page_token": token_for("offset:-1")},
+        400,
+        ["page_token"],
+        id="negative-offset",
     ),
     pytest.param("post", "/v1/costs:query", {**DAYS, "page_token": "%%%"}, 400, ["page_token"], id="garbage-token"),
     pytest.param("post", "/v1/costs:query", {**DAYS, "page_size": -1}, 400, ["page_size"], id="negative-page-size"),
@@ -160,9 +172,7 @@ def test_rest_dates_of_metric_values_are_bounded(rest, tenant_a, sessions):
 
 
 def test_a_body_that_is_not_json_is_400(rest, tenant_a):
-    response = rest.post(
-        "/v1/costs:query", content=b"{not json", headers={"Authorization": f"Bearer {tenant_a.token}"}
-    )
+    response = rest.post("/v1/costs:query", content=b"{not json", headers={"Authorization": f"Bearer {tenant_a.token}"})
     assert (response.status_code, response.json()["detail"][0]["type"]) == (400, "Invalid Value")
 
 
