@@ -50,9 +50,7 @@ def check(
         field_path = (*path, field.name)
         if field_value is None or not is_known(field_value):
             if terraform_attribute(field).required and field_value is None:
-                violations.append(
-                    Problem(field_path, "Missing Required Attribute", f"`{field.name}` must be set.")
-                )
+                violations.append(Problem(field_path, "Missing Required Attribute", f"`{field.name}` must be set."))
             continue
         violations.extend(_check_field(field, field_value, value, field_path, is_known))
     return violations
@@ -91,9 +89,7 @@ def _check_scalar(field, rules, value, siblings, path, is_known) -> list[Problem
         return [Problem(path, "Empty Value", f"`{name}` must not be empty.")]
     if rules.one_of and value not in rules.one_of:
         allowed = ", ".join(f"`{v}`" for v in rules.one_of)
-        return [
-            Problem(path, "Invalid Value", f"`{name}` is `{value}`; it must be one of {allowed} (case-sensitive).")
-        ]
+        return [Problem(path, "Invalid Value", f"`{name}` is `{value}`; it must be one of {allowed} (case-sensitive).")]
     if rules.pattern and not _compiled(rules.pattern).match(value):
         hint = rules.pattern_hint or f"a value matching `{rules.pattern}`"
         return [Problem(path, "Invalid Value", f"`{name}` is `{value}`; it must be {hint}.")]

@@ -1,41 +1,31 @@
-"""Diagnostics: collected, never raised, each with a Title Case summary, a remedy and an attribute path."""
+"""Diagnostics: collected, never raised, each with a Title Case summary, a remedy and an attribute path.
+
+A diagnostic is a `costory_schema.problems.Problem`, the type the control plane reports too, so a problem
+found at plan time by the shared input rules and one the control plane returns read the same way.
+"""
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+from costory_schema.problems import Path, Problem, Severity, format_path
 
-from costory_schema.rules import format_path
+__all__ = ["Diagnostic", "Severity", "error", "has_errors", "located", "warning"]
 
-PathStep = str | int
-
-
-class Severity(enum.Enum):
-    ERROR = 1
-    WARNING = 2
+Diagnostic = Problem
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    severity: Severity
-    summary: str
-    detail: str
-    path: tuple[PathStep, ...] = ()
+def error(summary: str, detail: str, path: Path = ()) -> Problem:
+    return Problem(path, summary, detail)
 
 
-def error(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, summary, detail, path)
+def warning(summary: str, detail: str, path: Path = ()) -> Problem:
+    return Problem.warning(path, summary, detail)
 
 
-def located(detail: str, path: tuple[PathStep, ...]) -> str:
+def located(detail: str, path: Path) -> str:
     """``detail`` led by the attribute path when it points inside an attribute's value (a rule of a list):
     Terraform can underline only the attribute itself there, so the text says which element is meant."""
     return detail if len(path) <= 1 else f"At `{format_path(path)}`: {detail}"
 
 
-def warning(summary: str, detail: str, path: tuple[PathStep, ...] = ()) -> Diagnostic:
-    return Diagnostic(Severity.WARNING, summary, detail, path)
-
-
-def has_errors(diagnostics: list[Diagnostic]) -> bool:
-    return any(d.severity is Severity.ERROR for d in diagnostics)
+def has_errors(diagnostics: list[Problem]) -> bool:
+    return any(d.is_error for d in diagnostics)

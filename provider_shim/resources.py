@@ -63,8 +63,7 @@ class Resource:
     # -- validate / plan: no control-plane call -------------------------------------------------------
 
     def validate(self, config: State) -> list[Diagnostic]:
-        violations = rules.check(self.type.message, config, is_known=cty.is_known)
-        return [error(v.summary, v.detail, v.path) for v in violations]
+        return rules.check(self.type.message, config, is_known=cty.is_known)
 
     def plan(self, prior: State, proposed: State) -> tuple[State, list[tuple], list[Diagnostic]]:
         """The planned state and the paths that force replacement."""

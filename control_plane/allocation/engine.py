@@ -109,9 +109,7 @@ def allocate(
 
     rows = _normalise(costs, warnings)
     keys, key_of_row, rule_of_key = _match(costs, dimension)
-    plan, group_of_row, rule_of_row = _plan(
-        dimension, usage, keys, key_of_row, rule_of_key, rows.days, warnings
-    )
+    plan, group_of_row, rule_of_row = _plan(dimension, usage, keys, key_of_row, rule_of_key, rows.days, warnings)
     del keys, key_of_row, rule_of_key
 
     # Steps 4-6 run on CHUNK_ROWS rows at a time, in row_id order: a row's parts depend only on its own cents and
@@ -483,10 +481,7 @@ def _distinct_keys(costs: pa.Table, references: Sequence[str]) -> tuple[pa.Table
         pending.append((reference, radix))
     densify()
     keys = pa.table(
-        {
-            name: dictionaries[name].take(pa.array(base[name] - 1, mask=base[name] == 0))
-            for name in references
-        }
+        {name: dictionaries[name].take(pa.array(base[name] - 1, mask=base[name] == 0)) for name in references}
     )
     return keys, packed
 

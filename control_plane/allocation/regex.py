@@ -15,7 +15,7 @@ import re2
 
 from control_plane.allocation.errors import AllocationError
 
-SYNTAX = "https://github.com/google/re2/wiki/Syntax"
+SYNTAX = "github.com/google/re2/wiki/Syntax"
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # the reason goes to the user, not to the server's stderr
@@ -35,9 +35,8 @@ def capture_groups(pattern: str) -> int:
             error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) else str(error)
         )
         raise RegexError(
-            f"`{_shown(pattern)}` is not a valid RE2 regular expression ({reason}). Regexes use RE2 syntax "
-            f"({SYNTAX}): no backreferences (`\\1`) or lookaround (`(?=…)`, `(?!…)`, `(?<=…)`), `\\z` instead "
-            "of `\\Z`, repetition counts up to 1000."
+            f"`{_shown(pattern)}` is not a valid RE2 regular expression ({reason}). RE2 syntax ({SYNTAX}) has "
+            "no backreferences or lookaround, and repetition counts up to 1000."
         ) from None
 
 
@@ -57,5 +56,5 @@ def first_group(values: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | 
     return pc.if_else(found, whole, pa.scalar(None, pa.string()))
 
 
-def _shown(pattern: str, limit: int = 200) -> str:
+def _shown(pattern: str, limit: int = 60) -> str:
     return pattern if len(pattern) <= limit else pattern[:limit] + "…"

@@ -102,7 +102,9 @@ def latest_cost_day(data_dir: Path, tenant_id: str) -> date | None:
     if not paths:
         return None
     with connect_duckdb() as con:
-        latest = con.execute("SELECT CAST(max(ChargePeriodStart) AS DATE) FROM read_parquet($paths)", {"paths": paths}).fetchone()
+        latest = con.execute(
+            "SELECT CAST(max(ChargePeriodStart) AS DATE) FROM read_parquet($paths)", {"paths": paths}
+        ).fetchone()
     return latest[0] if latest else None
 
 
@@ -135,9 +137,7 @@ def run_allocation(
     costs = costs.rename_columns(["row_id" if name == "x_RowId" else name for name in costs.column_names])
     days = pc.cast(costs.column("ChargePeriodStart"), pa.date32())
     first, last = pc.min(days).as_py(), pc.max(days).as_py()
-    usage = {
-        rule: _usage(session, source, first, last) for rule, source in metric_sources.items()
-    }
+    usage = {rule: _usage(session, source, first, last) for rule, source in metric_sources.items()}
     return allocate(costs, dimension, usage)
 
 

@@ -151,9 +151,7 @@ class _Parser:
         name = str(item.get("name") or "")
         if not name.strip() and not self.is_unknown((*path, "name")):
             self.error((*path, "name"), "Empty Value", "`name` must not be empty.")
-        conditions = [
-            self.condition(c, (*path, "conditions", i)) for i, c in enumerate(item.get("conditions") or [])
-        ]
+        conditions = [self.condition(c, (*path, "conditions", i)) for i, c in enumerate(item.get("conditions") or [])]
         allocation = self.allocation(item, path, name)
         built = [c for c in conditions if c is not None]
         if len(self.findings) > errors_before or allocation is None or len(built) != len(conditions):
@@ -299,7 +297,7 @@ class _Parser:
         table = value.get("table") or {}
         if strategy == "REGEX":
             if not regex:
-                self.error((*path, "regex"), "Missing Regular Expression", "`strategy = \"REGEX\"` needs `regex`.")
+                self.error((*path, "regex"), "Missing Regular Expression", '`strategy = "REGEX"` needs `regex`.')
                 return None
             if not self.regex(str(regex), (*path, "regex"), needs_group=True):
                 return None
@@ -311,7 +309,7 @@ class _Parser:
                 self.error(
                     (*path, "table"),
                     "Missing Mapping Table",
-                    "`strategy = \"MANUAL\"` needs a non-empty `table` of raw value -> dimension value.",
+                    '`strategy = "MANUAL"` needs a non-empty `table` of raw value -> dimension value.',
                 )
                 return None
             return ValueMapping(MappingStrategy.MANUAL, table=dict(table))

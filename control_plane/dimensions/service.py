@@ -140,14 +140,14 @@ def _compute(session: Session, row: Dimension, data_dir: Path, definition: Defin
     if definition.dimension is None:
         raise _NotComputed("; ".join(f"{p.field}: {p.detail}" if p.path else p.detail for p in definition.errors))
     try:
-        return compute.run_allocation(
-            session, data_dir, row.tenant_id, definition.dimension, definition.metric_sources
-        )
+        return compute.run_allocation(session, data_dir, row.tenant_id, definition.dimension, definition.metric_sources)
     except DomainError as exc:  # an allocation error, a metric gone, usage that cannot be read
         raise _NotComputed(str(exc)) from None
     except ConservationError as exc:  # a bug in the engine: the details go to the log, not to the user
         log.exception("virtual dimension %s: allocated amounts do not add up", row.id)
-        raise _NotComputed("the allocation did not add up to the cost it came from (a bug; see the server log)") from exc
+        raise _NotComputed(
+            "the allocation did not add up to the cost it came from (a bug; see the server log)"
+        ) from exc
 
 
 def _save_results(session: Session, row: Dimension, data_dir: Path, definition: Definition) -> list[Problem]:

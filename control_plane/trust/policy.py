@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from costory_schema.problems import Path, Problem
+
 GOOGLE = "accounts.google.com"
 SUB_KEY = "accounts.google.com:sub"
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
-POLICY = "Policy"
-"""The ``statement`` of problems about the document as a whole."""
+REJECTED = "Trust Policy Rejected"
+"""Summary of a problem that fails the verdict even when another statement lets the tenant in."""
+NOT_LET_IN = "Trust Policy Does Not Let Costory In"
+"""Summary of why nothing lets the tenant in, and of what to add."""
 
 _GOOGLE_PRINCIPAL = '"Principal": {"Federated": "accounts.google.com"}'
 _WEB_IDENTITY_ACTION = '"Action": "sts:AssumeRoleWithWebIdentity"'
@@ -28,25 +32,19 @@ _NEGATED_OPERATORS = ("StringNotEquals", "StringNotEqualsIgnoreCase", "StringNot
 
 
 @dataclass(frozen=True)
-class TrustProblem:
-    statement: str
-    """ "Statement[1]", "Statement[1] (Sid AllowCostory)", or "Policy" for the whole document."""
-    message: str
-    """What is wrong and what to change; starts with the statement it is about."""
-
-
-@dataclass(frozen=True)
 class TrustVerdict:
     ok: bool
     """True iff a statement lets the tenant in, none is too broad and no Deny blocks it."""
-    problems: tuple[TrustProblem, ...] = ()
-    """Empty when ``ok``."""
+    problems: tuple[Problem, ...] = ()
+    """Empty when ``ok``. Each is on its JSON path in the document (("Statement", 0) is the first statement,
+    which messages call `Statement[1]`; () is the document as a whole); its detail starts with the statement
+    it is about."""
 
     def summary(self) -> str:
         """One paragraph for an error message."""
         if self.ok:
             return "The trust policy lets this tenant's Google identity in, and no statement is too broad."
-        return " ".join(problem.message for problem in self.problems)
+        return " ".join(problem.detail for problem in self.problems)
 
 
 class _Invalid(Exception):
@@ -91,17 +89,10 @@ class _Statement:
 
     def pins(self) -> list[str]:
         """The subs a plain StringEquals allows (operator names are case-sensitive, keys are not)."""
-        return [
-            value
-            for operator, values in self.sub_conditions()
-            if operator == "StringEquals"
-            for value in values
-        ]
+        return [value for operator, values in self.sub_conditions() if operator == "StringEquals" for value in values]
 
     def mentions_google(self) -> bool:
-        return self.trusts_google() or any(
-            key.lower().startswith(GOOGLE + ":") for _, key, _ in self.conditions
-        )
+        return self.trusts_google() or any(key.lower().startswith(GOOGLE + ":") for _, key, _ in self.conditions)
 
 
 def evaluate_trust_policy(document: str | Mapping, subject_id: str) -> TrustVerdict:
@@ -115,21 +106,28 @@ def evaluate_trust_policy(document: str | Mapping, subject_id: str) -> TrustVerd
     try:
         raw_statements = _statements(_load(document))
     except _Invalid as invalid:
-        return TrustVerdict(False, (TrustProblem(POLICY, str(invalid)),))
+        return TrustVerdict(False, (Problem((), REJECTED, str(invalid)),))
 
-    judgements = [(label, _judge(label, raw, subject_id)) for label, raw in _labelled(raw_statements)]
+    judgements: list[tuple[Path, _Judgement]] = [
+        (("Statement", index), _judge(label, raw, subject_id))
+        for index, (label, raw) in enumerate(_labelled(raw_statements))
+    ]
     blocking = tuple(
-        TrustProblem(label, message) for label, judgement in judgements for message in judgement.blocking
+        Problem(path, REJECTED, message) for path, judgement in judgements for message in judgement.blocking
     )
     if any(judgement.grants for _, judgement in judgements):
         return TrustVerdict(not blocking, blocking)
     found = [
-        TrustProblem(label, message)
-        for label, judgement in judgements
-        for message in (*judgement.blocking, *judgement.advice)
+        problem
+        for path, judgement in judgements
+        for problem in (
+            *(Problem(path, REJECTED, message) for message in judgement.blocking),
+            *(Problem(path, NOT_LET_IN, message) for message in judgement.advice),
+        )
     ]
-    missing = TrustProblem(
-        POLICY,
+    missing = Problem(
+        (),
+        NOT_LET_IN,
         "No statement lets Costory's identity in: add an Allow statement with Principal "
         '{"Federated": "accounts.google.com"}, Action "sts:AssumeRoleWithWebIdentity" and Condition '
         f"{_pin(subject_id)}.",
@@ -152,11 +150,7 @@ def _judge(label: str, raw: Any, subject_id: str) -> _Judgement:
     except _Invalid as invalid:
         return _Judgement(blocking=(str(invalid),))
     if not statement.allow:
-        return (
-            _Judgement(blocking=(_denies_message(label, subject_id),))
-            if _blocks_google(statement)
-            else _Judgement()
-        )
+        return _Judgement(blocking=(_denies_message(label, subject_id),)) if _blocks_google(statement) else _Judgement()
     broad = _too_broad(statement, subject_id)
     if broad:
         return _Judgement(blocking=(broad,))
@@ -282,9 +276,7 @@ def _advice(statement: _Statement, subject_id: str) -> list[str]:
     elif not pins and conditions:
         advice.append(_unpinned_message(label, conditions, subject_id))
     elif not pins:
-        advice.append(
-            f"{label} has no condition on accounts.google.com:sub; add Condition {_pin(subject_id)}."
-        )
+        advice.append(f"{label} has no condition on accounts.google.com:sub; add Condition {_pin(subject_id)}.")
     return advice
 
 
@@ -346,17 +338,14 @@ def _load(document: Any) -> Any:
 
 def _statements(policy: Any) -> list[Any]:
     if not isinstance(policy, Mapping):
-        raise _Invalid(
-            f'The trust policy must be a JSON object with a "Statement", not {_json_type(policy)}.'
-        )
+        raise _Invalid(f'The trust policy must be a JSON object with a "Statement", not {_json_type(policy)}.')
     statements = policy.get("Statement", [])
     if isinstance(statements, Mapping):
         return [statements]
     if isinstance(statements, list):
         return statements
     raise _Invalid(
-        'The trust policy\'s "Statement" must be an object or a list of objects, not '
-        f"{_json_type(statements)}."
+        f'The trust policy\'s "Statement" must be an object or a list of objects, not {_json_type(statements)}.'
     )
 
 
@@ -418,15 +407,12 @@ def _principals(label: str, element: str, principal: Any) -> dict[str, tuple[str
         raise _Invalid(
             f'{label} has a {element} that is neither "*" nor an object such as {{"Federated": "{GOOGLE}"}}.'
         )
-    return {
-        kind: _strings(values, f"{label} has a {element} {kind} that") for kind, values in principal.items()
-    }
+    return {kind: _strings(values, f"{label} has a {element} {kind} that") for kind, values in principal.items()}
 
 
 def _conditions(label: str, condition: Any) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
     malformed = _Invalid(
-        f"{label} has a malformed Condition: each operator must map condition keys to a string or a "
-        "list of strings."
+        f"{label} has a malformed Condition: each operator must map condition keys to a string or a list of strings."
     )
     if not isinstance(condition, Mapping):
         raise malformed

@@ -2,7 +2,8 @@
 
 ``virtual_dimensions.allocation_file`` (nullable) names the result file, relative to the tenant's allocations
 folder; it changes in the transaction that saves what the results were computed from. Dimensions computed
-before this revision keep their file where it was written (``<dimension id>.parquet``). After a downgrade,
+before this revision keep their file where it was written (``<dimension id>.parquet``; a dimension in ERROR
+kept the file of its last computation, if any: a pointer to a missing file serves nothing). After a downgrade,
 dimensions computed since show no results until they are recomputed.
 
 Revision ID: 0006
@@ -24,7 +25,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("virtual_dimensions") as batch:
         batch.add_column(sa.Column("allocation_file", sa.String(200), nullable=True))
-    op.execute("UPDATE virtual_dimensions SET allocation_file = id || '.parquet' WHERE status = 'COMPUTED'")
+    op.execute("UPDATE virtual_dimensions SET allocation_file = id || '.parquet' WHERE status IN ('COMPUTED', 'ERROR')")
 
 
 def downgrade() -> None:

@@ -50,9 +50,7 @@ def assert_same(got, expected) -> None:
     assert got[1] == expected[1]
 
 
-@settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(cost_tables(), dimensions, usage_rows, st.sampled_from([1, 2, 3, 7]))
 def test_tiny_chunks_give_the_one_chunk_result_and_the_oracles(table, dimension, rows, size):
     tables = usage_for(dimension, rows)
@@ -79,9 +77,7 @@ DIMENSION = VirtualDimension(
             Allocation.split_percent({"x": "33.3", "y": "33.3", "z": "33.4"}),
         ),
         Rule("even", Equals("RegionId", "us"), Allocation.split_even(["p", "q", "r", "s", "t", "u", "v"])),
-        Rule(
-            "principal", Matches("x_IamPrincipal", "^role/"), Allocation.from_column("x_IamPrincipal", MANUAL)
-        ),
+        Rule("principal", Matches("x_IamPrincipal", "^role/"), Allocation.from_column("x_IamPrincipal", MANUAL)),
         Rule(
             "tagged",
             Exists("tag:team"),
@@ -112,11 +108,7 @@ def many_rows() -> pa.Table:
 
 USAGE = {
     "gateway": usage(
-        *[
-            (day, owner, value)
-            for day in DAYS[:4]
-            for owner, value in (("ta/x", 3), ("tb/y", 1), ("nobody", 2))
-        ],
+        *[(day, owner, value) for day in DAYS[:4] for owner, value in (("ta/x", 3), ("tb/y", 1), ("nobody", 2))],
         (DAYS[4], "ta/x", 0),
     )
 }
@@ -150,9 +142,7 @@ def test_input_chunks_with_different_dictionaries_are_unified():
     names = ["Gateway", "EC2", "S3"]
     dictionaries = [pa.array(names[k:] + names[:k] + [f"unused-{k}"]) for k in range(3)]
     parts = [
-        pa.DictionaryArray.from_arrays(
-            pc.index_in(service.slice(20 * k, 20), value_set=d).combine_chunks(), d
-        )
+        pa.DictionaryArray.from_arrays(pc.index_in(service.slice(20 * k, 20), value_set=d).combine_chunks(), d)
         for k, d in enumerate(dictionaries)
     ]
     assert not parts[0].dictionary.equals(parts[1].dictionary)

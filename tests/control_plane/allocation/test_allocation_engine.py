@@ -122,9 +122,7 @@ class TestKinds:
 
     def test_float_costs_are_rounded_half_even_to_cents(self):
         # 0.125 -> 0.12, 0.135 -> 0.14 (half to even, read as written), 0.005 -> 0.00
-        table = costs({}, {}, {}).set_column(
-            2, "BilledCost", pa.array([0.125, 0.135, 0.005], pa.float64())
-        )
+        table = costs({}, {}, {}).set_column(2, "BilledCost", pa.array([0.125, 0.135, 0.005], pa.float64()))
         result = allocate(table, team())
         assert [r[2] for r in rows_of(result)] == ["0.12", "0.14", "0.00"]
 

@@ -75,11 +75,7 @@ usage_rows = st.lists(
 
 
 def usage_for(dimension, rows):
-    return {
-        rule.name: usage(*rows)
-        for rule in dimension.rules
-        if rule.allocation.kind.name == "METRIC"
-    }
+    return {rule.name: usage(*rows) for rule in dimension.rules if rule.allocation.kind.name == "METRIC"}
 
 
 @settings(max_examples=150, deadline=None)
@@ -102,7 +98,9 @@ def test_shuffling_input_rows_does_not_change_the_result(rows, dimension, usage_
     order = list(range(table.num_rows))
     random.shuffle(order)
     usage_tables = usage_for(dimension, usage_table_rows)
-    shuffled_usage = {name: t.take(pa.array(list(reversed(range(t.num_rows))), pa.int64())) for name, t in usage_tables.items()}
+    shuffled_usage = {
+        name: t.take(pa.array(list(reversed(range(t.num_rows))), pa.int64())) for name, t in usage_tables.items()
+    }
     original = allocate(table, dimension, usage_tables)
     shuffled = allocate(table.take(pa.array(order, pa.int64())), dimension, shuffled_usage)
     assert shuffled.allocations.equals(original.allocations)

@@ -58,8 +58,15 @@ def test_every_allocation_kind_and_operator_builds_the_engine_rules_in_order():
             ],
             "split_percent": {"payments": 60.0, "search": 40.0},
         },
-        {"name": "support", "conditions": [{"column": "x_UsageType", "operator": "NOT_EXISTS"}], "split_even": ["a", "b"]},
-        {"name": "manual", "from_column": {"column": "SubAccountId", "mapping": {"strategy": "MANUAL", "table": {"111": "x"}}}},
+        {
+            "name": "support",
+            "conditions": [{"column": "x_UsageType", "operator": "NOT_EXISTS"}],
+            "split_even": ["a", "b"],
+        },
+        {
+            "name": "manual",
+            "from_column": {"column": "SubAccountId", "mapping": {"strategy": "MANUAL", "table": {"111": "x"}}},
+        },
         {"name": "rest", "value": "platform"},
         leftover_value="Nobody",
     )
@@ -94,26 +101,47 @@ def test_leftover_defaults_to_unallocated():
             (("rules", 0, "conditions", 0, "column"), "Unknown Column"),
         ),
         (
-            {"name": "r", "conditions": [{"column": "BilledCost", "operator": "EQUALS", "values": ["1"]}], "value": "x"},
+            {
+                "name": "r",
+                "conditions": [{"column": "BilledCost", "operator": "EQUALS", "values": ["1"]}],
+                "value": "x",
+            },
             (("rules", 0, "conditions", 0, "column"), "Invalid Column"),
         ),
         (
-            {"name": "r", "conditions": [{"column": "ResourceId", "operator": "MATCHES", "values": ["(unclosed"]}], "value": "x"},
+            {
+                "name": "r",
+                "conditions": [{"column": "ResourceId", "operator": "MATCHES", "values": ["(unclosed"]}],
+                "value": "x",
+            },
             (("rules", 0, "conditions", 0, "values", 0), "Invalid Regular Expression"),
         ),
         (
-            {"name": "r", "conditions": [{"column": "RegionId", "operator": "EQUALS", "values": ["a", "b"]}], "value": "x"},
+            {
+                "name": "r",
+                "conditions": [{"column": "RegionId", "operator": "EQUALS", "values": ["a", "b"]}],
+                "value": "x",
+            },
             (("rules", 0, "conditions", 0, "values"), "Wrong Number Of Values"),
         ),
         (
             {"name": "r", "conditions": [{"column": "RegionId", "operator": "EXISTS", "values": ["a"]}], "value": "x"},
             (("rules", 0, "conditions", 0, "values"), "Wrong Number Of Values"),
         ),
-        ({"name": "r", "split_percent": {"a": 50.0, "b": 40.0}}, (("rules", 0, "split_percent"), "Percentages Must Sum To 100")),
-        ({"name": "r", "split_percent": {"a": 120.0, "b": -20.0}}, (("rules", 0, "split_percent", "b"), "Invalid Percentage")),
+        (
+            {"name": "r", "split_percent": {"a": 50.0, "b": 40.0}},
+            (("rules", 0, "split_percent"), "Percentages Must Sum To 100"),
+        ),
+        (
+            {"name": "r", "split_percent": {"a": 120.0, "b": -20.0}},
+            (("rules", 0, "split_percent", "b"), "Invalid Percentage"),
+        ),
         ({"name": "r", "split_even": ["a", "a"]}, (("rules", 0, "split_even", 1), "Duplicate Value")),
         (
-            {"name": "r", "from_column": {"column": "tag:team", "mapping": {"strategy": "REGEX", "regex": "^team-.+$"}}},
+            {
+                "name": "r",
+                "from_column": {"column": "tag:team", "mapping": {"strategy": "REGEX", "regex": "^team-.+$"}},
+            },
             (("rules", 0, "from_column", "mapping", "regex"), "Missing Capture Group"),
         ),
         (
@@ -121,7 +149,9 @@ def test_leftover_defaults_to_unallocated():
             (("rules", 0, "from_column", "mapping", "table"), "Missing Mapping Table"),
         ),
         (
-            gateway_rule(metric_split={"metrics_datasource_id": "mds_9", "metric_name": "API Usage", "dimension": "team"}),
+            gateway_rule(
+                metric_split={"metrics_datasource_id": "mds_9", "metric_name": "API Usage", "dimension": "team"}
+            ),
             (("rules", 0, "metric_split", "metrics_datasource_id"), "Unknown Metrics Datasource"),
         ),
         (
@@ -129,7 +159,9 @@ def test_leftover_defaults_to_unallocated():
             (("rules", 0, "metric_split", "metric_name"), "Unknown Metric"),
         ),
         (
-            gateway_rule(metric_split={"metrics_datasource_id": "mds_1", "metric_name": "API Usage", "dimension": "owner"}),
+            gateway_rule(
+                metric_split={"metrics_datasource_id": "mds_1", "metric_name": "API Usage", "dimension": "owner"}
+            ),
             (("rules", 0, "metric_split", "dimension"), "Unknown Metric Dimension"),
         ),
     ],

@@ -58,7 +58,11 @@ def guide(tenant_a, sessions, settings, moto):
     s3.create_bucket(Bucket=BUCKET)
     upload(s3, BUCKET, "api-usage/")
     store = S3ObjectStore(
-        BUCKET, "api-usage/", credentials=AwsCredentials("testing", "testing"), region="us-east-1", endpoint_url=moto.endpoint
+        BUCKET,
+        "api-usage/",
+        credentials=AwsCredentials("testing", "testing"),
+        region="us-east-1",
+        endpoint_url=moto.endpoint,
     )
     import_datasource(sessions, created.id, store, trigger="MANUAL", owner="test", now=lambda: datetime.now(UTC))
     costs = normalize(guide_cur(), datasource_id="bds_guide", billing_period="2026-01", partition_id=1)
@@ -77,7 +81,9 @@ def team_dimension(datasource_id: str, **mapping) -> pb.VirtualDimension:
     return pb.VirtualDimension(
         name="team",
         rules=[
-            pb.DimensionRule(name="api-gateway", conditions=[GATEWAY], metric_split=metric_split(datasource_id, **mapping)),
+            pb.DimensionRule(
+                name="api-gateway", conditions=[GATEWAY], metric_split=metric_split(datasource_id, **mapping)
+            ),
             pb.DimensionRule(
                 name="team-tag",
                 conditions=[pb.RuleCondition(column="tag:team", operator="EXISTS")],
@@ -124,7 +130,9 @@ def test_preview_errors_name_the_request_field(tenant_a, guide):
 
 
 def test_the_guide_dimension_splits_the_gateway_by_daily_usage(tenant_a, guide):
-    created = tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    created = tenant_a.dimensions.CreateVirtualDimension(
+        pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+    )
     assert (created.status, created.leftover_value, created.status_message) == ("COMPUTED", "Unallocated", "")
     values, rules, totals = state_of(tenant_a, created.id)
     # Gateway: $807.25 / $192.75 by daily calls; EC2 by tag: 4 x 12.50 and 4 x 7.25; S3 and tax unmatched.
@@ -136,7 +144,9 @@ def test_the_guide_dimension_splits_the_gateway_by_daily_usage(tenant_a, guide):
 def test_a_day_without_usage_and_an_unmapped_owner_go_to_the_leftover(tenant_a, guide, settings):
     # Team_B maps to nothing; and a gateway charge on 2026-01-05, a day without usage rows at all.
     late = normalize(
-        guide_cur().slice(0, 1).set_column(2, "line_item_usage_start_date", pa.array([datetime(2026, 1, 5)], pa.timestamp("ms"))),
+        guide_cur()
+        .slice(0, 1)
+        .set_column(2, "line_item_usage_start_date", pa.array([datetime(2026, 1, 5)], pa.timestamp("ms"))),
         datasource_id="bds_late",
         billing_period="2026-01",
         partition_id=2,
@@ -154,19 +164,25 @@ def test_a_day_without_usage_and_an_unmapped_owner_go_to_the_leftover(tenant_a, 
 
 
 def test_updating_recomputes_and_queries_group_by_the_dimension(tenant_a, guide):
-    created = tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    created = tenant_a.dimensions.CreateVirtualDimension(
+        pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+    )
     changed = team_dimension(guide)
     changed.id = created.id
     changed.leftover_value = "Shared"
     del changed.rules[1]
     tenant_a.dimensions.UpdateVirtualDimension(
-        pb.UpdateVirtualDimensionRequest(virtual_dimension=changed, update_mask=field_mask_pb2.FieldMask(paths=["rules", "leftover_value"]))
+        pb.UpdateVirtualDimensionRequest(
+            virtual_dimension=changed, update_mask=field_mask_pb2.FieldMask(paths=["rules", "leftover_value"])
+        )
     )
     values, _rules, _totals = state_of(tenant_a, created.id)
     assert values == {"Team_A": "807.25", "Team_B": "192.75", "Shared": "171.00"}
 
     monthly = tenant_a.costs.QueryCosts(
-        cost_pb2.QueryCostsRequest(start_date="2026-01-01", end_date="2026-01-31", granularity="MONTH", virtual_dimension="team")
+        cost_pb2.QueryCostsRequest(
+            start_date="2026-01-01", end_date="2026-01-31", granularity="MONTH", virtual_dimension="team"
+        )
     )
     assert [(r.period, r.dimension_value, r.cost) for r in monthly.rows] == [
         ("2026-01", "Shared", "171.00"),
@@ -187,11 +203,17 @@ def test_updating_recomputes_and_queries_group_by_the_dimension(tenant_a, guide)
         ("2026-01-04", {"ServiceName": "Amazon Simple Storage Service"}, "3.00"),
     ]
     paged = tenant_a.costs.QueryCosts(
-        cost_pb2.QueryCostsRequest(start_date="2026-01-01", end_date="2026-01-31", virtual_dimension="team", page_size=7)
+        cost_pb2.QueryCostsRequest(
+            start_date="2026-01-01", end_date="2026-01-31", virtual_dimension="team", page_size=7
+        )
     )
     rest = tenant_a.costs.QueryCosts(
         cost_pb2.QueryCostsRequest(
-            start_date="2026-01-01", end_date="2026-01-31", virtual_dimension="team", page_size=7, page_token=paged.next_page_token
+            start_date="2026-01-01",
+            end_date="2026-01-31",
+            virtual_dimension="team",
+            page_size=7,
+            page_token=paged.next_page_token,
         )
     )
     # 4 days x (Team_A, Team_B, Shared) = 12 rows
@@ -200,7 +222,9 @@ def test_updating_recomputes_and_queries_group_by_the_dimension(tenant_a, guide)
 
 
 def test_plan_time_validation_and_impact(tenant_a, guide):
-    response = tenant_a.dimensions.ValidateVirtualDimension(pb.ValidateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    response = tenant_a.dimensions.ValidateVirtualDimension(
+        pb.ValidateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+    )
     [preview] = response.findings
     assert preview.summary == "Allocation Preview (Last 30 Days)"
     assert preview.detail == (
@@ -210,11 +234,15 @@ def test_plan_time_validation_and_impact(tenant_a, guide):
         "  Unallocated: $92.00 (7.86%)\n"
         "Leftover (Unallocated): 7.86% of the cost."
     )
-    created = tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    created = tenant_a.dimensions.CreateVirtualDimension(
+        pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+    )
     changed = team_dimension(guide)
     changed.id = created.id
     del changed.rules[0]
-    [impact] = tenant_a.dimensions.ValidateVirtualDimension(pb.ValidateVirtualDimensionRequest(virtual_dimension=changed)).findings
+    [impact] = tenant_a.dimensions.ValidateVirtualDimension(
+        pb.ValidateVirtualDimensionRequest(virtual_dimension=changed)
+    ).findings
     assert impact.summary == "Allocation Impact (Last 30 Days)"
     assert impact.detail == (
         "Over 2025-12-06 – 2026-01-04 ($1,171.00 of cost) this change moves $1,000.00:\n"
@@ -225,17 +253,23 @@ def test_plan_time_validation_and_impact(tenant_a, guide):
     )
     bad = team_dimension(guide)
     bad.rules[1].conditions[0].column = "tag:"
-    [error] = tenant_a.dimensions.ValidateVirtualDimension(pb.ValidateVirtualDimensionRequest(virtual_dimension=bad)).findings
+    [error] = tenant_a.dimensions.ValidateVirtualDimension(
+        pb.ValidateVirtualDimensionRequest(virtual_dimension=bad)
+    ).findings
     assert (error.field, error.summary) == ("rules[1].conditions[0].column", "Invalid Column")
 
 
 def test_tenants_cannot_see_each_other(tenant_a, tenant_b, guide):
-    created = tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    created = tenant_a.dimensions.CreateVirtualDimension(
+        pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+    )
     with pytest.raises(grpc.RpcError) as error:
         tenant_b.dimensions.GetAllocationState(pb.GetAllocationStateRequest(id=created.id))
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as error:
-        tenant_b.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+        tenant_b.dimensions.CreateVirtualDimension(
+            pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+        )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # A's metrics datasource is not B's
     empty = tenant_b.costs.QueryCosts(cost_pb2.QueryCostsRequest(start_date="2026-01-01", end_date="2026-01-31"))
     assert list(empty.rows) == []
@@ -249,7 +283,9 @@ def test_usage_rows_of_the_guide_add_up():
 def test_new_usage_recomputes_only_the_dimensions_reading_it(tenant_a, guide, sessions, settings):
     from control_plane.dimensions.service import recompute_tenant
 
-    tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    tenant_a.dimensions.CreateVirtualDimension(
+        pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+    )
     tagged_only = pb.VirtualDimension(
         name="owner", rules=[pb.DimensionRule(name="tag", from_column=pb.ColumnValue(column="tag:team"))]
     )
@@ -266,7 +302,9 @@ def test_the_same_reads_over_rest(tenant_a, guide, settings):
     from control_plane.rest.app import create_app
     from control_plane.services import build_services
 
-    created = tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide)))
+    created = tenant_a.dimensions.CreateVirtualDimension(
+        pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
+    )
     services = build_services(settings)
     headers = {"Authorization": f"Bearer {tenant_a.token}"}
     try:

@@ -1,19 +1,40 @@
-"""A billing import, then a virtual dimension computed and summarised, on a real PostgreSQL (loopback)."""
+"""A virtual dimension computed, summarised, and refused on a real PostgreSQL (loopback): the definition and
+the results it points at are saved together or not at all."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 import sqlalchemy as sa
 
-from control_plane.billing.importer import import_billing
+from control_plane.allocation import AllocationError
+from control_plane.billing.cur import normalize
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker
+from control_plane.dimensions import compute
 from control_plane.dimensions import service as dimensions
-from control_plane.storage import AwsCredentials, S3ObjectStore
-from control_plane.models import BillingDatasource, BillingPeriod, Dimension
+from control_plane.errors import FailedPrecondition
+from control_plane.models import Dimension, Tenant
 from control_plane.tenants.service import create_tenant
-from devtools.sample_cur import guide_cur, write_cur
+from devtools.sample_cur import guide_cur
+
+TEAM = {
+    "name": "team",
+    "rules": [
+        {
+            "name": "tagged",
+            "conditions": [{"column": "tag:team", "operator": "EXISTS"}],
+            "from_column": {"column": "tag:team"},
+        },
+        {
+            "name": "gateway",
+            "conditions": [{"column": "x_ProductCode", "operator": "EQUALS", "values": ["AmazonApiGateway"]}],
+            "split_percent": {"Team_A": 75.0, "Team_B": 25.0},
+        },
+    ],
+}
+# Gateway + its tax line: $1,080 split 75/25 row by row; the half cents of the $260.98 and $287.06 days
+# (26,098 and 28,706 cents) tie and go to the smaller value, Team_A. EC2 by tag; S3 unmatched.
+SPLIT = {"Team_A": "860.01", "Team_B": "298.99", "Unallocated": "12.00"}
 
 
 @pytest.fixture
@@ -23,45 +44,41 @@ def pg_sessions(postgres_url):
     engine.dispose()
 
 
-def test_import_and_allocate_on_postgres(pg_sessions, moto, tmp_path):
-    s3 = boto3.client(
-        "s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
-    s3.create_bucket(Bucket="bills")
-    write_cur(s3, "bills", "cur/", "costory", "2026-01", guide_cur())
-    store = S3ObjectStore("bills", "cur/", credentials=AwsCredentials("t", "t"), region="us-east-1", endpoint_url=moto.endpoint)
+def by_value(state: dimensions.AllocationState) -> dict[str, str]:
+    assert state.summary is not None
+    return {k: f"{v:.2f}" for k, v in state.summary.by_value.items()}
+
+
+def test_allocate_then_a_failed_update_on_postgres(pg_sessions, tmp_path, monkeypatch):
     with pg_sessions.begin() as session:
         tenant, _token = create_tenant(session, "pg")
-        datasource = BillingDatasource(
-            id="bds_pg", tenant_id=tenant.id, name="bill", bucket_name="bills", prefix="cur/", role_arn="arn:aws:iam::1:role/r"
-        )
-        session.add(datasource)
-        session.flush()
-        summary = import_billing(session, datasource, store, CostStore(tmp_path))
-        assert summary.months_replaced == ["2026-01"]
-        row, warnings = dimensions.create_dimension(
-            session,
-            tenant,
-            {
-                "name": "team",
-                "rules": [
-                    {"name": "tagged", "conditions": [{"column": "tag:team", "operator": "EXISTS"}], "from_column": {"column": "tag:team"}},
-                    {"name": "gateway", "conditions": [{"column": "x_ProductCode", "operator": "EQUALS", "values": ["AmazonApiGateway"]}], "split_percent": {"Team_A": 75.0, "Team_B": 25.0}},
-                ],
-            },
-            tmp_path,
-        )
-        assert warnings == []
-        tenant_id, dimension_id = tenant.id, row.id
+        tenant_id = tenant.id
+    costs = normalize(guide_cur(), datasource_id="bds_pg", billing_period="2026-01", partition_id=1)
+    CostStore(tmp_path).replace_month(tenant_id, "bds_pg", "2026-01", costs)
     with pg_sessions.begin() as session:
-        assert session.scalar(sa.select(BillingPeriod.billed_cost)) == "1171.000000000000"
+        tenant = session.get(Tenant, tenant_id)
+        row, warnings = dimensions.create_dimension(session, tenant, TEAM, tmp_path)
+        assert warnings == []
+        dimension_id = row.id
+    with pg_sessions.begin() as session:
+        tenant = session.get(Tenant, tenant_id)
         assert session.scalar(sa.select(Dimension.status)) == "COMPUTED"
-        tenant = session.get(type(tenant), tenant_id)
-        state = dimensions.allocation_state(session, tenant, dimension_id, tmp_path)
-    # Gateway + its tax line: $1,080 split 75/25 row by row; the half cents of the $260.98 and $287.06 days
-    # (26,098 and 28,706 cents) tie and go to the smaller value, Team_A. EC2 by tag; S3 unmatched.
-    assert {k: f"{v:.2f}" for k, v in state.summary.by_value.items()} == {
-        "Team_A": "860.01",
-        "Team_B": "298.99",
-        "Unallocated": "12.00",
-    }
+        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, tmp_path)) == SPLIT
+        served = session.scalar(sa.select(Dimension.allocation_file))
+
+    def fail(*_args, **_kwargs):
+        raise AllocationError("usage of rule 'calls' on 2026-01-02 is negative (-3)")
+
+    monkeypatch.setattr(compute, "allocate", fail)
+    with pytest.raises(FailedPrecondition), pg_sessions.begin() as session:
+        tenant = session.get(Tenant, tenant_id)
+        dimensions.update_dimension(session, tenant, dimension_id, {"rules": TEAM["rules"][:1]}, ["rules"], tmp_path)
+    monkeypatch.undo()
+
+    with pg_sessions.begin() as session:
+        tenant = session.get(Tenant, tenant_id)
+        row = dimensions.get_dimension(session, tenant, dimension_id)
+        assert ([r["name"] for r in row.rules], row.allocation_file) == (["tagged", "gateway"], served)
+        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, tmp_path)) == SPLIT
+    folder = compute.tenant_folder(tmp_path, tenant_id)
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet")) == [served]

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from control_plane.trust.policy import TrustProblem, TrustVerdict, evaluate_trust_policy
+from control_plane.trust.policy import NOT_LET_IN, REJECTED, TrustVerdict, evaluate_trust_policy
 
 SUB = "123456789012345678901"
 OTHER = "111111111111111111111"
@@ -401,7 +401,7 @@ class TestEvaluateTrustPolicy:
     def test_verdict(self, document, ok, messages):
         verdict = evaluate_trust_policy(document, SUB)
 
-        assert (verdict.ok, [problem.message for problem in verdict.problems]) == (ok, messages)
+        assert (verdict.ok, [problem.detail for problem in verdict.problems]) == (ok, messages)
 
     def test_accepts_a_parsed_document(self):
         assert evaluate_trust_policy(json.loads(GOOD), SUB) == TrustVerdict(True, ())
@@ -411,10 +411,10 @@ class TestEvaluateTrustPolicy:
 
         verdict = evaluate_trust_policy(document, SUB)
 
-        assert [problem.statement for problem in verdict.problems] == [
-            "Statement[1] (Sid AllowCostory)",
-            "Statement[2]",
-            "Policy",
+        assert [(problem.path, problem.summary, problem.detail[:31]) for problem in verdict.problems] == [
+            (("Statement", 0), REJECTED, "Statement[1] (Sid AllowCostory)"),
+            (("Statement", 1), REJECTED, "Statement[2] trusts accounts.go"),
+            ((), NOT_LET_IN, "No statement lets Costory's ide"),
         ]
 
     def test_judges_the_tenant_it_is_given(self):
@@ -445,5 +445,17 @@ class TestSummary:
             "The trust policy lets this tenant's Google identity in, and no statement is too broad."
         )
 
-    def test_problem_is_a_plain_value(self):
-        assert TrustProblem("Policy", "x") == TrustProblem("Policy", "x")
+    def test_a_too_broad_statement_is_rejected_on_its_path(self):
+        verdict = evaluate_trust_policy(policy(statement(), statement(Principal="*")), SUB)
+
+        assert [(problem.path, problem.summary, problem.is_error) for problem in verdict.problems] == [
+            (("Statement", 1), REJECTED, True)
+        ]
+
+    def test_a_statement_for_another_tenant_gets_advice_on_its_path(self):
+        verdict = evaluate_trust_policy(policy(statement(Condition=sub_condition("StringEquals", OTHER))), SUB)
+
+        assert [(problem.path, problem.summary) for problem in verdict.problems] == [
+            (("Statement", 0), NOT_LET_IN),
+            ((), NOT_LET_IN),
+        ]
