@@ -84,11 +84,36 @@ class Settings(BaseSettings):
     (env `COSTORY_IMPORT_RETRY_ATTEMPTS`)."""
 
     import_retry_base_seconds: float = 60.0
-    """First backoff delay for a failed scheduled run; doubles each attempt (env `COSTORY_IMPORT_RETRY_BASE_SECONDS`)."""
+    """First backoff delay for a failed scheduled run; doubles each attempt
+    (env `COSTORY_IMPORT_RETRY_BASE_SECONDS`)."""
 
     data_dir: Path = Path("costory-data")
     """Directory for columnar data: normalized cost partitions (Parquet) and allocation results
     (env `COSTORY_DATA_DIR`). Relative paths are resolved against the working directory."""
+
+    # -- the API edge: request limits and concurrency (control_plane/limits.py, control_plane/admission.py) --
+
+    max_request_bytes: int = 1 << 20
+    """Largest request body the REST API accepts and largest message gRPC receives, in bytes (env
+    `COSTORY_MAX_REQUEST_BYTES`). Bigger requests get 413 (gRPC RESOURCE_EXHAUSTED) before any parsing or
+    authentication."""
+
+    max_list_items: int = 1000
+    """Most items any list in a request may hold: `group_by`, `filters`, a filter's `values`, `cost_filter`,
+    rules, a repeated query parameter… (env `COSTORY_MAX_LIST_ITEMS`). Longer lists get 400 naming the field."""
+
+    max_requests_in_flight: int = 8
+    """Requests (REST and gRPC together) one process works on at once (env `COSTORY_MAX_REQUESTS_IN_FLIGHT`);
+    more get 503 with `Retry-After` at once. The database pool holds this many connections (plus as many
+    again in overflow for imports and the scheduler), and the REST API runs this many worker threads."""
+
+    max_requests_in_flight_per_token: int = 4
+    """Share of those one API token may use at once (env `COSTORY_MAX_REQUESTS_IN_FLIGHT_PER_TOKEN`); more get
+    429 with `Retry-After`, so one tenant's heavy requests leave room for the others'."""
+
+    db_pool_timeout_seconds: float = 5.0
+    """How long a request waits for a free database connection before it is answered 503 with `Retry-After`
+    (env `COSTORY_DB_POOL_TIMEOUT_SECONDS`)."""
 
     @field_validator("database_url")
     @classmethod
