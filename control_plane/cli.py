@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -122,6 +123,13 @@ def _run(args: argparse.Namespace) -> int:
             _TENANT_COMMANDS[args.tenants_command](settings, args)
     except DomainError as error:
         print(f"error: {redact(str(error))}", file=sys.stderr)
+        return 1
+    except ValidationError as error:  # a setting: name it the way the operator set it
+        problems = (
+            f"{'.'.join(map(str, e['loc']))} (env COSTORY_{str(e['loc'][0]).upper()}): {e['msg']}"
+            for e in error.errors()
+        )
+        print(f"error: {redact('; '.join(problems))}", file=sys.stderr)
         return 1
     except Exception as error:  # one line for the operator, never a traceback
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -18,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from control_plane.cli import main
 from control_plane.models import Base
 from costory_proto.costory.v1 import tenant_pb2
 from tests.control_plane.identity.support import google_key, secret_lines, write_key
@@ -340,3 +342,38 @@ class TestMigrate:
         assert result.returncode == 1
         assert result.stderr.startswith("error: ")
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+class TestLogs:
+    def test_every_command_runs_with_secrets_redacted_from_its_logs(self, monkeypatch, caplog, settings):
+        token = "cst_" + "x" * 43
+
+        def serve(_settings):
+            logging.getLogger("control_plane.server").warning("client sent Authorization: Bearer %s", token)
+
+        monkeypatch.setattr("control_plane.server.serve", serve)
+        with caplog.at_level(logging.DEBUG):
+            assert main(["serve", "--database-url", settings.database_url]) == 0
+
+        assert [r.getMessage() for r in caplog.records] == ["client sent Authorization: [redacted]"]
+        assert logging.getLogRecordFactory() is logging.LogRecord  # undone when the command returns
+
+    def test_log_level_comes_from_the_environment(self, tmp_path):
+        result = run(
+            "tenants", "create", "Acme", "--database-url", f"sqlite:///{tmp_path / 'c.db'}",
+            env={"COSTORY_LOG_LEVEL": "info"},
+        )  # fmt: skip
+
+        assert result.returncode == 0, result.stderr
+        assert "INFO alembic.runtime.migration: Running upgrade  -> 0001" in result.stderr
+        assert result.stdout.strip() not in result.stderr
+
+    def test_an_unknown_log_level_is_one_error_line(self, tmp_path):
+        result = run(
+            "tenants", "list", "--database-url", f"sqlite:///{tmp_path / 'c.db'}", env={"COSTORY_LOG_LEVEL": "LOUD"}
+        )
+
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr == (
+            "error: log_level (env COSTORY_LOG_LEVEL): Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'\n"
+        )

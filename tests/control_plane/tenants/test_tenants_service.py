@@ -198,7 +198,8 @@ class TestRevokeToken:
             tenant, _ = create_tenant(session, "Acme")
             revoke_token(session, "Acme").revoked_at = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
         with sessions.begin() as session:
-            assert revoke_token(session, "Acme").revoked_at.replace(tzinfo=UTC) == datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+            revoked_at = revoke_token(session, "Acme").revoked_at
+            assert revoked_at is not None and revoked_at.replace(tzinfo=UTC) == datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
 
     def test_other_tenants_are_not_affected(self, sessions):
         with sessions.begin() as session:
