@@ -83,7 +83,8 @@ class VirtualDimensionServiceServicer:
     """
 
     def CreateVirtualDimension(self, request, context):
-        """Saves the dimension and computes its allocation over all cost data held.
+        """Saves the dimension and computes its allocation over all cost data held: both, or (FAILED_PRECONDITION
+        when it cannot be computed) neither. Rules that match no cost row yet are WARNING findings.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,7 +97,8 @@ class VirtualDimensionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateVirtualDimension(self, request, context):
-        """Replaces the fields named in update_mask and recomputes the dimension's whole history.
+        """Replaces the fields named in update_mask and recomputes the dimension's whole history; when the new
+        definition cannot be computed (FAILED_PRECONDITION), the previous one and its results stay served.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
