@@ -1,0 +1,99 @@
+"""Cost reads (control_plane/cost) take what they need from the database first and give the connection back
+to the pool before their columnar work (DuckDB, the allocation engine), so slow reads never hold the pool."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from control_plane.billing.cur import normalize
+from control_plane.billing.store import CostStore
+from control_plane.cost.preview import preview_cost_split
+from control_plane.cost.query import query_costs
+from control_plane.db import create_engine, create_sessionmaker, migrate
+from control_plane.dimensions import compute
+from control_plane.models import MetricDefinition, MetricsDatasource, Tenant
+from control_plane.tenants.service import create_tenant
+from devtools.sample_cur import guide_cur
+
+JANUARY = {"start": date(2026, 1, 1), "end": date(2026, 1, 31)}
+
+
+@pytest.fixture
+def engine(settings):
+    migrate(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=1, pool_timeout=1)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def tenant_id(engine, settings) -> str:
+    """A tenant holding the guide's January bill, and a metrics datasource with one metric."""
+    with create_sessionmaker(engine).begin() as session:
+        tenant, _token = create_tenant(session, "Tenant A")
+        session.add(
+            MetricsDatasource(
+                id="mds_usage", tenant_id=tenant.id, name="usage", bucket_name="b", prefix="", role_arn="arn:r"
+            )
+        )
+        session.add(
+            MetricDefinition(
+                datasource_id="mds_usage",
+                position=0,
+                metric_name="api_calls",
+                gap_filling="ZERO",
+                aggregation="SUM",
+                value_column="api_calls",
+                date_column="date",
+                dimensions=["team"],
+            )
+        )
+        tenant_id = tenant.id
+    costs = normalize(guide_cur(), datasource_id="bds_guide", billing_period="2026-01", partition_id=1)
+    CostStore(settings.data_dir).replace_month(tenant_id, "bds_guide", "2026-01", costs)
+    return tenant_id
+
+
+def checked_out_when_called(monkeypatch, engine, module, name: str) -> list[int]:
+    """Record how many pool connections are checked out each time ``module.name`` is called."""
+    seen: list[int] = []
+    real = getattr(module, name)
+
+    def watching(*args, **kwargs):
+        seen.append(engine.pool.checkedout())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, watching)
+    return seen
+
+
+def test_a_cost_query_runs_duckdb_without_a_database_connection(engine, tenant_id, settings, monkeypatch):
+    seen = checked_out_when_called(monkeypatch, engine, compute, "connect_duckdb")
+
+    with create_sessionmaker(engine).begin() as session:
+        tenant = session.get(Tenant, tenant_id)
+        page = query_costs(session, tenant, settings.data_dir, **JANUARY, granularity="MONTH")
+
+    assert seen == [0]
+    assert [(r.period, r.cost) for r in page.rows] == [("2026-01", Decimal("1171.00"))]
+
+
+def test_a_preview_allocates_without_a_database_connection(engine, tenant_id, settings, monkeypatch):
+    seen = checked_out_when_called(monkeypatch, engine, compute, "run_allocation")
+
+    with create_sessionmaker(engine).begin() as session:
+        tenant = session.get(Tenant, tenant_id)
+        preview = preview_cost_split(
+            session,
+            tenant,
+            settings.data_dir,
+            **JANUARY,
+            metric={"metrics_datasource_id": "mds_usage", "metric_name": "api_calls", "dimension": "team"},
+            cost_filter=[{"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon API Gateway"]}],
+        )
+
+    assert seen == [0]
+    assert (preview.rows, preview.total_cost, preview.unmapped_owners) == ([], Decimal("1000.00"), [])
