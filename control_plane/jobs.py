@@ -35,7 +35,7 @@ def import_metrics(services: Services, datasource_id: str, *, trigger: str, run_
 
     summary = execute_import(services, datasource_id, trigger=trigger, run_id=run_id)
     if summary.files_imported:
-        recompute_dimensions(services, metrics_datasource_id=datasource_id)
+        summary.dimensions_recomputed = recompute_dimensions(services, metrics_datasource_id=datasource_id)
     return summary
 
 
@@ -44,7 +44,7 @@ def import_billing(services: Services, datasource_id: str, *, trigger: str, run_
 
     summary = execute_import(services, datasource_id, trigger=trigger, run_id=run_id)
     if summary.loaded_units:
-        recompute_dimensions(services, billing_datasource_id=datasource_id)
+        summary.dimensions_recomputed = recompute_dimensions(services, billing_datasource_id=datasource_id)
     return summary
 
 

@@ -54,8 +54,11 @@ def billing_period_of(key: str, table: pa.Table) -> str:
     raise NotACurFile("no BILLING_PERIOD=YYYY-MM in the key and no dates in the file")
 
 
-def normalize(cur: pa.Table, *, datasource_id: str, billing_period: str, partition_id: int) -> pa.Table:
-    """The CUR rows as COST_SCHEMA rows, in the same order. Raises NotACurFile on a missing required column."""
+def normalize(
+    cur: pa.Table, *, datasource_id: str, billing_period: str, partition_id: int, first_row: int = 0
+) -> pa.Table:
+    """The CUR rows as COST_SCHEMA rows, in the same order; x_RowIds count from ``first_row`` (the rows of the
+    partition already written). Raises NotACurFile on a missing required column."""
     missing = missing_required(cur.schema)
     if missing:
         raise NotACurFile(f"missing column(s) {', '.join(missing)}")
@@ -102,7 +105,9 @@ def normalize(cur: pa.Table, *, datasource_id: str, billing_period: str, partiti
         "x_IamPrincipal": text("line_item_iam_principal"),
         "x_DatasourceId": pa.array(np.full(rows, datasource_id, dtype=object), pa.string()),
         "x_BillingPeriod": pa.array(np.full(rows, billing_period, dtype=object), pa.string()),
-        "x_RowId": pa.array((np.int64(partition_id) << 32) + np.arange(rows, dtype=np.int64), pa.int64()),
+        "x_RowId": pa.array(
+            (np.int64(partition_id) << 32) + np.arange(first_row, first_row + rows, dtype=np.int64), pa.int64()
+        ),
     }
     if columns["ChargePeriodStart"].null_count:
         raise NotACurFile(f"{columns['ChargePeriodStart'].null_count} rows without line_item_usage_start_date")

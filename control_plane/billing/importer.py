@@ -1,24 +1,33 @@
-"""Importing a CUR 2.0 export: every billing month whose files changed is re-read whole and replaces that
-month's partition; months whose files did not change are left alone.
+"""The AWS CUR 2.0 connector of the import pipeline: each billing month whose files changed is one unit, re-read
+whole (streamed batch by batch) into a new partition that replaces the month's; months whose files did not
+change are left alone.
 
 AWS restates a month by re-delivering all of its files (the export's "overwrite" delivery), so the set of
-(key, ETag) pairs under `BILLING_PERIOD=YYYY-MM/` identifies a month's version. A month whose files were
-all removed keeps the data it had (a deleted export is not a zero bill). A file that is not a readable CUR
-file is quarantined with its reason, and its month is kept as it was.
+(key, ETag) pairs under `BILLING_PERIOD=YYYY-MM/` identifies a month's version. A month whose files were all
+removed keeps the data it had (a deleted export is not a zero bill). A file that is not a usable CUR file is
+quarantined with its reason, and its month is kept as it was.
+
+The new partition is written aside under a partition id taken beforehand, and renamed into place only after
+the transaction recording it commits; a staged file whose transaction never committed is removed, and one
+whose transaction committed but whose rename did not happen (the process was killed in between) is renamed at
+the next import (``CostStore.settle``).
 """
 
 from __future__ import annotations
 
-import logging
+import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.billing.cur import (
     BILLING_PERIOD_IN_KEY,
@@ -27,18 +36,23 @@ from control_plane.billing.cur import (
     missing_required,
     normalize,
 )
-from control_plane.billing.store import CostStore
-from control_plane.imports.errors import ImportFailed
+from control_plane.billing.schema import COST_SCHEMA
+from control_plane.billing.store import ROW_GROUP_SIZE, CostStore
+from control_plane.imports import guards
+from control_plane.imports.errors import ObjectReadError, Quarantine, TerminalImportError
+from control_plane.imports.pipeline import FileStatus, ImportSummary, QuarantinedFile, RetryPolicy, Unit, run_import
+from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, PartitionId, utcnow
 from control_plane.storage import ObjectInfo, ObjectStore
-from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, utcnow
 
-log = logging.getLogger(__name__)
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 @dataclass
 class BillingImportSummary:
+    """What an on-demand billing import answers (``BillingImport``): the pipeline's outcome in months."""
+
     datasource_id: str
-    status: str = "SUCCEEDED"
+    status: str
     files_seen: int = 0
     months_replaced: list[str] = field(default_factory=list)
     months_unchanged: list[str] = field(default_factory=list)
@@ -53,7 +67,49 @@ class BillingImportSummary:
         return list(self.months_replaced)
 
 
-def fingerprint(objects: list[ObjectInfo]) -> str:
+def in_months(sessions: sessionmaker[Session], datasource_id: str, summary: ImportSummary) -> BillingImportSummary:
+    """The pipeline's outcome told in billing months: replaced, and kept as they were."""
+    with sessions() as session:
+        held = set(
+            session.scalars(sa.select(BillingPeriod.billing_period).where(BillingPeriod.datasource_id == datasource_id))
+        )
+    kept = {m for m in summary.unchanged_units if MONTH.match(m)}
+    return BillingImportSummary(
+        datasource_id,
+        status=summary.status.value,
+        files_seen=summary.files_seen,
+        months_replaced=sorted(summary.loaded_units),
+        months_unchanged=sorted((held | kept) - set(summary.loaded_units)),
+        quarantined=[(q.key, q.reason) for q in summary.quarantined],
+        dimensions_recomputed=summary.dimensions_recomputed,
+        message=summary.status_message or "",
+    )
+
+
+def import_billing(
+    sessions: sessionmaker[Session],
+    datasource_id: str,
+    store: ObjectStore,
+    costs: CostStore,
+    *,
+    owner: str = "local",
+    trigger: str = "MANUAL",
+    retry: RetryPolicy | None = None,
+) -> BillingImportSummary:
+    """Run the pipeline with this connector against ``store`` (no role to assume: tests, tools)."""
+    summary = run_import(
+        sessions,
+        BillingConnector(sessions, datasource_id, costs),
+        store,
+        trigger=trigger,
+        owner=owner,
+        now=utcnow,
+        **({"retry": retry} if retry is not None else {}),
+    )
+    return in_months(sessions, datasource_id, summary)
+
+
+def fingerprint(objects: Sequence[ObjectInfo]) -> str:
     return "\n".join(sorted(f"{o.key}@{o.etag}" for o in objects))
 
 
@@ -62,61 +118,258 @@ def in_range(billing_period: str, start: str | None, end: str | None) -> bool:
     return (start is None or billing_period >= start[:7]) and (end is None or billing_period <= end[:7])
 
 
-def import_billing(session: Session, datasource: BillingDatasource, store: ObjectStore, costs: CostStore) -> BillingImportSummary:
-    """Bring the datasource's partitions up to date with the export under its prefix."""
-    summary = BillingImportSummary(datasource.id)
-    objects = store.list_parquet()
-    summary.files_seen = len(objects)
-    known = {f.key: f for f in session.scalars(sa.select(BillingFile).where(BillingFile.datasource_id == datasource.id))}
-    held = {p.billing_period: p for p in session.scalars(sa.select(BillingPeriod).where(BillingPeriod.datasource_id == datasource.id))}
+def month_problem(month: str) -> str | None:
+    """Why `month` is not a billing month we can hold (None when it is one)."""
+    match = MONTH.match(month)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return f"`BILLING_PERIOD={month}` is not a month (YYYY-MM)"
+    if not guards.FIRST_DAY.year <= int(match.group(1)) <= guards.LAST_DAY.year:
+        return f"`BILLING_PERIOD={month}` is outside {guards.FIRST_DAY.year}–{guards.LAST_DAY.year}"
+    return None
 
-    by_month: dict[str, list[ObjectInfo]] = defaultdict(list)
-    tables: dict[str, pa.Table] = {}
-    for info in objects:
-        month = _month_from_key(info.key) or _known_month(known.get(info.key), info)
-        if month is None:  # no BILLING_PERIOD= folder: read the file to learn its month
-            table = _read(store, info, summary, session, datasource, known)
-            if table is None:
-                continue
-            try:
-                month = billing_period_of(info.key, table)
-            except NotACurFile as exc:
-                _quarantine(session, datasource, known, info, None, str(exc), summary)
-                continue
-            tables[info.key] = table
-        by_month[month].append(info)
 
-    for month in sorted(by_month):
-        files = by_month[month]
-        if not in_range(month, datasource.start_date, datasource.end_date):
-            continue
-        previous = held.get(month)
-        if previous is not None and previous.fingerprint == fingerprint(files):
-            summary.months_unchanged.append(month)
-            continue
-        month_tables = []
-        for info in files:
-            table = tables.get(info.key)
-            if table is None:
-                table = _read(store, info, summary, session, datasource, known)
-            if table is None:
-                break
-            month_tables.append(table)
-        if len(month_tables) != len(files):
-            summary.months_unchanged.append(month)
-            continue
-        _replace_month(session, datasource, month, files, month_tables, previous, costs, known, summary)
-    for month in sorted(set(held) - set(by_month)):
-        summary.months_unchanged.append(month)
-    summary.months_unchanged.sort()
-    if summary.quarantined:
-        summary.status = "PARTIAL"
-        listed = "; ".join(f"{key}: {reason}" for key, reason in summary.quarantined)
-        summary.message = (
-            f"{len(summary.quarantined)} file(s) quarantined, their months kept as they were "
-            f"(fix the export and import again): {listed}"
+@dataclass
+class StagedPartition:
+    """A month's new partition, written aside; ``publish`` renames it into place after the commit."""
+
+    staged: Path
+    final: Path
+    month: str
+    partition_id: int
+    rows: int = 0
+    billed: Decimal = Decimal(0)
+    files: tuple[ObjectInfo, ...] = ()
+
+    def publish(self) -> None:
+        self.staged.replace(self.final)
+
+    def discard(self) -> None:
+        self.staged.unlink(missing_ok=True)
+
+
+@dataclass
+class BillingConnector:
+    sessions: sessionmaker[Session]
+    datasource_id: str
+    costs: CostStore
+    history_column: str = "billing_datasource_id"
+    tenant_id: str = ""
+    start_date: str | None = None
+    end_date: str | None = None
+    months_unchanged: list[str] = field(default_factory=list)
+
+    def prepare(self, session: Session) -> tuple[str, str]:
+        datasource = session.get(BillingDatasource, self.datasource_id)
+        if datasource is None:
+            raise TerminalImportError(
+                f"Billing datasource `{self.datasource_id}` does not exist (it may have been deleted)."
+            )
+        self.tenant_id = datasource.tenant_id
+        self.start_date, self.end_date = datasource.start_date, datasource.end_date
+        committed = dict(
+            session.execute(
+                sa.select(BillingPeriod.billing_period, BillingPeriod.partition_id).where(
+                    BillingPeriod.datasource_id == self.datasource_id
+                )
+            ).all()
         )
-    return summary
+        self.costs.settle(self.tenant_id, self.datasource_id, committed)
+        return datasource.bucket_name, datasource.prefix or ""
+
+    def plan(self, session: Session, objects: Sequence[ObjectInfo]) -> tuple[list[Unit], int]:
+        """One unit per month whose set of (key, ETag) changed, in month order; a file without a
+        `BILLING_PERIOD=` folder whose month is not known yet is a unit of its own (its month is in its data)."""
+        files = session.scalars(sa.select(BillingFile).where(BillingFile.datasource_id == self.datasource_id))
+        known = {f.key: f for f in files}
+        held = {
+            p.billing_period: p.fingerprint
+            for p in session.scalars(sa.select(BillingPeriod).where(BillingPeriod.datasource_id == self.datasource_id))
+        }
+        by_month: dict[str, list[ObjectInfo]] = defaultdict(list)
+        unkeyed: list[ObjectInfo] = []
+        for obj in objects:
+            month = _month_from_key(obj.key)
+            record = known.get(obj.key)
+            if month is None and record is not None and record.etag == obj.etag and record.billing_period:
+                month = record.billing_period
+            if month is None:
+                unkeyed.append(obj)
+            else:
+                by_month[month].append(obj)
+        units, unchanged = [], 0
+        for month in sorted(by_month):
+            files = by_month[month]
+            if MONTH.match(month) and not in_range(month, self.start_date, self.end_date):
+                unchanged += len(files)
+                continue
+            if held.get(month) == fingerprint(files):
+                self.months_unchanged.append(month)
+                unchanged += len(files)
+                continue
+            units.append(Unit(month, tuple(sorted(files, key=lambda o: o.key))))
+        units += [Unit(obj.key, (obj,)) for obj in unkeyed]
+        self.months_unchanged += sorted(set(held) - set(by_month))
+        return units, unchanged
+
+    def fetch(self, unit: Unit, store: ObjectStore) -> StagedPartition:
+        """Normalize the month's files (in key order) batch by batch into one staged partition."""
+        month = unit.name if MONTH.match(unit.name) else None  # else a file whose month is in its data
+        if month is not None and (problem := month_problem(month)) is not None:
+            raise Quarantine(f"{problem}. Export it under a valid billing period.", key=unit.objects[0].key)
+        partition_id = self._new_partition_id()
+        staged: StagedPartition | None = None
+        writer: pq.ParquetWriter | None = None
+        try:
+            for obj in unit.objects:
+                for table in self._normalized_batches(obj, store, month, partition_id, staged):
+                    if staged is None:
+                        month = month or str(table.column("x_BillingPeriod")[0])
+                        if (problem := month_problem(month)) is not None:
+                            raise Quarantine(f"{problem}.", key=obj.key)
+                        path = self.costs.month_path(self.tenant_id, self.datasource_id, month)
+                        staged = StagedPartition(
+                            self.costs.staging_path(self.tenant_id, self.datasource_id, month, partition_id),
+                            path,
+                            month,
+                            partition_id,
+                            files=unit.objects,
+                        )
+                        staged.staged.parent.mkdir(parents=True, exist_ok=True)
+                        writer = pq.ParquetWriter(staged.staged, COST_SCHEMA, compression="zstd")
+                    assert writer is not None  # set with staged
+                    writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+                    staged.rows += table.num_rows
+                    staged.billed += pc.sum(table.column("BilledCost")).as_py() or Decimal(0)
+            if staged is None:  # no rows at all: an empty month
+                month = month or _month_from_key(unit.objects[0].key)
+                if month is None:
+                    raise Quarantine("The file has no rows and no `BILLING_PERIOD=` folder.", key=unit.objects[0].key)
+                staged = StagedPartition(
+                    self.costs.staging_path(self.tenant_id, self.datasource_id, month, partition_id),
+                    self.costs.month_path(self.tenant_id, self.datasource_id, month),
+                    month,
+                    partition_id,
+                    files=unit.objects,
+                )
+                staged.staged.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(COST_SCHEMA.empty_table(), staged.staged)
+            if writer is not None:
+                writer.close()
+                writer = None
+            return staged
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            if staged is not None:
+                staged.discard()
+            raise
+
+    def _normalized_batches(self, obj, store, month, partition_id, staged):
+        """The file's rows as COST_SCHEMA tables, batch by batch, checked; a problem quarantines the file."""
+        offset = staged.rows if staged is not None else 0
+        source = store.open(obj.key, obj.etag)
+        try:
+            file = guards.open_parquet(source)
+            missing = missing_required(file.schema_arrow)
+            if missing:
+                raise Quarantine(f"Not a CUR 2.0 file: missing column(s) {', '.join(missing)}.", key=obj.key)
+            start_type = file.schema_arrow.field("line_item_usage_start_date").type
+            if not _is_time(start_type):
+                raise Quarantine(
+                    f"`line_item_usage_start_date` has type {start_type}; a CUR 2.0 export writes timestamps.",
+                    key=obj.key,
+                )
+            for batch in file.iter_batches(batch_size=guards.BATCH_ROWS):
+                guards.check_batch(batch)
+                cur = pa.Table.from_arrays([guards.undictionary(c) for c in batch.columns], names=batch.schema.names)
+                batch_month = month or billing_period_of(obj.key, cur)
+                table = normalize(
+                    cur, datasource_id=self.datasource_id, billing_period=batch_month, partition_id=partition_id,
+                    first_row=offset,
+                )
+                _check_costs(table, obj.key)
+                offset += table.num_rows
+                yield table
+        except Quarantine as quarantine:
+            if quarantine.key is None:
+                raise Quarantine(quarantine.reason, key=obj.key) from None
+            raise
+        except (ObjectReadError, FileNotFoundError):
+            raise
+        except NotACurFile as error:
+            raise Quarantine(f"Not a usable CUR 2.0 file: {error}.", key=obj.key) from None
+        except (pa.ArrowException, OSError, ValueError, TypeError, OverflowError) as error:
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            raise Quarantine(f"Not a usable CUR 2.0 file: {detail}.", key=obj.key) from None
+        finally:
+            source.close()
+
+    def _new_partition_id(self) -> int:
+        with self.sessions.begin() as session:
+            row = PartitionId(created_at=utcnow())
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def load(self, session: Session, unit: Unit, staged: StagedPartition, import_id: int, now: datetime) -> None:
+        session.execute(
+            sa.delete(BillingPeriod).where(
+                BillingPeriod.datasource_id == self.datasource_id, BillingPeriod.billing_period == staged.month
+            )
+        )
+        session.add(
+            BillingPeriod(
+                datasource_id=self.datasource_id,
+                billing_period=staged.month,
+                partition_id=staged.partition_id,
+                fingerprint=fingerprint(staged.files),
+                rows=staged.rows,
+                billed_cost=f"{staged.billed:f}",
+            )
+        )
+        for obj in staged.files:
+            self._record(session, obj, staged.month, FileStatus.LOADED, None, now)
+
+    def already_loaded(self, session: Session, unit: Unit) -> bool:
+        return False
+
+    def loaded_as(self, unit: Unit, staged: StagedPartition) -> str:
+        return staged.month
+
+    def quarantine(self, session: Session, unit: Unit, key: str, reason: str, import_id: int, now: datetime) -> None:
+        obj = next((o for o in unit.objects if o.key == key), unit.objects[0])
+        month = _month_from_key(obj.key)
+        self._record(session, obj, month if month and month_problem(month) is None else None, FileStatus.QUARANTINED, reason, now)
+
+    def _record(
+        self, session: Session, obj: ObjectInfo, month: str | None, status: FileStatus, reason: str | None, now: datetime
+    ) -> None:
+        record = session.scalar(
+            sa.select(BillingFile).where(BillingFile.datasource_id == self.datasource_id, BillingFile.key == obj.key)
+        )
+        if record is None:
+            record = BillingFile(datasource_id=self.datasource_id, key=obj.key)
+            session.add(record)
+        record.etag, record.size, record.last_modified = obj.etag, obj.size, obj.last_modified
+        record.billing_period, record.status, record.reason, record.seen_at = month, status.value, reason, now
+
+    def quarantined(self, session: Session, objects: Sequence[ObjectInfo]) -> list[QuarantinedFile]:
+        reasons = {
+            (key, etag): reason
+            for key, etag, reason in session.execute(
+                sa.select(BillingFile.key, BillingFile.etag, BillingFile.reason).where(
+                    BillingFile.datasource_id == self.datasource_id,
+                    BillingFile.status == FileStatus.QUARANTINED.value,
+                )
+            )
+        }
+        return [QuarantinedFile(o.key, reasons[(o.key, o.etag)] or "") for o in objects if (o.key, o.etag) in reasons]
+
+    def status_model(self) -> type:
+        return BillingDatasource
+
+    def describe(self, summary: ImportSummary, location: str) -> str | None:
+        return f"{len(summary.loaded_units)} month(s) imported, {len(set(self.months_unchanged))} unchanged."
 
 
 def _month_from_key(key: str) -> str | None:
@@ -124,78 +377,29 @@ def _month_from_key(key: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _known_month(record: BillingFile | None, info: ObjectInfo) -> str | None:
-    if record is not None and record.etag == info.etag and record.status == "IMPORTED":
-        return record.billing_period
-    return None
-
-
-def _read(store: ObjectStore, info: ObjectInfo, summary, session, datasource, known) -> pa.Table | None:
-    """The whole file, or None after quarantining it (not Parquet, or not a CUR file)."""
-    try:
-        with store.open(info.key) as handle:
-            table = pq.read_table(handle)
-    except ImportFailed:
-        raise
-    except (pa.ArrowException, OSError) as exc:
-        reason = f"not a readable Parquet file ({type(exc).__name__}: {exc})"
-        _quarantine(session, datasource, known, info, _month_from_key(info.key), reason, summary)
-        return None
-    missing = missing_required(table.schema)
-    if missing:
-        _quarantine(
-            session, datasource, known, info, _month_from_key(info.key), f"not a CUR 2.0 file: missing column(s) {', '.join(missing)}", summary
-        )
-        return None
-    return table
-
-
-def _quarantine(session, datasource, known, info: ObjectInfo, month: str | None, reason: str, summary) -> None:
-    summary.quarantined.append((info.key, reason))
-    _record_file(session, datasource, known, info, month, "QUARANTINED", reason)
-
-
-def _record_file(session, datasource, known, info: ObjectInfo, month: str | None, status: str, reason: str | None) -> None:
-    record = known.get(info.key)
-    if record is None:
-        record = BillingFile(datasource_id=datasource.id, key=info.key)
-        session.add(record)
-        known[info.key] = record
-    record.etag, record.size, record.last_modified = info.etag, info.size, info.last_modified
-    record.billing_period, record.status, record.reason, record.seen_at = month, status, reason, utcnow()
-
-
-def _replace_month(session, datasource, month, files, tables, previous, costs: CostStore, known, summary) -> None:
-    """Normalize each of the month's files (in key order), then write them as the month's one partition. A
-    file that cannot be normalized is quarantined on its own and the month is kept as it was."""
-    parts, refused = [], False
-    for info, table in sorted(zip(files, tables, strict=True), key=lambda pair: pair[0].key):
-        try:
-            parts.append(normalize(table, datasource_id=datasource.id, billing_period=month, partition_id=0))
-        except (NotACurFile, pa.ArrowException) as exc:
-            _quarantine(session, datasource, known, info, month, f"not a usable CUR 2.0 file: {exc}", summary)
-            refused = True
-    if refused:
-        summary.months_unchanged.append(month)
-        return
-    normalized = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    if previous is not None:
-        session.delete(previous)
-        session.flush()
-    total = pc.sum(normalized.column("BilledCost")).as_py()
-    period = BillingPeriod(
-        datasource_id=datasource.id,
-        billing_period=month,
-        fingerprint=fingerprint(files),
-        rows=normalized.num_rows,
-        billed_cost=f"{total or 0:f}",
+def _is_time(data_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(data_type):
+        data_type = data_type.value_type
+    return (
+        pa.types.is_timestamp(data_type)
+        or pa.types.is_date(data_type)
+        or pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
     )
-    session.add(period)
-    session.flush()  # the new partition id: its rows get fresh x_RowIds
-    row_ids = pa.array((np.int64(period.id) << 32) + np.arange(normalized.num_rows, dtype=np.int64), pa.int64())
-    normalized = normalized.set_column(normalized.schema.get_field_index("x_RowId"), "x_RowId", row_ids)
-    costs.replace_month(datasource.tenant_id, datasource.id, month, normalized)
-    for info in files:
-        _record_file(session, datasource, known, info, month, "IMPORTED", None)
-    summary.months_replaced.append(month)
-    log.info("billing datasource %s: %s replaced (%d rows)", datasource.id, month, normalized.num_rows)
+
+
+def _check_costs(table: pa.Table, key: str) -> None:
+    """Rows no bill can hold: a missing cost, or a usage date outside the years costs can mean."""
+    missing = table.column("BilledCost").null_count
+    if missing:
+        raise Quarantine(
+            f"{missing} row(s) without `line_item_unblended_cost`; every line item has a cost (0 included).", key=key
+        )
+    starts = table.column("ChargePeriodStart").combine_chunks()
+    outside, first = guards.days_out_of_range(starts)
+    if outside:
+        raise Quarantine(
+            f"{outside} row(s) with `line_item_usage_start_date` outside {guards.FIRST_DAY}–{guards.LAST_DAY} "
+            f"(e.g. {first}); no usage can be dated there.",
+            key=key,
+        )

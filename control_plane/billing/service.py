@@ -9,22 +9,23 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.orm import Session
 
-from control_plane.billing.importer import BillingImportSummary, import_billing
+from control_plane.billing.importer import BillingConnector, BillingImportSummary, in_months
 from control_plane.billing.store import CostStore
-from control_plane.dimensions.service import recompute_tenant
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.findings import Finding, raise_errors
 from control_plane.imports.errors import ImportFailed, TerminalImportError, TransientImportError
-from control_plane.storage import S3ObjectStore, listing_failure
+from control_plane.imports.pipeline import FileStatus, ImportSummary, record_failure
+from control_plane.imports.pipeline import run_import as run_pipeline
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant, utcnow
 from control_plane.pagination import Page, page_of
 from control_plane.services import Services
+from control_plane.storage import S3ObjectStore
 from control_plane.trust.access import AccessDenied, RoleAccess
 from control_plane.trust.claims import check_role_and_access
 from costory_proto.costory.v1 import billing_datasource_pb2
@@ -131,7 +132,7 @@ def list_periods(session: Session, datasource_id: str) -> list[BillingPeriod]:
     )
 
 
-FILE_STATUSES = ("IMPORTED", "QUARANTINED")
+FILE_STATUSES = tuple(FileStatus)
 
 
 def list_files(session: Session, datasource_id: str, status: str = "") -> list[BillingFile]:
@@ -147,64 +148,54 @@ def list_files(session: Session, datasource_id: str, status: str = "") -> list[B
 
 
 def run_import(services: Services, session: Session, datasource: BillingDatasource) -> BillingImportSummary:
-    """Import the export now (on demand) through the datasource's role; then recompute the tenant's virtual
-    dimensions if any month changed. Failures are recorded on the datasource and returned as a FAILED
-    summary, not raised."""
-    summary, _failure = _import(services, session, datasource)
-    return summary
+    """Import the export now (the job: import, then recompute the tenant's dimensions if a month changed).
+    A failure is recorded on the datasource and returned as a FAILED summary, not raised."""
+    from control_plane.jobs import import_billing
+
+    datasource_id = datasource.id
+    session.commit()  # the request's read is done; the import writes in transactions of its own
+    try:
+        summary = import_billing(services, datasource_id, trigger="MANUAL")
+    except ImportFailed as failure:
+        return BillingImportSummary(datasource_id, status="FAILED", message=failure.message)
+    return in_months(services.sessions, datasource_id, summary)
 
 
-def execute_import(services: Services, datasource_id: str) -> BillingImportSummary:
-    """The scheduler's billing run: the same import as ``run_import``, in a transaction of its own. A failure
-    is recorded on the datasource (committed) and then raised as ``TransientImportError`` (worth retrying:
-    throttling, 5xx, AWS unreachable) or ``TerminalImportError`` (access denied, no such bucket), so the
-    scheduler retries with backoff or fails the run."""
+def execute_import(
+    services: Services, datasource_id: str, *, trigger: str = "SCHEDULED", run_id: int | None = None
+) -> ImportSummary:
+    """The import step of the ``import_billing`` job, through the datasource's role (the pipeline). A failure
+    is recorded on the datasource and then raised as ``TransientImportError`` (throttling, 5xx, AWS
+    unreachable) or ``TerminalImportError`` (access denied, no such bucket)."""
+    failure: ImportFailed | None = None
     with services.sessions.begin() as session:
         datasource = session.get(BillingDatasource, datasource_id)
         if datasource is None:
             raise TerminalImportError(f"Billing datasource `{datasource_id}` does not exist (it may have been deleted).")
-        summary, failure = _import(services, session, datasource)
-    if failure is not None:
-        raise failure
-    log.info(
-        "billing datasource %s: %s, months replaced: %s", datasource_id, summary.status, summary.changed_months or "none"
-    )
-    return summary
-
-
-def _import(
-    services: Services, session: Session, datasource: BillingDatasource
-) -> tuple[BillingImportSummary, ImportFailed | None]:
-    """Import through the datasource's role and record the outcome on the datasource (status, message,
-    ``last_import_at``); recompute the tenant's virtual dimensions if a month was replaced. Returns the
-    summary and, when the import failed, why (the summary is then FAILED with that message)."""
-    data_dir = services.settings.data_dir
-    failure: ImportFailed | None = None
-    try:
-        credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
-        store = S3ObjectStore(
-            datasource.bucket_name,
-            datasource.prefix,
-            credentials=credentials,
-            region=services.settings.aws_region,
-            endpoint_url=services.settings.aws_endpoint_url,
-        )
+        bucket, prefix = datasource.bucket_name, datasource.prefix
         try:
-            summary = import_billing(session, datasource, store, CostStore(data_dir))
-        except (ClientError, BotoCoreError) as exc:
-            raise listing_failure(exc, datasource.bucket_name, datasource.prefix) from None
-    except AccessDenied as denied:
-        failure = (TransientImportError if denied.transient else TerminalImportError)(denied.finding.detail)
-    except ImportFailed as failed:
-        failure = failed
+            credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
+        except AccessDenied as denied:
+            failure = (TransientImportError if denied.transient else TerminalImportError)(denied.finding.detail)
     if failure is not None:
-        summary = BillingImportSummary(datasource.id, status="FAILED", message=failure.message)
-    datasource.last_import_at = utcnow()
-    datasource.status = {"SUCCEEDED": "OK", "PARTIAL": "WARNING"}.get(summary.status, "ERROR")
-    datasource.status_message = summary.message or (
-        f"{len(summary.months_replaced)} month(s) imported, {len(summary.months_unchanged)} unchanged."
+        record_failure(
+            services.sessions, "billing_datasource_id", datasource_id, BillingDatasource, failure,
+            trigger=trigger, owner=services.owner, run_id=run_id, now=utcnow(),
+        )
+        raise failure
+    store = S3ObjectStore(
+        bucket, prefix, credentials=credentials, region=services.settings.aws_region,
+        endpoint_url=services.settings.aws_endpoint_url,
     )
-    if summary.months_replaced:
-        session.flush()
-        summary.dimensions_recomputed = recompute_tenant(session, datasource.tenant_id, data_dir)
-    return summary, failure
+    summary = run_pipeline(
+        services.sessions,
+        BillingConnector(services.sessions, datasource_id, CostStore(services.settings.data_dir)),
+        store,
+        trigger=trigger,
+        owner=services.owner,
+        now=utcnow,
+        run_id=run_id,
+        stale_after=timedelta(seconds=services.settings.lease_seconds),
+    )
+    log.info("billing datasource %s: %s, months replaced: %s", datasource_id, summary.status, summary.loaded_units or "none")
+    return summary

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,6 +20,8 @@ import pyarrow.parquet as pq
 from control_plane.billing.schema import COST_SCHEMA
 
 ROW_GROUP_SIZE = 256 * 1024
+STAGED_SUFFIX = ".parquet.staged"
+ABANDONED_AFTER_SECONDS = 3600
 
 
 class CostStore:
@@ -29,6 +33,24 @@ class CostStore:
 
     def month_path(self, tenant_id: str, datasource_id: str, billing_period: str) -> Path:
         return self._datasource_dir(tenant_id, datasource_id) / f"{billing_period}.parquet"
+
+    def staging_path(self, tenant_id: str, datasource_id: str, billing_period: str, partition_id: int) -> Path:
+        """Where a new partition of the month is written before the import recording it commits."""
+        return self._datasource_dir(tenant_id, datasource_id) / f"{billing_period}.{partition_id}{STAGED_SUFFIX}"
+
+    def settle(self, tenant_id: str, datasource_id: str, committed: Mapping[str, int | None]) -> None:
+        """Finish what a killed import left: a staged partition whose month's committed partition id is its own
+        is renamed into place (its transaction committed, the rename did not happen); any other staged file
+        older than an hour belongs to a transaction that never committed and is removed."""
+        folder = self._datasource_dir(tenant_id, datasource_id)
+        if not folder.exists():
+            return
+        for staged in folder.glob(f"*{STAGED_SUFFIX}"):
+            month, _, partition = staged.name[: -len(STAGED_SUFFIX)].partition(".")
+            if partition.isdigit() and committed.get(month) == int(partition):
+                staged.replace(self.month_path(tenant_id, datasource_id, month))
+            elif time.time() - staged.stat().st_mtime > ABANDONED_AFTER_SECONDS:
+                staged.unlink(missing_ok=True)
 
     def replace_month(self, tenant_id: str, datasource_id: str, billing_period: str, table: pa.Table) -> Path:
         """Write ``table`` (COST_SCHEMA) as the month's partition, replacing any previous one."""

@@ -131,6 +131,10 @@ class Connector(Protocol):
         """After an IntegrityError: whether a concurrent import loaded this very unit."""
         ...
 
+    def loaded_as(self, unit: Unit, staged: Staged) -> str:
+        """How the summary names a loaded unit (a billing file's month is known once it is read)."""
+        ...
+
     def quarantine(
         self, session: Session, unit: Unit, key: str, reason: str, import_id: int, now: datetime
     ) -> None: ...
@@ -166,6 +170,8 @@ class ImportSummary:
     quarantined: tuple[QuarantinedFile, ...] = ()
     """Every listed file currently quarantined (this import's and earlier ones')."""
     error: str | None = None
+    dimensions_recomputed: int = 0
+    """Set by the job after the import: the dimensions recomputed because of it."""
 
 
 @dataclass(frozen=True)
@@ -324,13 +330,12 @@ def _run_unit(
     if reason is not None:
         log.warning("quarantined %s: %s", bad_key, reason)
         summary.files_quarantined += 1
-        if len(unit.objects) > 1:
-            summary.unchanged_units.append(unit.name)
+        summary.unchanged_units.append(unit.name)
         return
     if staged is not None:
         staged.publish()
+        summary.loaded_units.append(connector.loaded_as(unit, staged))
     summary.files_imported += len(unit.objects)
-    summary.loaded_units.append(unit.name)
 
 
 def _refreshed(store: ObjectStore, unit: Unit) -> Unit | None:

@@ -95,6 +95,9 @@ class MetricsConnector:
         )
         return recorded is not None
 
+    def loaded_as(self, unit: Unit, staged: _Values) -> str:
+        return unit.name
+
     def quarantine(self, session: Session, unit: Unit, key: str, reason: str, import_id: int, now: datetime) -> None:
         (obj,) = unit.objects
         quarantine_file(session, self.datasource_id, obj, reason, import_id=import_id, now=now)

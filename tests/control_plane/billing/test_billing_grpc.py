@@ -194,10 +194,13 @@ class TestImport:
             "PARTIAL", 2, ["2026-11"], ["2026-10"],
         )  # fmt: skip
         assert [q.key for q in result.quarantined] == [broken_key]
-        assert result.quarantined[0].reason.startswith("not a readable Parquet file (")
+        assert result.quarantined[0].reason.startswith("Not a readable Parquet file (")
         got = tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id))
         assert got.status == "WARNING"
-        assert got.status_message.startswith(f"1 file(s) quarantined, their months kept as they were (fix the export and import again): {broken_key}: not a readable Parquet file")
+        assert got.status_message.startswith(
+            "1 file quarantined: its rows are not imported. Fix each file and upload it again (the same key is "
+            f"fine).\n- {broken_key}: Not a readable Parquet file"
+        )
         assert got.HasField("last_import_at")
 
         periods = tenant_a.billing.ListBillingPeriods(pb.ListBillingPeriodsRequest(datasource_id=created.id)).billing_periods
@@ -207,9 +210,9 @@ class TestImport:
         quarantined = tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id, status="QUARANTINED")).files
         assert [(f.key, f.billing_period, f.status, f.size) for f in quarantined] == [(broken_key, "2026-10", "QUARANTINED", 19)]
         every = tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id)).files
-        assert [(f.billing_period, f.status, f.reason) for f in every] == [("2026-10", "QUARANTINED", quarantined[0].reason), ("2026-11", "IMPORTED", "")]
+        assert [(f.billing_period, f.status, f.reason) for f in every] == [("2026-10", "QUARANTINED", quarantined[0].reason), ("2026-11", "LOADED", "")]
         error = rpc_error(lambda: tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id, status="LOADED")))
-        assert field_violations(error) == [("status", "`status` must be one of IMPORTED, QUARANTINED or empty.")]
+        assert field_violations(error) == [("status", "`status` must be one of LOADED, QUARANTINED or empty.")]
 
         costs = CostStore(settings.data_dir)
         assert costs.read(tenant_a.tenant_id).num_rows == 17
@@ -225,7 +228,7 @@ class TestImport:
         assert result.status == "FAILED"
         assert "no-such-bucket" in result.message
         got = tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id))
-        assert (got.status, got.status_message) == ("ERROR", result.message)
+        assert (got.status, got.status_message) == ("ERROR", f"Import failed: {result.message}")
 
 
 class TestTenantIsolation:

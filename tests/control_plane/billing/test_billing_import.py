@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from control_plane.billing.importer import import_billing
 from control_plane.billing.store import CostStore
-from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant
+from control_plane.storage import AwsCredentials, S3ObjectStore
 from devtools.sample_cur import cur_table, guide_cur, write_cur
 
 BUCKET = "customer-billing"
@@ -70,9 +70,7 @@ def run(sessions, settings, moto, datasource_id):
     store = S3ObjectStore(
         BUCKET, PREFIX, credentials=AwsCredentials("testing", "testing"), region="us-east-1", endpoint_url=moto.endpoint
     )
-    with sessions.begin() as session:
-        datasource = session.get(BillingDatasource, datasource_id)
-        return import_billing(session, datasource, store, CostStore(settings.data_dir))
+    return import_billing(sessions, datasource_id, store, CostStore(settings.data_dir))
 
 
 def october(cost=10.0):
@@ -130,14 +128,14 @@ def test_a_broken_file_is_quarantined_and_its_month_kept(sessions, settings, mot
     assert result.status == "PARTIAL"
     assert result.months_replaced == []
     assert [key for key, _ in result.quarantined] == [broken_key]
-    assert result.quarantined[0][1].startswith("not a readable Parquet file")
+    assert result.quarantined[0][1].startswith("Not a readable Parquet file")
     tenant_id = "ten_" + datasource_id.removeprefix("bds_")
     assert CostStore(settings.data_dir).read(tenant_id, columns=["BilledCost"]).column("BilledCost").to_pylist() == [
         Decimal("10.000000000000")
     ]
     with sessions.begin() as session:
         statuses = {f.key.rsplit("/", 1)[1]: f.status for f in session.scalars(sa.select(BillingFile))}
-    assert statuses == {f"{EXPORT}-00001.snappy.parquet": "IMPORTED", f"{EXPORT}-00002.snappy.parquet": "QUARANTINED"}
+    assert statuses == {f"{EXPORT}-00001.snappy.parquet": "LOADED", f"{EXPORT}-00002.snappy.parquet": "QUARANTINED"}
 
 
 def test_start_and_end_dates_limit_the_months(sessions, settings, moto, s3, datasource_id):
@@ -281,7 +279,7 @@ def test_the_month_comes_from_the_data_when_the_key_has_no_billing_period(sessio
     assert (result.status, result.changed_months) == ("SUCCEEDED", ["2026-09", "2026-11"])
     with sessions.begin() as session:
         months = {f.key: (f.billing_period, f.status) for f in session.scalars(sa.select(BillingFile))}
-    assert months == {"cur/legacy/a.parquet": ("2026-11", "IMPORTED"), "cur/legacy/b.parquet": ("2026-09", "IMPORTED")}
+    assert months == {"cur/legacy/a.parquet": ("2026-11", "LOADED"), "cur/legacy/b.parquet": ("2026-09", "LOADED")}
     # Known files are not read again to learn their month.
     assert run(sessions, settings, moto, datasource_id).months_unchanged == ["2026-09", "2026-11"]
 
@@ -303,11 +301,11 @@ def test_a_file_without_a_required_column_is_quarantined_and_nothing_else_is_los
     result = run(sessions, settings, moto, datasource_id)
 
     assert (result.status, result.changed_months, result.months_unchanged) == ("PARTIAL", ["2026-10"], ["2026-11"])
-    reason = "not a CUR 2.0 file: missing column(s) line_item_unblended_cost"
+    reason = "Not a CUR 2.0 file: missing column(s) line_item_unblended_cost."
     assert result.quarantined == [(broken_key, reason)]
     assert result.message == (
-        "1 file(s) quarantined, their months kept as they were (fix the export and import again): "
-        f"{broken_key}: {reason}"
+        "1 file quarantined: its rows are not imported. Fix each file and upload it again (the same key is fine).\n"
+        f"- {broken_key}: {reason}"
     )
     assert november_file.read_bytes() == november_bytes
     with sessions.begin() as session:
@@ -344,9 +342,9 @@ def test_a_month_with_a_value_that_is_not_a_cost_is_quarantined_whole(sessions, 
 
     result = run(sessions, settings, moto, datasource_id)
 
-    reason = "not a usable CUR 2.0 file: Cannot convert nan to Decimal128"
+    reason = "Not a usable CUR 2.0 file: Cannot convert nan to Decimal128."
     assert (result.status, result.changed_months, result.quarantined) == ("PARTIAL", [], [(key, reason)])
     assert period_records(sessions)["2026-11"][1:] == (17, "1171.000000000000")
     with sessions.begin() as session:
         statuses = sorted((f.key.rsplit("/", 1)[1], f.status) for f in session.scalars(sa.select(BillingFile)))
-    assert statuses == [(f"{EXPORT}-00001.snappy.parquet", "IMPORTED"), (f"{EXPORT}-00002.snappy.parquet", "QUARANTINED")]
+    assert statuses == [(f"{EXPORT}-00001.snappy.parquet", "LOADED"), (f"{EXPORT}-00002.snappy.parquet", "QUARANTINED")]

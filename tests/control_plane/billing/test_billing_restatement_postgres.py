@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from control_plane.billing.importer import import_billing
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker
-from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod
+from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import cur_table, guide_cur, write_cur
 
@@ -43,8 +43,7 @@ def test_restated_month_on_postgresql(pg_sessions, moto, tmp_path):
         )  # fmt: skip
 
     def run():
-        with pg_sessions.begin() as session:
-            return import_billing(session, session.get(BillingDatasource, "bds_pgr"), store, costs)
+        return import_billing(pg_sessions, "bds_pgr", store, costs)
 
     def periods():
         with pg_sessions.begin() as session:
@@ -76,6 +75,6 @@ def test_restated_month_on_postgresql(pg_sessions, moto, tmp_path):
     ]
     with pg_sessions.begin() as session:
         assert sorted((f.billing_period, f.status, f.size > 0) for f in session.scalars(sa.select(BillingFile))) == [
-            ("2026-10", "IMPORTED", True),
-            ("2026-11", "IMPORTED", True),
+            ("2026-10", "LOADED", True),
+            ("2026-11", "LOADED", True),
         ]

@@ -18,7 +18,7 @@ from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions.service import create_dimension
 from control_plane.findings import Finding
 from control_plane.storage import AwsCredentials
-from control_plane.metrics import imports
+from control_plane import jobs
 from control_plane.jobs import scheduler_for
 from control_plane.models import BillingDatasource, BillingPeriod, Dimension, ImportRun, Tenant
 from control_plane.scheduler import RunKind, plan_due_runs
@@ -185,9 +185,11 @@ class TestExecution:
     ):
         executed = []
         monkeypatch.setattr(
-            imports, "execute_import", lambda _s, ds, *, trigger, run_id: executed.append(("metrics", ds, trigger))
+            jobs, "import_metrics", lambda _s, ds, *, trigger, run_id: executed.append(("metrics", ds, trigger))
         )
-        monkeypatch.setattr(billing, "execute_import", lambda _s, ds: executed.append(("billing", ds)))
+        monkeypatch.setattr(
+            jobs, "import_billing", lambda _s, ds, *, trigger, run_id: executed.append(("billing", ds, trigger))
+        )
         with sessions.begin() as session:
             metrics_id = add_datasource(session, at("2026-01-04 10:00"))
             billing_id = add_billing_datasource(session, at("2026-01-04 10:00"))
@@ -195,7 +197,7 @@ class TestExecution:
         scheduler = scheduler_for(make_services(StandInAccess()), now=clock)
 
         assert scheduler.tick() == 2
-        assert sorted(executed) == [("billing", billing_id), ("metrics", metrics_id, "SCHEDULED")]
+        assert sorted(executed) == [("billing", billing_id, "SCHEDULED"), ("metrics", metrics_id, "SCHEDULED")]
         with sessions() as session:
             assert sorted(
                 (r.datasource_id or r.billing_datasource_id, RunKind.of(r), r.status, r.attempts)
@@ -280,7 +282,7 @@ class TestExecution:
             assert as_utc(run.next_attempt_at) == at("2026-01-05 07:01")
         assert datasource_state(sessions, billing_id) == (
             "ERROR",
-            "AWS STS could not be reached; retried later.",
+            "Import failed: AWS STS could not be reached; retried later.",
             True,
         )
         assert months_held(sessions, billing_id) == []
@@ -310,7 +312,7 @@ class TestExecution:
         with sessions() as session:
             [run] = runs_of(session, billing_id)
             assert (run.status, run.attempts, run.last_error) == ("FAILED", 1, f"TerminalImportError: {message}")
-        assert datasource_state(sessions, billing_id) == ("ERROR", message, True)
+        assert datasource_state(sessions, billing_id) == ("ERROR", f"Import failed: {message}", True)
         clock.set(at("2026-01-05 12:00"))
         assert scheduler.tick() == 0
 
