@@ -252,3 +252,36 @@ def test_a_grpc_message_over_the_limit_is_refused(tenant_a, settings):
         tenant_a.costs.QueryCosts(cost_pb2.QueryCostsRequest(**DAYS, virtual_dimension=huge))
 
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize(
+    "url, loc",
+    [
+        pytest.param("/v1/metrics-datasources/mds_%00", ["datasource_id"], id="nul-in-path-id"),
+        pytest.param("/v1/virtual-dimensions/vd_%00/allocation", ["dimension_id"], id="nul-in-dimension-id"),
+        pytest.param(
+            "/v1/billing-datasources?page_token=" + token_for(json.dumps(["2026-01-01T00:00:00", "bds_\x00"])),
+            ["page_token"],
+            id="nul-inside-page-token",
+        ),
+    ],
+)
+def test_nul_bytes_are_400_on_postgresql_too(postgres_url, tmp_path, url, loc):
+    """PostgreSQL refuses NUL in text (it answered 500); the edge refuses it first, naming the field."""
+    from control_plane.db import create_engine, create_sessionmaker
+    from control_plane.settings import Settings
+    from control_plane.tenants.service import create_tenant
+
+    settings = Settings(database_url=postgres_url, trust_validation="skip", data_dir=tmp_path / "data")
+    engine = create_engine(postgres_url)
+    with create_sessionmaker(engine).begin() as session:
+        token = create_tenant(session, "Tenant A")[1]
+    engine.dispose()
+    services = build_services(settings)
+    try:
+        with TestClient(create_app(services)) as client:
+            response = client.get(url, headers={"Authorization": f"Bearer {token}"})
+    finally:
+        services.close()
+
+    assert (response.status_code, response.json()["detail"][0]["loc"]) == (400, loc)
