@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from costory_schema.options import field_rules, is_map, is_repeated, terraform_attribute
 from costory_schema.problems import PathStep, Problem, format_path
+
+if TYPE_CHECKING:
+    from costory_schema.options import MessageDescriptor
 
 __all__ = ["PathStep", "Problem", "Violation", "check", "format_path"]
 
@@ -35,7 +38,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def check(
-    message: Descriptor,
+    message: MessageDescriptor,
     value: Mapping[str, Any] | None,
     *,
     is_known: Callable[[Any], bool] = _always_known,
@@ -45,7 +48,7 @@ def check(
     if value is None or not is_known(value):
         return []
     violations: list[Problem] = []
-    for field in message.fields:
+    for field in cast(Descriptor, message).fields:  # a upb descriptor has the same interface
         field_value = value.get(field.name)
         field_path = (*path, field.name)
         if field_value is None or not is_known(field_value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
@@ -70,8 +71,9 @@ class ControlPlane:
     def close(self) -> None:
         self._channel.close()
 
-    def call(self, service: str, method: str, request: Message | None = None, **fields) -> Message:
-        """Call ``service/method``; the request is built from ``fields`` when not given."""
+    def call(self, service: str, method: str, request: Message | None = None, **fields: Any) -> Any:
+        """Call ``service/method``; the request is built from ``fields`` when not given. The response is the
+        method's output message, a class known only at run time (hence ``Any``)."""
         descriptor = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(method)
         request_class = GetMessageClass(descriptor.input_type)
         response_class = GetMessageClass(descriptor.output_type)
@@ -130,7 +132,7 @@ class ControlPlane:
         status = rpc_status.from_call(exc)
         if status is None:
             return []
-        out = []
+        out: list[tuple[str, str]] = []
         for detail in status.details:
             if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                 bad_request = error_details_pb2.BadRequest()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any
 
 import msgpack
 
@@ -67,7 +67,7 @@ class MapKey:
     key: str
 
 
-PathStep = Union[str, int, MapKey]
+PathStep = str | int | MapKey
 
 
 def format_path(path: tuple[PathStep, ...]) -> str:
@@ -179,7 +179,7 @@ class Tuple:
             _require_type(ty)
 
 
-Type = Union[Primitive, Dynamic, List, Set, Map, Object, Tuple]
+Type = Primitive | Dynamic | List | Set | Map | Object | Tuple
 _TYPE_CLASSES = (Primitive, Dynamic, List, Set, Map, Object, Tuple)
 
 STRING = Primitive("string")
@@ -229,7 +229,8 @@ def type_to_json_bytes(ty: Type) -> bytes:
 
 def type_from_json(obj: Any) -> Type:
     if isinstance(obj, str):
-        simple = {"string": STRING, "number": NUMBER, "bool": BOOL, "dynamic": DYNAMIC}.get(obj)
+        primitives: dict[str, Type] = {"string": STRING, "number": NUMBER, "bool": BOOL, "dynamic": DYNAMIC}
+        simple = primitives.get(obj)
         if simple is None:
             raise CtyError((), f"invalid primitive type name {obj!r}")
         return simple
@@ -237,7 +238,8 @@ def type_from_json(obj: Any) -> Type:
         raise CtyError((), f"invalid type description {obj!r}")
     kind, arg, rest = obj[0], obj[1], obj[2:]
     if kind in ("list", "set", "map") and not rest:
-        return {"list": List, "set": Set, "map": Map}[kind](type_from_json(arg))
+        element = type_from_json(arg)
+        return List(element) if kind == "list" else Set(element) if kind == "set" else Map(element)
     if kind == "tuple" and not rest and isinstance(arg, list):
         return Tuple(tuple(type_from_json(e) for e in arg))
     if kind == "object" and isinstance(arg, dict) and len(rest) <= 1:
@@ -263,7 +265,7 @@ def type_from_json_bytes(data: bytes | str) -> Type:
 # --------------------------------------------------------------------------------------------------
 # Special values
 
-Number = Union[int, float, Decimal]
+Number = int | float | Decimal
 
 
 @dataclass(frozen=True)
@@ -535,7 +537,7 @@ class _TreeDecoder:
             items = self._expect(node, list, ty, path)
             if len(items) != len(ty.elements):
                 raise CtyError(path, f"expected tuple of {len(ty.elements)} elements, got {len(items)}")
-            return [self.value(v, t, (*path, i)) for i, (v, t) in enumerate(zip(items, ty.elements))]
+            return [self.value(v, t, (*path, i)) for i, (v, t) in enumerate(zip(items, ty.elements, strict=True))]
         if isinstance(ty, Map):
             items = self._expect(node, dict, ty, path)
             out = {}
@@ -701,7 +703,7 @@ class _TreeEncoder:
             if isinstance(ty, Tuple):
                 if len(items) != len(ty.elements):
                     raise CtyError(path, f"expected tuple of {len(ty.elements)} elements, got {len(items)}")
-                return [self.value(x, t, (*path, i)) for i, (x, t) in enumerate(zip(items, ty.elements))]
+                return [self.value(x, t, (*path, i)) for i, (x, t) in enumerate(zip(items, ty.elements, strict=True))]
             return [self.value(x, ty.element, (*path, i)) for i, x in enumerate(items)]
         if not isinstance(v, Mapping):
             raise CtyError(path, f"expected {_kind(ty)}, got {_got(v)}")

@@ -91,7 +91,7 @@ class Resource:
         if not self.type.plan_check or planned is None or planned is prior:
             return []
         unknown: list[str] = []
-        body = self._message_class()
+        body: Any = self._message_class()
         if prior is not None and cty.is_known(prior.get("id")):
             body.id = prior["id"]
         to_message(body, self.type.attributes, planned, unknown)
@@ -110,7 +110,8 @@ class Resource:
     def apply(self, control_plane: ControlPlane, prior: State, planned: State) -> tuple[State, list[Diagnostic]]:
         try:
             if planned is None:
-                self._delete(control_plane, prior["id"])
+                if prior is not None:  # Terraform never plans from nothing to nothing; nothing to delete then
+                    self._delete(control_plane, prior["id"])
                 return None, []
             if prior is None:
                 return self._create(control_plane, planned)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 import costory_proto.costory.v1 as api_package
-from costory_proto.costory.v1 import options_pb2
 from costory_schema.options import (
     data_source_type,
+    has_terraform_attribute,
     is_map,
     is_repeated,
     map_value_field,
@@ -123,12 +123,12 @@ def _field_type(field: FieldDescriptor) -> cty.Type:
     return cty.List(element) if is_repeated(field) else element
 
 
-@lru_cache(maxsize=None)
+@cache
 def _attributes(message: Descriptor) -> tuple[Attribute, ...]:
     """Fields with a ``(terraform)`` option; the others are API-only."""
     attributes = []
     for field in message.fields:
-        if not field.GetOptions().HasExtension(options_pb2.terraform):
+        if not has_terraform_attribute(field):
             continue
         option = terraform_attribute(field)
         attributes.append(

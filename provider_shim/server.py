@@ -115,7 +115,7 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
             return tf.ConfigureProvider.Response(
                 diagnostics=wire.diagnostics([error("Invalid Control Plane Address", str(exc), ("base_url",))])
             )
-        control_plane = ControlPlane(target, token)
+        control_plane = ControlPlane(target, str(token))
         try:
             control_plane.call("costory.v1.TenantService", "WhoAmI")
         except ControlPlaneError as exc:

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from math import lcm
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -70,6 +71,8 @@ The result does not depend on it (a test forces a tiny value)."""
 
 # A row's coefficients: (dimension value, share) pairs sorted by value, shares summing to exactly 1.
 Coefficients = tuple[tuple[str, Fraction], ...]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -216,11 +219,12 @@ def _chunks(rows: _Rows, group_of_row: np.ndarray, rule_of_row: np.ndarray) -> l
     chunks = []
     for start, stop in bounds:
         where: slice | np.ndarray = slice(start, stop) if rows.order is None else rows.order[start:stop]
-        arrays = [
-            None if array is None else (array[where].copy() if copy else array[where])
-            for array in (rows.row_ids, rows.days, rows.cents, group_of_row, rule_of_row)
-        ]
-        chunks.append(_Chunk(start, *arrays))
+
+        def take(array: np.ndarray, where: slice | np.ndarray = where) -> np.ndarray:
+            return array[where].copy() if copy else array[where]
+
+        row_ids = None if rows.row_ids is None else take(rows.row_ids)
+        chunks.append(_Chunk(start, row_ids, take(rows.days), take(rows.cents), take(group_of_row), take(rule_of_row)))
     return chunks
 
 
@@ -555,6 +559,7 @@ class _Groups:
     def group(self, coefficients: Coefficients) -> int:
         if coefficients not in self.index:
             denominator = lcm(*(share.denominator for _value, share in coefficients))
+            numerators: np.ndarray | list[int]
             numerators = [share.numerator * (denominator // share.denominator) for _value, share in coefficients]
             if max(numerators) < INT64_LIMIT:
                 numerators = np.array(numerators, dtype=np.int64)
@@ -602,12 +607,14 @@ def _plan(
         kind = allocation.kind
         of_rule = rule_of_key == index
         if kind is AllocationKind.FIXED:
-            group_of_key[of_rule] = registry.single(allocation.value)
+            group_of_key[of_rule] = registry.single(_given(allocation.value, rule, "value"))
         elif kind is AllocationKind.SPLIT_PERCENT:
-            weights = {value: Fraction(percent_decimal(p)) for value, p in allocation.percentages.items()}
+            percentages = _given(allocation.percentages, rule, "percentages")
+            weights = {value: Fraction(percent_decimal(p)) for value, p in percentages.items()}
             group_of_key[of_rule] = registry.group(_normalised(weights))
         elif kind is AllocationKind.SPLIT_EVEN:
-            group_of_key[of_rule] = registry.group(_normalised({value: Fraction(1) for value in allocation.values}))
+            values = _given(allocation.values, rule, "values")
+            group_of_key[of_rule] = registry.group(_normalised({value: Fraction(1) for value in values}))
         elif kind is AllocationKind.FROM_COLUMN:
             matched = np.flatnonzero(of_rule)
             if not len(matched):
@@ -639,11 +646,11 @@ def _plan(
             by_day, unmapped_owners = _usage_weights(rule, usage[rule.name], leftover, matched_days)
             without_usage = 0
             for combo, day in sorted(day_of.items()):
-                weights = by_day.get(day)
-                if weights is None:
+                usage_weights = by_day.get(day)
+                if usage_weights is None:
                     without_usage += 1
-                    weights = {leftover: Fraction(1)}
-                group_of_combo[combo] = registry.group(_normalised(weights))
+                    usage_weights = {leftover: Fraction(1)}
+                group_of_combo[combo] = registry.group(_normalised(usage_weights))
             if without_usage:
                 warnings.append(f"rule {rule.name}: {without_usage} days without usage went to {leftover}")
             if unmapped_owners:
@@ -663,6 +670,13 @@ def _plan(
     rule_of_row = rule_of_key.astype(rule_type)[key_of_row]
     sizes = np.array([len(codes) for codes, _n, _d in registry.groups], dtype=np.int64)
     return _Plan(registry.names, registry.groups, sizes), group_of_row, rule_of_row
+
+
+def _given(value: T | None, rule: Rule, field_name: str) -> T:
+    """A field the rule's allocation kind requires (always set by `Allocation`'s class methods)."""
+    if value is None:
+        raise AllocationError(f"rule {rule.name!r}: a {rule.allocation.kind.value} allocation needs `{field_name}`")
+    return value
 
 
 def _usage_weights(

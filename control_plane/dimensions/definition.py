@@ -37,6 +37,7 @@ from control_plane.allocation import (
 from control_plane.allocation.regex import RegexError, capture_groups
 from control_plane.allocation.rules import TAG_PREFIX, percent_decimal
 from control_plane.billing.schema import COST_SCHEMA, RULE_COLUMNS
+from control_plane.metrics.query import AuthorizedDatasourceId
 from costory_proto.costory.v1 import virtual_dimension_pb2
 from costory_schema import rules as input_rules
 from costory_schema.problems import PathStep, Problem, errors_in, format_path
@@ -55,7 +56,9 @@ class MetricSource:
     """Where a metric_split rule reads its usage: one metric of a metrics datasource, grouped by the owner
     dimension."""
 
-    datasource_id: str
+    datasource_id: AuthorizedDatasourceId
+    """Checked to be the tenant's by the `MetricLookup` (unchecked only while unknown at plan time, when
+    nothing is computed)."""
     metric_name: str
     dimension: str
 
@@ -325,7 +328,7 @@ class _Parser:
         dimension = str(value.get("dimension") or "")
         if mapping is None:
             return None
-        source = MetricSource(datasource_id, metric_name, dimension)
+        source = MetricSource(AuthorizedDatasourceId(datasource_id), metric_name, dimension)
         if not self.is_unknown((*path, "metrics_datasource_id")):
             metrics = self.metrics(datasource_id)
             if metrics is None:

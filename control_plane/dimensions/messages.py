@@ -22,8 +22,9 @@ def to_proto(row: Dimension, warnings: Sequence[Problem] = ()) -> pb.VirtualDime
     message.leftover_value = row.leftover_value
     message.status = row.status
     message.status_message = row.status_message or ""
-    if row.computed_at is not None:
-        message.computed_at.CopyFrom(timestamp(row.computed_at))
+    computed_at = timestamp(row.computed_at)
+    if computed_at is not None:
+        message.computed_at.CopyFrom(computed_at)
     message.findings.extend(finding_to_proto(f) for f in warnings)
     return message
 
@@ -37,8 +38,9 @@ def state_to_proto(state: service.AllocationState) -> pb.AllocationState:
         status_message=row.status_message or "",
         leftover_value=row.leftover_value,
     )
-    if row.computed_at is not None:
-        message.computed_at.CopyFrom(timestamp(row.computed_at))
+    computed_at = timestamp(row.computed_at)
+    if computed_at is not None:
+        message.computed_at.CopyFrom(computed_at)
     if summary is None:
         return message
     leftover = summary.by_value.get(row.leftover_value, Decimal(0))

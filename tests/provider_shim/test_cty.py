@@ -345,9 +345,7 @@ def test_refinement_payload_of_exactly_1024_bytes_is_accepted():
     prefix = "p" * (1024 - 5)  # 0x81, key 0x02, str16 header (3 bytes), then the characters
     payload = msgpack.packb({2: prefix})
     assert len(payload) == 1024
-    assert cty.decode_msgpack(msgpack.packb(msgpack.ExtType(12, payload)), STRING) == Unknown(
-        string_prefix=prefix
-    )
+    assert cty.decode_msgpack(msgpack.packb(msgpack.ExtType(12, payload)), STRING) == Unknown(string_prefix=prefix)
 
 
 @pytest.mark.parametrize(

@@ -82,9 +82,30 @@ class TestMessages:
         assert not message.metrics_definition[0].HasField("unit")
         assert from_message(message, attributes, value) == value
 
-    @pytest.mark.parametrize(("held", "expected"), [(None, None), ([], [])], ids=["null-stays-null", "empty-stays-empty"])
+    @pytest.mark.parametrize(
+        ("held", "expected"), [(None, None), ([], [])], ids=["null-stays-null", "empty-stays-empty"]
+    )
     def test_empty_list_follows_what_terraform_holds(self, resource, held, expected):
         attributes = resource.type.attributes
         value = {**PRIOR, "metrics_definition": [{**DEFINITION, "dimensions": held}]}
         message = to_message(pb.MetricsDatasource(id="mds_1"), attributes, value)
         assert from_message(message, attributes, value)["metrics_definition"][0]["dimensions"] == expected
+
+
+class TestApply:
+    def test_nothing_to_nothing_calls_nothing(self, resource):
+        class NoControlPlane:
+            def call(self, *args, **kwargs):
+                raise AssertionError("no call expected")
+
+        assert resource.apply(NoControlPlane(), None, None) == (None, [])
+
+    def test_validate_reports_the_input_rules_as_problems_on_their_attribute(self, resource):
+        [problem] = resource.validate({**CONFIG, "name": " "})
+
+        assert (problem.path, problem.summary, problem.detail, problem.is_error) == (
+            ("name",),
+            "Empty Value",
+            "`name` must not be empty.",
+            True,
+        )

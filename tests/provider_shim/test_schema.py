@@ -13,8 +13,7 @@ RESOURCE = "costory_metrics_datasource_s3_parquet"
 
 def flags(schema: tf.Schema) -> dict[str, tuple]:
     return {
-        a.name: (json.loads(a.type), a.required, a.optional, a.computed, a.sensitive)
-        for a in schema.block.attributes
+        a.name: (json.loads(a.type), a.required, a.optional, a.computed, a.sensitive) for a in schema.block.attributes
     }
 
 
@@ -87,5 +86,7 @@ def test_every_attribute_is_documented():
 def test_reference_docs_are_up_to_date():
     from provider_shim.docs import DOCS, documents
 
-    stale = [str(rel) for rel, text in documents().items() if not (DOCS / rel).exists() or (DOCS / rel).read_text() != text]
+    stale = [
+        str(rel) for rel, text in documents().items() if not (DOCS / rel).exists() or (DOCS / rel).read_text() != text
+    ]
     assert stale == [], f"run `python -m provider_shim.docs`: {stale}"
