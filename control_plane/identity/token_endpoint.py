@@ -187,8 +187,8 @@ class TokenEndpoint:
         """``http://127.0.0.1:<port>`` (only once started)."""
         if self._server is None:
             raise RuntimeError("the token endpoint is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     @property
     def token_uri(self) -> str:

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from control_plane.findings import Finding
 from control_plane.identity import IdTokenUnavailable
 from control_plane.metrics.reader import MetricSpec, columns_problem
-from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.settings import Settings
+from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.trust.policy import evaluate_trust_policy
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,16 @@ class RoleAccess:
             **kwargs,
         )
 
+    def _unreachable(self, service: str, purpose: str, error: BotoCoreError) -> str:
+        """AWS could not be reached: say where the control plane tried, and the two settings that change it."""
+        endpoint = self.settings.aws_endpoint_url
+        where = f"at {endpoint} (COSTORY_AWS_ENDPOINT_URL)" if endpoint else "(COSTORY_AWS_ENDPOINT_URL is unset: AWS)"
+        return (
+            f"Could not reach AWS {service} {where} {purpose}: {type(error).__name__}. To use an emulator such as "
+            "moto, set COSTORY_AWS_ENDPOINT_URL to its URL; to develop offline, COSTORY_TRUST_VALIDATION=skip saves "
+            "datasources without checking their role and bucket."
+        )
+
     def credentials(self, session: Session, tenant_id: str, role_arn: str) -> AwsCredentials:
         """Temporary credentials for ``role_arn``, obtained as the tenant's Google identity."""
         try:
@@ -122,7 +132,7 @@ class RoleAccess:
                             "ERROR",
                             ("role_arn",),
                             "AWS STS Unreachable",
-                            f"Could not reach AWS STS to assume {role_arn}: {type(error).__name__}.",
+                            self._unreachable("STS", f"to assume {role_arn}", error),
                         ),
                         transient=True,
                     ) from None
@@ -184,6 +194,9 @@ class RoleAccess:
         location = f"s3://{bucket}/{prefix}"
         try:
             files = store.list_parquet()
+        except BotoCoreError as error:
+            detail = self._unreachable("S3", f"to list {location}", error)
+            return [Finding("ERROR", ("bucket_name",), "AWS S3 Unreachable", detail)]
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code == "NoSuchBucket":

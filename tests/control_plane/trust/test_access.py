@@ -18,8 +18,8 @@ import google.auth.jwt
 import pytest
 
 from control_plane.identity import GoogleIdentity
-from control_plane.storage import AwsCredentials
 from control_plane.settings import Settings
+from control_plane.storage import AwsCredentials
 from control_plane.tenants.service import create_tenant
 from control_plane.trust.access import AccessDenied, RoleAccess
 from tests.control_plane.imports.support import parquet_bytes
@@ -127,7 +127,11 @@ class TestStsEnforcesTrust:
         assert [r["Action"] for r in requests] == ["AssumeRoleWithWebIdentity"] * 3
         assert {r["RoleArn"] for r in requests} == {ROLE}
         claims = google.auth.jwt.decode(requests[0]["WebIdentityToken"], verify=False)
-        assert (claims["iss"], claims["sub"], claims["aud"]) == ("https://accounts.google.com", sub, "sts.amazonaws.com")
+        assert (claims["iss"], claims["sub"], claims["aud"]) == (
+            "https://accounts.google.com",
+            sub,
+            "sts.amazonaws.com",
+        )
 
     def test_access_denied_after_every_attempt_fails_on_role_arn(self, sessions, tenant):
         result, requests, sleeps = self.run(sessions, tenant[0], [DENIED], attempts=3)
@@ -187,50 +191,80 @@ class TestEmulatorTrustPolicy:
             access.identity.close()
 
     def datasource(self, role_arn, **metric):
-        definition = {"metric_name": "api_calls", "gap_filling": "ZERO", "aggregation": "SUM",
-                      "value_column": "api_call_count", "date_column": "date", "dimensions": ["team"], **metric}  # fmt: skip
-        return {"name": "n", "bucket_name": "usage", "prefix": "daily/", "role_arn": role_arn,
-                "metrics_definition": [definition]}  # fmt: skip
+        definition = {
+            "metric_name": "api_calls",
+            "gap_filling": "ZERO",
+            "aggregation": "SUM",
+            "value_column": "api_call_count",
+            "date_column": "date",
+            "dimensions": ["team"],
+            **metric,
+        }
+        return {
+            "name": "n",
+            "bucket_name": "usage",
+            "prefix": "daily/",
+            "role_arn": role_arn,
+            "metrics_definition": [definition],
+        }
 
     def test_a_role_pinned_to_another_sub_is_rejected_on_role_arn(self, sessions, moto, tenant):
         role_arn = self.role(moto, "100000000000000000001")
         (finding,) = self.check(sessions, moto, tenant[0], self.datasource(role_arn))
-        assert (finding.severity, finding.path, finding.summary) == ("ERROR", ("role_arn",), "Role Trust Policy Rejected")
-        assert f'pins accounts.google.com:sub to "100000000000000000001", not this tenant\'s "{tenant[1]}"' in finding.detail
+        assert (finding.severity, finding.path, finding.summary) == (
+            "ERROR",
+            ("role_arn",),
+            "Role Trust Policy Rejected",
+        )
+        assert (
+            f'pins accounts.google.com:sub to "100000000000000000001", not this tenant\'s "{tenant[1]}"'
+            in finding.detail
+        )
 
     def test_empty_prefix_is_a_warning(self, sessions, moto, tenant):
         role_arn = self.role(moto, tenant[1])
         self.aws(moto, "s3").create_bucket(Bucket="usage")
-        assert [(f.severity, f.path, f.summary) for f in self.check(sessions, moto, tenant[0], self.datasource(role_arn))] == [
-            ("WARNING", ("prefix",), "No Parquet Files Yet")
-        ]
+        assert [
+            (f.severity, f.path, f.summary) for f in self.check(sessions, moto, tenant[0], self.datasource(role_arn))
+        ] == [("WARNING", ("prefix",), "No Parquet Files Yet")]
 
     def test_columns_are_checked_against_the_newest_file(self, sessions, moto, tenant):
         role_arn = self.role(moto, tenant[1])
         s3 = self.aws(moto, "s3")
         s3.create_bucket(Bucket="usage")
-        s3.put_object(Bucket="usage", Key="daily/2026-01-01.parquet", Body=parquet_bytes({"date": ["2026-01-01"], "team": ["a"], "calls": [1]}))
+        s3.put_object(
+            Bucket="usage",
+            Key="daily/2026-01-01.parquet",
+            Body=parquet_bytes({"date": ["2026-01-01"], "team": ["a"], "calls": [1]}),
+        )
         findings = self.check(sessions, moto, tenant[0], self.datasource(role_arn))
         assert [(f.severity, f.path, f.summary) for f in findings] == [
             ("ERROR", ("metrics_definition", 0, "value_column"), "Column Not Usable")
         ]
-        assert findings[0].detail.startswith("Column `api_call_count` (`value_column`) is not in the file; its columns are `date`, `team`, `calls`.")
+        assert findings[0].detail.startswith(
+            "Column `api_call_count` (`value_column`) is not in the file; its columns are `date`, `team`, `calls`."
+        )
 
     def test_a_good_role_and_file_pass(self, sessions, moto, tenant):
         role_arn = self.role(moto, tenant[1])
         s3 = self.aws(moto, "s3")
         s3.create_bucket(Bucket="usage")
-        s3.put_object(Bucket="usage", Key="daily/2026-01-01.parquet", Body=parquet_bytes({"date": ["2026-01-01"], "team": ["a"], "api_call_count": [1]}))
+        s3.put_object(
+            Bucket="usage",
+            Key="daily/2026-01-01.parquet",
+            Body=parquet_bytes({"date": ["2026-01-01"], "team": ["a"], "api_call_count": [1]}),
+        )
         assert self.check(sessions, moto, tenant[0], self.datasource(role_arn)) == []
 
 
-def test_unreachable_sts_is_a_transient_failure(sessions, tenant):
+def test_unreachable_sts_is_a_transient_failure_naming_the_settings_to_change(sessions, tenant):
     from devtools.local import free_port
 
+    endpoint = f"http://127.0.0.1:{free_port()}"
     sleeps: list[float] = []
     access = access_with(
         {
-            "aws_endpoint_url": f"http://127.0.0.1:{free_port()}",
+            "aws_endpoint_url": endpoint,
             "sts_enforces_trust": True,
             "sts_retry_attempts": 2,
             "sts_retry_base_seconds": 0.5,
@@ -243,4 +277,43 @@ def test_unreachable_sts_is_a_transient_failure(sessions, tenant):
     finally:
         access.identity.close()
     assert (raised.value.transient, raised.value.finding.summary, sleeps) == (True, "AWS STS Unreachable", [0.5])
-    assert raised.value.finding.detail == f"Could not reach AWS STS to assume {ROLE}: EndpointConnectionError."
+    assert raised.value.finding.detail == (
+        f"Could not reach AWS STS at {endpoint} (COSTORY_AWS_ENDPOINT_URL) to assume {ROLE}: EndpointConnectionError. "
+        "To use an emulator such as moto, set COSTORY_AWS_ENDPOINT_URL to its URL; to develop offline, "
+        "COSTORY_TRUST_VALIDATION=skip saves datasources without checking their role and bucket."
+    )
+
+
+def test_unreachable_aws_without_an_endpoint_says_the_setting_is_unset():
+    from botocore.exceptions import EndpointConnectionError
+
+    access = access_with({}, [])
+    access.identity.close()
+
+    detail = access._unreachable("STS", f"to assume {ROLE}", EndpointConnectionError(endpoint_url="https://sts"))
+
+    assert detail.startswith(
+        f"Could not reach AWS STS (COSTORY_AWS_ENDPOINT_URL is unset: AWS) to assume {ROLE}: EndpointConnectionError. "
+        "To use an emulator such as moto, set COSTORY_AWS_ENDPOINT_URL"
+    )
+
+
+def test_unreachable_s3_is_an_error_on_bucket_name_naming_the_settings(sessions, tenant, monkeypatch):
+    from devtools.local import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    access = access_with({"aws_endpoint_url": endpoint}, [])
+    monkeypatch.setattr(access, "credentials", lambda *_: AwsCredentials("ASIAEXAMPLE", "secret", "session"))
+    data = {"name": "n", "bucket_name": "usage", "prefix": "daily/", "role_arn": ROLE, "metrics_definition": []}
+    try:
+        with sessions() as session:
+            findings = access.check(session, tenant[0], data)
+    finally:
+        access.identity.close()
+
+    assert [(f.severity, f.path, f.summary) for f in findings] == [("ERROR", ("bucket_name",), "AWS S3 Unreachable")]
+    assert findings[0].detail == (
+        f"Could not reach AWS S3 at {endpoint} (COSTORY_AWS_ENDPOINT_URL) to list s3://usage/daily/: "
+        "EndpointConnectionError. To use an emulator such as moto, set COSTORY_AWS_ENDPOINT_URL to its URL; to "
+        "develop offline, COSTORY_TRUST_VALIDATION=skip saves datasources without checking their role and bucket."
+    )
