@@ -224,6 +224,11 @@ class TestResultFiles:
         second = pointer(sessions, created.id)
         assert second != first
         assert files(settings, tenant_a.tenant_id) == [second]
+        with sessions.begin() as session:  # what cost queries read through
+            folder = compute.tenant_folder(settings.data_dir, tenant_a.tenant_id)
+            current = results.current_allocation_path(session, settings.data_dir, tenant_a.tenant_id, created.id)
+            elsewhere = results.current_allocation_path(session, settings.data_dir, "ten_other", created.id)
+        assert (current, elsewhere) == (folder / str(second), None)
         values = {"Storage": "12.00", "Unallocated": "1159.00"}
         assert served(tenant_a, created.id) == ("COMPUTED", values, values)
 
