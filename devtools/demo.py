@@ -81,12 +81,15 @@ def main() -> int:
                 print(f"  wrote {key}")
 
             rest = httpx.Client(
-                base_url=f"http://{control_plane.http_address}", headers={"Authorization": f"Bearer {token}"}, timeout=120
+                base_url=f"http://{control_plane.http_address}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=120,
             )
             datasource = outputs["metrics_datasource_id"]
             say("Import now (the daily 06:00 UTC run does the same)")
             result = rest.post(f"/v1/metrics-datasources/{datasource}/import").json()
-            print(f"  {result['status']}: {result.get('files_imported', 0)} of {result.get('files_seen', 0)} files imported")
+            imported, seen = result.get("files_imported", 0), result.get("files_seen", 0)
+            print(f"  {result['status']}: {imported} of {seen} files imported")
 
             say("API calls per team (REST: /v1/metrics-datasources/{id}/metrics/api_call_count/values?group_by=team)")
             rows = rest.get(
@@ -128,13 +131,18 @@ def main() -> int:
                 json={
                     "start_date": "2026-01-01",
                     "end_date": "2026-01-04",
-                    "metric": {"metrics_datasource_id": datasource, "metric_name": "api_call_count", "dimension": "team"},
+                    "metric": {
+                        "metrics_datasource_id": datasource,
+                        "metric_name": "api_call_count",
+                        "dimension": "team",
+                    },
                     "cost_filter": [{"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon API Gateway"]}],
                 },
             ).json()
             say("Explorer preview: API gateway cost x share of API calls (REST: POST /v1/costs:preview-split)")
             for row in preview["rows"]:
-                print(f"  {row['value']:<14}{float(row['share']):>8.1%} of ${float(preview['total_cost']):,.2f} -> ${float(row['cost']):,.2f}")
+                total, cost = float(preview["total_cost"]), float(row["cost"])
+                print(f"  {row['value']:<14}{float(row['share']):>8.1%} of ${total:,.2f} -> ${cost:,.2f}")
 
             say("terraform destroy (after the export job's files are removed)")
             for key in [o["Key"] for o in s3.list_objects_v2(Bucket=outputs["bucket"]).get("Contents", [])]:

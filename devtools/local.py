@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 # Written by `make provider`.
 TERRAFORMRC = REPO / ".terraform-provider" / "terraform.rc"
 CLI = [sys.executable, "-m", "control_plane"]
+CLI_TIMEOUT_SECONDS = 120
+"""A one-shot command (migrate, tenants ...) that takes longer is stuck: fail, with what it printed."""
 
 
 def free_port() -> int:
@@ -41,9 +43,7 @@ class ControlPlaneProcess:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """Run `costory-control-plane ARGS --database-url <this database>` with this server's settings."""
-        return subprocess.run(
-            [*CLI, *args, "--database-url", self.database_url], check=True, capture_output=True, text=True, env=self.env
-        )
+        return run_cli([*args, "--database-url", self.database_url], self.env)
 
     def create_tenant(self, name: str) -> str:
         return self.cli("tenants", "create", name).stdout.splitlines()[0].strip()
@@ -61,25 +61,36 @@ class ControlPlaneProcess:
                 self.process.wait()
 
 
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `costory-control-plane ARGS`, bounded by ``CLI_TIMEOUT_SECONDS``; a failure or a timeout raises
+    with the command's output, so a stuck or failing command says why instead of hanging the caller."""
+    command = " ".join(["costory-control-plane", *args])
+    try:
+        result = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired as expired:
+        stderr = expired.stderr.decode(errors="replace") if isinstance(expired.stderr, bytes) else expired.stderr
+        raise RuntimeError(f"`{command}` did not finish in {CLI_TIMEOUT_SECONDS} s; stderr so far:\n{stderr}") from None
+    if result.returncode != 0:
+        raise RuntimeError(f"`{command}` exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
 def start_control_plane(workdir: Path, env: dict[str, str] | None = None) -> ControlPlaneProcess:
     """Migrate a fresh SQLite file in ``workdir`` and serve it on a free loopback port. ``env`` adds
     ``COSTORY_*`` settings (e.g. the AWS endpoint of an emulator)."""
     database_url = f"sqlite:///{workdir / 'costory.db'}"
     process_env = {**os.environ, "COSTORY_DATA_DIR": str(workdir / "data"), **(env or {})}
-    subprocess.run(
-        [*CLI, "migrate", "--database-url", database_url], check=True, capture_output=True, env=process_env
-    )
+    run_cli(["migrate", "--database-url", database_url], process_env)
     address = f"127.0.0.1:{free_port()}"
     log_path = workdir / "control-plane.log"
-    log = open(log_path, "wb")
     http_address = f"127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        [*CLI, "serve", "--grpc-address", address, "--http-address", http_address, "--database-url", database_url],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=process_env,
-    )
-    log.close()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--grpc-address", address, "--http-address", http_address, "--database-url", database_url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=process_env,
+        )
     handle = ControlPlaneProcess(address, database_url, process, log_path, http_address, process_env)
     channel = grpc.insecure_channel(address)
     try:
@@ -196,14 +207,13 @@ def start_moto(workdir: Path) -> MotoServer:
     import urllib.request
 
     port = free_port()
-    log = open(workdir / "moto.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
-    )
-    log.close()
+    with open(workdir / "moto.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+        )
     server = MotoServer(f"http://127.0.0.1:{port}", process)
     deadline = time.monotonic() + 30
     while True:

@@ -131,7 +131,9 @@ def cur_key(prefix: str, export_name: str, billing_period: str, part: int = 1) -
     return f"{prefix}{export_name}/data/BILLING_PERIOD={billing_period}/{export_name}-{part:05d}.snappy.parquet"
 
 
-def write_cur(s3_client, bucket: str, prefix: str, export_name: str, billing_period: str, table: pa.Table, part: int = 1) -> str:
+def write_cur(
+    s3_client, bucket: str, prefix: str, export_name: str, billing_period: str, table: pa.Table, part: int = 1
+) -> str:
     """Deliver ``table`` where a CUR 2.0 Data Export puts a month's part file; returns the key."""
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="snappy")
