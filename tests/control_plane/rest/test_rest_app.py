@@ -77,8 +77,10 @@ def test_values_and_field_named_errors(api, imported, tenant_a):  # noqa: F811
     url = f"/v1/metrics-datasources/{imported[0]}/metrics/api_calls/values"
     rows = api.get(url, params={"start": "2026-01-01", "end": "2026-01-01"}, headers=auth(tenant_a)).json()["rows"]
     assert rows == [{"day": "2026-01-01", "value": 14.0}]
-    bad = api.get(url, params={"start": "2026-01-01", "end": "2026-01-01", "group_by": "region"}, headers=auth(tenant_a))
+    params = {"start": "2026-01-01", "end": "2026-01-01", "group_by": "region"}
+    bad = api.get(url, params=params, headers=auth(tenant_a))
     assert bad.status_code == 400
     assert [(d["loc"], d["type"]) for d in bad.json()["detail"]] == [(["group_by", 0], "Unknown Dimension")]
-    status = api.get(f"/v1/metrics-datasources/{imported[0]}/files", params={"status": "BROKEN"}, headers=auth(tenant_a))
+    files = f"/v1/metrics-datasources/{imported[0]}/files"
+    status = api.get(files, params={"status": "BROKEN"}, headers=auth(tenant_a))
     assert (status.status_code, status.json()["detail"][0]["loc"]) == (400, ["status"])
