@@ -158,8 +158,8 @@ def test_invalid_rules_fail_at_plan_on_the_rule_path(terraform):
     by_summary = {d["summary"]: d for d in diagnostics}
     # Terraform underlines the resource; the detail names the rule's path.
     assert by_summary["Invalid Regular Expression"]["detail"].startswith(
-        "At `rules[1].conditions[0].values[0]`: `(unclosed` is not a valid regular expression: missing ), "
-        "unterminated subpattern"
+        "At `rules[1].conditions[0].values[0]`: `(unclosed` is not a valid RE2 regular expression (missing ): "
+        "(unclosed). RE2 syntax"
     )
     assert by_summary["Unknown Column"]["detail"].startswith(
         "At `rules[2].conditions[0].column`: `Team` is not a cost column. Use one of `ServiceName`"

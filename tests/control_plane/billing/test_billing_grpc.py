@@ -211,7 +211,7 @@ class TestImport:
         assert [(f.key, f.billing_period, f.status, f.size) for f in quarantined] == [(broken_key, "2026-10", "QUARANTINED", 19)]
         every = tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id)).files
         assert [(f.billing_period, f.status, f.reason) for f in every] == [("2026-10", "QUARANTINED", quarantined[0].reason), ("2026-11", "LOADED", "")]
-        error = rpc_error(lambda: tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id, status="LOADED")))
+        error = rpc_error(lambda: tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id, status="IMPORTED")))
         assert field_violations(error) == [("status", "`status` must be one of LOADED, QUARANTINED or empty.")]
 
         costs = CostStore(settings.data_dir)
