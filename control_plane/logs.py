@@ -42,16 +42,16 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         REDACTED,
     ),
     # JWTs: Google ID tokens, OAuth assertions.
-    (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
     # Our API tokens.
-    (re.compile(r"cst_[A-Za-z0-9_-]{8,}"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9_-])cst_[A-Za-z0-9_-]{8,}"), REDACTED),
     # AWS session tokens by their shape, wherever they appear.
-    (re.compile(r"(?:FwoGZXIvYXdz|FQoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=]{16,}"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9/+=])(?:FwoGZXIvYXdz|FQoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=]{16,}"), REDACTED),
     # XML elements (STS answers): <SecretAccessKey>...</SecretAccessKey>.
     (re.compile(rf"(<(?:{_KEYS})>)[^<]*(</)", re.I), rf"\1{REDACTED}\2"),
     # Quoted mapping entries (dict reprs, JSON): 'SessionToken': 'x', "private_key": "x", 'Authorization': b'x'.
     (
-        re.compile(rf"""(["'](?:{_KEYS})["']\s*:\s*b?)(["'])(?:\\.|(?!\2).)*\2""", re.I),
+        re.compile(rf"""(["'](?:{_KEYS})["']\s*:\s*b?)(["'])(?:\\.|(?!\2)[^\\])*\2""", re.I),
         rf"\1\2{REDACTED}\2",
     ),
     # Headers and key=value pairs: "Authorization: AWS4-HMAC-SHA256 ...", "x-amz-security-token:...",
@@ -63,7 +63,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Bearer tokens without a header name in front.
     (re.compile(r"(\bBearer\s+)(?!\[redacted\])\S+", re.I), rf"\1{REDACTED}"),
     # Passwords in URLs: scheme://user:password@host.
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(@)", re.I), rf"\1{REDACTED}\2"),
+    (re.compile(r"(\b[a-z][a-z0-9+.-]{0,30}://[^/\s:@]{0,200}:)[^@\s/]{1,200}(@)", re.I), rf"\1{REDACTED}\2"),
 ]
 
 

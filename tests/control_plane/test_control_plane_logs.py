@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -78,6 +79,22 @@ SESSION = "FwoGZXIvYXdzEJr//////////wEaDM0123456789abcdef"
 )
 def test_redact(text, expected):
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize("unit", ["eyJ", "eyJa.b ", "'token': '", "http://u:", "cst_", "Bearer ", "<SessionToken>"])
+def test_redact_stays_linear_on_hostile_text(unit):
+    """A logged header or body repeating a prefix never makes redaction quadratic (it runs on every record)."""
+    hostile = unit * (300_000 // len(unit))
+    plain = "a" * len(hostile)
+
+    started = time.perf_counter()
+    redact(plain)
+    baseline = time.perf_counter() - started
+    started = time.perf_counter()
+    redact(hostile)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < 100 * baseline + 1.0
 
 
 def record(msg: object, *args: object, exc_info=None) -> logging.LogRecord:
