@@ -25,6 +25,7 @@ from control_plane.scheduler.service import (
     RunStatus,
     claim_next_run,
     complete_run,
+    datasource_of,
     fail_run,
     plan_due_runs,
     renew_lease,
@@ -63,8 +64,9 @@ def never_transient(_error: Exception) -> bool:
 class Scheduler:
     """Runs each datasource's daily import, once per slot, across any number of processes.
 
-    ``execute(run)`` carries out one run, of either kind (``run.kind``: metrics or billing); returning means success, raising means failure, retried with
-    exponential backoff when ``is_transient(error)`` says so. It is called outside any transaction.
+    ``execute(run)`` carries out one run, of either kind (``run.kind``: metrics or billing); returning means
+    success, raising means failure, retried with exponential backoff when ``is_transient(error)`` says so.
+    It is called outside any transaction.
     While it runs, a helper thread renews the lease every ``lease_seconds / 3``; a run whose process
     stops renewing (killed, or stuck in a way that also stops that thread) is taken over by another
     process once the lease expires, and the late outcome of the first is then ignored.
@@ -121,8 +123,7 @@ class Scheduler:
                 if run is None:
                     break
                 kind = RunKind.of(run)
-                datasource_id = run.billing_datasource_id if kind == RunKind.BILLING else run.datasource_id
-                claimed = ClaimedRun(run.id, datasource_id, run.scheduled_for, run.attempts, self.owner, kind)
+                claimed = ClaimedRun(run.id, datasource_of(run), run.scheduled_for, run.attempts, self.owner, kind)
             self._run(claimed)
             executed += 1
         return executed
@@ -132,7 +133,7 @@ class Scheduler:
         try:
             with _LeaseKeeper(self, run.id):
                 self.execute(run)
-        except Exception as error:  # noqa: BLE001 - whatever execute raises fails the run, it is recorded
+        except Exception as error:  # whatever execute raises fails the run, and the failure is recorded
             transient = self.is_transient(error)
             with self.session_factory() as session:
                 status = fail_run(

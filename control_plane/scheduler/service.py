@@ -12,10 +12,13 @@ over by another process; the late owner's outcome is then ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -57,7 +60,21 @@ class RunKind(StrEnum):
         return cls.BILLING if run.billing_datasource_id is not None else cls.METRICS
 
 
+def datasource_of(run: ImportRun) -> str:
+    """The id of the datasource ``run`` imports; the table's check constraint sets exactly one of the two."""
+    datasource_id = run.billing_datasource_id if run.billing_datasource_id is not None else run.datasource_id
+    if datasource_id is None:
+        raise ValueError(f"import run {run.id} names no datasource")
+    return datasource_id
+
+
 _DATASOURCE_COLUMN = {RunKind.METRICS: ImportRun.datasource_id, RunKind.BILLING: ImportRun.billing_datasource_id}
+
+_INSERTS: dict[str, Callable[[type[ImportRun]], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+"""The INSERT of each supported dialect: both offer ``ON CONFLICT DO NOTHING``."""
 
 
 def plan_due_runs(session: Session, now: datetime, settings: Settings) -> int:
@@ -87,7 +104,7 @@ def _metrics_rows(session: Session, last_due: datetime, hour: int) -> list[dict]
     3. Catch-up is capped at ``MAX_CATCH_UP_DAYS`` (400) per datasource: only the most recent 400
        missing slots are planned, older ones are skipped for good.
     """
-    rows = []
+    rows: list[dict] = []
     for datasource_id, first in _first_missing_slots(session, MetricsDatasource, ImportRun.datasource_id, hour):
         first = max(first, last_due - (MAX_CATCH_UP_DAYS - 1) * timedelta(days=1))
         rows.extend(_pending(RunKind.METRICS, datasource_id, slot) for slot in slots_between(first, last_due))
@@ -180,6 +197,8 @@ def claim_next_run(session: Session, now: datetime, owner: str, settings: Settin
             return None
         guard = (ImportRun.id == run.id, ImportRun.status == run.status, ImportRun.attempts == run.attempts)
         if run.status == RunStatus.RUNNING and run.attempts >= settings.import_retry_attempts:
+            # a claimable RUNNING run has an expired lease, so lease_expires_at is set
+            expired_at = "" if run.lease_expires_at is None else f" at {as_utc(run.lease_expires_at).isoformat()}"
             _update(
                 session,
                 guard,
@@ -187,7 +206,7 @@ def claim_next_run(session: Session, now: datetime, owner: str, settings: Settin
                 finished_at=now,
                 lease_expires_at=None,
                 last_error=(
-                    f"the lease of {run.lease_owner} expired at {as_utc(run.lease_expires_at).isoformat()} "
+                    f"the lease of {run.lease_owner} expired{expired_at} "
                     f"after attempt {run.attempts} of {settings.import_retry_attempts}; not retried"
                 ),
             )
@@ -306,18 +325,15 @@ def _update(session: Session, where: tuple[sa.ColumnElement[bool], ...], **value
     result = session.execute(
         sa.update(ImportRun).where(*where).values(**values).execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast(sa.CursorResult, result).rowcount == 1
 
 
 def _insert_missing(session: Session, kind: RunKind, rows: list[dict]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING on the kind's slot, in the database's own dialect; returns the
     rows inserted."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
+    insert = _INSERTS.get(dialect)
+    if insert is None:
         raise NotImplementedError(f"import runs are planned on PostgreSQL or SQLite, not {dialect}")
     inserted = 0
     for start in range(0, len(rows), _INSERT_BATCH):

@@ -12,19 +12,19 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from control_plane import jobs
 from control_plane.billing import service as billing
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions.service import create_dimension
-from control_plane.findings import Finding
-from control_plane.storage import AwsCredentials
-from control_plane import jobs
 from control_plane.jobs import scheduler_for
 from control_plane.models import BillingDatasource, BillingPeriod, Dimension, ImportRun, Tenant
 from control_plane.scheduler import RunKind, plan_due_runs
 from control_plane.scheduler.slots import as_utc
 from control_plane.services import Services
+from control_plane.storage import AwsCredentials
 from control_plane.trust.access import AccessDenied
+from costory_schema.problems import Problem
 from devtools.sample_cur import guide_cur, write_cur
 from tests.control_plane.scheduler.support import add_billing_datasource, add_datasource, at
 
@@ -263,7 +263,7 @@ class TestExecution:
         s3.create_bucket(Bucket=BUCKET)
         write_cur(s3, BUCKET, PREFIX, "costory", "2026-01", guide_cur())
         unreachable = AccessDenied(
-            Finding("ERROR", ("role_arn",), "AWS Unreachable", "AWS STS could not be reached; retried later."),
+            Problem(("role_arn",), "AWS Unreachable", "AWS STS could not be reached; retried later."),
             transient=True,
         )
         services = make_services(StandInAccess(unreachable))
