@@ -18,16 +18,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.imports.errors import ObjectReadError
-from control_plane.storage import AwsCredentials, ObjectInfo, S3ObjectStore
 from control_plane.models import (
+    BillingDatasource,
+    ImportRecord,
     MetricDay,
     MetricDefinition,
     MetricFile,
-    ImportRecord,
     MetricsDatasource,
     MetricValue,
     Tenant,
 )
+from control_plane.storage import AwsCredentials, ObjectInfo, S3ObjectStore
 
 BUCKET = "customer-metrics"
 PREFIX = "exports/"
@@ -128,9 +129,7 @@ class Bucket:
         raise KeyError(key)
 
     def store(self, prefix: str | None = PREFIX) -> S3ObjectStore:
-        return S3ObjectStore(
-            BUCKET, prefix, credentials=CREDENTIALS, region=REGION, endpoint_url=self.endpoint
-        )
+        return S3ObjectStore(BUCKET, prefix, credentials=CREDENTIALS, region=REGION, endpoint_url=self.endpoint)
 
 
 class ListedAs:
@@ -143,8 +142,7 @@ class ListedAs:
 
     def list_parquet(self) -> list[ObjectInfo]:
         listed = [
-            replace(o, last_modified=self.overrides.get(o.key, o.last_modified))
-            for o in self.inner.list_parquet()
+            replace(o, last_modified=self.overrides.get(o.key, o.last_modified)) for o in self.inner.list_parquet()
         ]
         return sorted(listed, key=lambda o: (o.last_modified, o.key))
 
@@ -159,9 +157,9 @@ def values(sessions: sessionmaker[Session], datasource_id: str, metric: str = "a
     """(day ISO, dimensions as sorted items, value, row_count) of every value, sorted."""
     with sessions() as session:
         rows = session.execute(
-            sa.select(
-                MetricValue.day, MetricValue.dimensions, MetricValue.value, MetricValue.row_count
-            ).where(MetricValue.datasource_id == datasource_id, MetricValue.metric_name == metric)
+            sa.select(MetricValue.day, MetricValue.dimensions, MetricValue.value, MetricValue.row_count).where(
+                MetricValue.datasource_id == datasource_id, MetricValue.metric_name == metric
+            )
         ).all()
     return sorted(
         ((d.isoformat(), tuple(sorted(dims.items())), v, n) for d, dims, v, n in rows),
@@ -196,9 +194,7 @@ def files(sessions: sessionmaker[Session], datasource_id: str) -> list[tuple[str
 def imports(sessions: sessionmaker[Session], datasource_id: str) -> list[ImportRecord]:
     with sessions() as session:
         rows = session.scalars(
-            sa.select(ImportRecord)
-            .where(ImportRecord.datasource_id == datasource_id)
-            .order_by(ImportRecord.id)
+            sa.select(ImportRecord).where(ImportRecord.datasource_id == datasource_id).order_by(ImportRecord.id)
         ).all()
         session.expunge_all()
         return list(rows)
@@ -245,7 +241,77 @@ class FailingFile(CountingFile):
 
     def read(self, size: int = -1) -> bytes:
         if self._body.tell() < len(self._body.getvalue()) - 100_000:
-            raise ObjectReadError(
-                "s3://bucket/key", OSError("AWS Error NETWORK_CONNECTION during GetObject operation")
-            )
+            raise ObjectReadError("s3://bucket/key", OSError("AWS Error NETWORK_CONNECTION during GetObject operation"))
         return super().read(size)
+
+
+BILLING_BUCKET = "customer-billing"
+BILLING_PREFIX = "cur/"
+
+
+def add_billing_datasource(sessions: sessionmaker[Session], *, prefix: str = BILLING_PREFIX) -> tuple[str, str]:
+    """A tenant and an AWS billing datasource on ``BILLING_BUCKET``/``prefix``; returns (tenant id, datasource id)."""
+    suffix = uuid.uuid4().hex[:12]
+    with sessions.begin() as session:
+        session.add(
+            Tenant(
+                id=f"ten_{suffix}",
+                name=f"tenant-{suffix}",
+                token_hash=hashlib.sha256(suffix.encode()).hexdigest(),
+                service_account_email=f"costory-{suffix}@example.iam.gserviceaccount.com",
+                google_subject_id=str(10**20 + int(suffix, 16) % 10**20),
+            )
+        )
+        session.flush()
+        session.add(
+            BillingDatasource(
+                id=f"bds_{suffix}",
+                tenant_id=f"ten_{suffix}",
+                name="bill",
+                bucket_name=BILLING_BUCKET,
+                prefix=prefix,
+                role_arn="arn:aws:iam::123456789012:role/costory-billing",
+            )
+        )
+    return f"ten_{suffix}", f"bds_{suffix}"
+
+
+class FaultyClient:
+    """The S3 client a store reads with, with faults injected into GetObject: ``before_get(key, call_number)``
+    runs before each ranged GET and may raise or change the bucket; every GET's key is recorded."""
+
+    def __init__(self, inner, before_get):
+        self._inner = inner
+        self._before_get = before_get
+        self.gets: list[str] = []
+
+    def get_object(self, **kwargs):
+        self.gets.append(kwargs["Key"])
+        self._before_get(kwargs["Key"], len(self.gets))
+        return self._inner.get_object(**kwargs)
+
+    def head_object(self, **kwargs):
+        self.gets.append(kwargs["Key"])
+        return self._inner.head_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def with_faults(store: S3ObjectStore, before_get) -> FaultyClient:
+    """Make ``store`` read through a ``FaultyClient``; returns it."""
+    client = FaultyClient(store._client(), before_get)
+    store._boto = client
+    return client
+
+
+def throttled(operation: str = "GetObject"):
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {
+            "Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+            "ResponseMetadata": {"HTTPStatusCode": 503},
+        },
+        operation,
+    )
