@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.imports.pipeline import FileStatus
-from control_plane.storage import ObjectInfo
 from control_plane.models import MetricDay, MetricFile, MetricValue
+from control_plane.storage import ObjectInfo
 
 _IN_CHUNK = 500
 """Days per IN (...) list: far below SQLite's bound-parameter limit."""
@@ -91,7 +91,7 @@ def forget_files(session: Session, datasource_id: str) -> int:
         .where(MetricFile.datasource_id == datasource_id)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return cast(sa.CursorResult, result).rowcount or 0
 
 
 def delete_metrics(session: Session, datasource_id: str, metric_names: Iterable[str]) -> None:

@@ -367,7 +367,10 @@ class _RowChecks:
         if outside and (column, _OUT_OF_RANGE) not in self.examples:
             self.examples[(column, _OUT_OF_RANGE)] = str(first)
         return pc.if_else(
-            pc.and_(pc.greater_equal(days, pa.scalar(guards.FIRST_DAY)), pc.less_equal(days, pa.scalar(guards.LAST_DAY))),
+            pc.and_(
+                pc.greater_equal(days, pa.scalar(guards.FIRST_DAY)),
+                pc.less_equal(days, pa.scalar(guards.LAST_DAY)),
+            ),
             days,
             pa.scalar(None, pa.date32()),
         )

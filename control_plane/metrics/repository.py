@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
@@ -12,7 +14,7 @@ class MetricsDatasourceRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    def _select(self, tenant_id: str) -> sa.Select[tuple[MetricsDatasource]]:
+    def _select(self, tenant_id: str) -> sa.Select[MetricsDatasource]:
         return (
             sa.select(MetricsDatasource)
             .where(MetricsDatasource.tenant_id == tenant_id)
@@ -35,4 +37,4 @@ class MetricsDatasourceRepository:
                 MetricsDatasource.tenant_id == tenant_id, MetricsDatasource.id == datasource_id
             )
         )
-        return result.rowcount > 0
+        return cast(sa.CursorResult, result).rowcount > 0

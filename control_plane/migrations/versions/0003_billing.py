@@ -84,5 +84,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in ("billing_files", "billing_periods", "billing_datasources"):
-        op.drop_index(f"ix_{table}_{'tenant_id' if table == 'billing_datasources' else 'datasource_id'}", table_name=table)
+        column = "tenant_id" if table == "billing_datasources" else "datasource_id"
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
         op.drop_table(table)
