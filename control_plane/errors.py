@@ -34,7 +34,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 
 class DomainError(Exception):
@@ -46,7 +46,7 @@ class DomainError(Exception):
 
 
 class InvalidArgument(DomainError):
-    def __init__(self, violations: Sequence[Violation]):
+    def __init__(self, violations: Sequence[Problem]):
         self.violations = list(violations)
         super().__init__("; ".join(f"{v.field}: {v.detail}" for v in self.violations))
 
@@ -124,7 +124,7 @@ class PublicView:
 
     status: Status
     message: str
-    violations: list[Violation]
+    violations: list[Problem]
     retry_after: int | None
 
 
@@ -141,7 +141,7 @@ def public_view(error: DomainError) -> PublicView:
     if isinstance(error, InvalidArgument):
         shown = error.violations[:MAX_VIOLATIONS]
         violations = [
-            Violation(
+            Problem(
                 tuple(cap(s, MAX_FIELD_BYTES) if isinstance(s, str) else s for s in v.path),
                 cap(v.summary, MAX_FIELD_BYTES),
                 cap(v.detail, MAX_DETAIL_BYTES),
@@ -150,7 +150,7 @@ def public_view(error: DomainError) -> PublicView:
         ]
         hidden = len(error.violations) - len(shown)
         if hidden:
-            violations.append(Violation((), "More Violations", f"{hidden} more violation(s) not listed."))
+            violations.append(Problem((), "More Violations", f"{hidden} more violation(s) not listed."))
         message = "; ".join(f"{v.field}: {v.detail}" if v.path else v.detail for v in violations)
     else:
         message = str(error)

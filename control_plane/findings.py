@@ -8,17 +8,9 @@ from typing import TypeVar
 
 from control_plane.errors import InvalidArgument
 from costory_proto.costory.v1 import common_pb2
-from costory_schema.problems import Path, Problem, Severity
+from costory_schema.problems import Problem
 
 P = TypeVar("P", bound=Problem)
-
-
-class Finding(Problem):
-    """Former type, built as ``Finding(severity, path, summary, detail)``; kept while callers move to
-    `Problem` (an instance *is* a Problem)."""
-
-    def __init__(self, severity: Severity | str, path: Path, summary: str, detail: str):
-        super().__init__(tuple(path), summary, detail, Severity(severity))
 
 
 def to_proto(problem: Problem) -> common_pb2.Finding:

@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 
 from control_plane.errors import InvalidArgument
 from costory_schema.options import is_repeated
-from costory_schema.rules import PathStep, Violation, format_path
+from costory_schema.problems import PathStep, Problem, format_path
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """C0 controls and DEL, except tab, line feed and carriage return."""
@@ -29,8 +29,8 @@ def check_message(message: Message, max_list_items: int) -> None:
         raise InvalidArgument(violations)
 
 
-def message_violations(message: Message, max_list_items: int, path: tuple[PathStep, ...] = ()) -> list[Violation]:
-    out: list[Violation] = []
+def message_violations(message: Message, max_list_items: int, path: tuple[PathStep, ...] = ()) -> list[Problem]:
+    out: list[Problem] = []
     for field, value in message.ListFields():
         here = (*path, field.name)
         if is_repeated(field) and len(value) > max_list_items:
@@ -47,9 +47,9 @@ def message_violations(message: Message, max_list_items: int, path: tuple[PathSt
     return out
 
 
-def parameter_violations(parameters: Iterable[tuple[str, str]], max_list_items: int) -> list[Violation]:
+def parameter_violations(parameters: Iterable[tuple[str, str]], max_list_items: int) -> list[Problem]:
     """The same checks for REST path and query parameters (a repeated query parameter is a list)."""
-    out: list[Violation] = []
+    out: list[Problem] = []
     counts: dict[str, int] = {}
     for name, value in parameters:
         counts[name] = counts.get(name, 0) + 1
@@ -59,7 +59,7 @@ def parameter_violations(parameters: Iterable[tuple[str, str]], max_list_items: 
     return out
 
 
-def _value_violations(value: object, path: tuple[PathStep, ...], max_list_items: int) -> list[Violation]:
+def _value_violations(value: object, path: tuple[PathStep, ...], max_list_items: int) -> list[Problem]:
     if isinstance(value, Message):
         return message_violations(value, max_list_items, path)
     if isinstance(value, str):
@@ -67,12 +67,12 @@ def _value_violations(value: object, path: tuple[PathStep, ...], max_list_items:
     return []
 
 
-def _text_violations(path: tuple[PathStep, ...], value: str) -> list[Violation]:
+def _text_violations(path: tuple[PathStep, ...], value: str) -> list[Problem]:
     found = CONTROL_CHARACTERS.search(value)
     if found is None:
         return []
     return [
-        Violation(
+        Problem(
             path,
             "Control Character",
             f"`{format_path(path)}` holds the control character U+{ord(found.group()):04X}; remove it.",
@@ -80,7 +80,7 @@ def _text_violations(path: tuple[PathStep, ...], value: str) -> list[Violation]:
     ]
 
 
-def _too_many(path: tuple[PathStep, ...], count: int, limit: int, *, at_least: bool = False) -> Violation:
+def _too_many(path: tuple[PathStep, ...], count: int, limit: int, *, at_least: bool = False) -> Problem:
     name = str(path[-1])
     has = f"at least {count}" if at_least else str(count)
-    return Violation(path, "Too Many Items", f"`{name}` has {has} items; at most {limit} are accepted.")
+    return Problem(path, "Too Many Items", f"`{name}` has {has} items; at most {limit} are accepted.")

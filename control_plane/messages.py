@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from control_plane.errors import InvalidArgument
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 
 def to_data(message: Message) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def parse_day(value: str, field: str) -> date:
         day = date.fromisoformat(value)
     except ValueError:
         raise InvalidArgument(
-            [Violation((field,), "Invalid Date", f"`{field}` is `{value}`; use a UTC day as YYYY-MM-DD.")]
+            [Problem((field,), "Invalid Date", f"`{field}` is `{value}`; use a UTC day as YYYY-MM-DD.")]
         ) from None
     return check_day(day, field)
 
@@ -53,6 +53,6 @@ def parse_day(value: str, field: str) -> date:
 def check_day(day: date, field: str) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidArgument(
-            [Violation((field,), "Date Out Of Range", f"`{field}` is {day}; use a day from {FIRST_DAY} to {LAST_DAY}.")]
+            [Problem((field,), "Date Out Of Range", f"`{field}` is {day}; use a day from {FIRST_DAY} to {LAST_DAY}.")]
         )
     return day

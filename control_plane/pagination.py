@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from control_plane.errors import InvalidArgument
 from control_plane.limits import CONTROL_CHARACTERS
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -33,7 +33,7 @@ def page_of(session: Session, query: sa.Select, created_at, id_column, page_size
     """One page of ``query``'s rows, oldest first. ``page_size`` 0 means the default (50); more than 500 is
     capped at 500."""
     if page_size < 0:
-        raise InvalidArgument([Violation(("page_size",), "Invalid Value", "`page_size` must not be negative.")])
+        raise InvalidArgument([Problem(("page_size",), "Invalid Value", "`page_size` must not be negative.")])
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     if page_token:
         after_created, after_id = decode_token(page_token)
@@ -63,5 +63,5 @@ def decode_token(token: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created_at), row_id
     except (ValueError, TypeError, binascii.Error):
         raise InvalidArgument(
-            [Violation(("page_token",), "Invalid Value", "`page_token` is not a token returned by this list.")]
+            [Problem(("page_token",), "Invalid Value", "`page_token` is not a token returned by this list.")]
         ) from None

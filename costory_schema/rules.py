@@ -21,10 +21,7 @@ from costory_schema.problems import PathStep, Problem, format_path
 if TYPE_CHECKING:
     from costory_schema.options import MessageDescriptor
 
-__all__ = ["PathStep", "Problem", "Violation", "check", "format_path"]
-
-Violation = Problem
-"""Former name of `Problem`, kept while callers move to it."""
+__all__ = ["PathStep", "Problem", "check", "format_path"]
 
 
 def _always_known(_: Any) -> bool:

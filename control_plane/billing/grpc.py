@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 from control_plane.billing import service
 from control_plane.billing.importer import BillingImportSummary
 from control_plane.billing.store import CostStore
-from control_plane.findings import Finding
 from control_plane.findings import to_proto as finding_to_proto
 from control_plane.messages import timestamp, to_data
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant
@@ -16,9 +15,10 @@ from control_plane.rpc import tenant_rpc
 from control_plane.services import Services
 from costory_proto.costory.v1 import billing_datasource_pb2 as pb
 from costory_proto.costory.v1 import billing_datasource_pb2_grpc
+from costory_schema.problems import Problem
 
 
-def to_proto(datasource: BillingDatasource, warnings: list[Finding] | tuple = ()) -> pb.BillingDatasourceAws:
+def to_proto(datasource: BillingDatasource, warnings: list[Problem] | tuple = ()) -> pb.BillingDatasourceAws:
     message = pb.BillingDatasourceAws(
         id=datasource.id,
         name=datasource.name,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from control_plane.billing.importer import BillingConnector, BillingImportSummary, in_months
 from control_plane.billing.store import CostStore
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.findings import Finding, raise_errors
+from control_plane.findings import raise_errors
 from control_plane.imports.errors import ImportFailed, TerminalImportError, TransientImportError
 from control_plane.imports.pipeline import FileStatus, ImportSummary, record_failure
 from control_plane.imports.pipeline import run_import as run_pipeline
@@ -30,7 +30,7 @@ from control_plane.trust.access import AccessDenied, RoleAccess
 from control_plane.trust.claims import check_role_and_access
 from costory_proto.costory.v1 import billing_datasource_pb2
 from costory_schema import rules
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 DatasourceData = Mapping[str, Any]
 MUTABLE_FIELDS = ("eks_split", "eks_split_data_enabled", "start_date", "end_date")
@@ -41,22 +41,19 @@ log = logging.getLogger(__name__)
 
 def check_datasource(
     session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None
-) -> list[Finding]:
-    findings = [
-        Finding("ERROR", v.path, v.summary, v.detail)
-        for v in rules.check(billing_datasource_pb2.BillingDatasourceAws.DESCRIPTOR, data)
-    ]
+) -> list[Problem]:
+    findings = rules.check(billing_datasource_pb2.BillingDatasourceAws.DESCRIPTOR, data)
     start, end = data.get("start_date"), data.get("end_date")
     if not findings and start and end and start > end:
         findings.append(
-            Finding("ERROR", ("end_date",), "Invalid Range", f"`end_date` ({end}) is before `start_date` ({start}).")
+            Problem(("end_date",), "Invalid Range", f"`end_date` ({end}) is before `start_date` ({start}).")
         )
     return findings or check_role_and_access(session, tenant, data, access)
 
 
 def create_datasource(
     session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None = None
-) -> tuple[BillingDatasource, list[Finding]]:
+) -> tuple[BillingDatasource, list[Problem]]:
     warnings = raise_errors(check_datasource(session, tenant, data, access))
     datasource = BillingDatasource(
         id=f"bds_{uuid.uuid4().hex}",
@@ -90,17 +87,17 @@ def update_datasource(
     for path in paths:
         if path in IMMUTABLE_FIELDS and data.get(path) != getattr(datasource, path):
             violations.append(
-                Violation(
+                Problem(
                     (path,),
                     "Immutable Field",
                     f"`{path}` cannot be changed after creation; create a new billing datasource to change it.",
                 )
             )
         elif path not in MUTABLE_FIELDS and path not in IMMUTABLE_FIELDS:
-            violations.append(Violation((path,), "Invalid Update Mask", f"`{path}` cannot be updated."))
+            violations.append(Problem((path,), "Invalid Update Mask", f"`{path}` cannot be updated."))
     merged = {**{n: getattr(datasource, n) for n in IMMUTABLE_FIELDS}, **{p: data.get(p) for p in paths if p in MUTABLE_FIELDS}}
     merged = {k: v for k, v in merged.items() if v is not None}
-    violations += [Violation(f.path, f.summary, f.detail) for f in check_datasource(session, tenant, merged, None) if f.severity == "ERROR"]
+    violations += [f for f in check_datasource(session, tenant, merged, None) if f.is_error]
     if violations:
         raise InvalidArgument(violations)
     for path in paths:
@@ -139,7 +136,7 @@ def list_files(session: Session, datasource_id: str, status: str = "") -> list[B
     """Export files seen under the prefix, by key; only those with ``status`` when given."""
     if status and status not in FILE_STATUSES:
         raise InvalidArgument(
-            [Violation(("status",), "Invalid Value", f"`status` must be one of {', '.join(FILE_STATUSES)} or empty.")]
+            [Problem(("status",), "Invalid Value", f"`status` must be one of {', '.join(FILE_STATUSES)} or empty.")]
         )
     query = sa.select(BillingFile).where(BillingFile.datasource_id == datasource_id)
     if status:

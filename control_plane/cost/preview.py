@@ -24,7 +24,7 @@ from control_plane.dimensions.definition import parse_definition
 from control_plane.errors import InvalidArgument
 from control_plane.metrics.query import AuthorizedDatasourceId, metric_series
 from control_plane.models import Tenant
-from costory_schema.rules import PathStep, Violation
+from costory_schema.problems import PathStep, Problem
 
 PREVIEW_RULE = "preview"
 _REMAP: dict[tuple[PathStep, ...], tuple[PathStep, ...]] = {
@@ -62,14 +62,14 @@ def preview_cost_split(
     """a, b, d and c over [start, end] (inclusive days); raises InvalidArgument on a bad metric or filter."""
     if start > end:
         raise InvalidArgument(
-            [Violation(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end}).")]
+            [Problem(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end}).")]
         )
     rule = {"name": PREVIEW_RULE, "conditions": cost_filter, "metric_split": metric}
     definition = parse_definition(
         {"name": "preview", "rules": [rule]}, compute.metric_lookup(session, tenant.id)
     )
     if definition.errors or definition.dimension is None:
-        raise InvalidArgument([Violation(_remap(f.path), f.summary, f.detail) for f in definition.errors])
+        raise InvalidArgument([Problem(_remap(f.path), f.summary, f.detail) for f in definition.errors])
     source = definition.metric_sources[PREVIEW_RULE]
     condition = definition.dimension.rules[0].condition
     mapping = definition.dimension.rules[0].allocation.mapping

@@ -25,7 +25,7 @@ from control_plane.dimensions import compute
 from control_plane.errors import InvalidArgument
 from control_plane.models import Dimension, Tenant
 from control_plane.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 GRANULARITIES = {"DAY": "%Y-%m-%d", "MONTH": "%Y-%m"}
 DIMENSION_FILTER = "dimension"
@@ -75,7 +75,7 @@ def query_costs(
         )
         if dimension is None:
             violations.append(
-                Violation(
+                Problem(
                     ("virtual_dimension",),
                     "Unknown Virtual Dimension",
                     f"No virtual dimension named `{virtual_dimension}`.",
@@ -149,33 +149,33 @@ def _column_sql(column: str, key_param: str, params: dict[str, object]) -> str:
     return f'c."{column}"'
 
 
-def _violations(start, end, granularity, virtual_dimension, group_by, filters, page_size) -> list[Violation]:
-    out: list[Violation] = []
+def _violations(start, end, granularity, virtual_dimension, group_by, filters, page_size) -> list[Problem]:
+    out: list[Problem] = []
     if start > end:
-        out.append(Violation(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end})."))
+        out.append(Problem(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end})."))
     if granularity not in GRANULARITIES:
         out.append(
-            Violation(("granularity",), "Invalid Value", f"`granularity` is `{granularity}`; use `DAY` or `MONTH`.")
+            Problem(("granularity",), "Invalid Value", f"`granularity` is `{granularity}`; use `DAY` or `MONTH`.")
         )
     if page_size < 0:
-        out.append(Violation(("page_size",), "Invalid Value", "`page_size` must not be negative."))
+        out.append(Problem(("page_size",), "Invalid Value", "`page_size` must not be negative."))
     for index, column in enumerate(group_by):
         if not _groupable(column):
-            out.append(Violation(("group_by", index), "Unknown Column", _unknown(column)))
+            out.append(Problem(("group_by", index), "Unknown Column", _unknown(column)))
     for index, item in enumerate(filters):
         if item.column == DIMENSION_FILTER:
             if not virtual_dimension:
                 out.append(
-                    Violation(
+                    Problem(
                         ("filters", index, "column"),
                         "No Virtual Dimension",
                         "Filtering on `dimension` needs `virtual_dimension` (the dimension grouped by).",
                     )
                 )
         elif not _groupable(item.column):
-            out.append(Violation(("filters", index, "column"), "Unknown Column", _unknown(item.column)))
+            out.append(Problem(("filters", index, "column"), "Unknown Column", _unknown(item.column)))
         if not item.values:
-            out.append(Violation(("filters", index, "values"), "Missing Values", "A filter needs at least one value."))
+            out.append(Problem(("filters", index, "values"), "Missing Values", "A filter needs at least one value."))
     return out
 
 
@@ -205,5 +205,5 @@ def _decode_offset(token: str) -> int:
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidArgument(
-            [Violation(("page_token",), "Invalid Value", "`page_token` is not a token returned by this query.")]
+            [Problem(("page_token",), "Invalid Value", "`page_token` is not a token returned by this query.")]
         ) from None

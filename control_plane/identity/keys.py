@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from control_plane.errors import InvalidArgument
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 PROJECT_ID = "costory-selfhosted"
 EMBEDDED_TOKEN_URI = "urn:costory:loopback-token-endpoint"
@@ -107,7 +107,7 @@ def parse_key(text: str, field: str = "key_file") -> ServiceAccountKey:
     """Read and check a service-account key file; problems are reported on ``field``, without the key."""
 
     def invalid(detail: str) -> InvalidArgument:
-        return InvalidArgument([Violation((field,), "Invalid Key File", detail)])
+        return InvalidArgument([Problem((field,), "Invalid Key File", detail)])
 
     try:
         info = json.loads(text)

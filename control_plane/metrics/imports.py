@@ -5,10 +5,10 @@ metric values)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import binascii
+import contextlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from control_plane.services import Services
 from control_plane.storage import S3ObjectStore
 from control_plane.trust.access import AccessDenied
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -57,7 +57,14 @@ def execute_import(services: Services, datasource_id: str, *, trigger: str, run_
         endpoint_url=services.settings.aws_endpoint_url,
     )
     return import_datasource(
-        services.sessions, datasource_id, store, trigger=trigger, owner=services.owner, run_id=run_id, now=utcnow
+        services.sessions,
+        datasource_id,
+        store,
+        trigger=trigger,
+        owner=services.owner,
+        run_id=run_id,
+        now=utcnow,
+        stale_after=timedelta(seconds=services.settings.lease_seconds),
     )
 
 
@@ -96,7 +103,7 @@ class ImportPage:
 def list_imports(session: Session, datasource_id: str, page_size: int = 0, page_token: str = "") -> ImportPage:
     """Import history of an (already authorised) datasource, newest first."""
     if page_size < 0:
-        raise InvalidArgument([Violation(("page_size",), "Invalid Value", "`page_size` must not be negative.")])
+        raise InvalidArgument([Problem(("page_size",), "Invalid Value", "`page_size` must not be negative.")])
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     query = sa.select(ImportRecord).where(ImportRecord.datasource_id == datasource_id)
     if page_token:
@@ -111,7 +118,7 @@ def _decode_token(token: str) -> int:
         return int(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, binascii.Error):
         raise InvalidArgument(
-            [Violation(("page_token",), "Invalid Value", "`page_token` is not a token returned by this list.")]
+            [Problem(("page_token",), "Invalid Value", "`page_token` is not a token returned by this list.")]
         ) from None
 
 
@@ -119,7 +126,7 @@ def list_files(session: Session, datasource_id: str, status: str | None = None) 
     """Files of an (already authorised) datasource, newest first; ``status`` LOADED or QUARANTINED."""
     if status not in (None, "LOADED", "QUARANTINED"):
         raise InvalidArgument(
-            [Violation(("status",), "Invalid Value", f"`status` is `{status}`; use `LOADED` or `QUARANTINED`.")]
+            [Problem(("status",), "Invalid Value", f"`status` is `{status}`; use `LOADED` or `QUARANTINED`.")]
         )
     query = sa.select(MetricFile).where(MetricFile.datasource_id == datasource_id)
     if status:

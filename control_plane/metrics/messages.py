@@ -4,18 +4,22 @@ servicer and the REST endpoints."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from control_plane.findings import Finding
+from google.protobuf.descriptor import FieldDescriptor
+
 from control_plane.findings import to_proto as finding_to_proto
 from control_plane.messages import timestamp
-from control_plane.models import MetricFile, ImportRecord, MetricsDatasource
+from control_plane.models import ImportRecord, MetricFile, MetricsDatasource
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_schema.options import terraform_attribute
+from costory_schema.problems import Problem
 
-DATASOURCE_TYPE = terraform_attribute(pb.MetricsDatasource.DESCRIPTOR.fields_by_name["type"]).constant
+_TYPE_FIELD = cast(FieldDescriptor, pb.MetricsDatasource.DESCRIPTOR.fields_by_name["type"])  # upb: same interface
+DATASOURCE_TYPE = terraform_attribute(_TYPE_FIELD).constant
 
 
-def to_proto(datasource: MetricsDatasource, warnings: Sequence[Finding] = ()) -> pb.MetricsDatasource:
+def to_proto(datasource: MetricsDatasource, warnings: Sequence[Problem] = ()) -> pb.MetricsDatasource:
     """The datasource as the API returns it; ``warnings`` are findings of the write that produced it."""
     return pb.MetricsDatasource(
         id=datasource.id,

@@ -59,7 +59,7 @@ from sqlalchemy.orm import Session
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.metrics.reader import Aggregation
 from control_plane.models import MetricDefinition, MetricValue
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 MAX_RANGE_DAYS = 3660
 """The longest range one query may cover, in days."""
@@ -121,15 +121,15 @@ def metric_series(
     )
 
 
-def _raise_on(violations: list[Violation]) -> None:
+def _raise_on(violations: list[Problem]) -> None:
     if violations:
         raise InvalidArgument(violations)
 
 
-def _range_violations(start: date, end: date) -> list[Violation]:
+def _range_violations(start: date, end: date) -> list[Problem]:
     if start > end:
         return [
-            Violation(
+            Problem(
                 ("start",),
                 "Invalid Range",
                 f"`start` ({start}) is after `end` ({end}); pass the first day of the range as `start`.",
@@ -138,7 +138,7 @@ def _range_violations(start: date, end: date) -> list[Violation]:
     days = (end - start).days + 1
     if days > MAX_RANGE_DAYS:
         return [
-            Violation(
+            Problem(
                 ("end",),
                 "Range Too Long",
                 f"The range covers {days} days; a query covers at most {MAX_RANGE_DAYS}. "
@@ -148,14 +148,14 @@ def _range_violations(start: date, end: date) -> list[Violation]:
     return []
 
 
-def _group_by_violations(metric_name: str, dimensions: list[str], group_by: Sequence[str]) -> list[Violation]:
+def _group_by_violations(metric_name: str, dimensions: list[str], group_by: Sequence[str]) -> list[Problem]:
     choices = ", ".join(f"`{d}`" for d in dimensions) or "none: leave `group_by` empty"
     violations = []
     seen: set[str] = set()
     for index, name in enumerate(group_by):
         if name not in dimensions:
             violations.append(
-                Violation(
+                Problem(
                     ("group_by", index),
                     "Unknown Dimension",
                     f"`{name}` is not a dimension of metric `{metric_name}`; its dimensions are {choices}.",
@@ -163,7 +163,7 @@ def _group_by_violations(metric_name: str, dimensions: list[str], group_by: Sequ
             )
         elif name in seen:
             violations.append(
-                Violation(
+                Problem(
                     ("group_by", index), "Duplicate Dimension", f"`{name}` is listed twice; list it once."
                 )
             )

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.findings import Finding, raise_errors
+from control_plane.findings import raise_errors
 from control_plane.metrics.load import delete_metrics, forget_files
 from control_plane.metrics.repository import MetricsDatasourceRepository
 from control_plane.models import MetricDefinition, MetricsDatasource, Tenant, utcnow
@@ -24,7 +24,7 @@ from control_plane.trust.access import RoleAccess
 from control_plane.trust.claims import check_role_and_access
 from costory_proto.costory.v1 import metrics_datasource_pb2
 from costory_schema import rules
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 DatasourceData = Mapping[str, Any]
 
@@ -33,17 +33,17 @@ IMMUTABLE_FIELDS = ("name", "bucket_name", "prefix", "role_arn")
 INITIAL_STATUS = "PENDING"
 
 
-def validate_datasource(data: DatasourceData) -> list[Violation]:
+def validate_datasource(data: DatasourceData) -> list[Problem]:
     """Every input rule ``data`` breaks; nothing is saved."""
     return rules.check(metrics_datasource_pb2.MetricsDatasource.DESCRIPTOR, data)
 
 
 def check_datasource(
     session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None
-) -> list[Finding]:
+) -> list[Problem]:
     """Input rules, then the role: claimed by no other tenant, trusting this tenant's identity (and only
     it), able to read Parquet files whose columns fit every metric. Errors come first."""
-    findings = [Finding("ERROR", v.path, v.summary, v.detail) for v in validate_datasource(data)]
+    findings = validate_datasource(data)
     if findings:
         return findings
     return check_role_and_access(session, tenant, data, access)
@@ -51,7 +51,7 @@ def check_datasource(
 
 def create_datasource(
     session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None = None
-) -> tuple[MetricsDatasource, list[Finding]]:
+) -> tuple[MetricsDatasource, list[Problem]]:
     """Save a datasource whose role is proven usable; returns it with the warnings found on the way."""
     warnings = raise_errors(check_datasource(session, tenant, data, access))
     datasource = MetricsDatasource(
@@ -82,7 +82,7 @@ def update_datasource(
     data: DatasourceData,
     update_mask: Sequence[str],
     access: RoleAccess | None = None,
-) -> tuple[MetricsDatasource, list[Finding]]:
+) -> tuple[MetricsDatasource, list[Problem]]:
     """Apply the fields named in ``update_mask`` (all fields when empty). Only ``metrics_definition`` can
     change; naming another field is accepted only when its value is unchanged. New definitions are
     checked against the files like a new datasource."""
@@ -93,7 +93,7 @@ def update_datasource(
     ]
     if violations:
         raise InvalidArgument(violations)
-    warnings: list[Finding] = []
+    warnings: list[Problem] = []
     if "metrics_definition" in paths:
         definitions = data.get("metrics_definition", [])
         merged = {**_immutable_data(datasource), "metrics_definition": definitions}
@@ -144,19 +144,19 @@ def _not_found(datasource_id: str) -> NotFound:
     return NotFound(f"metrics datasource {datasource_id!r} not found")
 
 
-def _mask_violation(datasource: MetricsDatasource, path: str, data: DatasourceData) -> Violation | None:
+def _mask_violation(datasource: MetricsDatasource, path: str, data: DatasourceData) -> Problem | None:
     if path in MUTABLE_FIELDS:
         return None
     if path in IMMUTABLE_FIELDS:
         if data.get(path) == getattr(datasource, path):
             return None
-        return Violation(
+        return Problem(
             (path,),
             "Immutable Field",
             f"`{path}` cannot be changed after creation; only `metrics_definition` is updated in place. "
             "Create a new datasource to change it.",
         )
-    return Violation(
+    return Problem(
         (path,), "Invalid Update Mask", f"`{path}` cannot be updated; only `metrics_definition` can."
     )
 

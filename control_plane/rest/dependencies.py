@@ -17,7 +17,7 @@ from control_plane.limits import check_message
 from control_plane.models import Tenant
 from control_plane.services import Services
 from control_plane.tenants.service import authenticate
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 M = TypeVar("M", bound=Message)
 
@@ -48,6 +48,6 @@ def parse_body(body: BaseModel, message: M, services: Services) -> M:
     try:
         ParseDict(body.model_dump(exclude_none=True), message)
     except ParseError as exc:
-        raise InvalidArgument([Violation((), "Invalid Request", str(exc))]) from None
+        raise InvalidArgument([Problem((), "Invalid Request", str(exc))]) from None
     check_message(message, services.settings.max_list_items)
     return message

@@ -25,7 +25,7 @@ from control_plane.errors import (
     public_view,
 )
 from control_plane.limits import parameter_violations
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ async def on_validation_error(_request: Request, error: Exception) -> JSONRespon
     for item in error.errors() if isinstance(error, RequestValidationError) else ():
         path = tuple(step for step in item.get("loc", ())[1:] if isinstance(step, str | int))
         name = ".".join(str(step) for step in path) or "body"
-        violations.append(Violation(path, "Invalid Value", f"`{name}`: {item.get('msg', 'invalid value')}."))
+        violations.append(Problem(path, "Invalid Value", f"`{name}`: {item.get('msg', 'invalid value')}."))
     return error_response(InvalidArgument(violations))
 
 

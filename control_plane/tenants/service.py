@@ -20,7 +20,7 @@ from control_plane.identity import assign_identity
 from control_plane.models import Tenant, utcnow
 from control_plane.settings import Settings
 from control_plane.tenants.repository import TenantRepository
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 TOKEN_PREFIX = "cst_"
 SERVICE_ACCOUNT_DOMAIN = "costory-selfhosted.iam.gserviceaccount.com"
@@ -39,7 +39,7 @@ def create_tenant(session: Session, name: str, settings: Settings | None = None)
     one, else generated here."""
     name = name.strip()
     if not name:
-        raise InvalidArgument([Violation(("name",), "Empty Value", "`name` must not be empty.")])
+        raise InvalidArgument([Problem(("name",), "Empty Value", "`name` must not be empty.")])
     repository = TenantRepository(session)
     if repository.exists(name=name):
         raise AlreadyExists(f"a tenant named {name!r} already exists")

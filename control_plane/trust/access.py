@@ -25,12 +25,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.orm import Session
 
-from control_plane.findings import Finding
 from control_plane.identity import IdTokenUnavailable
 from control_plane.metrics.reader import MetricSpec, columns_problem
 from control_plane.settings import Settings
 from control_plane.storage import AwsCredentials, S3ObjectStore
 from control_plane.trust.policy import evaluate_trust_policy
+from costory_schema.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class AccessDenied(Exception):
     """The role could not be used; ``finding`` says why and what to change. ``transient`` when AWS
     could not be reached (worth retrying later), not when it said no."""
 
-    def __init__(self, finding: Finding, transient: bool = False):
+    def __init__(self, finding: Problem, transient: bool = False):
         super().__init__(finding.detail)
         self.finding = finding
         self.transient = transient
@@ -99,7 +99,7 @@ class RoleAccess:
             token = self.identity.id_token(session, tenant_id)
         except IdTokenUnavailable as error:
             raise AccessDenied(
-                Finding("ERROR", ("role_arn",), "Google ID Token Unavailable", str(error)), transient=True
+                Problem(("role_arn",), "Google ID Token Unavailable", str(error)), transient=True
             ) from None
         sts = self._client(
             "sts",
@@ -128,8 +128,7 @@ class RoleAccess:
             except BotoCoreError as error:
                 if attempt == attempts:
                     raise AccessDenied(
-                        Finding(
-                            "ERROR",
+                        Problem(
                             ("role_arn",),
                             "AWS STS Unreachable",
                             self._unreachable("STS", f"to assume {role_arn}", error),
@@ -157,8 +156,7 @@ class RoleAccess:
             role = self._client("iam", credentials).get_role(RoleName=role_name(role_arn))["Role"]
         except ClientError as error:
             raise AccessDenied(
-                Finding(
-                    "ERROR",
+                Problem(
                     ("role_arn",),
                     "Role Not Found",
                     f"Could not read role {role_arn}: {error.response.get('Error', {}).get('Message', '')}",
@@ -169,15 +167,14 @@ class RoleAccess:
         failing = [v for v in verdicts if not v.ok]
         if failing:
             raise AccessDenied(
-                Finding(
-                    "ERROR",
+                Problem(
                     ("role_arn",),
                     "Role Trust Policy Rejected",
                     f"{role_arn}: {failing[0].summary()}",
                 )
             )
 
-    def check(self, session: Session, tenant_id: str, data: Mapping[str, Any]) -> list[Finding]:
+    def check(self, session: Session, tenant_id: str, data: Mapping[str, Any]) -> list[Problem]:
         """Every finding for a datasource definition (the MessageToDict view), errors first."""
         try:
             credentials = self.credentials(session, tenant_id, data["role_arn"])
@@ -196,7 +193,7 @@ class RoleAccess:
             files = store.list_parquet()
         except BotoCoreError as error:
             detail = self._unreachable("S3", f"to list {location}", error)
-            return [Finding("ERROR", ("bucket_name",), "AWS S3 Unreachable", detail)]
+            return [Problem(("bucket_name",), "AWS S3 Unreachable", detail)]
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code == "NoSuchBucket":
@@ -206,11 +203,10 @@ class RoleAccess:
                     f"The role can assume but cannot list {location} ({code}). Allow `s3:ListBucket` on the "
                     f"bucket and `s3:GetObject` on its objects in the role's policy."
                 )
-            return [Finding("ERROR", ("bucket_name",), "Bucket Not Readable", detail)]
+            return [Problem(("bucket_name",), "Bucket Not Readable", detail)]
         if not files:
             return [
-                Finding(
-                    "WARNING",
+                Problem.warning(
                     ("prefix",) if prefix else ("bucket_name",),
                     "No Parquet Files Yet",
                     f"No `.parquet` files under {location} yet; the daily import will pick them up once your "
@@ -222,8 +218,7 @@ class RoleAccess:
             schema = store.read_schema(newest.key)
         except (ClientError, OSError) as error:
             return [
-                Finding(
-                    "ERROR",
+                Problem(
                     ("bucket_name",),
                     "Files Not Readable",
                     f"Could not read s3://{bucket}/{newest.key}: {type(error).__name__}. "
@@ -235,8 +230,7 @@ class RoleAccess:
             spec = MetricSpec.from_mapping(definition)
             for column_field, problem in columns_problem(schema, spec):
                 findings.append(
-                    Finding(
-                        "ERROR",
+                    Problem(
                         ("metrics_definition", index, column_field),
                         "Column Not Usable",
                         f"{problem} (checked against s3://{bucket}/{newest.key}).",
@@ -245,7 +239,7 @@ class RoleAccess:
         return findings
 
 
-def _sts_finding(role_arn: str, code: str, error: ClientError) -> Finding:
+def _sts_finding(role_arn: str, code: str, error: ClientError) -> Problem:
     message = error.response.get("Error", {}).get("Message", "")
     if code == "AccessDenied":
         detail = (
@@ -254,5 +248,5 @@ def _sts_finding(role_arn: str, code: str, error: ClientError) -> Finding:
             '{"Federated": "accounts.google.com"} with StringEquals on `accounts.google.com:sub` set to '
             "`data.costory_service_account.current.sub_ids`."
         )
-        return Finding("ERROR", ("role_arn",), "Role Does Not Trust Costory", detail)
-    return Finding("ERROR", ("role_arn",), "Cannot Assume Role", f"AWS STS: {code}: {message}")
+        return Problem(("role_arn",), "Role Does Not Trust Costory", detail)
+    return Problem(("role_arn",), "Cannot Assume Role", f"AWS STS: {code}: {message}")

@@ -21,7 +21,7 @@ from control_plane.metrics import service
 from control_plane.rest.app import create_app
 from control_plane.services import build_services
 from costory_proto.costory.v1 import metrics_datasource_pb2
-from costory_schema.rules import Violation
+from costory_schema.problems import Problem
 
 # kind -> (gRPC code, HTTP status), written out here so a change to the table is a visible decision.
 EXPECTED = {
@@ -53,7 +53,7 @@ def every_domain_error() -> list[type[DomainError]]:
 
 def instance(kind: type[DomainError]) -> DomainError:
     if issubclass(kind, InvalidArgument):
-        return kind([Violation(("group_by", 0), "Unknown Column", "`x` is not a cost column.")])
+        return kind([Problem(("group_by", 0), "Unknown Column", "`x` is not a cost column.")])
     return kind("what went wrong, and what to do")
 
 

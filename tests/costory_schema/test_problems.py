@@ -45,7 +45,13 @@ def test_the_input_rules_report_problems():
     problems = rules.check(message, {"name": " ", "bucket_name": "b", "role_arn": "arn:aws:iam::1:role/r"})
 
     assert problems[0] == Problem(("name",), "Empty Value", "`name` must not be empty.")
-    assert rules.Violation is Problem  # the former name, while callers move to Problem
+
+
+def test_problem_is_the_only_name():
+    """The former aliases (`rules.Violation`, `findings.Finding`) are gone: one type, one name."""
+    from control_plane import findings
+
+    assert (hasattr(rules, "Violation"), hasattr(findings, "Finding")) == (False, False)
 
 
 def test_a_problem_is_a_provider_diagnostic_on_its_attribute():
@@ -61,21 +67,6 @@ def test_a_problem_is_a_provider_diagnostic_on_its_attribute():
         "None yet.",
     )
     assert [step.attribute_name for step in encoded.attribute.steps] == ["prefix"]
-
-
-def test_the_former_finding_is_built_severity_first_and_is_a_problem():
-    from control_plane.findings import Finding, raise_errors
-
-    finding = Finding("WARNING", ("prefix",), "No Parquet Files Yet", "None yet.")
-
-    assert isinstance(finding, Problem)
-    assert (finding.severity, finding.path, finding.summary, finding.detail) == (
-        Severity.WARNING,
-        ("prefix",),
-        "No Parquet Files Yet",
-        "None yet.",
-    )
-    assert raise_errors([finding]) == [finding]
 
 
 def test_raise_errors_refuses_the_errors_and_returns_the_warnings():
