@@ -114,14 +114,20 @@ def cost_table(rows: int, billed: str, seed: int = 7) -> pa.Table:
 
 def dimension() -> VirtualDimension:
     rules: list[Rule] = [
-        Rule("gateway", Equals("ServiceName", GATEWAY), Allocation.metric(ValueMapping(MappingStrategy.REGEX, regex=r"^(team-\d+)/"))),
+        Rule(
+            "gateway",
+            Equals("ServiceName", GATEWAY),
+            Allocation.metric(ValueMapping(MappingStrategy.REGEX, regex=r"^(team-\d+)/")),
+        ),
     ]
     for i in range(16):  # exact matches on services
         rules.append(Rule(f"svc-{i}", Equals("ServiceName", SERVICES[i]), Allocation.fixed(TEAMS[i % len(TEAMS)])))
     for i in range(8):  # accounts, a few at a time
-        rules.append(Rule(f"acct-{i}", In("SubAccountId", tuple(ACCOUNTS[3 * i : 3 * i + 3])), Allocation.fixed(f"bu-{i}")))
+        accounts = tuple(ACCOUNTS[3 * i : 3 * i + 3])
+        rules.append(Rule(f"acct-{i}", In("SubAccountId", accounts), Allocation.fixed(f"bu-{i}")))
     for i, prefix in enumerate(PREFIXES):  # regexes on resource ids
-        rules.append(Rule(f"re-{prefix}", Matches("ResourceId", rf"^{prefix}-[0-9a-f]*{i}[0-9a-f]$"), Allocation.fixed(f"owner-{prefix}")))
+        resource_ids = Matches("ResourceId", rf"^{prefix}-[0-9a-f]*{i}[0-9a-f]$")
+        rules.append(Rule(f"re-{prefix}", resource_ids, Allocation.fixed(f"owner-{prefix}")))
     for i in range(4):
         rules.append(Rule(f"re-region-{i}", Matches("RegionId", rf"-{i}[05]$"), Allocation.fixed(f"geo-{i}")))
     for i in range(3):  # percentage splits
@@ -236,7 +242,8 @@ def baseline_allocate(costs: pa.Table, dim: VirtualDimension, usage: dict[str, p
         elif allocation.kind is AllocationKind.METRIC:
             table = usage[rule.name]
             by_day: dict[int, dict[str, float]] = {}
-            for day, owner, value in zip(*(table.column(c).to_pylist() for c in ("day", "owner", "value")), strict=True):
+            columns = (table.column(c).to_pylist() for c in ("day", "owner", "value"))
+            for day, owner, value in zip(*columns, strict=True):
                 target = allocation.mapping.apply(owner) or dim.leftover
                 weights = by_day.setdefault((day - date(1970, 1, 1)).days - first_day, {})
                 weights[target] = weights.get(target, 0.0) + (value or 0.0)
@@ -358,8 +365,11 @@ def run_worker(kind: str, rows: int, billed: str, runs: int) -> dict:
     if out.returncode != 0:
         raise SystemExit(f"{kind} worker ({rows} rows, {billed}) failed:\n{out.stderr}")
     result = json.loads(out.stdout.splitlines()[-1])
-    print(f"  {kind:8} {rows:>11,} {billed:8} {[round(s, 2) for s in result['seconds']]} "
-          f"RSS before {result['rss_before_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB", file=sys.stderr)  # fmt: skip
+    print(
+        f"  {kind:8} {rows:>11,} {billed:8} {[round(s, 2) for s in result['seconds']]} "
+        f"RSS before {result['rss_before_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB",
+        file=sys.stderr,
+    )
     return result
 
 

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -75,15 +75,17 @@ def worker(kind: str, endpoint: str, key: str, workdir: Path) -> dict:
     else:
         from control_plane.db import create_engine, create_sessionmaker, migrate
         from control_plane.metrics.importer import import_datasource
-        from control_plane.storage import AwsCredentials, S3ObjectStore
         from control_plane.models import MetricDefinition, MetricsDatasource, Tenant
+        from control_plane.storage import AwsCredentials, S3ObjectStore
 
         prefix = key.rsplit("/", 1)[0] + "/"
         url = f"sqlite:///{workdir / f'{prefix.strip(chr(47))}-{time.time_ns()}.db'}"
         migrate(url)
         sessions = create_sessionmaker(create_engine(url))
         with sessions.begin() as session:
-            session.add(Tenant(id="ten_b", name="b", token_hash="x", service_account_email="b@x", google_subject_id="1"))
+            session.add(
+                Tenant(id="ten_b", name="b", token_hash="x", service_account_email="b@x", google_subject_id="1")
+            )
             session.add(
                 MetricsDatasource(
                     id="mds_b",

@@ -36,7 +36,9 @@ def startup(runs: int) -> tuple[list[float], list[float]]:
     to_handshake, to_schema = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        process = subprocess.Popen([str(LAUNCHER)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        process = subprocess.Popen(
+            [str(LAUNCHER)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+        )
         line = process.stdout.readline()
         to_handshake.append(time.perf_counter() - start)
         with dial(line) as channel:
@@ -71,9 +73,9 @@ resource "costory_metrics_datasource_s3_parquet" "d{i}" {{
     return 'terraform {\n  required_providers {\n    costory = { source = "costory-io/costory" }\n  }\n}\n' + resources
 
 
-def timed(fn) -> float:
+def timed(fn, *args: str) -> float:
     start = time.perf_counter()
-    fn()
+    fn(*args)
     return time.perf_counter() - start
 
 
@@ -82,7 +84,9 @@ def terraform_runs(count: int, runs: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as raw:
         root = Path(raw)
         # Fake role ARNs: the benchmark measures the provider and the API, not AWS.
-        control_plane = start_control_plane(root, {"COSTORY_TRUST_VALIDATION": "skip", "COSTORY_SCHEDULER_ENABLED": "false"})
+        control_plane = start_control_plane(
+            root, {"COSTORY_TRUST_VALIDATION": "skip", "COSTORY_SCHEDULER_ENABLED": "false"}
+        )
         try:
             token = control_plane.create_tenant("bench")
             for run in range(runs):
@@ -93,12 +97,10 @@ def terraform_runs(count: int, runs: int) -> dict[str, list[float]]:
                 )
                 terraform.write(config(count))
                 terraform.init()
-                results["plan (create)"].append(timed(lambda: terraform.run("plan", "-input=false")))
-                results["apply"].append(timed(lambda: terraform.apply()))
-                results["plan (no changes)"].append(
-                    timed(lambda: terraform.run("plan", "-input=false", "-detailed-exitcode"))
-                )
-                results["destroy"].append(timed(lambda: terraform.run("destroy", "-auto-approve", "-input=false")))
+                results["plan (create)"].append(timed(terraform.run, "plan", "-input=false"))
+                results["apply"].append(timed(terraform.apply))
+                results["plan (no changes)"].append(timed(terraform.run, "plan", "-input=false", "-detailed-exitcode"))
+                results["destroy"].append(timed(terraform.run, "destroy", "-auto-approve", "-input=false"))
         finally:
             control_plane.stop()
     return results
