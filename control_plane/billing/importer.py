@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -40,7 +40,15 @@ from control_plane.billing.schema import COST_SCHEMA
 from control_plane.billing.store import ROW_GROUP_SIZE, CostStore
 from control_plane.imports import guards
 from control_plane.imports.errors import ObjectReadError, Quarantine, TerminalImportError
-from control_plane.imports.pipeline import FileStatus, ImportSummary, QuarantinedFile, RetryPolicy, Unit, run_import
+from control_plane.imports.pipeline import (
+    STALE_AFTER,
+    FileStatus,
+    ImportSummary,
+    QuarantinedFile,
+    RetryPolicy,
+    Unit,
+    run_import,
+)
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, PartitionId, utcnow
 from control_plane.storage import ObjectInfo, ObjectStore
 
@@ -94,7 +102,9 @@ def import_billing(
     *,
     owner: str = "local",
     trigger: str = "MANUAL",
-    retry: RetryPolicy | None = None,
+    now: Callable[[], datetime] = utcnow,
+    stale_after: timedelta = STALE_AFTER,
+    retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - immutable
 ) -> BillingImportSummary:
     """Run the pipeline with this connector against ``store`` (no role to assume: tests, tools)."""
     summary = run_import(
@@ -103,8 +113,9 @@ def import_billing(
         store,
         trigger=trigger,
         owner=owner,
-        now=utcnow,
-        **({"retry": retry} if retry is not None else {}),
+        now=now,
+        stale_after=stale_after,
+        retry=retry,
     )
     return in_months(sessions, datasource_id, summary)
 

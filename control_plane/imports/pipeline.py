@@ -48,6 +48,8 @@ from control_plane.storage import ObjectInfo, ObjectStore, listing_failure, read
 log = logging.getLogger(__name__)
 
 MAX_FILES_IN_MESSAGE = 10
+STALE_AFTER = timedelta(minutes=10)
+"""A RUNNING import with no heartbeat for this long was killed (the scheduler's lease, by default)."""
 READ_ATTEMPTS = 3
 """Storage failures while fetching one unit are retried this many times in all before the import is given
 up as transient (the scheduler then retries it later)."""
@@ -190,7 +192,7 @@ def run_import(
     owner: str,
     now: Callable[[], datetime],
     run_id: int | None = None,
-    stale_after: timedelta = timedelta(minutes=10),
+    stale_after: timedelta = STALE_AFTER,
     retry: RetryPolicy = RetryPolicy(),
 ) -> ImportSummary:
     """Run the stages for ``connector``. Returns the summary when every unit was handled (quarantined ones

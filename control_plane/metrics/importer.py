@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.imports.errors import TerminalImportError
 from control_plane.imports.pipeline import (
+    STALE_AFTER,
     FileStatus,
     ImportSummary,
     QuarantinedFile,
@@ -136,7 +137,8 @@ def import_datasource(
     owner: str,
     now: Callable[[], datetime],
     run_id: int | None = None,
-    retry: RetryPolicy | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - immutable
 ) -> ImportSummary:
     """Import every new or re-sent Parquet file of ``datasource_id`` from ``store`` (see the pipeline)."""
     return run_import(
@@ -147,5 +149,6 @@ def import_datasource(
         owner=owner,
         now=now,
         run_id=run_id,
-        **({"retry": retry} if retry is not None else {}),
+        stale_after=stale_after,
+        retry=retry,
     )

@@ -13,12 +13,13 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from control_plane.db import release
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.imports.errors import ImportFailed, TerminalImportError, TransientImportError
 from control_plane.imports.pipeline import ImportSummary, record_failure
 from control_plane.metrics.importer import import_datasource
-from control_plane.metrics.query import metric_series
-from control_plane.models import ImportRecord, MetricDefinition, MetricFile, MetricsDatasource, utcnow
+from control_plane.metrics.query import AuthorizedDatasourceId, load_series
+from control_plane.models import ImportRecord, MetricFile, MetricsDatasource, utcnow
 from control_plane.services import Services
 from control_plane.storage import S3ObjectStore
 from control_plane.trust.access import AccessDenied
@@ -135,15 +136,19 @@ def list_files(session: Session, datasource_id: str, status: str | None = None) 
 
 
 def query_values(
-    session: Session, datasource_id: str, metric_name: str, *, start: date, end: date, group_by: list[str]
+    session: Session,
+    datasource_id: AuthorizedDatasourceId,
+    metric_name: str,
+    *,
+    start: date,
+    end: date,
+    group_by: list[str],
 ) -> pb.QueryMetricValuesResponse:
-    """Values of an (already authorised) datasource's metric, by day and group, gap filling applied."""
-    table = metric_series(session, datasource_id, metric_name, start=start, end=end, group_by=group_by)
-    unit = session.scalar(
-        sa.select(MetricDefinition.unit).where(
-            MetricDefinition.datasource_id == datasource_id, MetricDefinition.metric_name == metric_name
-        )
-    )
+    """Values of an (already authorised) datasource's metric, by day and group, gap filling applied. The
+    session's connection goes back to the pool once the values are loaded, before they are filled."""
+    loaded = load_series(session, datasource_id, metric_name, start=start, end=end, group_by=group_by)
+    release(session)
+    table = loaded.filled()
     columns = {name: table.column(name).to_pylist() for name in ["day", *group_by, "value"]}
     rows = [
         pb.MetricValueRow(
@@ -153,4 +158,4 @@ def query_values(
         )
         for i, day in enumerate(columns["day"])
     ]
-    return pb.QueryMetricValuesResponse(rows=rows, unit=unit or "")
+    return pb.QueryMetricValuesResponse(rows=rows, unit=loaded.unit)
