@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,7 +42,7 @@ from control_plane.imports.errors import (
     TerminalImportError,
     TransientImportError,
 )
-from control_plane.models import ImportRecord
+from control_plane.models import BillingDatasource, ImportRecord, MetricsDatasource
 from control_plane.storage import ObjectInfo, ObjectStore, listing_failure, reading_failure, unsafe_key_reason
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,12 @@ class Staged(Protocol):
         """The load did not commit: remove what was written aside."""
 
 
-class Connector(Protocol):
+StagedT = TypeVar("StagedT", bound=Staged, contravariant=True)
+DatasourceModel = type[MetricsDatasource] | type[BillingDatasource]
+"""The table whose status an import sets."""
+
+
+class Connector(Protocol[StagedT]):
     """One kind of source. Its methods are called in the pipeline's order; ``fetch`` runs outside any
     transaction, the others inside the transaction they are given."""
 
@@ -127,13 +132,13 @@ class Connector(Protocol):
         multi-file units) or lets ``ObjectReadError`` through."""
         ...
 
-    def load(self, session: Session, unit: Unit, staged: Staged, import_id: int, now: datetime) -> None: ...
+    def load(self, session: Session, unit: Unit, staged: StagedT, import_id: int, now: datetime) -> None: ...
 
     def already_loaded(self, session: Session, unit: Unit) -> bool:
         """After an IntegrityError: whether a concurrent import loaded this very unit."""
         ...
 
-    def loaded_as(self, unit: Unit, staged: Staged) -> str:
+    def loaded_as(self, unit: Unit, staged: StagedT) -> str:
         """How the summary names a loaded unit (a billing file's month is known once it is read)."""
         ...
 
@@ -145,7 +150,7 @@ class Connector(Protocol):
         """Listed objects whose current version is quarantined."""
         ...
 
-    def status_model(self) -> type: ...
+    def status_model(self) -> DatasourceModel: ...
 
     def describe(self, summary: ImportSummary, location: str) -> str | None:
         """The status message of an import without quarantined files (None: nothing to say)."""
@@ -185,7 +190,7 @@ class RetryPolicy:
 
 def run_import(
     sessions: sessionmaker[Session],
-    connector: Connector,
+    connector: Connector[Any],
     store: ObjectStore,
     *,
     trigger: str,
@@ -272,7 +277,7 @@ def run_import(
 
 def _run_unit(
     sessions: sessionmaker[Session],
-    connector: Connector,
+    connector: Connector[Any],
     store: ObjectStore,
     unit: Unit,
     summary: ImportSummary,
@@ -379,7 +384,7 @@ def reap_stale_imports(session: Session, now: datetime, stale_after: timedelta) 
 
 def _finish(
     sessions: sessionmaker[Session],
-    connector: Connector,
+    connector: Connector[Any],
     summary: ImportSummary,
     objects: Sequence[ObjectInfo],
     location: str,
@@ -430,6 +435,15 @@ def _finish(
     return summary
 
 
+def still_quarantined(
+    objects: Sequence[ObjectInfo], recorded: Iterable[tuple[str, str, str | None]]
+) -> list[QuarantinedFile]:
+    """The listed objects whose current version (key + ETag) is among the ``recorded`` quarantined (key, ETag,
+    reason), in listing order. A file fixed by a re-send, or deleted, no longer counts."""
+    reasons = {(key, etag): reason for key, etag, reason in recorded}
+    return [QuarantinedFile(o.key, reasons[(o.key, o.etag)] or "") for o in objects if (o.key, o.etag) in reasons]
+
+
 def quarantine_message(quarantined: Sequence[QuarantinedFile]) -> str:
     count = len(quarantined)
     files, their = ("1 file", "its") if count == 1 else (f"{count} files", "their")
@@ -447,7 +461,7 @@ def record_failure(
     sessions: sessionmaker[Session],
     connector_history_column: str,
     datasource_id: str,
-    model: type,
+    model: DatasourceModel,
     failure: ImportFailed,
     *,
     trigger: str,
@@ -507,6 +521,7 @@ __all__ = [
     "Unit",
     "quarantine_message",
     "reap_stale_imports",
+    "still_quarantined",
     "record_failure",
     "run_import",
 ]

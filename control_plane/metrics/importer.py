@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.imports.errors import TerminalImportError
 from control_plane.imports.pipeline import (
+    DatasourceModel,
     STALE_AFTER,
     FileStatus,
     ImportSummary,
@@ -21,6 +22,7 @@ from control_plane.imports.pipeline import (
     RetryPolicy,
     Unit,
     run_import,
+    still_quarantined,
 )
 from control_plane.metrics.load import load_file, quarantine_file
 from control_plane.metrics.reader import MetricSpec, read_metrics
@@ -104,20 +106,18 @@ class MetricsConnector:
         quarantine_file(session, self.datasource_id, obj, reason, import_id=import_id, now=now)
 
     def quarantined(self, session: Session, objects: Sequence[ObjectInfo]) -> list[QuarantinedFile]:
-        """Listed objects whose current version (key + ETag) is quarantined, oldest first. A file fixed by a
-        re-send, or deleted, no longer counts; its history stays in ``metric_files``."""
-        reasons = {
-            (key, etag): reason
-            for key, etag, reason in session.execute(
+        """Listed objects whose current version is quarantined; the history stays in ``metric_files``."""
+        return still_quarantined(
+            objects,
+            session.execute(
                 sa.select(MetricFile.key, MetricFile.etag, MetricFile.reason).where(
                     MetricFile.datasource_id == self.datasource_id,
                     MetricFile.status == FileStatus.QUARANTINED.value,
                 )
-            )
-        }
-        return [QuarantinedFile(o.key, reasons[(o.key, o.etag)] or "") for o in objects if (o.key, o.etag) in reasons]
+            ),
+        )
 
-    def status_model(self) -> type:
+    def status_model(self) -> DatasourceModel:
         return MetricsDatasource
 
     def describe(self, summary: ImportSummary, location: str) -> str | None:
