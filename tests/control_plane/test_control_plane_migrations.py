@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -10,6 +8,7 @@ from alembic.migration import MigrationContext
 
 from control_plane.db import create_engine, migrate
 from control_plane.models import Base
+from tests.control_plane.migration_support import alembic, database_at
 
 
 def test_migrating_an_empty_database_creates_exactly_the_models_tables(settings):
@@ -33,23 +32,6 @@ def test_migrating_twice_is_a_no_op(settings):
     with engine.connect() as connection:
         assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0008"
     engine.dispose()
-
-
-def _alembic(url: str, action, revision: str) -> None:
-    """``action`` (``command.upgrade`` or ``command.downgrade``) to ``revision``, as ``migrate`` does."""
-    from alembic.config import Config
-
-    from control_plane.db import MIGRATIONS
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            action(config, revision)
-    finally:
-        engine.dispose()
 
 
 _ROWS_0004 = [
@@ -78,18 +60,7 @@ _ROWS_0004 = [
 def database_at_0004(request, tmp_path) -> str:
     """An empty database migrated to 0004 (before billing runs), holding a scheduled metrics run and its
     import."""
-    if request.param == "postgresql":
-        postgres = request.getfixturevalue("postgres")
-        url = postgres.create_database(f"test_{uuid.uuid4().hex[:12]}")
-    else:
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    _alembic(url, command.upgrade, "0004")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for statement in _ROWS_0004:
-            connection.execute(sa.text(statement))
-    engine.dispose()
-    return url
+    return database_at(request, tmp_path, "0004", _ROWS_0004)
 
 
 def _existing_run(url: str) -> list[tuple]:
@@ -116,7 +87,7 @@ def test_0005_keeps_existing_runs_and_the_imports_linked_to_them(database_at_000
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     engine.dispose()
 
-    _alembic(database_at_0004, command.downgrade, "0004")
+    alembic(database_at_0004, command.downgrade, "0004")
     assert _existing_run(database_at_0004) == [(7, "mds_1", "SUCCEEDED", 3)]
     migrate(database_at_0004)
     assert _existing_run(database_at_0004) == [(7, "mds_1", "SUCCEEDED", 3)]

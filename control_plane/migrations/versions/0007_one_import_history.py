@@ -56,6 +56,11 @@ def upgrade() -> None:
     op.execute("UPDATE billing_periods SET partition_id = id")
     # Ids already used as partition ids are taken, so new ones come after them.
     op.execute("INSERT INTO partition_ids (id) SELECT id FROM billing_periods")
+    if op.get_bind().dialect.name == "postgresql":  # explicit ids do not move a serial's sequence
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('partition_ids', 'id'), COALESCE(max(id), 0) + 1, false) "
+            "FROM partition_ids"
+        )
 
 
 def downgrade() -> None:

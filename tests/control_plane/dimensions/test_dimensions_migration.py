@@ -4,14 +4,12 @@ again keeps every row."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
-from control_plane.db import MIGRATIONS, create_engine
+from control_plane.db import create_engine
+from tests.control_plane.migration_support import alembic, database_at
 
 ROWS_0005 = [
     "INSERT INTO tenants (id, name, token_hash, service_account_email, google_subject_id, created_at) "
@@ -29,18 +27,6 @@ ROWS_0005 = [
 ]
 
 
-def alembic(url: str, action, revision: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            action(config, revision)
-    finally:
-        engine.dispose()
-
-
 def dimensions(url: str) -> list[tuple]:
     engine = create_engine(url)
     with engine.connect() as connection:
@@ -55,17 +41,7 @@ def dimensions(url: str) -> list[tuple]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_at_0005(request, tmp_path) -> str:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres").create_database(f"test_{uuid.uuid4().hex[:12]}")
-    else:
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    alembic(url, command.upgrade, "0005")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for statement in ROWS_0005:
-            connection.execute(sa.text(statement))
-    engine.dispose()
-    return url
+    return database_at(request, tmp_path, "0005", ROWS_0005)
 
 
 def test_0006_points_computed_dimensions_at_the_file_they_wrote(database_at_0005):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from control_plane.db import create_engine, migrate
-from tests.control_plane.test_control_plane_migrations import _alembic
+from tests.control_plane.migration_support import alembic, database_at
 
 _ROWS = [
     "INSERT INTO tenants (id, name, token_hash, service_account_email, google_subject_id, created_at) "
@@ -22,17 +20,7 @@ _ROWS = [
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_at_0007(request, tmp_path) -> str:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres").create_database(f"test_{uuid.uuid4().hex[:12]}")
-    else:
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    _alembic(url, command.upgrade, "0007")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for statement in _ROWS:
-            connection.execute(sa.text(statement))
-    engine.dispose()
-    return url
+    return database_at(request, tmp_path, "0007", _ROWS)
 
 
 def _state(url: str) -> tuple[list[str], list[tuple], list[tuple]]:
@@ -57,7 +45,7 @@ def test_0008_adds_revoked_at_and_its_downgrade_removes_it_keeping_every_row(dat
         assert connection.scalar(sa.text("SELECT revoked_at FROM tenants")) is None
     engine.dispose()
 
-    _alembic(database_at_0007, command.downgrade, "0007")
+    alembic(database_at_0007, command.downgrade, "0007")
     columns, tenants, owned = _state(database_at_0007)
     assert "revoked_at" not in columns
     assert (tenants, owned) == ([("ten_1", "one", "h")], [("mds_1", "ten_1")])
