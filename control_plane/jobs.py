@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from control_plane.imports.errors import is_transient
-from control_plane.imports.pipeline import ImportSummary
+from control_plane.imports.pipeline import ImportSummary, reap_stale_imports
 from control_plane.models import utcnow
 from control_plane.services import Services
 
@@ -94,7 +94,12 @@ def scheduler_for(services: Services, now: Callable[[], datetime] = utcnow) -> S
 
 
 def start_scheduler(services: Services, stop: threading.Event) -> threading.Thread:
-    """Run the daily jobs in a background thread until ``stop`` is set."""
+    """Run the daily jobs in a background thread until ``stop`` is set. Imports left RUNNING by a process that was
+    killed are marked FAILED first (every import does the same when it starts)."""
+    with services.sessions.begin() as session:
+        reaped = reap_stale_imports(session, utcnow(), timedelta(seconds=services.settings.lease_seconds))
+    if reaped:
+        log.warning("%d import(s) left RUNNING by a stopped process marked FAILED (interrupted)", reaped)
     scheduler = scheduler_for(services)
     thread = threading.Thread(target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True)
     thread.start()
