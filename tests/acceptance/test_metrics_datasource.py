@@ -105,7 +105,9 @@ def test_lifecycle(terraform, control_plane, tenant_token):
     assert updated["id"] == created["id"]
     assert updated["metrics_definition"] == [expected_definition("api_call_count"), expected_definition("errors")]
     metadata = (("authorization", f"Bearer {tenant_token}"),)
-    remote = grpc_stub(control_plane).GetMetricsDatasource(pb.GetMetricsDatasourceRequest(id=created["id"]), metadata=metadata)
+    remote = grpc_stub(control_plane).GetMetricsDatasource(
+        pb.GetMetricsDatasourceRequest(id=created["id"]), metadata=metadata
+    )
     assert [m.metric_name for m in remote.metrics_definition] == ["api_call_count", "errors"]
 
     # 3. a new bucket forces replacement
@@ -125,7 +127,11 @@ def test_lifecycle(terraform, control_plane, tenant_token):
 
     # 5. so does an import {} block
     terraform.run("state", "rm", ADDRESS)
-    terraform.write(blocks_config(metrics=("api_call_count", "errors"), extra=f'\nimport {{\n  to = {ADDRESS}\n  id = "{created["id"]}"\n}}\n'))
+    terraform.write(
+        blocks_config(
+            metrics=("api_call_count", "errors"), extra=f'\nimport {{\n  to = {ADDRESS}\n  id = "{created["id"]}"\n}}\n'
+        )
+    )
     assert resource_actions(terraform.plan_json()) == {ADDRESS: ["no-op"]}
     terraform.apply()
     assert terraform.resources()[ADDRESS] == applied
@@ -133,7 +139,9 @@ def test_lifecycle(terraform, control_plane, tenant_token):
     terraform.write(blocks_config(metrics=("api_call_count", "errors")))
 
     # 6. deleted outside Terraform: refresh drops it, the next plan creates it
-    grpc_stub(control_plane).DeleteMetricsDatasource(pb.DeleteMetricsDatasourceRequest(id=created["id"]), metadata=metadata)
+    grpc_stub(control_plane).DeleteMetricsDatasource(
+        pb.DeleteMetricsDatasourceRequest(id=created["id"]), metadata=metadata
+    )
     assert resource_actions(terraform.plan_json()) == {ADDRESS: ["create"]}
     terraform.apply()
     assert terraform.resources()[ADDRESS]["id"] != created["id"]

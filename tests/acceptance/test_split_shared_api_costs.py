@@ -70,7 +70,7 @@ def test_guide_applies_imports_and_destroys(tmp_path, stack):
     )
     datasource_id = outputs["metrics_datasource_id"]
     imported = rest.post(f"/v1/metrics-datasources/{datasource_id}/import").json()
-    assert {k: imported.get(k) for k in ("status", "files_seen", "files_imported")} == {  # noqa
+    assert {k: imported.get(k) for k in ("status", "files_seen", "files_imported")} == {
         **({} if "status" in imported else {"response": imported}),
         "status": "SUCCEEDED",
         "files_seen": 4,
@@ -89,7 +89,11 @@ def test_guide_applies_imports_and_destroys(tmp_path, stack):
     # AWS delivers January's CUR 2.0 export under cur/; importing it computes the `team` dimension.
     write_cur(aws(moto, "s3"), outputs["bucket"], "cur/", "costory", "2026-01", guide_cur())
     billing = rest.post(f"/v1/billing-datasources/{outputs['billing_datasource_id']}/import").json()
-    assert (billing["status"], billing["months_replaced"], billing["dimensions_recomputed"]) == ("SUCCEEDED", ["2026-01"], 1)
+    assert (billing["status"], billing["months_replaced"], billing["dimensions_recomputed"]) == (
+        "SUCCEEDED",
+        ["2026-01"],
+        1,
+    )
     state = rest.get(f"/v1/virtual-dimensions/{outputs['virtual_dimension_id']}/allocation").json()
     assert {v["value"]: v["cost"] for v in state["values"]} == {
         "Team_A": "857.25",  # $807.25 of the gateway by API calls + $50.00 of EC2 tagged team=Team_A

@@ -15,15 +15,17 @@ from tests.control_plane.billing.test_billing_grpc import BUCKET, aws, create, r
 REPO = Path(__file__).resolve().parents[3]
 
 
-def reimport(settings, datasource_id: str) -> subprocess.CompletedProcess[str]:
+def reimport(config, datasource_id: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against ``config``'s database, data directory and S3 endpoint."""
     env = {
         **os.environ,
-        "COSTORY_AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-        "COSTORY_DATA_DIR": str(settings.data_dir),
+        "COSTORY_AWS_ENDPOINT_URL": config.aws_endpoint_url,
+        "COSTORY_DATA_DIR": str(config.data_dir),
         "COSTORY_TRUST_VALIDATION": "skip",
     }
+    command = ["billing", "reimport", datasource_id, "--database-url", config.database_url]
     return subprocess.run(
-        [sys.executable, "-m", "control_plane", "billing", "reimport", datasource_id, "--database-url", settings.database_url],
+        [sys.executable, "-m", "control_plane", *command],
         cwd=REPO, capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
 
@@ -45,4 +47,5 @@ def test_reimport_replaces_changed_months(settings, moto, tenant_a, role_arn):  
 
 def test_unknown_id_fails_with_one_line(settings, sessions):  # noqa: F811
     result = reimport(settings, "bds_nope")
-    assert (result.returncode, result.stdout, result.stderr) == (1, "", "error: billing datasource 'bds_nope' not found\n")
+    expected = (1, "", "error: billing datasource 'bds_nope' not found\n")
+    assert (result.returncode, result.stdout, result.stderr) == expected

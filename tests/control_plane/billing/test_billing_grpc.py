@@ -53,12 +53,16 @@ def message(**fields) -> pb.BillingDatasourceAws:
 
 
 def create(client, **fields) -> pb.BillingDatasourceAws:
-    return client.billing.CreateBillingDatasourceAws(pb.CreateBillingDatasourceAwsRequest(billing_datasource_aws=message(**fields)))
+    return client.billing.CreateBillingDatasourceAws(
+        pb.CreateBillingDatasourceAwsRequest(billing_datasource_aws=message(**fields))
+    )
 
 
 def update(client, datasource: pb.BillingDatasourceAws, *paths: str) -> pb.BillingDatasourceAws:
     return client.billing.UpdateBillingDatasourceAws(
-        pb.UpdateBillingDatasourceAwsRequest(billing_datasource_aws=datasource, update_mask=field_mask_pb2.FieldMask(paths=list(paths)))
+        pb.UpdateBillingDatasourceAwsRequest(
+            billing_datasource_aws=datasource, update_mask=field_mask_pb2.FieldMask(paths=list(paths))
+        )
     )
 
 
@@ -110,14 +114,27 @@ class TestLifecycle:
         listed = tenant_a.billing.ListBillingDatasourceAws(pb.ListBillingDatasourceAwsRequest())
         assert [d.id for d in listed.billing_datasources] == [created.id]
         tenant_a.billing.DeleteBillingDatasourceAws(pb.DeleteBillingDatasourceAwsRequest(id=created.id))
-        error = rpc_error(lambda: tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id)))
+        error = rpc_error(
+            lambda: tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id))
+        )
         assert error.code() == grpc.StatusCode.NOT_FOUND
 
     @pytest.mark.parametrize(
         ("fields", "violations"),
         [
-            ({"start_date": "2026/01/01"}, [("start_date", "`start_date` is `2026/01/01`; it must be a day as `YYYY-MM-DD`.")]),
-            ({"role_arn": "costory-billing"}, [("role_arn", "`role_arn` is `costory-billing`; it must be an IAM role ARN starting with `arn:aws:iam::`.")]),
+            (
+                {"start_date": "2026/01/01"},
+                [("start_date", "`start_date` is `2026/01/01`; it must be a day as `YYYY-MM-DD`.")],
+            ),
+            (
+                {"role_arn": "costory-billing"},
+                [
+                    (
+                        "role_arn",
+                        "`role_arn` is `costory-billing`; it must be an IAM role ARN starting with `arn:aws:iam::`.",
+                    )
+                ],
+            ),
             ({"name": ""}, [("name", "`name` must not be empty.")]),
             (
                 {"start_date": "2026-02-01", "end_date": "2026-01-31"},
@@ -138,7 +155,10 @@ class TestLifecycle:
         changed.bucket_name = "elsewhere"
         error = rpc_error(lambda: update(tenant_a, changed, "bucket_name"))
         assert field_violations(error) == [
-            ("bucket_name", "`bucket_name` cannot be changed after creation; create a new billing datasource to change it.")
+            (
+                "bucket_name",
+                "`bucket_name` cannot be changed after creation; create a new billing datasource to change it.",
+            )
         ]
 
 
@@ -150,7 +170,8 @@ class TestRoleGuardAcrossDatasourceKinds:
                     name="usage", bucket_name="usage", prefix="daily/", role_arn=ROLE_ARN,
                     metrics_definition=[
                         metrics_pb.MetricDefinition(
-                            metric_name="calls", gap_filling="ZERO", aggregation="SUM", value_column="v", date_column="d"
+                            metric_name="calls", gap_filling="ZERO", aggregation="SUM",
+                            value_column="v", date_column="d",
                         )
                     ],
                 )
@@ -167,7 +188,9 @@ class TestRoleGuardAcrossDatasourceKinds:
             metrics_datasource=metrics_pb.MetricsDatasource(
                 name="usage", bucket_name="usage", role_arn=ROLE_ARN,
                 metrics_definition=[
-                    metrics_pb.MetricDefinition(metric_name="calls", gap_filling="ZERO", aggregation="SUM", value_column="v", date_column="d")
+                    metrics_pb.MetricDefinition(
+                        metric_name="calls", gap_filling="ZERO", aggregation="SUM", value_column="v", date_column="d"
+                    )
                 ],
             )
         )  # fmt: skip
@@ -194,24 +217,42 @@ class TestImport:
             "PARTIAL", 2, ["2026-11"], ["2026-10"],
         )  # fmt: skip
         assert [q.key for q in result.quarantined] == [broken_key]
-        assert result.quarantined[0].reason.startswith("Not a readable Parquet file (")
+        assert result.quarantined[0].reason.startswith("Not a Parquet file (")
         got = tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id))
         assert got.status == "WARNING"
         assert got.status_message.startswith(
             "1 file quarantined: its rows are not imported. Fix each file and upload it again (the same key is "
-            f"fine).\n- {broken_key}: Not a readable Parquet file"
+            f"fine).\n- {broken_key}: Not a Parquet file"
         )
         assert got.HasField("last_import_at")
 
-        periods = tenant_a.billing.ListBillingPeriods(pb.ListBillingPeriodsRequest(datasource_id=created.id)).billing_periods
+        periods = tenant_a.billing.ListBillingPeriods(
+            pb.ListBillingPeriodsRequest(datasource_id=created.id)
+        ).billing_periods
         assert [(p.billing_period, p.rows, p.billed_cost, list(p.source_keys)) for p in periods] == [
-            ("2026-11", 17, "1171.000000000000", ["cur/costory/data/BILLING_PERIOD=2026-11/costory-00001.snappy.parquet"])
+            (
+                "2026-11",
+                17,
+                "1171.000000000000",
+                ["cur/costory/data/BILLING_PERIOD=2026-11/costory-00001.snappy.parquet"],
+            )
         ]
-        quarantined = tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id, status="QUARANTINED")).files
-        assert [(f.key, f.billing_period, f.status, f.size) for f in quarantined] == [(broken_key, "2026-10", "QUARANTINED", 19)]
+        quarantined = tenant_a.billing.ListBillingFiles(
+            pb.ListBillingFilesRequest(datasource_id=created.id, status="QUARANTINED")
+        ).files
+        assert [(f.key, f.billing_period, f.status, f.size) for f in quarantined] == [
+            (broken_key, "2026-10", "QUARANTINED", 19)
+        ]
         every = tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id)).files
-        assert [(f.billing_period, f.status, f.reason) for f in every] == [("2026-10", "QUARANTINED", quarantined[0].reason), ("2026-11", "LOADED", "")]
-        error = rpc_error(lambda: tenant_a.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=created.id, status="IMPORTED")))
+        assert [(f.billing_period, f.status, f.reason) for f in every] == [
+            ("2026-10", "QUARANTINED", quarantined[0].reason),
+            ("2026-11", "LOADED", ""),
+        ]
+        error = rpc_error(
+            lambda: tenant_a.billing.ListBillingFiles(
+                pb.ListBillingFilesRequest(datasource_id=created.id, status="IMPORTED")
+            )
+        )
         assert field_violations(error) == [("status", "`status` must be one of LOADED, QUARANTINED or empty.")]
 
         costs = CostStore(settings.data_dir)
@@ -235,12 +276,25 @@ class TestTenantIsolation:
     @pytest.mark.parametrize(
         "call",
         [
-            pytest.param(lambda c, ds: c.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=ds.id)), id="get"),
+            pytest.param(
+                lambda c, ds: c.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=ds.id)), id="get"
+            ),
             pytest.param(lambda c, ds: update(c, ds, "end_date"), id="update"),
-            pytest.param(lambda c, ds: c.billing.DeleteBillingDatasourceAws(pb.DeleteBillingDatasourceAwsRequest(id=ds.id)), id="delete"),
-            pytest.param(lambda c, ds: c.billing.ImportBillingDatasourceAws(pb.ImportBillingDatasourceAwsRequest(id=ds.id)), id="import"),
-            pytest.param(lambda c, ds: c.billing.ListBillingPeriods(pb.ListBillingPeriodsRequest(datasource_id=ds.id)), id="periods"),
-            pytest.param(lambda c, ds: c.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=ds.id)), id="files"),
+            pytest.param(
+                lambda c, ds: c.billing.DeleteBillingDatasourceAws(pb.DeleteBillingDatasourceAwsRequest(id=ds.id)),
+                id="delete",
+            ),
+            pytest.param(
+                lambda c, ds: c.billing.ImportBillingDatasourceAws(pb.ImportBillingDatasourceAwsRequest(id=ds.id)),
+                id="import",
+            ),
+            pytest.param(
+                lambda c, ds: c.billing.ListBillingPeriods(pb.ListBillingPeriodsRequest(datasource_id=ds.id)),
+                id="periods",
+            ),
+            pytest.param(
+                lambda c, ds: c.billing.ListBillingFiles(pb.ListBillingFilesRequest(datasource_id=ds.id)), id="files"
+            ),
         ],
     )
     def test_another_tenants_datasource_is_not_found(self, settings, moto, tenant_a, tenant_b, role_arn, call):
@@ -255,4 +309,5 @@ class TestTenantIsolation:
         assert tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id)) == before
         costs = CostStore(settings.data_dir)
         assert (costs.read(tenant_a.tenant_id).num_rows, costs.read(tenant_b.tenant_id).num_rows) == (17, 0)
-        assert list(tenant_b.billing.ListBillingDatasourceAws(pb.ListBillingDatasourceAwsRequest()).billing_datasources) == []
+        listed = tenant_b.billing.ListBillingDatasourceAws(pb.ListBillingDatasourceAwsRequest())
+        assert list(listed.billing_datasources) == []

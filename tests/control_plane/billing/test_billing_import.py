@@ -74,7 +74,9 @@ def run(sessions, settings, moto, datasource_id):
 
 
 def october(cost=10.0):
-    return cur_table([{"usage_day": "2025-10-05", "line_item_product_code": "AmazonEC2", "line_item_unblended_cost": cost}])
+    return cur_table(
+        [{"usage_day": "2025-10-05", "line_item_product_code": "AmazonEC2", "line_item_unblended_cost": cost}]
+    )
 
 
 def test_a_re_exported_month_replaces_that_month_only(sessions, settings, moto, s3, datasource_id):
@@ -128,7 +130,7 @@ def test_a_broken_file_is_quarantined_and_its_month_kept(sessions, settings, mot
     assert result.status == "PARTIAL"
     assert result.months_replaced == []
     assert [key for key, _ in result.quarantined] == [broken_key]
-    assert result.quarantined[0][1].startswith("Not a readable Parquet file")
+    assert result.quarantined[0][1].startswith("Not a Parquet file")
     tenant_id = "ten_" + datasource_id.removeprefix("bds_")
     assert CostStore(settings.data_dir).read(tenant_id, columns=["BilledCost"]).column("BilledCost").to_pylist() == [
         Decimal("10.000000000000")
@@ -179,10 +181,19 @@ def october_v2():
 
 
 def month_rows(costs, tenant_id, month):
-    table = costs.read(tenant_id, columns=["x_BillingPeriod", "ChargePeriodStart", "ServiceName", "ChargeCategory", "BilledCost", "x_RowId"])
+    table = costs.read(
+        tenant_id,
+        columns=["x_BillingPeriod", "ChargePeriodStart", "ServiceName", "ChargeCategory", "BilledCost", "x_RowId"],
+    )
     table = table.filter(pc.equal(pc.field("x_BillingPeriod"), month))
     return [
-        (r["ChargePeriodStart"].date().isoformat(), r["ServiceName"], r["ChargeCategory"], r["BilledCost"], r["x_RowId"])
+        (
+            r["ChargePeriodStart"].date().isoformat(),
+            r["ServiceName"],
+            r["ChargeCategory"],
+            r["BilledCost"],
+            r["x_RowId"],
+        )
         for r in table.to_pylist()
     ]
 
@@ -229,7 +240,11 @@ def test_must_show_a_re_exported_month_replaces_that_month_only(sessions, settin
     # AWS re-exports October (same key, new content).
     write_cur(s3, BUCKET, PREFIX, EXPORT, "2026-10", october_v2())
     restated = run(sessions, settings, moto, datasource_id)
-    assert (restated.status, restated.changed_months, restated.months_unchanged) == ("SUCCEEDED", ["2026-10"], ["2026-11"])
+    assert (restated.status, restated.changed_months, restated.months_unchanged) == (
+        "SUCCEEDED",
+        ["2026-10"],
+        ["2026-11"],
+    )
 
     after = period_records(sessions)
     new_october_id = after["2026-10"][0]
@@ -251,7 +266,9 @@ def test_must_show_a_re_exported_month_replaces_that_month_only(sessions, settin
     assert not list(october_file.parent.glob("*.tmp"))
 
 
-def test_a_restated_month_never_reuses_the_row_ids_of_the_partition_it_replaced(sessions, settings, moto, s3, datasource_id):
+def test_a_restated_month_never_reuses_the_row_ids_of_the_partition_it_replaced(
+    sessions, settings, moto, s3, datasource_id
+):
     write_cur(s3, BUCKET, PREFIX, EXPORT, "2026-10", october_v1())
     run(sessions, settings, moto, datasource_id)
     (first_id, _, _) = period_records(sessions)["2026-10"]
@@ -310,7 +327,12 @@ def test_a_file_without_a_required_column_is_quarantined_and_nothing_else_is_los
     assert november_file.read_bytes() == november_bytes
     with sessions.begin() as session:
         record = session.scalar(sa.select(BillingFile).where(BillingFile.key == broken_key))
-        assert (record.status, record.reason, record.billing_period, record.size > 0) == ("QUARANTINED", reason, "2026-11", True)
+        assert (record.status, record.reason, record.billing_period, record.size > 0) == (
+            "QUARANTINED",
+            reason,
+            "2026-11",
+            True,
+        )
 
     # The broken part is withdrawn: November is the export it was, nothing to redo.
     s3.delete_object(Bucket=BUCKET, Key=broken_key)
@@ -328,8 +350,15 @@ def test_a_month_whose_files_all_disappeared_keeps_its_data(sessions, settings, 
 
     assert (result.files_seen, result.changed_months, result.months_unchanged) == (1, [], ["2026-10", "2026-11"])
     assert period_records(sessions)["2026-10"][1:] == (2, "12.500000000000")
-    totals = CostStore(settings.data_dir).read(tenant_of(datasource_id), columns=["x_BillingPeriod"]).column("x_BillingPeriod")
-    assert pc.value_counts(totals).to_pylist() == [{"values": "2026-10", "counts": 2}, {"values": "2026-11", "counts": 17}]
+    totals = (
+        CostStore(settings.data_dir)
+        .read(tenant_of(datasource_id), columns=["x_BillingPeriod"])
+        .column("x_BillingPeriod")
+    )
+    assert pc.value_counts(totals).to_pylist() == [
+        {"values": "2026-10", "counts": 2},
+        {"values": "2026-11", "counts": 17},
+    ]
 
 
 def test_a_month_with_a_value_that_is_not_a_cost_is_quarantined_whole(sessions, settings, moto, s3, datasource_id):

@@ -30,7 +30,9 @@ def test_restated_month_on_postgresql(pg_sessions, moto, tmp_path):
         "s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
     )
     s3.create_bucket(Bucket="bills")
-    store = S3ObjectStore("bills", "cur/", credentials=AwsCredentials("t", "t"), region="us-east-1", endpoint_url=moto.endpoint)
+    store = S3ObjectStore(
+        "bills", "cur/", credentials=AwsCredentials("t", "t"), region="us-east-1", endpoint_url=moto.endpoint
+    )
     costs = CostStore(tmp_path)
     with pg_sessions.begin() as session:
         tenant, _token = create_tenant(session, "pg-restatement")
@@ -49,7 +51,9 @@ def test_restated_month_on_postgresql(pg_sessions, moto, tmp_path):
         with pg_sessions.begin() as session:
             return {p.billing_period: (p.id, p.rows, p.billed_cost) for p in session.scalars(sa.select(BillingPeriod))}
 
-    october = cur_table([{"usage_day": "2026-10-05", "line_item_product_code": "AmazonEC2", "line_item_unblended_cost": 10.0}])
+    october = cur_table(
+        [{"usage_day": "2026-10-05", "line_item_product_code": "AmazonEC2", "line_item_unblended_cost": 10.0}]
+    )
     write_cur(s3, "bills", "cur/", "costory", "2026-10", october)
     write_cur(s3, "bills", "cur/", "costory", "2026-11", guide_cur("2026-11"))
     assert run().changed_months == ["2026-10", "2026-11"]

@@ -31,7 +31,11 @@ def test_partitions_live_under_tenant_datasource_and_month(tmp_path):
     costs.replace_month("ten_a", "bds_1", "2026-10", month("bds_1", "2026-10"))
     costs.replace_month("ten_b", "bds_2", "2026-11", month("bds_2", "2026-11"))
     root = tmp_path / "costs" / "ten_a"
-    assert costs.paths("ten_a") == [root / "bds_0/2026-12.parquet", root / "bds_1/2026-10.parquet", root / "bds_1/2026-11.parquet"]
+    assert costs.paths("ten_a") == [
+        root / "bds_0/2026-12.parquet",
+        root / "bds_1/2026-10.parquet",
+        root / "bds_1/2026-11.parquet",
+    ]
     assert costs.paths("ten_c") == []
 
 
@@ -40,12 +44,19 @@ def test_read_filters_days_end_exclusive_and_selects_columns(tmp_path):
     costs.replace_month("ten_a", "bds_1", "2026-11", month("bds_1", "2026-11"))
     costs.replace_month("ten_b", "bds_2", "2026-11", month("bds_2", "2026-11"))
 
-    table = costs.read("ten_a", start=date(2026, 11, 2), end=date(2026, 11, 4), columns=["ChargePeriodStart", "BilledCost"])
+    table = costs.read(
+        "ten_a", start=date(2026, 11, 2), end=date(2026, 11, 4), columns=["ChargePeriodStart", "BilledCost"]
+    )
 
     assert table.column_names == ["ChargePeriodStart", "BilledCost"]
-    assert sorted({t.date().isoformat() for t in table.column("ChargePeriodStart").to_pylist()}) == ["2026-11-02", "2026-11-03"]
+    assert sorted({t.date().isoformat() for t in table.column("ChargePeriodStart").to_pylist()}) == [
+        "2026-11-02",
+        "2026-11-03",
+    ]
     # Per day: gateway + EC2 Team_A + EC2 Team_B + S3.
-    assert sum(table.column("BilledCost").to_pylist()) == Decimal("307.84") + Decimal("19.75") + Decimal("3") + Decimal("287.06") + Decimal("19.75") + Decimal("3")
+    assert sum(table.column("BilledCost").to_pylist()) == (
+        Decimal("307.84") + Decimal("19.75") + Decimal("3") + Decimal("287.06") + Decimal("19.75") + Decimal("3")
+    )
     assert costs.read("ten_a").num_rows == 17
     assert costs.read("ten_a", start=date(2026, 11, 5)).num_rows == 0
 
@@ -61,13 +72,17 @@ def test_replace_month_replaces_and_drop_datasource_removes_only_that_datasource
     costs = CostStore(tmp_path)
     costs.replace_month("ten_a", "bds_1", "2026-11", month("bds_1", "2026-11"))
     costs.replace_month("ten_a", "bds_2", "2026-11", month("bds_2", "2026-11"))
-    one_row = cur_table([{"usage_day": "2026-11-09", "line_item_product_code": "AmazonS3", "line_item_unblended_cost": 4.5}])
+    one_row = cur_table(
+        [{"usage_day": "2026-11-09", "line_item_product_code": "AmazonS3", "line_item_unblended_cost": 4.5}]
+    )
     costs.replace_month("ten_a", "bds_1", "2026-11", month("bds_1", "2026-11", one_row, partition_id=9))
 
     table = costs.read("ten_a", columns=["x_DatasourceId", "BilledCost", "x_RowId"])
-    assert sorted((r["x_DatasourceId"], r["BilledCost"], r["x_RowId"]) for r in table.to_pylist() if r["x_DatasourceId"] == "bds_1") == [
-        ("bds_1", Decimal("4.500000000000"), 9 << 32)
-    ]
+    assert sorted(
+        (r["x_DatasourceId"], r["BilledCost"], r["x_RowId"])
+        for r in table.to_pylist()
+        if r["x_DatasourceId"] == "bds_1"
+    ) == [("bds_1", Decimal("4.500000000000"), 9 << 32)]
     costs.drop_datasource("ten_a", "bds_1")
     assert [p.parent.name for p in costs.paths("ten_a")] == ["bds_2"]
     costs.drop_datasource("ten_a", "bds_unknown")  # nothing to remove is not an error

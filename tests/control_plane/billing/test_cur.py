@@ -110,7 +110,12 @@ def test_row_ids_number_the_rows_of_the_partition_in_order():
 
 def test_a_file_without_the_required_columns_is_not_a_cur_file():
     with pytest.raises(NotACurFile, match="missing column\\(s\\) line_item_unblended_cost"):
-        normalize(pa.table({"line_item_usage_start_date": [datetime(2026, 1, 1)]}), datasource_id="d", billing_period="2026-01", partition_id=1)
+        normalize(
+            pa.table({"line_item_usage_start_date": [datetime(2026, 1, 1)]}),
+            datasource_id="d",
+            billing_period="2026-01",
+            partition_id=1,
+        )
 
 
 def test_billing_period_from_the_key_then_from_the_data():
@@ -160,7 +165,12 @@ def test_costs_are_decimal_with_twelve_places_from_cur_floats():
         "1000000000000000.000000000000",
     ]
     with pytest.raises(pa.ArrowInvalid, match="nan"):
-        normalize(cur_table([{"line_item_unblended_cost": float("nan")}]), datasource_id="d", billing_period="2026-01", partition_id=1)
+        normalize(
+            cur_table([{"line_item_unblended_cost": float("nan")}]),
+            datasource_id="d",
+            billing_period="2026-01",
+            partition_id=1,
+        )
 
 
 def test_iso_text_and_naive_timestamps_are_read_as_utc():
@@ -172,12 +182,20 @@ def test_iso_text_and_naive_timestamps_are_read_as_utc():
         }
     )
     table = normalize(cur, datasource_id="d", billing_period="2026-03", partition_id=1)
-    assert table.column("ChargePeriodStart").to_pylist() == [datetime(2026, 3, 4, 5, tzinfo=UTC), datetime(2026, 3, 31, 23, tzinfo=UTC)]
-    assert table.column("ChargePeriodEnd").to_pylist() == [datetime(2026, 3, 4, 6, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)]
+    assert table.column("ChargePeriodStart").to_pylist() == [
+        datetime(2026, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 3, 31, 23, tzinfo=UTC),
+    ]
+    assert table.column("ChargePeriodEnd").to_pylist() == [
+        datetime(2026, 3, 4, 6, tzinfo=UTC),
+        datetime(2026, 4, 1, tzinfo=UTC),
+    ]
     assert billing_period_of("cur/x.parquet", cur) == "2026-03"
 
 
 def test_rows_without_a_usage_start_are_refused():
-    cur = pa.table({"line_item_usage_start_date": pa.array([None], pa.timestamp("ms")), "line_item_unblended_cost": [1.0]})
+    cur = pa.table(
+        {"line_item_usage_start_date": pa.array([None], pa.timestamp("ms")), "line_item_unblended_cost": [1.0]}
+    )
     with pytest.raises(NotACurFile, match="1 rows without line_item_usage_start_date"):
         normalize(cur, datasource_id="d", billing_period="2026-01", partition_id=1)

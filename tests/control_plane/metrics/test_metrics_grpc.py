@@ -435,9 +435,13 @@ class TestDefinitionChangeForgetsImportedValues:
 
         with sessions() as session:
             names = session.scalars(
-                sa.select(MetricValue.metric_name).where(MetricValue.datasource_id == datasource_id).order_by(MetricValue.metric_name)
+                sa.select(MetricValue.metric_name)
+                .where(MetricValue.datasource_id == datasource_id)
+                .order_by(MetricValue.metric_name)
             ).all()
-            files = session.scalar(sa.select(sa.func.count()).select_from(MetricFile).where(MetricFile.datasource_id == datasource_id))
+            files = session.scalar(
+                sa.select(sa.func.count()).select_from(MetricFile).where(MetricFile.datasource_id == datasource_id)
+            )
         return list(names), files
 
     def test_changed_and_removed_metrics_lose_their_values(self, tenant_a, sessions):
@@ -447,11 +451,19 @@ class TestDefinitionChangeForgetsImportedValues:
         changed = pb.MetricDefinition()
         changed.CopyFrom(definitions[1])
         changed.value_column = "gigabytes"
-        update(tenant_a, pb.MetricsDatasource(id=created.id, metrics_definition=[definitions[0], changed]), "metrics_definition")
+        update(
+            tenant_a,
+            pb.MetricsDatasource(id=created.id, metrics_definition=[definitions[0], changed]),
+            "metrics_definition",
+        )
         assert self.remaining(sessions, created.id) == (["requests"], 0)
 
     def test_an_unchanged_list_keeps_everything(self, tenant_a, sessions):
         created = create(tenant_a)
         self.seed(sessions, created.id)
-        update(tenant_a, pb.MetricsDatasource(id=created.id, metrics_definition=created.metrics_definition), "metrics_definition")
+        update(
+            tenant_a,
+            pb.MetricsDatasource(id=created.id, metrics_definition=created.metrics_definition),
+            "metrics_definition",
+        )
         assert self.remaining(sessions, created.id) == (["active_users", "requests", "storage_gb"], 1)

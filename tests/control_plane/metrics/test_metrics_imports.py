@@ -117,7 +117,9 @@ def test_a_bad_date_names_the_field(tenant_a, imported):
     datasource_id, _ = imported
     with pytest.raises(grpc.RpcError) as raised:
         tenant_a.metrics.QueryMetricValues(
-            pb.QueryMetricValuesRequest(datasource_id=datasource_id, metric_name="api_calls", start_date="Jan 1", end_date="2026-01-03")
+            pb.QueryMetricValuesRequest(
+                datasource_id=datasource_id, metric_name="api_calls", start_date="Jan 1", end_date="2026-01-03"
+            )
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.details() == "start_date: `start_date` is `Jan 1`; use a UTC day as YYYY-MM-DD."
@@ -130,7 +132,9 @@ def test_a_bad_date_names_the_field(tenant_a, imported):
         lambda m, i: m.ListMetricImports(pb.ListMetricImportsRequest(datasource_id=i)),
         lambda m, i: m.ListMetricFiles(pb.ListMetricFilesRequest(datasource_id=i)),
         lambda m, i: m.QueryMetricValues(
-            pb.QueryMetricValuesRequest(datasource_id=i, metric_name="api_calls", start_date="2026-01-01", end_date="2026-01-02")
+            pb.QueryMetricValuesRequest(
+                datasource_id=i, metric_name="api_calls", start_date="2026-01-01", end_date="2026-01-02"
+            )
         ),
     ],
     ids=["import", "history", "files", "values"],
@@ -148,7 +152,7 @@ def test_the_daily_schedule_imports_each_missed_day_once(settings, imported):
     import sqlalchemy as sa
 
     from control_plane.jobs import scheduler_for
-    from control_plane.models import ImportRun, ImportRecord, MetricsDatasource
+    from control_plane.models import ImportRecord, ImportRun, MetricsDatasource
     from control_plane.services import build_services
 
     datasource_id, _ = imported

@@ -48,7 +48,7 @@ def rows(table: pa.Table) -> list[tuple]:
     """The result as tuples, days as day numbers of January 2024."""
     columns = table.to_pydict()
     columns["day"] = [(d - day(0)).days for d in columns["day"]]
-    return list(zip(*columns.values()))
+    return list(zip(*columns.values(), strict=True))
 
 
 def day_values(table: pa.Table) -> list[float]:
@@ -122,7 +122,7 @@ class TestGaps:
         known = [
             (int(d), team, float(v))
             for team in ("web", "data", "ops")
-            for d, v in zip(rng.choice(np.arange(1, 61), 12, replace=False), rng.uniform(0, 100, 12))
+            for d, v in zip(rng.choice(np.arange(1, 61), 12, replace=False), rng.uniform(0, 100, 12), strict=True)
         ]
         frame = values(known, ["team"])
 
@@ -143,7 +143,7 @@ class TestGaps:
             if gap_filling == "SPREAD":
                 expected = pd.Series(0.0, index=series.index)
                 previous = None
-                for d, v in zip(known_days, known):
+                for d, v in zip(known_days, known, strict=True):
                     first = d if previous is None else previous + 1
                     expected.loc[first:d] = v / (d - first + 1)
                     previous = d
@@ -155,7 +155,7 @@ class TestGaps:
                     "LINEAR_INTERPOLATION": inside.ffill().fillna(0),
                 }[gap_filling]
 
-            result = run(values(list(zip(known_days.tolist(), known))), 0, 29, gap_filling)
+            result = run(values(list(zip(known_days.tolist(), known, strict=True))), 0, 29, gap_filling)
 
             assert day_values(result) == pytest.approx(expected.loc[0:29].tolist())
 
@@ -352,7 +352,7 @@ def query(sessions, datasource_id: str, group_by: list[str], start: date = START
 
 
 def db_rows(table: pa.Table) -> list[tuple]:
-    return list(zip(*table.to_pydict().values()))
+    return list(zip(*table.to_pydict().values(), strict=True))
 
 
 

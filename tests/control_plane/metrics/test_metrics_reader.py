@@ -404,7 +404,8 @@ class TestQuarantine:
             "2 rows with a null `date` (every row needs a date); 1 row with a `date` that is not an ISO 8601 date "
             "(YYYY-MM-DD, or a date-time with an optional UTC offset), e.g. `bad`; 1 row with a null "
             "`api_call_count` (write 0 when there is nothing to count); 1 row with NaN in `api_call_count`; 1 row "
-            f"with a negative `api_call_count` (values must be zero or more). Correct these rows in the export and {RESEND}."
+            "with a negative `api_call_count` (values must be zero or more). "
+            f"Correct these rows in the export and {RESEND}."
         )
 
     def test_a_storage_failure_is_not_a_quarantine(self):
@@ -452,7 +453,8 @@ class TestColumnsProblem:
         assert columns_problem(schema, CALLS) == [
             (
                 "dimensions",
-                "Column `team` (`dimensions`) appears 2 times in the file. Give each column a distinct name in the export",
+                "Column `team` (`dimensions`) appears 2 times in the file. "
+                "Give each column a distinct name in the export",
             )
         ]
 
