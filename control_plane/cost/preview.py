@@ -22,7 +22,7 @@ from control_plane.db import release
 from control_plane.dimensions import compute
 from control_plane.dimensions.definition import parse_definition
 from control_plane.errors import InvalidArgument
-from control_plane.metrics.query import AuthorizedDatasourceId, metric_series
+from control_plane.metrics.query import AuthorizedDatasourceId, load_series
 from control_plane.models import Tenant
 from costory_schema.problems import PathStep, Problem
 
@@ -76,7 +76,7 @@ def preview_cost_split(
 
     usage_by_value: dict[str, float] = defaultdict(float)
     unmapped: set[str] = set()
-    series = metric_series(
+    loaded = load_series(
         session,
         AuthorizedDatasourceId(source.datasource_id),  # metric_lookup only resolves the tenant's datasources
         source.metric_name,
@@ -86,6 +86,7 @@ def preview_cost_split(
     )
     tenant_id = tenant.id
     release(session)  # the database has given all it holds for this preview; the rest is columnar
+    series = loaded.filled()
     totals = series.group_by(source.dimension).aggregate([("value", "sum")])
     for owner, usage in zip(
         totals.column(source.dimension).to_pylist(), totals.column("value_sum").to_pylist(), strict=True

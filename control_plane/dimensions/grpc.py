@@ -72,7 +72,7 @@ class VirtualDimensionServicer(virtual_dimension_pb2_grpc.VirtualDimensionServic
         row = service.get_dimension(session, tenant, request.id)
         service.recompute(session, row, self.data_dir)
         session.flush()
-        return state_to_proto(service.allocation_state(session, tenant, row.id, self.data_dir))
+        return state_to_proto(service.state_of(row, self.data_dir))
 
     @tenant_rpc
     def GetAllocationState(self, request, session: Session, tenant: Tenant) -> pb.AllocationState:

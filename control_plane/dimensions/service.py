@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.allocation import AllocationResult, ConservationError
+from control_plane.db import release
 from control_plane.dimensions import compute, results
 from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition
 from control_plane.dimensions.status import DimensionStatus
@@ -242,9 +243,17 @@ class AllocationState:
 
 
 def allocation_state(session: Session, tenant: Tenant, dimension_id: str, data_dir: Path) -> AllocationState:
+    """A read: the row and its result pointer come from the database, then the session's connection goes
+    back to the pool before the Parquet is read and summarised. Releasing ends the transaction, so a
+    transaction that has written (a recompute) uses `state_of` instead."""
     row = get_dimension(session, tenant, dimension_id)
-    path = compute.result_path(data_dir, tenant.id, row.id, row.allocation_file)
-    table = compute.read_allocations(path)
+    release(session)
+    return state_of(row, data_dir)
+
+
+def state_of(row: Dimension, data_dir: Path) -> AllocationState:
+    """The state of the results ``row`` points at (columnar work: read and summarise its Parquet)."""
+    table = compute.read_allocations(compute.result_path(data_dir, row.tenant_id, row.id, row.allocation_file))
     return AllocationState(row, compute.summarise(table) if table is not None else None)
 
 

@@ -10,6 +10,7 @@ from control_plane.findings import to_proto as finding_to_proto
 from control_plane.messages import parse_day, to_data
 from control_plane.metrics import imports, service
 from control_plane.metrics.messages import file_to_proto, import_to_proto, to_proto
+from control_plane.metrics.query import AuthorizedDatasourceId
 from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc
 from control_plane.services import Services
@@ -88,10 +89,10 @@ class MetricsDatasourceServicer(metrics_datasource_pb2_grpc.MetricsDatasourceSer
 
     @tenant_rpc
     def QueryMetricValues(self, request, session: Session, tenant: Tenant) -> pb.QueryMetricValuesResponse:
-        service.get_datasource(session, tenant, request.datasource_id)
+        authorized = AuthorizedDatasourceId(service.get_datasource(session, tenant, request.datasource_id).id)
         return imports.query_values(
             session,
-            request.datasource_id,
+            authorized,
             request.metric_name,
             start=parse_day(request.start_date, "start_date"),
             end=parse_day(request.end_date, "end_date"),

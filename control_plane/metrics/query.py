@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import NewType
 
@@ -84,17 +85,44 @@ class GapFilling(enum.StrEnum):
 # -- database ---------------------------------------------------------------------------------------
 
 
-def metric_series(
+@dataclass(frozen=True)
+class LoadedSeries:
+    """Everything one query needs from the database, loaded: filling it needs no connection, so a request
+    path gives its connection back (``control_plane.db.release``) between `load_series` and `filled`."""
+
+    values: pa.Table
+    """Columns ``day``, one per dimension, ``value``: the range and each series' nearest days around it."""
+    start: date
+    end: date
+    dimensions: list[str]
+    group_by: list[str]
+    gap_filling: str
+    aggregation: str
+    unit: str
+
+    def filled(self) -> pa.Table:
+        """Fill and group (pure, columnar): see `fill_and_group`."""
+        return fill_and_group(
+            self.values,
+            start=self.start,
+            end=self.end,
+            dimensions=self.dimensions,
+            group_by=self.group_by,
+            gap_filling=self.gap_filling,
+            aggregation=self.aggregation,
+        )
+
+
+def load_series(
     session: Session,
     datasource_id: AuthorizedDatasourceId,
     metric_name: str,
     *,
     start: date,
     end: date,
-    group_by: list[str],
-) -> pa.Table:
-    """The metric's values for every day of ``[start, end]``, grouped by ``group_by`` and filled as the
-    metric's definition says (see the module docstring): columns ``day``, the ``group_by`` columns, ``value``.
+    group_by: Sequence[str],
+) -> LoadedSeries:
+    """The database half of `metric_series`: checks the query and loads the metric's definition and values.
 
     ``datasource_id`` must already be authorised for the caller's tenant; nothing here checks it.
     Raises ``InvalidArgument`` for a bad range or a ``group_by`` name that is not one of the metric's
@@ -109,16 +137,32 @@ def metric_series(
         raise NotFound(f"metric {metric_name!r} not found in metrics datasource {datasource_id!r}")
     dimensions = list(definition.dimensions or [])
     _raise_on(_group_by_violations(definition.metric_name, dimensions, group_by))
-    values = _load_values(session, datasource_id, metric_name, dimensions, start, end)
-    return fill_and_group(
-        values,
+    return LoadedSeries(
+        values=_load_values(session, datasource_id, metric_name, dimensions, start, end),
         start=start,
         end=end,
         dimensions=dimensions,
         group_by=list(group_by),
         gap_filling=definition.gap_filling,
         aggregation=definition.aggregation,
+        unit=definition.unit or "",
     )
+
+
+def metric_series(
+    session: Session,
+    datasource_id: AuthorizedDatasourceId,
+    metric_name: str,
+    *,
+    start: date,
+    end: date,
+    group_by: Sequence[str],
+) -> pa.Table:
+    """The metric's values for every day of ``[start, end]``, grouped by ``group_by`` and filled as the
+    metric's definition says (see the module docstring): columns ``day``, the ``group_by`` columns, ``value``.
+    Holds the session's connection while filling; a request path uses `load_series`, releases, then fills.
+    Arguments and errors as `load_series`."""
+    return load_series(session, datasource_id, metric_name, start=start, end=end, group_by=group_by).filled()
 
 
 def _raise_on(violations: list[Problem]) -> None:
@@ -274,7 +318,7 @@ def fill_and_group(
     days = (end - start).days + 1
     group_types = [table.schema.field(name).type for name in group_by]
     if table.num_rows == 0:
-        no_groups = pa.table({name: pa.array([], type) for name, type in zip(group_by, group_types)})
+        no_groups = pa.table({name: pa.array([], type) for name, type in zip(group_by, group_types, strict=True)})
         return _result(np.empty((0, days)), no_groups, start, group_by)
 
     series = _number(table, dimensions)

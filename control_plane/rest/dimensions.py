@@ -55,6 +55,7 @@ def allocation_state(dimension_id: str, services: ServicesDep, s: SessionDep, t:
 def recompute(dimension_id: str, services: ServicesDep, s: SessionDep, t: TenantDep):
     """Compute the dimension again now from the cost and usage data held."""
     data_dir = services.settings.data_dir
-    service.recompute(s, service.get_dimension(s, t, dimension_id), data_dir)
+    row = service.get_dimension(s, t, dimension_id)
+    service.recompute(s, row, data_dir)
     s.flush()
-    return to_json(state_to_proto(service.allocation_state(s, t, dimension_id, data_dir)))
+    return to_json(state_to_proto(service.state_of(row, data_dir)))

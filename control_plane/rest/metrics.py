@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from control_plane.messages import check_day, to_json
 from control_plane.metrics import imports, service
 from control_plane.metrics.messages import file_to_proto, import_to_proto, to_proto
+from control_plane.metrics.query import AuthorizedDatasourceId
 from control_plane.rest.dependencies import ServicesDep, SessionDep, TenantDep
 from control_plane.rest.schemas import model_for
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
@@ -92,6 +93,6 @@ def metric_values(
     group_by: Annotated[list[str] | None, Query()] = None,
 ):
     """Values by UTC day in [start, end], grouped by `group_by` dimensions, gap filling applied."""
-    service.get_datasource(s, t, datasource_id)
+    authorized = AuthorizedDatasourceId(service.get_datasource(s, t, datasource_id).id)
     first, last = check_day(start, "start"), check_day(end, "end")
-    return to_json(imports.query_values(s, datasource_id, metric_name, start=first, end=last, group_by=group_by or []))
+    return to_json(imports.query_values(s, authorized, metric_name, start=first, end=last, group_by=group_by or []))

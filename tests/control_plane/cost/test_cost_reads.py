@@ -14,9 +14,11 @@ from control_plane.cost.preview import preview_cost_split
 from control_plane.cost.query import query_costs
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions import compute
-from control_plane.models import MetricDefinition, MetricsDatasource, Tenant
+from control_plane.metrics import query
+from control_plane.models import MetricDefinition, MetricsDatasource, MetricValue, Tenant
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import guide_cur
+from tests.control_plane.pool import checked_out_when_called
 
 JANUARY = {"start": date(2026, 1, 1), "end": date(2026, 1, 31)}
 
@@ -57,19 +59,6 @@ def tenant_id(engine, settings) -> str:
     return tenant_id
 
 
-def checked_out_when_called(monkeypatch, engine, module, name: str) -> list[int]:
-    """Record how many pool connections are checked out each time ``module.name`` is called."""
-    seen: list[int] = []
-    real = getattr(module, name)
-
-    def watching(*args, **kwargs):
-        seen.append(engine.pool.checkedout())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, watching)
-    return seen
-
-
 def test_a_cost_query_runs_duckdb_without_a_database_connection(engine, tenant_id, settings, monkeypatch):
     seen = checked_out_when_called(monkeypatch, engine, compute, "connect_duckdb")
 
@@ -97,3 +86,36 @@ def test_a_preview_allocates_without_a_database_connection(engine, tenant_id, se
 
     assert seen == [0]
     assert (preview.rows, preview.total_cost, preview.unmapped_owners) == ([], Decimal("1000.00"), [])
+
+
+def test_a_preview_fills_the_usage_without_a_database_connection(engine, tenant_id, settings, monkeypatch):
+    with create_sessionmaker(engine).begin() as session:
+        for day, team, calls in ((date(2026, 1, 5), "Team_A", 3.0), (date(2026, 1, 6), "Team_B", 1.0)):
+            session.add(
+                MetricValue(
+                    datasource_id="mds_usage",
+                    metric_name="api_calls",
+                    day=day,
+                    dimensions={"team": team},
+                    value=calls,
+                    row_count=1,
+                )
+            )
+    seen = checked_out_when_called(monkeypatch, engine, query, "fill_and_group")
+
+    with create_sessionmaker(engine).begin() as session:
+        tenant = session.get(Tenant, tenant_id)
+        preview = preview_cost_split(
+            session,
+            tenant,
+            settings.data_dir,
+            **JANUARY,
+            metric={"metrics_datasource_id": "mds_usage", "metric_name": "api_calls", "dimension": "team"},
+            cost_filter=[{"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon API Gateway"]}],
+        )
+
+    assert seen == [0]
+    assert [(r.value, r.usage, r.cost) for r in preview.rows] == [
+        ("Team_A", 3.0, Decimal("750.00")),
+        ("Team_B", 1.0, Decimal("250.00")),
+    ]

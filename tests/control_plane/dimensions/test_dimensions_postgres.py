@@ -63,8 +63,9 @@ def test_allocate_then_a_failed_update_on_postgres(pg_sessions, tmp_path, monkey
     with pg_sessions.begin() as session:
         tenant = session.get(Tenant, tenant_id)
         assert session.scalar(sa.select(Dimension.status)) == "COMPUTED"
-        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, tmp_path)) == SPLIT
         served = session.scalar(sa.select(Dimension.allocation_file))
+        # last: reading the state gives the connection back, which ends this transaction
+        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, tmp_path)) == SPLIT
 
     def fail(*_args, **_kwargs):
         raise AllocationError("usage of rule 'calls' on 2026-01-02 is negative (-3)")
