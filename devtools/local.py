@@ -246,3 +246,16 @@ provider "aws" {{
   }}
 }}
 """
+
+
+def main(argv: list[str]) -> int:
+    """`python -m devtools.local aws-override ENDPOINT`: print the override file (README: try it with no AWS)."""
+    if len(argv) != 2 or argv[0] != "aws-override":
+        print("usage: python -m devtools.local aws-override http://127.0.0.1:5000", file=sys.stderr)
+        return 2
+    print(aws_emulator_override(argv[1]), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
