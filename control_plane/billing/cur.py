@@ -16,6 +16,8 @@ from control_plane.billing.schema import COST_SCHEMA, MONEY, TIMESTAMP
 REQUIRED_COLUMNS = ("line_item_usage_start_date", "line_item_unblended_cost")
 BILLING_PERIOD_IN_KEY = re.compile(r"BILLING_PERIOD=(\d{4}-\d{2})")
 USER_TAG_PREFIX = "user_"
+MONEY_LIMIT = 10 ** (MONEY.precision - MONEY.scale)
+"""Amounts are held below this (in absolute value): 10^16 of any currency is no bill."""
 
 # CUR line item types -> FOCUS ChargeCategory; any other type is an Adjustment.
 CHARGE_CATEGORIES = {
@@ -68,7 +70,9 @@ def normalize(
         if name not in cur.column_names:
             return pa.nulls(rows, arrow_type)
         values = cur.column(name).combine_chunks()
-        return _timestamps(values) if arrow_type == TIMESTAMP else values.cast(arrow_type)
+        if arrow_type == TIMESTAMP:
+            return _timestamps(values)
+        return _money(values, name) if arrow_type == MONEY else values.cast(arrow_type)
 
     def text(*names: str) -> pa.Array:
         """The first non-null, non-empty value among the named columns."""
@@ -125,6 +129,24 @@ def _timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if values.type.tz is None:
         values = pc.assume_timezone(values.cast(pa.timestamp("us")), "UTC")
     return values.cast(TIMESTAMP)
+
+
+def _money(values: pa.Array, name: str) -> pa.Array:
+    """A cost column as MONEY; NaN, infinite and amounts MONEY cannot hold are refused naming the column."""
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        numbers = values.cast(pa.float64())
+        problems = [
+            (pc.is_nan(numbers), "NaN"),
+            (pc.is_inf(numbers), "an infinite amount"),
+            (pc.and_(pc.is_finite(numbers), pc.greater_equal(pc.abs(numbers), float(MONEY_LIMIT))), None),
+        ]
+        for mask, what in problems:
+            count = pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0
+            if count:
+                first = pc.filter(numbers, pc.fill_null(mask, False))[0].as_py()
+                what = what or f"an amount of {MONEY_LIMIT:.0e} or more (e.g. {first:.6g})"
+                raise NotACurFile(f"{count} row(s) with {what} in `{name}`; a cost is a finite amount of money")
+    return values.cast(MONEY)
 
 
 def _blank_to_null(values: pa.Array) -> pa.Array:

@@ -41,6 +41,7 @@ from control_plane.billing.store import ROW_GROUP_SIZE, CostStore
 from control_plane.imports import guards
 from control_plane.imports.errors import ObjectReadError, Quarantine, TerminalImportError
 from control_plane.imports.pipeline import (
+    DatasourceModel,
     STALE_AFTER,
     FileStatus,
     ImportSummary,
@@ -48,6 +49,7 @@ from control_plane.imports.pipeline import (
     RetryPolicy,
     Unit,
     run_import,
+    still_quarantined,
 )
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, PartitionId, utcnow
 from control_plane.storage import ObjectInfo, ObjectStore
@@ -190,8 +192,8 @@ class BillingConnector:
     def plan(self, session: Session, objects: Sequence[ObjectInfo]) -> tuple[list[Unit], int]:
         """One unit per month whose set of (key, ETag) changed, in month order; a file without a
         `BILLING_PERIOD=` folder whose month is not known yet is a unit of its own (its month is in its data)."""
-        files = session.scalars(sa.select(BillingFile).where(BillingFile.datasource_id == self.datasource_id))
-        known = {f.key: f for f in files}
+        records = session.scalars(sa.select(BillingFile).where(BillingFile.datasource_id == self.datasource_id))
+        known = {record.key: record for record in records}
         held = {
             p.billing_period: p.fingerprint
             for p in session.scalars(sa.select(BillingPeriod).where(BillingPeriod.datasource_id == self.datasource_id))
@@ -290,8 +292,7 @@ class BillingConnector:
                     f"`line_item_usage_start_date` has type {start_type}; a CUR 2.0 export writes timestamps.",
                     key=obj.key,
                 )
-            for batch in file.iter_batches(batch_size=guards.BATCH_ROWS):
-                guards.check_batch(batch)
+            for batch in guards.batches(file, file_size=source.size()):
                 cur = pa.Table.from_arrays([guards.undictionary(c) for c in batch.columns], names=batch.schema.names)
                 batch_month = month or billing_period_of(obj.key, cur)
                 table = normalize(
@@ -365,18 +366,17 @@ class BillingConnector:
         record.billing_period, record.status, record.reason, record.seen_at = month, status.value, reason, now
 
     def quarantined(self, session: Session, objects: Sequence[ObjectInfo]) -> list[QuarantinedFile]:
-        reasons = {
-            (key, etag): reason
-            for key, etag, reason in session.execute(
+        return still_quarantined(
+            objects,
+            session.execute(
                 sa.select(BillingFile.key, BillingFile.etag, BillingFile.reason).where(
                     BillingFile.datasource_id == self.datasource_id,
                     BillingFile.status == FileStatus.QUARANTINED.value,
                 )
-            )
-        }
-        return [QuarantinedFile(o.key, reasons[(o.key, o.etag)] or "") for o in objects if (o.key, o.etag) in reasons]
+            ),
+        )
 
-    def status_model(self) -> type:
+    def status_model(self) -> DatasourceModel:
         return BillingDatasource
 
     def describe(self, summary: ImportSummary, location: str) -> str | None:

@@ -14,23 +14,22 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from control_plane.imports import guards
-from control_plane.imports.errors import ObjectReadError, Quarantine
+from control_plane.imports.errors import Quarantine
 
 if TYPE_CHECKING:
     from control_plane.models import MetricDefinition
 
-DEFAULT_BATCH_SIZE = 65_536
+DEFAULT_BATCH_SIZE = guards.BATCH_ROWS
 _COMPACT_ROWS = 1_000_000
 """Partial aggregates are combined once they hold this many rows, bounding memory on wide files."""
 _RESEND = "upload the file again (the same key is fine)"
@@ -122,7 +121,7 @@ def columns_problem(schema: pa.Schema, spec: MetricSpec) -> list[tuple[str, str]
             )
         else:
             expected = _EXPECTED[field_name]
-            data_type = schema.field(indices[0]).type
+            data_type = _values_of(schema.field(indices[0]).type)
             if not _USABLE[field_name](data_type):
                 problems.append(
                     (
@@ -198,14 +197,8 @@ def read_metrics(
 
     Raises ``Quarantine`` for a broken file (nothing is returned from it), and lets ``ObjectReadError``
     (storage failed while reading) through. A Parquet file with no rows gives empty tables."""
-    file = _as_input(source)
-    try:
-        parquet = pq.ParquetFile(file)
-    except ObjectReadError:
-        raise
-    except (pa.ArrowException, OSError) as error:
-        raise Quarantine(_unreadable_reason(file, error)) from None
-    guards.check_footer(parquet.metadata)
+    file = guards.as_input(source)
+    parquet = guards.open_parquet(file)
 
     problems: dict[str, list[str]] = {}  # problem → metrics it concerns (metrics may share columns)
     for spec in specs:
@@ -216,24 +209,18 @@ def read_metrics(
     if not specs:
         return {}
 
-    parquet = guards.with_text_as_dictionary(parquet, file)
     checks = _RowChecks(specs)
     partials = {spec.metric_name: _Partials(spec) for spec in specs}
     needed = list(dict.fromkeys(column for spec in specs for column in spec.columns))
-    for batch in _batches(parquet, file, needed, batch_size):
-        guards.check_batch(batch)
+    for batch in guards.batches(parquet, file_size=file.size(), columns=needed, batch_rows=batch_size):
         days = {column: checks.days(column, batch.column(column)) for column in checks.date_columns}
         values = {column: checks.values(column, batch.column(column)) for column in checks.value_columns}
         if not checks.clean:
             continue  # Keep counting bad rows for an exact reason; stop aggregating.
-        dimensions: dict[str, pa.Array] = {}
         for spec in specs:
-            for name in spec.dimensions:
-                if name not in dimensions:
-                    dimensions[name] = _as_strings(batch.column(name))
             partials[spec.metric_name].add(
                 days[spec.date_column],
-                [dimensions[name] for name in spec.dimensions],
+                [batch.column(name) for name in spec.dimensions],
                 values[spec.value_column],
             )
     if not checks.clean:
@@ -246,59 +233,6 @@ def _metrics(names: Sequence[str]) -> str:
     if len(quoted) == 1:
         return f"Metric {quoted[0]}"
     return f"Metrics {', '.join(quoted[:-1])} and {quoted[-1]}"
-
-
-def _as_input(source: Any) -> pa.NativeFile:
-    if isinstance(source, pa.NativeFile):
-        return source
-    if isinstance(source, (bytes, bytearray, memoryview, pa.Buffer)):
-        return pa.BufferReader(source)
-    if isinstance(source, (str, os.PathLike)):
-        return pa.OSFile(os.fspath(source))
-    return pa.PythonFile(source, mode="r")
-
-
-def _batches(
-    parquet: pq.ParquetFile, file: pa.NativeFile, columns: list[str], batch_size: int
-) -> Iterable[pa.RecordBatch]:
-    """The file's record batches; data damaged past the footer is quarantined when met."""
-    iterator = parquet.iter_batches(batch_size=batch_size, columns=columns)
-    while True:
-        try:
-            batch = next(iterator)
-        except StopIteration:
-            return
-        except ObjectReadError:
-            raise
-        except (pa.ArrowException, OSError) as error:
-            raise Quarantine(_damaged_reason(error)) from None
-        yield batch
-
-
-def _detail(error: BaseException) -> str:
-    """pyarrow's message, first sentence only."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text.split(". ")[0].rstrip(".")
-
-
-def _unreadable_reason(file: pa.NativeFile, error: BaseException) -> str:
-    try:
-        file.seek(0)
-        starts_like_parquet = file.read(4) == b"PAR1"
-    except ObjectReadError:
-        raise
-    except (pa.ArrowException, OSError):
-        starts_like_parquet = False
-    if starts_like_parquet:
-        return _damaged_reason(error)
-    return f"Not a Parquet file ({_detail(error)}). Write the export in Parquet format and {_RESEND}."
-
-
-def _damaged_reason(error: BaseException) -> str:
-    return (
-        f"Truncated or damaged Parquet file ({_detail(error)}). Upload the complete file again "
-        "(the same key is fine)."
-    )
 
 
 # -- normalising and checking rows ---------------------------------------------------------------------
@@ -343,8 +277,6 @@ class _RowChecks:
 
     def days(self, column: str, array: pa.Array) -> pa.Array:
         """The UTC day (date32) of each row; nulls where the date is missing or unreadable."""
-        if pa.types.is_dictionary(array.type):
-            array = array.dictionary_decode()
         data_type = array.type
         if pa.types.is_null(data_type):
             days = pa.nulls(len(array), pa.date32())
@@ -427,6 +359,15 @@ def _true_count(mask: pa.Array) -> int:
 def _parse_iso_days(array: pa.Array) -> tuple[pa.Array, int, str]:
     """Vectorised parse of ISO 8601 dates / date-times into UTC days: (days, unreadable count, one
     unreadable value). Date-times with an offset are moved to UTC; without one they are UTC already."""
+    if pa.types.is_dictionary(array.type):
+        # Parse each distinct text once, then give every row its value: a long date text repeated on every row
+        # is never copied once per row.
+        distinct_days, _bad, _example = _parse_iso_days(array.dictionary)
+        bad_distinct = pc.and_(pc.is_null(distinct_days), pc.is_valid(array.dictionary))
+        bad_rows = pc.fill_null(pc.take(bad_distinct, array.indices), False)
+        bad = _true_count(bad_rows)
+        example = str(array.dictionary[pc.filter(array.indices, bad_rows)[0].as_py()].as_py())[:60] if bad else ""
+        return pc.take(distinct_days, array.indices), bad, example
     strings = array.cast(pa.string())
     try:
         # The usual case, every value a plain YYYY-MM-DD: Arrow's own strict cast, several times faster.
@@ -477,9 +418,9 @@ def _int(part: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(part, ""), "0", part).cast(pa.int64())
 
 
-def _as_strings(array: pa.Array) -> pa.Array:
+def _as_strings(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
+        array = array.cast(array.type.value_type)
     return array if pa.types.is_string(array.type) else array.cast(pa.string())
 
 
@@ -496,8 +437,16 @@ class _Partials:
         self.rows = 0
 
     def add(self, days: pa.Array, dimensions: list[pa.Array], values: pa.Array) -> None:
+        """Group one batch. Dimensions are grouped as read (dictionary-encoded text included) and only the
+        groups' values are turned to text: a long value on every row is copied once per group, not per row."""
         table = pa.Table.from_arrays([days, *dimensions, values], names=[*self.keys, "v"])
-        self._append(self._group(table, "v", "v"))
+        grouped = self._group(table, "v", "v")
+        texts = [_as_strings(grouped[key]) for key in self.keys[1:]]
+        self._append(
+            pa.Table.from_arrays(
+                [grouped["day"], *texts, grouped["sum"], grouped["count"]], names=[*self.keys, "sum", "count"]
+            )
+        )
 
     def _group(self, table: pa.Table, sum_of: str, count_of: str) -> pa.Table:
         count = "count" if sum_of == count_of else "sum"
@@ -533,6 +482,13 @@ class _Partials:
             pc.sort_indices(combined, sort_keys=[(key, "ascending") for key in self.keys])
         )
         sums, counts = combined["sum"], combined["count"]
+        overflowing = pc.filter(combined["day"], pc.is_inf(sums))
+        if len(overflowing):
+            raise Quarantine(
+                f"Metric `{self.spec.metric_name}`: `{self.spec.value_column}` adds up past the largest number a "
+                f"value can hold ({sys.float_info.max:.3g}) on {len(overflowing)} day(s), e.g. {overflowing[0]}. "
+                f"Correct these rows in the export and {_RESEND}."
+            )
         if self.spec.aggregation is Aggregation.AVERAGE:
             values = pc.divide(sums, counts.cast(pa.float64()))
         else:
