@@ -69,7 +69,9 @@ def create_datasource(
 
 def get_datasource(session: Session, tenant: Tenant, datasource_id: str) -> BillingDatasource:
     datasource = session.scalar(
-        sa.select(BillingDatasource).where(BillingDatasource.tenant_id == tenant.id, BillingDatasource.id == datasource_id)
+        sa.select(BillingDatasource).where(
+            BillingDatasource.tenant_id == tenant.id, BillingDatasource.id == datasource_id
+        )
     )
     if datasource is None:
         raise NotFound(f"billing datasource {datasource_id!r} not found")
@@ -95,7 +97,10 @@ def update_datasource(
             )
         elif path not in MUTABLE_FIELDS and path not in IMMUTABLE_FIELDS:
             violations.append(Problem((path,), "Invalid Update Mask", f"`{path}` cannot be updated."))
-    merged = {**{n: getattr(datasource, n) for n in IMMUTABLE_FIELDS}, **{p: data.get(p) for p in paths if p in MUTABLE_FIELDS}}
+    merged = {
+        **{n: getattr(datasource, n) for n in IMMUTABLE_FIELDS},
+        **{p: data.get(p) for p in paths if p in MUTABLE_FIELDS},
+    }
     merged = {k: v for k, v in merged.items() if v is not None}
     violations += [f for f in check_datasource(session, tenant, merged, None) if f.is_error]
     if violations:
@@ -168,7 +173,9 @@ def execute_import(
     with services.sessions.begin() as session:
         datasource = session.get(BillingDatasource, datasource_id)
         if datasource is None:
-            raise TerminalImportError(f"Billing datasource `{datasource_id}` does not exist (it may have been deleted).")
+            raise TerminalImportError(
+                f"Billing datasource `{datasource_id}` does not exist (it may have been deleted)."
+            )
         bucket, prefix = datasource.bucket_name, datasource.prefix
         try:
             credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
@@ -176,12 +183,22 @@ def execute_import(
             failure = (TransientImportError if denied.transient else TerminalImportError)(denied.finding.detail)
     if failure is not None:
         record_failure(
-            services.sessions, "billing_datasource_id", datasource_id, BillingDatasource, failure,
-            trigger=trigger, owner=services.owner, run_id=run_id, now=utcnow(),
+            services.sessions,
+            "billing_datasource_id",
+            datasource_id,
+            BillingDatasource,
+            failure,
+            trigger=trigger,
+            owner=services.owner,
+            run_id=run_id,
+            now=utcnow(),
         )
         raise failure
     store = S3ObjectStore(
-        bucket, prefix, credentials=credentials, region=services.settings.aws_region,
+        bucket,
+        prefix,
+        credentials=credentials,
+        region=services.settings.aws_region,
         endpoint_url=services.settings.aws_endpoint_url,
     )
     summary = run_pipeline(
@@ -194,5 +211,7 @@ def execute_import(
         run_id=run_id,
         stale_after=timedelta(seconds=services.settings.lease_seconds),
     )
-    log.info("billing datasource %s: %s, months replaced: %s", datasource_id, summary.status, summary.loaded_units or "none")
+    log.info(
+        "billing datasource %s: %s, months replaced: %s", datasource_id, summary.status, summary.loaded_units or "none"
+    )
     return summary

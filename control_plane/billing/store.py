@@ -86,7 +86,11 @@ class CostStore:
         for bound, compare in ((start, "ge"), (end, "lt")):
             if bound is None:
                 continue
-            instant = pa.scalar(datetime(bound.year, bound.month, bound.day, tzinfo=UTC), COST_SCHEMA.field("ChargePeriodStart").type)
-            term = ds.field("ChargePeriodStart") >= instant if compare == "ge" else ds.field("ChargePeriodStart") < instant
+            instant = pa.scalar(
+                datetime(bound.year, bound.month, bound.day, tzinfo=UTC), COST_SCHEMA.field("ChargePeriodStart").type
+            )
+            term = (
+                ds.field("ChargePeriodStart") >= instant if compare == "ge" else ds.field("ChargePeriodStart") < instant
+            )
             condition = term if condition is None else condition & term
         return dataset.to_table(columns=names, filter=condition)

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.imports.errors import TerminalImportError
 from control_plane.imports.pipeline import (
-    DatasourceModel,
     STALE_AFTER,
+    DatasourceModel,
     FileStatus,
     ImportSummary,
     QuarantinedFile,
