@@ -30,7 +30,7 @@ MAX_COLUMNS = 2_000
 """A CUR 2.0 export has ~130 columns; a file with more is not an export we can read."""
 MAX_ROW_GROUP_BYTES = 512 << 20
 """Uncompressed size a row group may claim; a bigger one is rewritten by the customer with smaller groups."""
-MAX_BATCH_BYTES = 64 << 20
+MAX_BATCH_BYTES = 32 << 20
 """Decoded bytes one slice of a batch may take (a batch is cut into slices of at most this)."""
 MAX_TEXT_BYTES = 64 << 10
 """Longest text value read (a tag, an id, a dimension value)."""
@@ -67,7 +67,9 @@ def open_parquet(source: pa.NativeFile) -> pq.ParquetFile:
     except (pa.ArrowException, OSError) as error:
         raise Quarantine(_unreadable_reason(source, error)) from None
     check_footer(file.metadata)
-    text = [f.name for f in file.schema_arrow if _is_text(f.type)]
+    # Every text leaf, nested ones included (a map's keys and values: `resource_tags.key_value.value`).
+    leaves = (file.schema.column(index) for index in range(file.metadata.num_columns))
+    text = [leaf.path for leaf in leaves if leaf.logical_type.type == "STRING" or leaf.converted_type == "UTF8"]
     if not text:
         return file
     return pq.ParquetFile(source, read_dictionary=text)
@@ -127,8 +129,7 @@ def decode_budget(file_size: int) -> int:
 
 def _check_text_length(batch: pa.RecordBatch) -> None:
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        values = column.dictionary if pa.types.is_dictionary(column.type) else column
-        if _is_text(values.type) or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        for values in _text_values(column):
             longest = pc.max(pc.binary_length(values)).as_py() if len(values) else None
             if longest is not None and longest > MAX_TEXT_BYTES:
                 raise Quarantine(
@@ -137,22 +138,59 @@ def _check_text_length(batch: pa.RecordBatch) -> None:
                 )
 
 
+def _text_values(array: pa.Array) -> Iterator[pa.Array]:
+    """The distinct texts of a column (its dictionaries, nested ones included) or its plain texts."""
+    data_type = array.type
+    if pa.types.is_dictionary(data_type):
+        if _is_text(data_type) or pa.types.is_binary(data_type.value_type):
+            yield array.dictionary
+    elif _is_text(data_type) or pa.types.is_binary(data_type) or pa.types.is_large_binary(data_type):
+        yield array
+    elif isinstance(array, pa.MapArray):
+        yield from _text_values(array.keys)
+        yield from _text_values(array.items)
+    elif isinstance(array, (pa.ListArray, pa.LargeListArray)):
+        yield from _text_values(array.values)
+    elif isinstance(array, pa.StructArray):
+        for index in range(data_type.num_fields):
+            yield from _text_values(array.field(index))
+
+
 def _decoded_row_bytes(batch: pa.RecordBatch) -> np.ndarray:
     """Bytes each row takes once its dictionary-encoded text is decoded (other columns are decoded already:
     their size is spread evenly over the rows)."""
-    rows = batch.num_rows
-    sizes = np.zeros(rows, dtype=np.int64)
-    spread = 0
+    sizes = np.zeros(batch.num_rows, dtype=np.int64)
     for column in batch.columns:
-        if pa.types.is_dictionary(column.type) and rows:
-            lengths = pc.binary_length(column.dictionary).cast(pa.int64())
-            per_row = pc.fill_null(pc.take(lengths, column.indices), 0).to_numpy(zero_copy_only=False)
-            sizes += per_row + 8  # the value's bytes, its offset and validity
-        else:
-            spread += column.nbytes
-    if rows:
-        sizes += spread // rows + 1
+        sizes += _decoded_sizes(column)
     return sizes
+
+
+def _decoded_sizes(array: pa.Array) -> np.ndarray:
+    """Bytes each element of ``array`` takes once decoded: dictionaries by their values' lengths, lists and maps
+    by their entries'; what is decoded already, its size spread evenly."""
+    rows = len(array)
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    if pa.types.is_dictionary(array.type):
+        lengths = pc.binary_length(array.dictionary).cast(pa.int64())
+        return pc.fill_null(pc.take(lengths, array.indices), 0).to_numpy(zero_copy_only=False) + 8
+    if isinstance(array, (pa.MapArray, pa.ListArray, pa.LargeListArray)):
+        offsets = array.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+        if isinstance(array, pa.MapArray):
+            entries = _decoded_sizes(array.keys) + _decoded_sizes(array.items)
+        else:
+            entries = _decoded_sizes(array.values)
+        totals = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(entries)])
+        return totals[offsets[1:]] - totals[offsets[:-1]] + 8
+    if isinstance(array, pa.StructArray) and any(_has_dictionary(f.type) for f in array.type):
+        return sum((_decoded_sizes(array.field(i)) for i in range(array.type.num_fields)), np.full(rows, 1))
+    return np.full(rows, array.nbytes // rows + 1, dtype=np.int64)
+
+
+def _has_dictionary(data_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(data_type):
+        return True
+    return any(_has_dictionary(data_type.field(i).type) for i in range(data_type.num_fields))
 
 
 def _slices(batch: pa.RecordBatch, row_bytes: np.ndarray) -> Iterator[pa.RecordBatch]:
@@ -171,11 +209,21 @@ def _slices(batch: pa.RecordBatch, row_bytes: np.ndarray) -> Iterator[pa.RecordB
 
 
 def undictionary(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A dictionary-encoded column of a slice from ``batches`` as plain values."""
+    """A column of a slice from ``batches`` with its dictionary-encoded text as plain values (a map's too); only
+    the slice's own entries are decoded."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         return array.cast(array.type.value_type)
+    if isinstance(array, pa.MapArray) and _has_dictionary(array.type):
+        offsets = array.offsets
+        first, last = offsets[0].as_py(), offsets[-1].as_py()
+        return pa.MapArray.from_arrays(
+            pc.subtract(offsets, first),
+            undictionary(array.keys.slice(first, last - first)),
+            undictionary(array.items.slice(first, last - first)),
+            mask=array.is_null() if array.null_count else None,
+        )
     return array
 
 

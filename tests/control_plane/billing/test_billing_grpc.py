@@ -217,12 +217,12 @@ class TestImport:
             "PARTIAL", 2, ["2026-11"], ["2026-10"],
         )  # fmt: skip
         assert [q.key for q in result.quarantined] == [broken_key]
-        assert result.quarantined[0].reason.startswith("Not a Parquet file (")
+        assert result.quarantined[0].reason.startswith("Truncated or damaged Parquet file (")
         got = tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id))
         assert got.status == "WARNING"
         assert got.status_message.startswith(
             "1 file quarantined: its rows are not imported. Fix each file and upload it again (the same key is "
-            f"fine).\n- {broken_key}: Not a Parquet file"
+            f"fine).\n- {broken_key}: Truncated or damaged Parquet file"
         )
         assert got.HasField("last_import_at")
 

@@ -371,7 +371,10 @@ def test_a_month_with_a_value_that_is_not_a_cost_is_quarantined_whole(sessions, 
 
     result = run(sessions, settings, moto, datasource_id)
 
-    reason = "Not a usable CUR 2.0 file: Cannot convert nan to Decimal128."
+    reason = (
+        "Not a usable CUR 2.0 file: 1 row(s) with NaN in `line_item_unblended_cost`; a cost is a finite amount "
+        "of money."
+    )
     assert (result.status, result.changed_months, result.quarantined) == ("PARTIAL", [], [(key, reason)])
     assert period_records(sessions)["2026-11"][1:] == (17, "1171.000000000000")
     with sessions.begin() as session:

@@ -164,7 +164,7 @@ def test_costs_are_decimal_with_twelve_places_from_cur_floats():
         "-1.000000000000",
         "1000000000000000.000000000000",
     ]
-    with pytest.raises(pa.ArrowInvalid, match="nan"):
+    with pytest.raises(NotACurFile, match=r"^1 row\(s\) with NaN in `line_item_unblended_cost`"):
         normalize(
             cur_table([{"line_item_unblended_cost": float("nan")}]),
             datasource_id="d",

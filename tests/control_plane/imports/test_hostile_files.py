@@ -22,10 +22,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -75,14 +75,14 @@ def repeated(value: str, rows: int = BOMB_ROWS) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, pa.int32()), rows), pa.array([value]))
 
 
-def bomb(value_bytes: int, kind: str) -> bytes:
-    """A text column with one ``value_bytes`` value on a million rows: a few KB of file."""
+def bomb(value_bytes: int, kind: str, rows: int = BOMB_ROWS) -> bytes:
+    """A text column with one ``value_bytes`` value on ``rows`` rows: a few KB of file."""
     if kind == "metrics":
         table = pa.table(
             {
-                "date": repeated("2026-01-01"),
-                "team": repeated("x" * value_bytes),
-                "api_call_count": pa.repeat(1.0, BOMB_ROWS).cast(pa.float64()),
+                "date": repeated("2026-01-01", rows),
+                "team": repeated("x" * value_bytes, rows),
+                "api_call_count": pa.repeat(1.0, rows).cast(pa.float64()),
             }
         )
     else:
@@ -90,15 +90,31 @@ def bomb(value_bytes: int, kind: str) -> bytes:
         table = pa.table(
             {
                 name: (
-                    repeated("x" * value_bytes)
+                    repeated("x" * value_bytes, rows)
                     if name == "line_item_resource_id"
-                    else pa.repeat(one.column(name)[0], BOMB_ROWS)
+                    else pa.repeat(one.column(name)[0], rows)
                 )
                 for name in one.column_names
                 if name != "resource_tags"
             }
         )
     return parquet(table, dictionary_pagesize_limit=4 << 20, compression="zstd")
+
+
+def tag_bomb(value_bytes: int) -> bytes:
+    """A CUR file whose `resource_tags` map holds one ``value_bytes`` tag value on a million rows, written without
+    the Arrow schema, so a reader not asking for dictionaries gets the value once per row."""
+    one = cur()
+    tags = pa.MapArray.from_arrays(
+        pa.array(np.arange(BOMB_ROWS + 1, dtype=np.int32)), repeated("user_team"), repeated("x" * value_bytes)
+    )
+    table = pa.table(
+        {
+            name: tags if name == "resource_tags" else pa.repeat(one.column(name)[0], BOMB_ROWS)
+            for name in one.column_names
+        }
+    )
+    return parquet(table, dictionary_pagesize_limit=4 << 20, compression="zstd", store_schema=False)
 
 
 def wide(table: pa.Table, columns: int = 10_000) -> bytes:
@@ -161,10 +177,17 @@ class Case:
     """The exact quarantine reason; None: the file is honest and loaded."""
     key: str = ""
     """Under the datasource's prefix; default METRICS_KEY / BILLING_KEY."""
+    loads: tuple = ()
+    """What an honest file adds to the good file's data: metrics values (day, dimensions, value, rows), or
+    billing months (month, rows, billed cost)."""
 
     @property
     def name(self) -> str:
         return self.key or (METRICS_KEY if self.kind == "metrics" else BILLING_KEY)
+
+
+def team(name: str) -> tuple:
+    return (("team", name),)
 
 
 def metrics_rows(problem: str) -> str:
@@ -219,12 +242,12 @@ def good_cur_file() -> bytes:
     )
 
 
-def _metrics_case(id: str, body: Callable[[], bytes], reason: str | None, key: str = "") -> Case:
-    return Case(id, "metrics", body, reason, key)
+def _metrics_case(id: str, body: Callable[[], bytes], reason: str | None, key: str = "", loads: tuple = ()) -> Case:
+    return Case(id, "metrics", body, reason, key, loads)
 
 
-def _billing_case(id: str, body: Callable[[], bytes], reason: str | None, key: str = "") -> Case:
-    return Case(id, "billing", body, reason, key)
+def _billing_case(id: str, body: Callable[[], bytes], reason: str | None, key: str = "", loads: tuple = ()) -> Case:
+    return Case(id, "billing", body, reason, key, loads)
 
 
 def _metrics_day(day: pa.Array) -> bytes:
@@ -243,10 +266,18 @@ _metrics_bomb = bomb(1 << 20, "metrics")
 _metrics_near_bomb = bomb(60_000, "metrics")
 _billing_bomb = bomb(1 << 20, "billing")
 _billing_near_bomb = bomb(60_000, "billing")
+_billing_tag_bomb = tag_bomb(60_000)
+LONG = "x" * 60_000
+SLICED_ROWS = 2_000
+"""Rows of 60 KB text: 120 MB decoded, read in slices of at most 64 MiB, well within the decoding budget."""
 
 CASES = [
     # -- metrics ----------------------------------------------------------------------------------------------
     _metrics_case("zero-rows", lambda: parquet(usage([], [], [])), None),
+    _metrics_case(
+        "long-values-read-in-slices", lambda: bomb(len(LONG), "metrics", SLICED_ROWS), None,
+        key="long.parquet", loads=(("2026-01-01", team(LONG), float(SLICED_ROWS), SLICED_ROWS),),
+    ),
     _metrics_case("10000-columns", lambda: wide(usage(["2026-01-01"], ["a"], [1])), COLUMNS),
     _metrics_case("dictionary-bomb-1MB", lambda: _metrics_bomb, TOO_LONG.format(column="team")),
     _metrics_case("dictionary-bomb-60KB", lambda: _metrics_near_bomb, over_budget(_metrics_near_bomb)),
@@ -288,7 +319,7 @@ CASES = [
     # A metrics key is only a name: a BILLING_PERIOD folder in it means nothing, and the file is loaded.
     _metrics_case(
         "billing-period-9999-99-in-key", lambda: parquet(usage(["2026-01-01"], ["c"], [3])), None,
-        key="BILLING_PERIOD=9999-99/usage.parquet",
+        key="BILLING_PERIOD=9999-99/usage.parquet", loads=(("2026-01-01", team("c"), 3.0, 1),),
     ),
     _metrics_case(
         "double-slash-key", lambda: parquet(usage(["2026-01-01"], ["c"], [3])), DOUBLE_SLASH, key="a//usage.parquet"
@@ -305,7 +336,12 @@ CASES = [
         HUGE_ROW_GROUP,
     ),
     # -- billing ----------------------------------------------------------------------------------------------
-    _billing_case("zero-rows", lambda: parquet(cur_table([])), None),
+    _billing_case("zero-rows", lambda: parquet(cur_table([])), None, loads=(("2025-10", 0, "0"),)),
+    _billing_case(
+        "long-values-read-in-slices", lambda: bomb(len(LONG), "billing", SLICED_ROWS), None,
+        loads=(("2025-10", SLICED_ROWS, "20000.000000000000"),),
+    ),
+    _billing_case("tag-dictionary-bomb-60KB", lambda: _billing_tag_bomb, over_budget(_billing_tag_bomb)),
     _billing_case("10000-columns", lambda: wide(cur()), COLUMNS),
     _billing_case("dictionary-bomb-1MB", lambda: _billing_bomb, TOO_LONG.format(column="line_item_resource_id")),
     _billing_case("dictionary-bomb-60KB", lambda: _billing_near_bomb, over_budget(_billing_near_bomb)),
@@ -472,10 +508,6 @@ def months(sessions, datasource_id: str) -> dict[str, tuple[int, str]]:
         return {p.billing_period: (p.rows, p.billed_cost) for p in rows}
 
 
-def team(name: str) -> tuple:
-    return (("team", name),)
-
-
 GOOD_METRICS_VALUES = [("2026-01-02", team("a"), 10.0, 1), ("2026-01-02", team("b"), 5.0, 1)]
 GOOD_MONTH = {"2026-01": (2, "12.500000000000")}
 
@@ -498,23 +530,19 @@ def test_hostile_file(table, case):
 
     if case.kind == "metrics":
         recorded = {key: (status, reason) for key, status, reason, _rows in files(table.sessions, datasource_id)}
-        expected_values = list(GOOD_METRICS_VALUES)
-        if case.id == "billing-period-9999-99-in-key":
-            expected_values += [("2026-01-01", team("c"), 3.0, 1)]
-        assert values(table.sessions, datasource_id) == sorted(expected_values)
+        assert values(table.sessions, datasource_id) == sorted([*GOOD_METRICS_VALUES, *case.loads])
     else:
         recorded = billing_files(table.sessions, datasource_id)
-        expected_months = dict(GOOD_MONTH)
-        if case.id == "zero-rows":
-            expected_months["2025-10"] = (0, "0")
+        expected_months = {**GOOD_MONTH, **{month: (rows, billed) for month, rows, billed in case.loads}}
         assert months(table.sessions, datasource_id) == expected_months
+        # What cost queries read: the partitions' rows, per month.
         tenant_id = "ten_" + datasource_id.removeprefix("bds_")
         held = table.costs.read(tenant_id, columns=["x_BillingPeriod", "BilledCost"])
-        held_rows = zip(held.column("x_BillingPeriod").to_pylist(), held.column("BilledCost").to_pylist(), strict=True)
-        assert sorted(held_rows) == [
-            ("2026-01", Decimal("2.500000000000")),
-            ("2026-01", Decimal("10.000000000000")),
-        ]
+        per_month = held.group_by("x_BillingPeriod").aggregate([("BilledCost", "count"), ("BilledCost", "sum")])
+        assert {
+            month: (rows, f"{billed:f}")
+            for month, rows, billed in zip(*(per_month.column(i).to_pylist() for i in range(3)), strict=True)
+        } == {month: held for month, held in expected_months.items() if held[0]}
     assert recorded[hostile] == (("QUARANTINED", case.reason) if quarantined else ("LOADED", None))
 
 
