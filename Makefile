@@ -19,7 +19,8 @@ TERRAFORMRC := $(PROVIDER_DIR)/terraform.rc
 
 help:
 	@echo "make demo   - the split-shared-api-costs guide on moto + SQLite: apply, import, per-team table, stop"
-	@echo "make test   - every test (unit, gRPC, acceptance with the real terraform CLI)"
+	@echo "make test   - ruff, mypy, then every test (unit, gRPC, acceptance with the real terraform CLI)"
+	@echo "make lint   - ruff and mypy alone"
 	@echo "make proto  - regenerate costory_proto/ from proto/"
 	@echo "make provider - build the Terraform filesystem mirror and CLI config in $(PROVIDER_DIR)"
 	@echo "make bench  - provider start-up, plan/apply and import timings (figures in docs/benchmarks.md)"
@@ -68,9 +69,9 @@ postgres:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else echo "PostgreSQL server binaries (initdb, pg_ctl) are missing: install your distribution's postgresql package"; exit 1; fi
 
-# Two workers: the suite is I/O- and subprocess-bound (terraform, moto, PostgreSQL), so it halves the wall time
-# on a 2-core machine.
-test: provider postgres
+# Lint first (seconds), then the suite on two workers: it is I/O- and subprocess-bound (terraform, moto,
+# PostgreSQL), so two workers halve the wall time on a 2-core machine.
+test: lint provider postgres
 	$(PY) -m pytest -n 2
 
 # ruff (import sorting, bugbear) and mypy, configured in pyproject.toml.

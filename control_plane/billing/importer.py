@@ -41,15 +41,14 @@ from control_plane.billing.store import ROW_GROUP_SIZE, CostStore
 from control_plane.imports import guards
 from control_plane.imports.errors import ObjectReadError, Quarantine, TerminalImportError
 from control_plane.imports.pipeline import (
-    DatasourceModel,
     STALE_AFTER,
+    DatasourceModel,
+    FileModel,
     FileStatus,
     ImportSummary,
-    QuarantinedFile,
     RetryPolicy,
     Unit,
     run_import,
-    still_quarantined,
 )
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, PartitionId, utcnow
 from control_plane.storage import ObjectInfo, ObjectStore
@@ -351,10 +350,17 @@ class BillingConnector:
     def quarantine(self, session: Session, unit: Unit, key: str, reason: str, import_id: int, now: datetime) -> None:
         obj = next((o for o in unit.objects if o.key == key), unit.objects[0])
         month = _month_from_key(obj.key)
-        self._record(session, obj, month if month and month_problem(month) is None else None, FileStatus.QUARANTINED, reason, now)
+        valid_month = month if month and month_problem(month) is None else None
+        self._record(session, obj, valid_month, FileStatus.QUARANTINED, reason, now)
 
     def _record(
-        self, session: Session, obj: ObjectInfo, month: str | None, status: FileStatus, reason: str | None, now: datetime
+        self,
+        session: Session,
+        obj: ObjectInfo,
+        month: str | None,
+        status: FileStatus,
+        reason: str | None,
+        now: datetime,
     ) -> None:
         record = session.scalar(
             sa.select(BillingFile).where(BillingFile.datasource_id == self.datasource_id, BillingFile.key == obj.key)
@@ -365,16 +371,8 @@ class BillingConnector:
         record.etag, record.size, record.last_modified = obj.etag, obj.size, obj.last_modified
         record.billing_period, record.status, record.reason, record.seen_at = month, status.value, reason, now
 
-    def quarantined(self, session: Session, objects: Sequence[ObjectInfo]) -> list[QuarantinedFile]:
-        return still_quarantined(
-            objects,
-            session.execute(
-                sa.select(BillingFile.key, BillingFile.etag, BillingFile.reason).where(
-                    BillingFile.datasource_id == self.datasource_id,
-                    BillingFile.status == FileStatus.QUARANTINED.value,
-                )
-            ),
-        )
+    def file_model(self) -> FileModel:
+        return BillingFile
 
     def status_model(self) -> DatasourceModel:
         return BillingDatasource

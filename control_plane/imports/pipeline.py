@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,7 +42,7 @@ from control_plane.imports.errors import (
     TerminalImportError,
     TransientImportError,
 )
-from control_plane.models import BillingDatasource, ImportRecord, MetricsDatasource
+from control_plane.models import BillingDatasource, BillingFile, ImportRecord, MetricFile, MetricsDatasource
 from control_plane.storage import ObjectInfo, ObjectStore, listing_failure, reading_failure, unsafe_key_reason
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,8 @@ class Staged(Protocol):
 StagedT = TypeVar("StagedT", bound=Staged, contravariant=True)
 DatasourceModel = type[MetricsDatasource] | type[BillingDatasource]
 """The table whose status an import sets."""
+FileModel = type[MetricFile] | type[BillingFile]
+"""The table where an import records each file it loaded or quarantined."""
 
 
 class Connector(Protocol[StagedT]):
@@ -146,8 +148,8 @@ class Connector(Protocol[StagedT]):
         self, session: Session, unit: Unit, key: str, reason: str, import_id: int, now: datetime
     ) -> None: ...
 
-    def quarantined(self, session: Session, objects: Sequence[ObjectInfo]) -> list[QuarantinedFile]:
-        """Listed objects whose current version is quarantined."""
+    def file_model(self) -> FileModel:
+        """The table recording this source's files (key, ETag, status, reason)."""
         ...
 
     def status_model(self) -> DatasourceModel: ...
@@ -238,7 +240,7 @@ def run_import(
                 continue
             unit = Unit(obj.key, (obj,))
             with sessions.begin() as session:
-                if not connector.quarantined(session, [obj]):
+                if not still_quarantined(session, connector, [obj]):
                     connector.quarantine(session, unit, obj.key, f"Not read: {reason}.", summary.import_id, now())
                     summary.files_quarantined += 1
                 else:
@@ -398,7 +400,7 @@ def _finish(
             summary.status_message = f"Import failed: {summary.error}"
         else:
             summary.status = ImportStatus.PARTIAL if summary.files_quarantined else ImportStatus.SUCCEEDED
-            summary.quarantined = tuple(connector.quarantined(session, objects))
+            summary.quarantined = tuple(still_quarantined(session, connector, objects))
             if summary.quarantined:
                 summary.datasource_status = DatasourceStatus.WARNING
                 summary.status_message = quarantine_message(summary.quarantined)
@@ -436,10 +438,16 @@ def _finish(
 
 
 def still_quarantined(
-    objects: Sequence[ObjectInfo], recorded: Iterable[tuple[str, str, str | None]]
+    session: Session, connector: Connector[Any], objects: Sequence[ObjectInfo]
 ) -> list[QuarantinedFile]:
-    """The listed objects whose current version (key + ETag) is among the ``recorded`` quarantined (key, ETag,
-    reason), in listing order. A file fixed by a re-send, or deleted, no longer counts."""
+    """The listed objects whose current version (key + ETag) is recorded as quarantined, in listing order. A file
+    fixed by a re-send, or deleted, no longer counts; its history stays."""
+    model = connector.file_model()
+    recorded = session.execute(
+        sa.select(model.key, model.etag, model.reason).where(
+            model.datasource_id == connector.datasource_id, model.status == FileStatus.QUARANTINED.value
+        )
+    )
     reasons = {(key, etag): reason for key, etag, reason in recorded}
     return [QuarantinedFile(o.key, reasons[(o.key, o.etag)] or "") for o in objects if (o.key, o.etag) in reasons]
 
@@ -521,7 +529,6 @@ __all__ = [
     "Unit",
     "quarantine_message",
     "reap_stale_imports",
-    "still_quarantined",
     "record_failure",
     "run_import",
 ]

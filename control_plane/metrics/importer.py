@@ -16,13 +16,11 @@ from control_plane.imports.errors import TerminalImportError
 from control_plane.imports.pipeline import (
     STALE_AFTER,
     DatasourceModel,
-    FileStatus,
+    FileModel,
     ImportSummary,
-    QuarantinedFile,
     RetryPolicy,
     Unit,
     run_import,
-    still_quarantined,
 )
 from control_plane.metrics.load import load_file, quarantine_file
 from control_plane.metrics.reader import MetricSpec, read_metrics
@@ -105,17 +103,8 @@ class MetricsConnector:
         (obj,) = unit.objects
         quarantine_file(session, self.datasource_id, obj, reason, import_id=import_id, now=now)
 
-    def quarantined(self, session: Session, objects: Sequence[ObjectInfo]) -> list[QuarantinedFile]:
-        """Listed objects whose current version is quarantined; the history stays in ``metric_files``."""
-        return still_quarantined(
-            objects,
-            session.execute(
-                sa.select(MetricFile.key, MetricFile.etag, MetricFile.reason).where(
-                    MetricFile.datasource_id == self.datasource_id,
-                    MetricFile.status == FileStatus.QUARANTINED.value,
-                )
-            ),
-        )
+    def file_model(self) -> FileModel:
+        return MetricFile
 
     def status_model(self) -> DatasourceModel:
         return MetricsDatasource

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 from botocore.exceptions import ClientError
 
-from control_plane.metrics import load
 from control_plane.imports.errors import TerminalImportError, TransientImportError, is_transient
 from control_plane.imports.pipeline import DatasourceStatus, ImportStatus, QuarantinedFile, RetryPolicy
+from control_plane.metrics import load
 from control_plane.metrics.importer import import_datasource
 from tests.control_plane.imports.support import (
     PREFIX,
