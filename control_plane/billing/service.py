@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,14 +18,13 @@ from control_plane.billing.importer import BillingConnector, BillingImportSummar
 from control_plane.billing.store import CostStore
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.findings import raise_errors
-from control_plane.imports.errors import ImportFailed, TerminalImportError, TransientImportError
-from control_plane.imports.pipeline import FileStatus, ImportSummary, record_failure
-from control_plane.imports.pipeline import run_import as run_pipeline
+from control_plane.imports.errors import ImportFailed
+from control_plane.imports.pipeline import FileStatus, ImportSummary
+from control_plane.imports.roles import import_through_role
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant, utcnow
 from control_plane.pagination import Page, page_of
 from control_plane.services import Services
-from control_plane.storage import S3ObjectStore
-from control_plane.trust.access import AccessDenied, RoleAccess
+from control_plane.trust.access import RoleAccess
 from control_plane.trust.claims import check_role_and_access
 from costory_proto.costory.v1 import billing_datasource_pb2
 from costory_schema import rules
@@ -169,47 +167,11 @@ def execute_import(
     """The import step of the ``import_billing`` job, through the datasource's role (the pipeline). A failure
     is recorded on the datasource and then raised as ``TransientImportError`` (throttling, 5xx, AWS
     unreachable) or ``TerminalImportError`` (access denied, no such bucket)."""
-    failure: ImportFailed | None = None
-    with services.sessions.begin() as session:
-        datasource = session.get(BillingDatasource, datasource_id)
-        if datasource is None:
-            raise TerminalImportError(
-                f"Billing datasource `{datasource_id}` does not exist (it may have been deleted)."
-            )
-        bucket, prefix = datasource.bucket_name, datasource.prefix
-        try:
-            credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
-        except AccessDenied as denied:
-            failure = (TransientImportError if denied.transient else TerminalImportError)(denied.finding.detail)
-    if failure is not None:
-        record_failure(
-            services.sessions,
-            "billing_datasource_id",
-            datasource_id,
-            BillingDatasource,
-            failure,
-            trigger=trigger,
-            owner=services.owner,
-            run_id=run_id,
-            now=utcnow(),
-        )
-        raise failure
-    store = S3ObjectStore(
-        bucket,
-        prefix,
-        credentials=credentials,
-        region=services.settings.aws_region,
-        endpoint_url=services.settings.aws_endpoint_url,
-    )
-    summary = run_pipeline(
-        services.sessions,
+    summary = import_through_role(
+        services,
         BillingConnector(services.sessions, datasource_id, CostStore(services.settings.data_dir)),
-        store,
         trigger=trigger,
-        owner=services.owner,
-        now=utcnow,
         run_id=run_id,
-        stale_after=timedelta(seconds=services.settings.lease_seconds),
     )
     log.info(
         "billing datasource %s: %s, months replaced: %s", datasource_id, summary.status, summary.loaded_units or "none"

@@ -467,9 +467,7 @@ def quarantine_message(quarantined: Sequence[QuarantinedFile]) -> str:
 
 def record_failure(
     sessions: sessionmaker[Session],
-    connector_history_column: str,
-    datasource_id: str,
-    model: DatasourceModel,
+    connector: Connector[Any],
     failure: ImportFailed,
     *,
     trigger: str,
@@ -478,6 +476,7 @@ def record_failure(
     now: datetime,
 ) -> int:
     """Record an import that failed before it could start (the role could not be assumed)."""
+    model = connector.status_model()
     with sessions.begin() as session:
         record = ImportRecord(
             trigger=trigger,
@@ -487,12 +486,12 @@ def record_failure(
             started_at=now,
             finished_at=now,
             error=failure.message,
-            **{connector_history_column: datasource_id},
+            **{connector.history_column: connector.datasource_id},
         )
         session.add(record)
         session.execute(
             sa.update(model)
-            .where(model.id == datasource_id)
+            .where(model.id == connector.datasource_id)
             .values(
                 status=DatasourceStatus.ERROR.value,
                 status_message=f"Import failed: {failure.message}",

@@ -8,21 +8,20 @@ import base64
 import binascii
 import contextlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.db import release
 from control_plane.errors import InvalidArgument, NotFound
-from control_plane.imports.errors import ImportFailed, TerminalImportError, TransientImportError
-from control_plane.imports.pipeline import ImportSummary, record_failure
-from control_plane.metrics.importer import import_datasource
+from control_plane.imports.errors import ImportFailed
+from control_plane.imports.pipeline import ImportSummary
+from control_plane.imports.roles import import_through_role
+from control_plane.metrics.importer import MetricsConnector
 from control_plane.metrics.query import AuthorizedDatasourceId, load_series
-from control_plane.models import ImportRecord, MetricFile, MetricsDatasource, utcnow
+from control_plane.models import ImportRecord, MetricFile, MetricsDatasource
 from control_plane.services import Services
-from control_plane.storage import S3ObjectStore
-from control_plane.trust.access import AccessDenied
 from costory_proto.costory.v1 import metrics_datasource_pb2 as pb
 from costory_schema.problems import Problem
 
@@ -34,39 +33,7 @@ def execute_import(services: Services, datasource_id: str, *, trigger: str, run_
     """Assume the datasource's role as its tenant, then import new and re-sent files (the pipeline). Raises
     ``TransientImportError`` / ``TerminalImportError`` after recording a FAILED import. Recomputing what
     depends on the data is the job's next step (``control_plane.jobs.import_metrics``)."""
-    failure: ImportFailed | None = None
-    with services.sessions.begin() as session:
-        datasource = session.get(MetricsDatasource, datasource_id)
-        if datasource is None:
-            raise TerminalImportError(f"Datasource `{datasource_id}` does not exist (it may have been deleted).")
-        bucket, prefix = datasource.bucket_name, datasource.prefix
-        try:
-            credentials = services.access.credentials(session, datasource.tenant_id, datasource.role_arn)
-        except AccessDenied as denied:
-            failure = (TransientImportError if denied.transient else TerminalImportError)(denied.finding.detail)
-    if failure is not None:
-        record_failure(
-            services.sessions, "datasource_id", datasource_id, MetricsDatasource, failure,
-            trigger=trigger, owner=services.owner, run_id=run_id, now=utcnow(),
-        )
-        raise failure
-    store = S3ObjectStore(
-        bucket,
-        prefix,
-        credentials=credentials,
-        region=services.settings.aws_region,
-        endpoint_url=services.settings.aws_endpoint_url,
-    )
-    return import_datasource(
-        services.sessions,
-        datasource_id,
-        store,
-        trigger=trigger,
-        owner=services.owner,
-        run_id=run_id,
-        now=utcnow,
-        stale_after=timedelta(seconds=services.settings.lease_seconds),
-    )
+    return import_through_role(services, MetricsConnector(datasource_id), trigger=trigger, run_id=run_id)
 
 
 def run_import(services: Services, datasource_id: str, *, trigger: str) -> ImportRecord:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,9 +15,10 @@ import sqlalchemy as sa
 
 from control_plane.billing.importer import import_billing
 from control_plane.billing.store import CostStore
-from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant
+from control_plane.models import BillingDatasource, BillingFile, BillingPeriod
 from control_plane.storage import AwsCredentials, S3ObjectStore
 from devtools.sample_cur import cur_table, guide_cur, write_cur
+from tests.control_plane.imports.support import add_billing_datasource
 
 BUCKET = "customer-billing"
 PREFIX = "cur/"
@@ -41,29 +40,7 @@ def s3(moto):
 
 @pytest.fixture
 def datasource_id(sessions):
-    suffix = uuid.uuid4().hex[:12]
-    with sessions.begin() as session:
-        session.add(
-            Tenant(
-                id=f"ten_{suffix}",
-                name=f"tenant-{suffix}",
-                token_hash=hashlib.sha256(suffix.encode()).hexdigest(),
-                service_account_email=f"costory-{suffix}@example.iam.gserviceaccount.com",
-                google_subject_id=str(10**20 + int(suffix, 16) % 10**20),
-            )
-        )
-        session.flush()
-        session.add(
-            BillingDatasource(
-                id=f"bds_{suffix}",
-                tenant_id=f"ten_{suffix}",
-                name="bill",
-                bucket_name=BUCKET,
-                prefix=PREFIX,
-                role_arn="arn:aws:iam::123456789012:role/costory-billing",
-            )
-        )
-    return f"bds_{suffix}"
+    return add_billing_datasource(sessions, prefix=PREFIX)[1]
 
 
 def run(sessions, settings, moto, datasource_id):

@@ -13,12 +13,10 @@ month whose files were all removed is a different thing and keeps its data, see 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,9 +32,9 @@ import sqlalchemy as sa
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.imports import guards
-from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, ImportRecord, MetricsDatasource, Tenant
+from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, ImportRecord, MetricsDatasource
 from devtools.sample_cur import cur_key, cur_table
-from tests.control_plane.imports.support import Metric, add_datasource, files, values
+from tests.control_plane.imports.support import Metric, add_billing_datasource, add_datasource, files, values
 
 REPO = Path(__file__).resolve().parents[3]
 PEAK_RSS_BOUND = 600 << 20
@@ -435,7 +433,7 @@ def table(moto_server, tmp_path_factory):
             datasource_id = add_datasource(sessions, Metric(), prefix=prefix)
             bucket, good_key, good = METRICS_BUCKET, "good.parquet", good_metrics_file()
         else:
-            datasource_id = add_billing_datasource(sessions, prefix)
+            datasource_id = add_billing_datasource(sessions, prefix=prefix)[1]
             bucket, good_key, good = BILLING_BUCKET, cur_key("", EXPORT, "2026-01"), good_cur_file()
         s3.put_object(Bucket=bucket, Key=prefix + good_key, Body=good)
         s3.put_object(Bucket=bucket, Key=prefix + case.name, Body=case.body())
@@ -458,26 +456,6 @@ def table(moto_server, tmp_path_factory):
     engine.dispose()
 
 
-def add_billing_datasource(sessions, prefix: str) -> str:
-    suffix = uuid.uuid4().hex[:12]
-    with sessions.begin() as session:
-        session.add(
-            Tenant(
-                id=f"ten_{suffix}",
-                name=f"tenant-{suffix}",
-                token_hash=hashlib.sha256(suffix.encode()).hexdigest(),
-                service_account_email=f"costory-{suffix}@example.iam.gserviceaccount.com",
-                google_subject_id=str(10**20 + int(suffix, 16) % 10**20),
-            )
-        )
-        session.flush()
-        session.add(
-            BillingDatasource(
-                id=f"bds_{suffix}", tenant_id=f"ten_{suffix}", name="bill", bucket_name=BILLING_BUCKET, prefix=prefix,
-                role_arn="arn:aws:iam::123456789012:role/costory-billing",
-            )
-        )
-    return f"bds_{suffix}"
 
 
 # -- what each case must show --------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import boto3
 import pytest
 import sqlalchemy as sa
 
@@ -45,19 +44,6 @@ def team(name):
 
 def run_metrics(sessions, datasource_id, store, clock):
     return import_datasource(sessions, datasource_id, store, trigger="MANUAL", owner="test:1", now=clock, retry=NO_WAIT)
-
-
-@pytest.fixture
-def billing_s3(moto):
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto.endpoint,
-        region_name=REGION,
-        aws_access_key_id=CREDENTIALS.access_key_id,
-        aws_secret_access_key=CREDENTIALS.secret_access_key,
-    )
-    client.create_bucket(Bucket=BILLING_BUCKET)
-    return client
 
 
 def billing_store(moto, prefix: str = BILLING_PREFIX) -> S3ObjectStore:

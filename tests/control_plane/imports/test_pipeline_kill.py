@@ -13,7 +13,6 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import boto3
 import pytest
 import sqlalchemy as sa
 
@@ -97,19 +96,6 @@ def history(sessions, column, datasource_id) -> list[tuple[str, str | None]]:
             .order_by(ImportRecord.id)
         )
         return [(status, error) for status, error in rows]
-
-
-@pytest.fixture
-def billing_s3(moto):
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto.endpoint,
-        region_name=REGION,
-        aws_access_key_id=CREDENTIALS.access_key_id,
-        aws_secret_access_key=CREDENTIALS.secret_access_key,
-    )
-    client.create_bucket(Bucket=BILLING_BUCKET)
-    return client
 
 
 def billed(settings, tenant_id) -> list[Decimal]:

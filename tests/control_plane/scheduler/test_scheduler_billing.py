@@ -17,6 +17,7 @@ from control_plane.billing import service as billing
 from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions.service import create_dimension
+from control_plane.imports.errors import TerminalImportError
 from control_plane.jobs import scheduler_for
 from control_plane.models import BillingDatasource, BillingPeriod, Dimension, ImportRun, Tenant
 from control_plane.scheduler import RunKind, plan_due_runs
@@ -328,7 +329,7 @@ class TestExecution:
 
     def test_a_deleted_datasource_fails_its_run(self, sessions, make_services):
         services = make_services(StandInAccess())
-        with pytest.raises(billing.TerminalImportError, match="bds_gone"):
+        with pytest.raises(TerminalImportError, match="bds_gone"):
             billing.execute_import(services, "bds_gone")
 
 
