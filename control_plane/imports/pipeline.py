@@ -309,7 +309,10 @@ def _run_unit(
                 return
             unit = refreshed
             if attempt == retry.attempts:
-                raise reading_failure(changed, bucket, unit.name) from changed
+                raise TransientImportError(
+                    f"{changed.location} was replaced {retry.attempts} times while it was read; the import is "
+                    "retried automatically once the export stops rewriting it."
+                ) from changed
         except ObjectReadError as error:
             failure = reading_failure(error, bucket, error.location.partition(f"{bucket}/")[2] or unit.name)
             if not failure.transient or attempt == retry.attempts:

@@ -200,6 +200,26 @@ class TestReplacedMidRead:
         assert len(client.gets) > 2
 
 
+    def test_metrics_a_file_replaced_on_every_read_is_transient_and_loads_nothing(self, sessions, bucket, clock):
+        ds = add_datasource(sessions)
+        bucket.put("2024-01-01.parquet", usage(["2024-01-01"], ["a"], [3]))
+        store = bucket.store()
+
+        def replace_before_every_read(_key, _number):
+            bucket.put("2024-01-01.parquet", usage(["2024-01-01"], ["a"], [float(_number)]))
+
+        with_faults(store, replace_before_every_read)
+        with pytest.raises(TransientImportError) as raised:
+            run_metrics(sessions, ds, store, clock)
+
+        assert raised.value.message == (
+            f"s3://{BUCKET}/{PREFIX}2024-01-01.parquet was replaced 3 times while it was read; the import is retried "
+            "automatically once the export stops rewriting it."
+        )
+        assert values(sessions, ds) == []
+        assert files(sessions, ds) == []
+
+
 class TestKeysThatCouldNameAnotherObject:
     @pytest.mark.parametrize(
         ("name", "reason"),
