@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -148,14 +148,35 @@ class StagedPartition:
     final: Path
     month: str
     partition_id: int
+    files: tuple[ObjectInfo, ...] = ()
     rows: int = 0
     billed: Decimal = Decimal(0)
-    files: tuple[ObjectInfo, ...] = ()
+    _writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        """Append normalized rows (COST_SCHEMA) to the staged file."""
+        if self._writer is None:
+            self.staged.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.staged, COST_SCHEMA, compression="zstd")
+        self._writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        self.rows += table.num_rows
+        self.billed += pc.sum(table.column("BilledCost")).as_py() or Decimal(0)
+
+    def close(self) -> None:
+        """Finish the file (a month without rows is an empty partition)."""
+        if self._writer is None:
+            self.write(COST_SCHEMA.empty_table())
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def publish(self) -> None:
         self.staged.replace(self.final)
 
     def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.staged.unlink(missing_ok=True)
 
 
@@ -230,55 +251,41 @@ class BillingConnector:
             raise Quarantine(f"{problem}. Export it under a valid billing period.", key=unit.objects[0].key)
         partition_id = self._new_partition_id()
         staged: StagedPartition | None = None
-        writer: pq.ParquetWriter | None = None
         try:
             for obj in unit.objects:
-                for table in self._normalized_batches(obj, store, month, partition_id, staged):
+                for table in self._normalized_batches(obj, store, month, partition_id, staged.rows if staged else 0):
                     if staged is None:
                         month = month or str(table.column("x_BillingPeriod")[0])
-                        if (problem := month_problem(month)) is not None:
-                            raise Quarantine(f"{problem}.", key=obj.key)
-                        path = self.costs.month_path(self.tenant_id, self.datasource_id, month)
-                        staged = StagedPartition(
-                            self.costs.staging_path(self.tenant_id, self.datasource_id, month, partition_id),
-                            path,
-                            month,
-                            partition_id,
-                            files=unit.objects,
-                        )
-                        staged.staged.parent.mkdir(parents=True, exist_ok=True)
-                        writer = pq.ParquetWriter(staged.staged, COST_SCHEMA, compression="zstd")
-                    assert writer is not None  # set with staged
-                    writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
-                    staged.rows += table.num_rows
-                    staged.billed += pc.sum(table.column("BilledCost")).as_py() or Decimal(0)
-            if staged is None:  # no rows at all: an empty month
+                        staged = self._stage(month, partition_id, unit, obj.key)
+                    staged.write(table)
+            if staged is None:  # no rows at all: a month without charges
                 month = month or _month_from_key(unit.objects[0].key)
                 if month is None:
                     raise Quarantine("The file has no rows and no `BILLING_PERIOD=` folder.", key=unit.objects[0].key)
-                staged = StagedPartition(
-                    self.costs.staging_path(self.tenant_id, self.datasource_id, month, partition_id),
-                    self.costs.month_path(self.tenant_id, self.datasource_id, month),
-                    month,
-                    partition_id,
-                    files=unit.objects,
-                )
-                staged.staged.parent.mkdir(parents=True, exist_ok=True)
-                pq.write_table(COST_SCHEMA.empty_table(), staged.staged)
-            if writer is not None:
-                writer.close()
-                writer = None
+                staged = self._stage(month, partition_id, unit, unit.objects[0].key)
+            staged.close()
             return staged
         except BaseException:
-            if writer is not None:
-                writer.close()
             if staged is not None:
                 staged.discard()
             raise
 
-    def _normalized_batches(self, obj, store, month, partition_id, staged):
-        """The file's rows as COST_SCHEMA tables, batch by batch, checked; a problem quarantines the file."""
-        offset = staged.rows if staged is not None else 0
+    def _stage(self, month: str, partition_id: int, unit: Unit, key: str) -> StagedPartition:
+        if (problem := month_problem(month)) is not None:
+            raise Quarantine(f"{problem}.", key=key)
+        return StagedPartition(
+            self.costs.staging_path(self.tenant_id, self.datasource_id, month, partition_id),
+            self.costs.month_path(self.tenant_id, self.datasource_id, month),
+            month,
+            partition_id,
+            files=unit.objects,
+        )
+
+    def _normalized_batches(
+        self, obj: ObjectInfo, store: ObjectStore, month: str | None, partition_id: int, offset: int
+    ) -> Iterator[pa.Table]:
+        """The file's rows as COST_SCHEMA tables, batch by batch, checked (x_RowIds from ``offset``); a problem
+        quarantines the file."""
         source = store.open(obj.key, obj.etag)
         try:
             file = guards.open_parquet(source)
