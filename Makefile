@@ -15,7 +15,11 @@ PLUGIN_DIR := $(MIRROR)/registry.terraform.io/costory-io/costory/$(PROVIDER_VERS
 PLUGIN := $(PLUGIN_DIR)/terraform-provider-costory_v$(PROVIDER_VERSION)
 TERRAFORMRC := $(PROVIDER_DIR)/terraform.rc
 
-.PHONY: help install proto provider postgres test lint demo bench clean
+TOOLS := $(CURDIR)/.tools
+BQEMULATOR := $(TOOLS)/bqemulator/bin/bqemulator
+AZURITE := $(TOOLS)/node_modules/.bin/azurite
+
+.PHONY: help install proto provider postgres emulators test lint demo bench clean
 
 help:
 	@echo "make demo   - the split-shared-api-costs guide on moto + SQLite: apply, import, per-team table, stop"
@@ -69,9 +73,22 @@ postgres:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else echo "PostgreSQL server binaries (initdb, pg_ctl) are missing: install your distribution's postgresql package"; exit 1; fi
 
+# Emulators of the clouds' billing stores, started by the tests on loopback: bqemulator (BigQuery) in a venv of
+# its own (it pins grpcio-tools and protobuf below ours), Azurite (Azure Blob Storage) from npm.
+$(BQEMULATOR):
+	$(PYTHON) -m venv $(TOOLS)/bqemulator
+	$(TOOLS)/bqemulator/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bqemulator/bin/pip install --quiet 'bqemulator==1.4.0'
+
+$(AZURITE):
+	@mkdir -p $(TOOLS)
+	cd $(TOOLS) && npm install --silent --no-audit --no-fund --prefix $(TOOLS) azurite@3 >/dev/null
+
+emulators: $(BQEMULATOR) $(AZURITE)
+
 # Lint first (seconds), then the suite on two workers: it is I/O- and subprocess-bound (terraform, moto,
 # PostgreSQL), so two workers halve the wall time on a 2-core machine.
-test: lint provider postgres
+test: lint provider postgres emulators
 	$(PY) -m pytest -n 2
 
 # ruff (import sorting, bugbear) and mypy, configured in pyproject.toml.
@@ -88,4 +105,4 @@ bench: provider
 	$(PY) bench/allocation_bench.py
 
 clean:
-	rm -rf $(PROVIDER_DIR) .pytest_cache
+	rm -rf $(PROVIDER_DIR) $(TOOLS) .pytest_cache

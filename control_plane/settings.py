@@ -136,3 +136,40 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    # -- billing sources other than AWS (control_plane/billing/sources/, control_plane/billing/feeds.py) --
+
+    secret_key: str | None = None
+    """Key that encrypts datasource secrets at rest (`admin_api_key`, `api_key`, `sas_url`): a Fernet key, 32
+    url-safe base64-encoded bytes, e.g. from `costory-control-plane secrets new-key` (env `COSTORY_SECRET_KEY`).
+    Unset: a key is generated once into `<data_dir>/secret.key` (mode 0600); several replicas must share one
+    key, so set it explicitly in production."""
+
+    anthropic_api_url: str = "https://api.anthropic.com"
+    """Base URL of the Anthropic Admin API (env `COSTORY_ANTHROPIC_API_URL`)."""
+
+    openai_api_url: str = "https://api.openai.com"
+    """Base URL of the OpenAI API (env `COSTORY_OPENAI_API_URL`)."""
+
+    cursor_api_url: str = "https://api.cursor.com"
+    """Base URL of the Cursor Admin API (env `COSTORY_CURSOR_API_URL`)."""
+
+    elastic_api_url: str = "https://api.elastic-cloud.com"
+    """Base URL of the Elastic Cloud API (env `COSTORY_ELASTIC_API_URL`)."""
+
+    bigquery_api_url: str | None = None
+    """Send BigQuery calls to this endpoint instead of Google's, e.g. a `bqemulator` on loopback
+    (env `COSTORY_BIGQUERY_API_URL`)."""
+
+    elastic_ecu_usd: str = "1.0"
+    """US dollars per Elastic Consumption Unit (ECU), for Elastic Cloud costs: 1 ECU is priced at $1.00 unless
+    your contract says otherwise (env `COSTORY_ELASTIC_ECU_USD`). The ECU amount is kept in
+    `PricingCurrencyEffectiveCost`."""
+
+    api_refresh_days: int = 7
+    """Billing APIs that cannot say what changed (Anthropic, OpenAI, Cursor, Elastic) are re-read for this many
+    trailing days at every import; older days are kept as imported (env `COSTORY_API_REFRESH_DAYS`)."""
+
+    api_backfill_days: int = 90
+    """How far back the first import of such a source reads when it has no `start_date`
+    (env `COSTORY_API_BACKFILL_DAYS`)."""

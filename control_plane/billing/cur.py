@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from control_plane.billing.schema import COST_SCHEMA, MONEY, TIMESTAMP
+from control_plane.billing.schema import MONEY, TIMESTAMP, source_table, with_row_identity
 
 REQUIRED_COLUMNS = ("line_item_usage_start_date", "line_item_unblended_cost")
 BILLING_PERIOD_IN_KEY = re.compile(r"BILLING_PERIOD=(\d{4}-\d{2})")
@@ -107,15 +107,16 @@ def normalize(
         "x_Operation": text("line_item_operation"),
         "x_LineItemType": line_item_type,
         "x_IamPrincipal": text("line_item_iam_principal"),
-        "x_DatasourceId": pa.array(np.full(rows, datasource_id, dtype=object), pa.string()),
-        "x_BillingPeriod": pa.array(np.full(rows, billing_period, dtype=object), pa.string()),
-        "x_RowId": pa.array(
-            (np.int64(partition_id) << 32) + np.arange(first_row, first_row + rows, dtype=np.int64), pa.int64()
-        ),
     }
     if columns["ChargePeriodStart"].null_count:
         raise NotACurFile(f"{columns['ChargePeriodStart'].null_count} rows without line_item_usage_start_date")
-    return pa.Table.from_arrays([columns[f.name] for f in COST_SCHEMA], schema=COST_SCHEMA)
+    return with_row_identity(
+        source_table(columns, rows),
+        datasource_id=datasource_id,
+        billing_period=billing_period,
+        partition_id=partition_id,
+        first_row=first_row,
+    )
 
 
 def _timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array:
