@@ -1,11 +1,14 @@
 """AWS Cost and Usage Report 2.0 (Data Exports, Parquet) -> the normalized cost table, column by column.
 
-Everything is pyarrow compute over whole columns; no Python loop touches a line item.
+Everything is pyarrow compute over whole columns; no Python loop touches a line item. Amazon Bedrock rows (first-party
+models, and third-party models billed through AWS Marketplace) are recognised as AI usage: model and token type come
+out of the product name and usage type (docs/sources/aws.md).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +19,8 @@ from control_plane.billing.schema import MONEY, TIMESTAMP, source_table, with_ro
 REQUIRED_COLUMNS = ("line_item_usage_start_date", "line_item_unblended_cost")
 BILLING_PERIOD_IN_KEY = re.compile(r"BILLING_PERIOD=(\d{4}-\d{2})")
 USER_TAG_PREFIX = "user_"
+RESOURCE_TAG_PREFIX = "resourceTags/"
+"""In CUR 2.0's `tags` column, resource tags carry this prefix; principal tags keep theirs (`iamPrincipal/team`)."""
 MONEY_LIMIT = 10 ** (MONEY.precision - MONEY.scale)
 """Amounts are held below this (in absolute value): 10^16 of any currency is no bill."""
 
@@ -32,6 +37,32 @@ CHARGE_CATEGORIES = {
     "SavingsPlanRecurringFee": "Purchase",
     "SavingsPlanUpfrontFee": "Purchase",
 }
+
+
+BEDROCK_PRODUCT_CODE = "AmazonBedrock"
+BEDROCK_SERVICE = "Amazon Bedrock"
+MARKETPLACE_BEDROCK_SUFFIX = r" \(Amazon Bedrock Edition\)$"
+"""Third-party models (Claude, ...) are billed through AWS Marketplace: an opaque product code, and a product name
+such as "Claude 3 Haiku (Amazon Bedrock Edition)"."""
+FIRST_PARTY_MODEL = (
+    r"^(?:[A-Z]{2,4}[0-9]*-)?(?P<model>.+?)"
+    r"-(?:input-tokens|output-tokens|cache-read-input-token-count|cache-write-input-token-count)$"
+)
+"""The model segment of a first-party usage type: `USE1-Claude3Haiku-input-tokens` -> `Claude3Haiku`."""
+TOKEN_TYPES = (
+    ("cache_read", r"cache[-_]?read"),
+    ("cache_write", r"cache[-_]?write"),
+    ("input", r"-input-tokens(?:-|$)|[:_]input_?tokens?"),
+    ("output", r"-output-tokens(?:-|$)|[:_]output_?tokens?"),
+)
+"""Token type from the lower-cased usage type, first match wins (cache first: a cache read is an input token count).
+First-party: `-input-tokens`, `-output-tokens`, `-cache-read-input-token-count`, `-cache-write-input-token-count`;
+Marketplace: `USW2-MP:USW2_InputTokenCount-Units`, `USW2-MP:USW2_output_tokens_standard-Units`."""
+TOKENS_PER_UNIT = (
+    (1_000, r"^(?:1k|1,000|1000) |^thousand"),
+    (1_000_000, r"^(?:1m|1,000,000|1000000) |^million"),
+)
+"""A token row's `pricing_unit` of "1K tokens" / "1M tokens" means its usage amount counts thousands / millions."""
 
 
 class NotACurFile(ValueError):
@@ -84,6 +115,15 @@ def normalize(
     billed = column("line_item_unblended_cost", MONEY)
     net = column("line_item_net_unblended_cost", MONEY)
     line_item_type = text("line_item_line_item_type")
+    product_code = text("line_item_product_code")
+    usage_type = text("line_item_usage_type")
+    bedrock = _bedrock(
+        product_code,
+        text("product_product_name"),
+        usage_type,
+        text("pricing_unit"),
+        column("line_item_usage_amount", pa.float64()),
+    )
     columns = {
         "ChargePeriodStart": column("line_item_usage_start_date", TIMESTAMP),
         "ChargePeriodEnd": column("line_item_usage_end_date", TIMESTAMP),
@@ -93,20 +133,24 @@ def normalize(
         "ListCost": column("pricing_public_on_demand_cost", MONEY),
         "BillingCurrency": pc.coalesce(text("line_item_currency_code"), pa.scalar("USD")),
         "Provider": pa.array(np.full(rows, "AWS", dtype=object), pa.string()),
-        "ServiceName": text("product_product_name", "line_item_product_code"),
+        "ServiceName": pc.coalesce(bedrock.service_name, text("product_product_name", "line_item_product_code")),
         "ServiceCategory": text("product_product_family", "product_family"),
         "ChargeCategory": _charge_category(line_item_type),
         "SubAccountId": text("line_item_usage_account_id"),
         "BillingAccountId": text("bill_payer_account_id"),
         "ResourceId": text("line_item_resource_id"),
         "RegionId": text("product_region_code"),
-        "ConsumedQuantity": column("line_item_usage_amount", pa.float64()),
+        "ConsumedQuantity": bedrock.quantity,
+        "ConsumedUnit": bedrock.unit,
+        "ResourceName": bedrock.product_name,
         "Tags": _tags(cur, rows),
-        "x_ProductCode": text("line_item_product_code"),
-        "x_UsageType": text("line_item_usage_type"),
+        "x_ProductCode": product_code,
+        "x_UsageType": usage_type,
         "x_Operation": text("line_item_operation"),
         "x_LineItemType": line_item_type,
         "x_IamPrincipal": text("line_item_iam_principal"),
+        "x_Model": bedrock.model,
+        "x_TokenType": bedrock.token_type,
     }
     if columns["ChargePeriodStart"].null_count:
         raise NotACurFile(f"{columns['ChargePeriodStart'].null_count} rows without line_item_usage_start_date")
@@ -162,15 +206,85 @@ def _charge_category(line_item_type: pa.Array) -> pa.Array:
 
 
 def _tags(cur: pa.Table, rows: int) -> pa.Array:
-    """CUR 2.0 `resource_tags` with user tags' `user_` prefix removed (`user_team` -> `team`)."""
+    """CUR 2.0 tags under the keys a rule names: `resource_tags` with the user tags' `user_` prefix removed
+    (`user_team` -> `team`), or, where the export has the `tags` column (every tag source, keyed by prefix), that
+    column with resource tags' `resourceTags/` prefix removed and every other prefix kept (`iamPrincipal/team`,
+    `accountTag/...`, `costCategory/...`). A row whose `tags` is null falls back to its `resource_tags`."""
+    resource_tags = _tag_map(cur, "resource_tags", rows, (USER_TAG_PREFIX,))
+    if "tags" not in cur.column_names:
+        return resource_tags
+    tags = _tag_map(cur, "tags", rows, (RESOURCE_TAG_PREFIX, USER_TAG_PREFIX))
+    both = pa.concat_arrays([tags, resource_tags])
+    index = np.arange(rows, dtype=np.int64)
+    index = np.where(tags.is_valid().to_numpy(zero_copy_only=False), index, index + rows)
+    return both.take(pa.array(index, pa.int64()))
+
+
+def _tag_map(cur: pa.Table, name: str, rows: int, prefixes: tuple[str, ...]) -> pa.MapArray:
+    """The map column ``name`` (null when absent or not a map) with each of ``prefixes``, in turn, removed from the
+    start of a key."""
     map_type = pa.map_(pa.string(), pa.string())
-    if "resource_tags" not in cur.column_names:
+    if name not in cur.column_names:
         return pa.nulls(rows, map_type)
-    tags = cur.column("resource_tags").combine_chunks()
+    tags = cur.column(name).combine_chunks()
     if not pa.types.is_map(tags.type):
         return pa.nulls(rows, map_type)
     tags = tags.cast(map_type)
     keys = tags.keys
-    user = pc.starts_with(keys, USER_TAG_PREFIX)
-    keys = pc.if_else(user, pc.utf8_slice_codeunits(keys, len(USER_TAG_PREFIX)), keys)
+    for prefix in prefixes:
+        keys = pc.if_else(pc.starts_with(keys, prefix), pc.utf8_slice_codeunits(keys, len(prefix)), keys)
     return pa.MapArray.from_arrays(tags.offsets, keys, tags.items, mask=tags.is_null())
+
+
+@dataclass(frozen=True)
+class _Bedrock:
+    """The columns Bedrock recognition sets (null, or the generic value, on every other row)."""
+
+    service_name: pa.Array
+    product_name: pa.Array
+    model: pa.Array
+    token_type: pa.Array
+    unit: pa.Array
+    quantity: pa.Array
+
+
+def _bedrock(
+    product_code: pa.Array, product_name: pa.Array, usage_type: pa.Array, pricing_unit: pa.Array, usage: pa.Array
+) -> _Bedrock:
+    """Amazon Bedrock rows as AI usage, columnar.
+
+    1. A row is Bedrock when its product code is `AmazonBedrock` (first-party models) or its product name ends in
+       " (Amazon Bedrock Edition)" (third-party models billed through AWS Marketplace under an opaque code).
+    2. Model: the Marketplace product name without that suffix, else the usage type's model segment.
+    3. Token type from the usage type; a token row's unit is "Tokens", its quantity scaled from "1K/1M tokens".
+    4. Every other row keeps its usage amount and takes `pricing_unit` as its unit."""
+    null_text = pa.scalar(None, pa.string())
+    marketplace = pc.fill_null(pc.match_substring_regex(product_name, MARKETPLACE_BEDROCK_SUFFIX), False)
+    bedrock = pc.or_(pc.fill_null(pc.equal(product_code, BEDROCK_PRODUCT_CODE), False), marketplace)
+
+    named = pc.replace_substring_regex(product_name, MARKETPLACE_BEDROCK_SUFFIX, "")
+    from_usage = pc.struct_field(pc.extract_regex(usage_type, FIRST_PARTY_MODEL), [0])
+    model = pc.if_else(bedrock, pc.coalesce(pc.if_else(marketplace, named, null_text), from_usage), null_text)
+
+    lowered = pc.utf8_lower(usage_type)
+    matches = [
+        pc.if_else(pc.fill_null(pc.match_substring_regex(lowered, pattern), False), name, null_text)
+        for name, pattern in TOKEN_TYPES
+    ]
+    token_type = pc.if_else(bedrock, pc.coalesce(*matches), null_text)
+    is_token = pc.is_valid(token_type)
+
+    unit_text = pc.utf8_lower(pc.utf8_trim_whitespace(pricing_unit))
+    scale = pa.scalar(1.0)
+    for factor, pattern in TOKENS_PER_UNIT:
+        hit = pc.fill_null(pc.match_substring_regex(unit_text, pattern), False)
+        scale = pc.if_else(hit, float(factor), scale)
+    quantity = pc.if_else(is_token, pc.multiply(usage, scale), usage)
+    return _Bedrock(
+        service_name=pc.if_else(marketplace, BEDROCK_SERVICE, null_text),
+        product_name=pc.if_else(marketplace, product_name, null_text),
+        model=model,
+        token_type=token_type,
+        unit=pc.if_else(is_token, "Tokens", pricing_unit),
+        quantity=quantity,
+    )

@@ -8,8 +8,19 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from control_plane.allocation.engine import allocate
+from control_plane.allocation.rules import (
+    Allocation,
+    Exists,
+    MappingStrategy,
+    Matches,
+    Rule,
+    ValueMapping,
+    VirtualDimension,
+)
 from control_plane.billing.cur import NotACurFile, billing_period_of, normalize
 from control_plane.billing.schema import COST_SCHEMA
+from control_plane.dimensions.definition import column_kind
 from devtools.sample_cur import cur_table, guide_cur
 
 
@@ -159,9 +170,7 @@ def test_tags_keep_non_user_keys_and_strip_only_the_leading_user_prefix():
 
 
 def test_costs_are_decimal_with_twelve_places_from_cur_floats():
-    table = cur_table(
-        [{"line_item_unblended_cost": cost} for cost in (0.1, 0.00000015, 260.98, -1.0, 1e15)]
-    )
+    table = cur_table([{"line_item_unblended_cost": cost} for cost in (0.1, 0.00000015, 260.98, -1.0, 1e15)])
     costs = normalize(table, datasource_id="d", billing_period="2026-01", partition_id=1).column("BilledCost")
     assert costs.type == pa.decimal128(28, 12)
     assert [str(c) for c in costs.to_pylist()] == [
@@ -206,3 +215,203 @@ def test_rows_without_a_usage_start_are_refused():
     )
     with pytest.raises(NotACurFile, match="1 rows without line_item_usage_start_date"):
         normalize(cur, datasource_id="d", billing_period="2026-01", partition_id=1)
+
+
+# --- Amazon Bedrock, units and principal tags ------------------------------------------------------------------
+
+
+def normalized(rows: list[dict], **extra: list) -> list[dict]:
+    """``rows`` through normalize, with columns the sample CUR schema lacks (``pricing_unit``, ``tags``) added."""
+    table = cur_table(rows)
+    for name, values in extra.items():
+        arrow_type = pa.map_(pa.string(), pa.string()) if name == "tags" else pa.string()
+        table = table.append_column(name, pa.array(values, arrow_type))
+    return normalize(table, datasource_id="bds_1", billing_period="2026-01", partition_id=3).to_pylist()
+
+
+AI_COLUMNS = (
+    "ServiceName",
+    "ResourceName",
+    "x_ProductCode",
+    "x_Model",
+    "x_TokenType",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+)
+
+
+def ai_columns(row: dict) -> tuple:
+    return tuple(row[name] for name in AI_COLUMNS)
+
+
+def test_first_party_bedrock_rows_name_the_model_and_token_type_from_the_usage_type():
+    bedrock = {"line_item_product_code": "AmazonBedrock", "product_product_name": "Amazon Bedrock"}
+    rows = normalized(
+        [
+            {**bedrock, "line_item_usage_type": "USE1-Claude3Haiku-input-tokens", "line_item_usage_amount": 1.5},
+            {**bedrock, "line_item_usage_type": "USE1-Claude3Haiku-output-tokens", "line_item_usage_amount": 0.25},
+            {**bedrock, "line_item_usage_type": "USW2-Claude4.6Sonnet-cache-read-input-token-count"},
+            {**bedrock, "line_item_usage_type": "EUC1-NovaPro-cache-write-input-token-count"},
+            {**bedrock, "line_item_usage_type": "USE1-ModelUnit-Hours", "line_item_usage_amount": 24.0},
+        ],
+        pricing_unit=["1K tokens", "1K tokens", "1M tokens", "Tokens", "Hours"],
+    )
+    assert [ai_columns(row) for row in rows] == [
+        ("Amazon Bedrock", None, "AmazonBedrock", "Claude3Haiku", "input", 1500.0, "Tokens"),
+        ("Amazon Bedrock", None, "AmazonBedrock", "Claude3Haiku", "output", 250.0, "Tokens"),
+        ("Amazon Bedrock", None, "AmazonBedrock", "Claude4.6Sonnet", "cache_read", 1_000_000.0, "Tokens"),
+        ("Amazon Bedrock", None, "AmazonBedrock", "NovaPro", "cache_write", 1.0, "Tokens"),
+        # Bedrock, but not tokens (provisioned throughput): no model segment, no token type, the unit as priced.
+        ("Amazon Bedrock", None, "AmazonBedrock", None, None, 24.0, "Hours"),
+    ]
+
+
+def test_marketplace_bedrock_rows_are_amazon_bedrock_with_the_model_from_the_product_name():
+    marketplace = {
+        "line_item_product_code": "8vzv0cyl2xk3t4kq2d4q5ty2f",
+        "product_product_name": "Claude 3 Haiku (Amazon Bedrock Edition)",
+        "line_item_unblended_cost": 0.75,
+    }
+    rows = normalized(
+        [
+            {
+                **marketplace,
+                "line_item_usage_type": "USW2-MP:USW2_InputTokenCount-Units",
+                "line_item_usage_amount": 3e5,
+            },
+            {**marketplace, "line_item_usage_type": "USW2-MP:USW2_output_tokens_standard-Units"},
+            {**marketplace, "line_item_usage_type": "USW2-MP:USW2_cache_read_tokens_standard-Units"},
+            {**marketplace, "line_item_usage_type": "USW2-MP:USW2_cache_write_tokens_30m_standard-Units"},
+        ],
+        pricing_unit=["Units", "Units", "Units", "Units"],
+    )
+    name = "Claude 3 Haiku (Amazon Bedrock Edition)"
+    code = "8vzv0cyl2xk3t4kq2d4q5ty2f"
+    assert [ai_columns(row) for row in rows] == [
+        ("Amazon Bedrock", name, code, "Claude 3 Haiku", "input", 300_000.0, "Tokens"),
+        ("Amazon Bedrock", name, code, "Claude 3 Haiku", "output", 1.0, "Tokens"),
+        ("Amazon Bedrock", name, code, "Claude 3 Haiku", "cache_read", 1.0, "Tokens"),
+        ("Amazon Bedrock", name, code, "Claude 3 Haiku", "cache_write", 1.0, "Tokens"),
+    ]
+    assert (rows[0]["BilledCost"], rows[0]["ChargeCategory"], rows[0]["x_UsageType"]) == (
+        Decimal("0.750000000000"),
+        "Usage",
+        "USW2-MP:USW2_InputTokenCount-Units",
+    )
+
+
+def test_other_rows_keep_their_service_and_take_the_pricing_unit():
+    rows = normalized(
+        [
+            {
+                "line_item_product_code": "AmazonApiGateway",
+                "product_product_name": "Amazon API Gateway",
+                "line_item_usage_type": "USE1-ApiGatewayRequest",
+                "line_item_usage_amount": 1331.0,
+            },
+            # Looks like a token usage type, but the product is not Bedrock: left alone.
+            {
+                "line_item_product_code": "AmazonSageMaker",
+                "product_product_name": "Amazon SageMaker",
+                "line_item_usage_type": "USE1-Endpoint-input-tokens",
+                "line_item_usage_amount": 2.0,
+            },
+            # A Marketplace product that is not a Bedrock edition.
+            {
+                "line_item_product_code": "abc123marketplace",
+                "product_product_name": "Some Firewall (AWS Marketplace)",
+                "line_item_usage_type": "USE1-MP:USE1_InputTokenCount-Units",
+                "line_item_usage_amount": 5.0,
+            },
+        ],
+        pricing_unit=["Requests", "1K tokens", None],
+    )
+    assert [ai_columns(row) for row in rows] == [
+        ("Amazon API Gateway", None, "AmazonApiGateway", None, None, 1331.0, "Requests"),
+        ("Amazon SageMaker", None, "AmazonSageMaker", None, None, 2.0, "1K tokens"),
+        ("Some Firewall (AWS Marketplace)", None, "abc123marketplace", None, None, 5.0, None),
+    ]
+
+
+def test_principal_tags_keep_their_full_key_next_to_user_tags():
+    tags = [("user_team", "payments"), ("iamPrincipal/team", "search"), ("aws_createdBy", "alice")]
+    assert one(line_item_unblended_cost=1.0, resource_tags=tags)["Tags"] == [
+        ("team", "payments"),
+        ("iamPrincipal/team", "search"),
+        ("aws_createdBy", "alice"),
+    ]
+
+
+def test_the_tags_column_drops_only_the_resource_tag_prefix_and_falls_back_to_resource_tags_when_null():
+    rows = normalized(
+        [
+            {"line_item_unblended_cost": 1.0, "resource_tags": [("user_team", "ignored-when-tags-present")]},
+            {"line_item_unblended_cost": 1.0, "resource_tags": [("user_team", "payments")]},
+        ],
+        tags=[
+            [
+                ("resourceTags/user_team", "search"),
+                ("resourceTags/app", "api"),
+                ("iamPrincipal/team", "ml"),
+                ("accountTag/env", "prod"),
+                ("costCategory/unit", "R&D"),
+            ],
+            None,
+        ],
+    )
+    assert [row["Tags"] for row in rows] == [
+        [
+            ("team", "search"),
+            ("app", "api"),
+            ("iamPrincipal/team", "ml"),
+            ("accountTag/env", "prod"),
+            ("costCategory/unit", "R&D"),
+        ],
+        [("team", "payments")],
+    ]
+
+
+def test_a_rule_can_place_bedrock_cost_by_principal_tag_then_by_principal():
+    """Row 0: tagged principal -> its tag. Row 1: untagged role -> the role name from x_IamPrincipal.
+    Row 2: neither -> leftover. Costs $1.20, $0.30, $2.00 each land whole."""
+    bedrock = {"line_item_product_code": "AmazonBedrock", "line_item_usage_type": "USE1-Claude3Haiku-input-tokens"}
+    costs = normalize(
+        cur_table(
+            [
+                {
+                    **bedrock,
+                    "line_item_unblended_cost": 1.2,
+                    "line_item_iam_principal": "arn:aws:sts::123456789012:assumed-role/Shared/alice",
+                    "resource_tags": [("iamPrincipal/team", "search")],
+                },
+                {
+                    **bedrock,
+                    "line_item_unblended_cost": 0.3,
+                    "line_item_iam_principal": "arn:aws:iam::123456789012:role/payments",
+                },
+                {"line_item_product_code": "AmazonS3", "line_item_unblended_cost": 2.0},
+            ]
+        ),
+        datasource_id="bds_1",
+        billing_period="2026-01",
+        partition_id=1,
+    )
+    assert column_kind("tag:iamPrincipal/team") is None
+    assert column_kind("x_IamPrincipal") is None
+    dimension = VirtualDimension(
+        "team",
+        (
+            Rule("principal tag", Exists("tag:iamPrincipal/team"), Allocation.from_column("tag:iamPrincipal/team")),
+            Rule(
+                "principal role",
+                Matches("x_IamPrincipal", ":role/"),
+                Allocation.from_column("x_IamPrincipal", ValueMapping(MappingStrategy.REGEX, regex=r":role/(.+)$")),
+            ),
+        ),
+    )
+    result = allocate(costs, dimension).allocations
+    assert [(r["row_id"], r["value"], r["amount"], r["rule"]) for r in result.to_pylist()] == [
+        (0, "search", Decimal("1.20"), "principal tag"),
+        (1, "payments", Decimal("0.30"), "principal role"),
+        (2, "Unallocated", Decimal("2.00"), None),
+    ]
