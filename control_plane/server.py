@@ -26,11 +26,13 @@ from control_plane.metrics.grpc import MetricsDatasourceServicer
 from control_plane.rpc import Edge
 from control_plane.services import Services, build_services
 from control_plane.settings import Settings
+from control_plane.teams.grpc import TeamServicer
 from control_plane.tenants.grpc import TenantServicer
 from costory_proto.costory.v1 import (
     billing_datasource_pb2_grpc,
     cost_pb2_grpc,
     metrics_datasource_pb2_grpc,
+    team_pb2_grpc,
     tenant_pb2_grpc,
     virtual_dimension_pb2_grpc,
 )
@@ -92,6 +94,7 @@ def add_servicers(server: grpc.Server, services: Services) -> None:
         VirtualDimensionServicer(services), server
     )
     cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(services), server)
+    team_pb2_grpc.add_TeamServiceServicer_to_server(TeamServicer(services), server)
 
 
 def bind_http(address: str) -> socket.socket:
