@@ -94,7 +94,7 @@ def from_message(message: Message, attributes: tuple[Attribute, ...], hint: dict
             else:
                 value[name] = [_scalar(field, item) for item in items]
         elif field.has_presence and not message.HasField(name):
-            value[name] = None
+            value[name] = attribute.default
         elif field.message_type is not None:
             value[name] = from_message(getattr(message, name), attribute.nested, held)
         else:

@@ -27,6 +27,23 @@ def _configurable(terraform_type: TerraformType):
     return [a for a in terraform_type.attributes if a.required or a.optional]
 
 
+def with_defaults(attributes, value: dict) -> tuple[dict, bool]:
+    """``value`` with each unset attribute that has a default set to it, in nested objects too. Also says
+    whether a default was set inside a list of objects: Terraform accepts that from a provider only under its
+    legacy type system (such attributes are plain typed attributes so that HCL takes them as blocks too)."""
+    filled = dict(value)
+    nested_default = False
+    for attribute in attributes:
+        current = filled.get(attribute.name)
+        if current is None and attribute.default is not None:
+            filled[attribute.name] = attribute.default
+        elif attribute.nested and isinstance(current, list):
+            items = [with_defaults(attribute.nested, item)[0] if isinstance(item, dict) else item for item in current]
+            nested_default = nested_default or items != current
+            filled[attribute.name] = items
+    return filled, nested_default
+
+
 def _diagnostics_of(findings, *, errors: bool) -> list[Diagnostic]:
     """costory.v1.Finding messages as diagnostics on the attribute each names (errors only if asked)."""
     out = []
@@ -69,7 +86,7 @@ class Resource:
         """The planned state and the paths that force replacement."""
         if proposed is None:
             return None, [], []
-        planned = dict(proposed)
+        planned, _ = with_defaults(self.type.attributes, proposed)
         if prior is None:
             for attribute in self.type.attributes:
                 if attribute.computed and planned.get(attribute.name) is None:

@@ -54,6 +54,8 @@ class Attribute:
     use_state_for_unknown: bool
     attribute_or_blocks: bool
     constant: str | None
+    default: str | None
+    """Planned when the configuration leaves the attribute unset, and shown when the API leaves it unset."""
     env_fallback: str | None
     description: str
 
@@ -143,6 +145,7 @@ def _attributes(message: Descriptor) -> tuple[Attribute, ...]:
                 use_state_for_unknown=option.use_state_for_unknown,
                 attribute_or_blocks=option.attribute_or_blocks,
                 constant=option.constant or None,
+                default=option.default_value if option.HasField("default_value") else None,
                 env_fallback=option.env_fallback or None,
                 description=option.description,
             )

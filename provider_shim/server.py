@@ -13,7 +13,7 @@ from costory_proto import tfplugin6_pb2_grpc
 from provider_shim import cty, wire
 from provider_shim.client import ControlPlane, ControlPlaneError, parse_base_url
 from provider_shim.diagnostics import Diagnostic, error, has_errors
-from provider_shim.resources import DataSource, Resource
+from provider_shim.resources import DataSource, Resource, with_defaults
 from provider_shim.schema import provider_schema
 
 log = logging.getLogger("provider_shim")
@@ -177,6 +177,7 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
             requires_replace=[wire.attribute_path(p) for p in replace],
             planned_private=request.prior_private,
             diagnostics=wire.diagnostics(diagnostics),
+            legacy_type_system=proposed is not None and with_defaults(resource.type.attributes, proposed)[1],
         )
 
     @_guarded(tf.ApplyResourceChange.Response)

@@ -49,8 +49,16 @@ def test_handshake_serves_tls_on_a_private_unix_socket_and_shuts_down(plugin):
     with dial(line) as channel:
         schema = tfplugin6_pb2_grpc.ProviderStub(channel).GetProviderSchema(tf.GetProviderSchema.Request(), timeout=10)
         assert sorted(schema.resource_schemas) == [
+            "costory_billing_datasource_anthropic",
             "costory_billing_datasource_aws",
+            "costory_billing_datasource_azure",
+            "costory_billing_datasource_cursor",
+            "costory_billing_datasource_elastic_cloud",
+            "costory_billing_datasource_gcp",
+            "costory_billing_datasource_openai",
             "costory_metrics_datasource_s3_parquet",
+            "costory_team",
+            "costory_team_member",
             "costory_virtual_dimension",
         ]
         assert sorted(schema.data_source_schemas) == ["costory_service_account"]

@@ -29,7 +29,15 @@ CONFIG = {
     "status": None,
     "type": None,
 }
-PRIOR = {**CONFIG, "id": "mds_1", "status": "OK", "type": "AwsS3V2"}
+PRIOR = {
+    **CONFIG,
+    "id": "mds_1",
+    "status": "OK",
+    "type": "AwsS3V2",
+    "prefix": "",
+    "metrics_definition": [{**DEFINITION, "unit": "count"}],
+}
+"""As the state holds it after apply or import: the public provider's defaults filled in."""
 
 
 @pytest.fixture
@@ -38,18 +46,35 @@ def resource():
 
 
 class TestPlan:
-    def test_create_marks_computed_unknown_except_constants(self, resource):
+    def test_create_marks_computed_unknown_except_constants_and_fills_defaults(self, resource):
         planned, replace, diagnostics = resource.plan(None, CONFIG)
-        assert planned == {**CONFIG, "id": UNKNOWN, "status": UNKNOWN, "type": "AwsS3V2"}
+        assert planned == {
+            **CONFIG,
+            "id": UNKNOWN,
+            "status": UNKNOWN,
+            "type": "AwsS3V2",
+            "prefix": "",
+            "metrics_definition": [{**DEFINITION, "unit": "count"}],
+        }
         assert (replace, diagnostics) == ([], [])
 
     def test_unchanged_configuration_plans_the_prior_state(self, resource):
         assert resource.plan(PRIOR, dict(PRIOR)) == (PRIOR, [], [])
 
+    def test_omitted_defaults_plan_no_change_against_an_imported_state(self, resource):
+        """The public provider's state holds `prefix = ""` and `unit = "count"`; a configuration that omits
+        them is the same object (it used to plan `prefix = null # forces replacement`)."""
+        assert resource.plan(PRIOR, {**CONFIG, "id": "mds_1", "status": "OK", "type": "AwsS3V2"}) == (PRIOR, [], [])
+
+    def test_a_set_value_overrides_the_default(self, resource):
+        planned, replace, _ = resource.plan(PRIOR, {**PRIOR, "prefix": "usage/"})
+        assert (planned["prefix"], replace) == ("usage/", [("prefix",)])
+
     def test_metrics_definition_updates_in_place(self, resource):
         second = {**DEFINITION, "metric_name": "errors", "value_column": "errors"}
         planned, replace, _ = resource.plan(PRIOR, {**PRIOR, "metrics_definition": [DEFINITION, second]})
-        assert planned == {**PRIOR, "metrics_definition": [DEFINITION, second], "status": UNKNOWN}
+        defaulted = [{**DEFINITION, "unit": "count"}, {**second, "unit": "count"}]
+        assert planned == {**PRIOR, "metrics_definition": defaulted, "status": UNKNOWN}
         assert replace == []
 
     @pytest.mark.parametrize("attribute", ["name", "bucket_name", "prefix", "role_arn"])
@@ -80,7 +105,8 @@ class TestMessages:
         value = {**PRIOR, "prefix": "metrics/", "metrics_definition": [DEFINITION, {**DEFINITION, "metric_name": "b"}]}
         message = to_message(pb.MetricsDatasource(id="mds_1", status="OK", type="AwsS3V2"), attributes, value)
         assert not message.metrics_definition[0].HasField("unit")
-        assert from_message(message, attributes, value) == value
+        defaulted = [{**d, "unit": "count"} for d in value["metrics_definition"]]
+        assert from_message(message, attributes, value) == {**value, "metrics_definition": defaulted}
 
     @pytest.mark.parametrize(
         ("held", "expected"), [(None, None), ([], [])], ids=["null-stays-null", "empty-stays-empty"]

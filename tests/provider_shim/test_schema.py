@@ -20,7 +20,19 @@ def flags(schema: tf.Schema) -> dict[str, tuple]:
 def test_types_found_in_the_proto():
     schema = provider_schema()
     assert schema.provider.type_name == "costory"
-    assert sorted(schema.resources) == ["costory_billing_datasource_aws", RESOURCE, "costory_virtual_dimension"]
+    assert sorted(schema.resources) == [
+        "costory_billing_datasource_anthropic",
+        "costory_billing_datasource_aws",
+        "costory_billing_datasource_azure",
+        "costory_billing_datasource_cursor",
+        "costory_billing_datasource_elastic_cloud",
+        "costory_billing_datasource_gcp",
+        "costory_billing_datasource_openai",
+        RESOURCE,
+        "costory_team",
+        "costory_team_member",
+        "costory_virtual_dimension",
+    ]
     assert sorted(schema.data_sources) == ["costory_service_account"]
 
 
@@ -50,7 +62,7 @@ def test_metrics_datasource_attributes():
         "id": ("string", False, False, True, False),
         "name": ("string", True, False, False, False),
         "bucket_name": ("string", True, False, False, False),
-        "prefix": ("string", False, True, False, False),
+        "prefix": ("string", False, True, True, False),  # O C, default ""
         "role_arn": ("string", True, False, False, False),
         # A plain list(object) attribute, so Terraform also accepts repeated blocks for it.
         "metrics_definition": (["list", definition], True, False, False, False),
@@ -90,3 +102,106 @@ def test_reference_docs_are_up_to_date():
         str(rel) for rel, text in documents().items() if not (DOCS / rel).exists() or (DOCS / rel).read_text() != text
     ]
     assert stale == [], f"run `python -m provider_shim.docs`: {stale}"
+
+
+# The public provider's flags (v0.2.11 and its newer commits), as /work/shared/reference/costory-provider.md lists
+# them: attribute -> (type, required, optional, computed, sensitive, requires_replace).
+R, O, C, S, RR = "R", "O", "C", "S", "RR"
+PUBLIC_BILLING_RESOURCES = {
+    "costory_billing_datasource_gcp": {
+        "id": (C,),
+        "status": (C,),
+        "name": (R, RR),
+        "bq_uri": (R, RR),
+        "is_detailed_billing": (O, RR),
+        "start_date": (O, RR),
+        "end_date": (O, RR),
+    },
+    "costory_billing_datasource_azure": {
+        "id": (C,),
+        "status": (C,),
+        "name": (R, RR),
+        "storage_account_name": (R, RR),
+        "container_name": (R, RR),
+        "actuals_path": (R, RR),
+        "amortized_path": (R, RR),
+        "sas_url": (R, S, RR),
+    },
+    "costory_billing_datasource_anthropic": {
+        "id": (C,),
+        "status": (C,),
+        "name": (R, RR),
+        "admin_api_key": (R, S, RR),
+        "type": (C,),
+        "bq_table_uri": (C, S),
+        "start_date": (O, RR),
+        "end_date": (O, RR),
+    },
+    "costory_billing_datasource_cursor": {
+        "id": (C,),
+        "status": (C,),
+        "name": (R, RR),
+        "admin_api_key": (R, S, RR),
+        "type": (C,),
+        "bq_table_uri": (C, S),
+        "start_date": (O, RR),
+        "end_date": (O, RR),
+    },
+    "costory_billing_datasource_elastic_cloud": {
+        "id": (C,),
+        "status": (C,),
+        "name": (R, RR),
+        "organization_id": (R, RR),
+        "api_key": (R, S, RR),
+        "type": (C,),
+        "bq_table_uri": (C, S),
+        "start_date": (O, RR),
+    },
+    "costory_billing_datasource_openai": {
+        "id": (C,),
+        "status": (C,),
+        "name": (R, RR),
+        "admin_api_key": (R, S, RR),
+        "type": (C,),
+        "bq_table_uri": (C, S),
+        "start_date": (O, RR),
+    },
+}
+BOOLEANS = {"is_detailed_billing"}
+
+
+def test_billing_datasources_match_the_public_provider_flag_for_flag():
+    resources = provider_schema().resources
+    for type_name, expected in PUBLIC_BILLING_RESOURCES.items():
+        terraform_type = resources[type_name]
+        actual = {
+            a.name: tuple(
+                flag
+                for flag, on in (
+                    (R, a.required),
+                    (O, a.optional),
+                    (C, a.computed),
+                    (S, a.sensitive),
+                    (RR, a.requires_replace),
+                )
+                if on
+            )
+            for a in terraform_type.attributes
+        }
+        assert actual == expected, type_name
+        types = {a.name: json.loads(wire._attribute(a).type) for a in terraform_type.attributes}
+        assert types == {n: "bool" if n in BOOLEANS else "string" for n in expected}, type_name
+
+
+def test_source_types_are_known_at_plan_time():
+    resources = provider_schema().resources
+    assert {
+        name: next(a.constant for a in resources[name].attributes if a.name == "type")
+        for name in PUBLIC_BILLING_RESOURCES
+        if name not in ("costory_billing_datasource_gcp", "costory_billing_datasource_azure")
+    } == {
+        "costory_billing_datasource_anthropic": "Anthropic",
+        "costory_billing_datasource_cursor": "Cursor",
+        "costory_billing_datasource_elastic_cloud": "ElasticCloud",
+        "costory_billing_datasource_openai": "OpenAI",
+    }

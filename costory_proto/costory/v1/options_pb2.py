@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63ostory/v1/options.proto\x12\ncostory.v1\x1a google/protobuf/descriptor.proto\"\xf0\x01\n\x12TerraformAttribute\x12\x10\n\x08required\x18\x01 \x01(\x08\x12\x10\n\x08optional\x18\x02 \x01(\x08\x12\x10\n\x08\x63omputed\x18\x03 \x01(\x08\x12\x11\n\tsensitive\x18\x04 \x01(\x08\x12\x18\n\x10requires_replace\x18\x05 \x01(\x08\x12\x1d\n\x15use_state_for_unknown\x18\x06 \x01(\x08\x12\x1b\n\x13\x61ttribute_or_blocks\x18\x07 \x01(\x08\x12\x10\n\x08\x63onstant\x18\x08 \x01(\t\x12\x14\n\x0c\x65nv_fallback\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\"\x7f\n\nFieldRules\x12\x11\n\tnot_empty\x18\x01 \x01(\x08\x12\x0f\n\x07pattern\x18\x02 \x01(\t\x12\x14\n\x0cpattern_hint\x18\x03 \x01(\t\x12\x0e\n\x06one_of\x18\x04 \x03(\t\x12\x11\n\tunique_by\x18\x05 \x01(\t\x12\x14\n\x0c\x64iffers_from\x18\x06 \x01(\t\"n\n\rTerraformType\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x10\n\x08singular\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\nplan_check\x18\x05 \x01(\x08:R\n\tterraform\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1e.costory.v1.TerraformAttribute:F\n\x05rules\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x16.costory.v1.FieldRules:N\n\x08resource\x12\x1f.google.protobuf.MessageOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x19.costory.v1.TerraformType:Q\n\x0b\x64\x61ta_source\x12\x1f.google.protobuf.MessageOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x19.costory.v1.TerraformType:N\n\x08provider\x12\x1f.google.protobuf.MessageOptions\x18\xbb\x8e\x03 \x01(\x0b\x32\x19.costory.v1.TerraformTypeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63ostory/v1/options.proto\x12\ncostory.v1\x1a google/protobuf/descriptor.proto\"\x9e\x02\n\x12TerraformAttribute\x12\x10\n\x08required\x18\x01 \x01(\x08\x12\x10\n\x08optional\x18\x02 \x01(\x08\x12\x10\n\x08\x63omputed\x18\x03 \x01(\x08\x12\x11\n\tsensitive\x18\x04 \x01(\x08\x12\x18\n\x10requires_replace\x18\x05 \x01(\x08\x12\x1d\n\x15use_state_for_unknown\x18\x06 \x01(\x08\x12\x1b\n\x13\x61ttribute_or_blocks\x18\x07 \x01(\x08\x12\x10\n\x08\x63onstant\x18\x08 \x01(\t\x12\x14\n\x0c\x65nv_fallback\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x12\x1a\n\rdefault_value\x18\x0b \x01(\tH\x00\x88\x01\x01\x42\x10\n\x0e_default_value\"\x7f\n\nFieldRules\x12\x11\n\tnot_empty\x18\x01 \x01(\x08\x12\x0f\n\x07pattern\x18\x02 \x01(\t\x12\x14\n\x0cpattern_hint\x18\x03 \x01(\t\x12\x0e\n\x06one_of\x18\x04 \x03(\t\x12\x11\n\tunique_by\x18\x05 \x01(\t\x12\x14\n\x0c\x64iffers_from\x18\x06 \x01(\t\"n\n\rTerraformType\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x10\n\x08singular\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\nplan_check\x18\x05 \x01(\x08:R\n\tterraform\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1e.costory.v1.TerraformAttribute:F\n\x05rules\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x16.costory.v1.FieldRules:N\n\x08resource\x12\x1f.google.protobuf.MessageOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x19.costory.v1.TerraformType:Q\n\x0b\x64\x61ta_source\x12\x1f.google.protobuf.MessageOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x19.costory.v1.TerraformType:N\n\x08provider\x12\x1f.google.protobuf.MessageOptions\x18\xbb\x8e\x03 \x01(\x0b\x32\x19.costory.v1.TerraformTypeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'costory.v1.options_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TERRAFORMATTRIBUTE']._serialized_start=75
-  _globals['_TERRAFORMATTRIBUTE']._serialized_end=315
-  _globals['_FIELDRULES']._serialized_start=317
-  _globals['_FIELDRULES']._serialized_end=444
-  _globals['_TERRAFORMTYPE']._serialized_start=446
-  _globals['_TERRAFORMTYPE']._serialized_end=556
+  _globals['_TERRAFORMATTRIBUTE']._serialized_end=361
+  _globals['_FIELDRULES']._serialized_start=363
+  _globals['_FIELDRULES']._serialized_end=490
+  _globals['_TERRAFORMTYPE']._serialized_start=492
+  _globals['_TERRAFORMTYPE']._serialized_end=602
 # @@protoc_insertion_point(module_scope)

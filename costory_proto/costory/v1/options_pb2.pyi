@@ -18,7 +18,7 @@ PROVIDER_FIELD_NUMBER: _ClassVar[int]
 provider: _descriptor.FieldDescriptor
 
 class TerraformAttribute(_message.Message):
-    __slots__ = ("required", "optional", "computed", "sensitive", "requires_replace", "use_state_for_unknown", "attribute_or_blocks", "constant", "env_fallback", "description")
+    __slots__ = ("required", "optional", "computed", "sensitive", "requires_replace", "use_state_for_unknown", "attribute_or_blocks", "constant", "env_fallback", "description", "default_value")
     REQUIRED_FIELD_NUMBER: _ClassVar[int]
     OPTIONAL_FIELD_NUMBER: _ClassVar[int]
     COMPUTED_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class TerraformAttribute(_message.Message):
     CONSTANT_FIELD_NUMBER: _ClassVar[int]
     ENV_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
     required: bool
     optional: bool
     computed: bool
@@ -39,7 +40,8 @@ class TerraformAttribute(_message.Message):
     constant: str
     env_fallback: str
     description: str
-    def __init__(self, required: _Optional[bool] = ..., optional: _Optional[bool] = ..., computed: _Optional[bool] = ..., sensitive: _Optional[bool] = ..., requires_replace: _Optional[bool] = ..., use_state_for_unknown: _Optional[bool] = ..., attribute_or_blocks: _Optional[bool] = ..., constant: _Optional[str] = ..., env_fallback: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    default_value: str
+    def __init__(self, required: _Optional[bool] = ..., optional: _Optional[bool] = ..., computed: _Optional[bool] = ..., sensitive: _Optional[bool] = ..., requires_replace: _Optional[bool] = ..., use_state_for_unknown: _Optional[bool] = ..., attribute_or_blocks: _Optional[bool] = ..., constant: _Optional[str] = ..., env_fallback: _Optional[str] = ..., description: _Optional[str] = ..., default_value: _Optional[str] = ...) -> None: ...
 
 class FieldRules(_message.Message):
     __slots__ = ("not_empty", "pattern", "pattern_hint", "one_of", "unique_by", "differs_from")
