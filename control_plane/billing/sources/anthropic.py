@@ -304,9 +304,7 @@ def _table(rows: dict[_RowKey, tuple[int, int | None]], names: dict[str, str]) -
         columns["ServiceName"].append(key.service_name)
         columns["SubAccountId"].append(key.api_key_id)
         columns["ResourceId"].append(key.api_key_id)
-        columns["ResourceName"].append(
-            None if key.api_key_id is None else names.get(key.api_key_id, key.api_key_id)
-        )
+        columns["ResourceName"].append(None if key.api_key_id is None else names.get(key.api_key_id, key.api_key_id))
         columns["ConsumedQuantity"].append(quantity)
         columns["ConsumedUnit"].append(UNITS.get(key.kind or ""))
         columns["Tags"].append(None if key.workspace_id is None else [("workspace_id", key.workspace_id)])
