@@ -1,14 +1,18 @@
-"""A loopback stand-in for Google's OAuth 2.0 token endpoint, issuing ID tokens for embedded identities.
+"""A loopback stand-in for Google's OAuth 2.0 token endpoint, issuing ID tokens and access tokens for
+embedded identities.
 
-It speaks the protocol as google-auth's ``IDTokenCredentials`` uses it:
+It speaks the protocol as google-auth's ``IDTokenCredentials`` and service-account ``Credentials`` use it:
 
 1. the client POSTs a form ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>``;
    the assertion is RS256-signed with the service account's key and claims ``iss`` (its email), ``aud``
-   (the token endpoint), ``target_audience``, ``iat`` and ``exp``;
+   (the token endpoint), ``iat``, ``exp`` and either ``target_audience`` (an ID token is wanted) or
+   ``scope`` (an access token for Google APIs, e.g. BigQuery);
 2. the endpoint finds the key by ``iss`` (and ``kid``) through the resolver it was given, verifies the
    signature and that the assertion is short-lived and current;
-3. it answers ``{"id_token": <JWT>}``, signed by an issuer key generated once per process, or a 400 with
-   Google's error shape ``{"error": ..., "error_description": ...}`` (google-auth raises RefreshError).
+3. it answers ``{"id_token": <JWT>}``, or ``{"access_token": ..., "token_type": "Bearer", "expires_in": ...}``
+   as Google does, both signed by an issuer key generated once per process (so a stand-in API can verify an
+   access token with ``issuer_certs``), or a 400 with Google's error shape
+   ``{"error": ..., "error_description": ...}`` (google-auth raises RefreshError).
 
 It binds 127.0.0.1 only, serves from a daemon thread, and logs nothing about requests.
 """
@@ -33,11 +37,12 @@ from google.auth import crypt, exceptions, jwt
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-"""The ``aud`` google-auth puts in ID-token assertions, whatever token URI it posts to."""
+"""The ``aud`` google-auth puts in its assertions (ID and access tokens), whatever token URI it posts to."""
 ISSUER = "https://accounts.google.com"
 TOKEN_PATH = "/token"
 CERTS_PATH = "/oauth2/v3/certs"
 ID_TOKEN_LIFETIME_SECONDS = 3600
+ACCESS_TOKEN_LIFETIME_SECONDS = 3600
 _MAX_ASSERTION_LIFETIME_SECONDS = 3600
 _CLOCK_SKEW_SECONDS = 30
 _MAX_BODY_BYTES = 64 * 1024
@@ -119,8 +124,10 @@ class GrantError(Exception):
         self.description = description
 
 
-def exchange(form: Mapping[str, str], resolve: KeyResolver, accepted_audiences: set[str]) -> dict[str, str]:
-    """Answer one token request (the form fields): ``{"id_token": ...}``, or raise GrantError."""
+def exchange(form: Mapping[str, str], resolve: KeyResolver, accepted_audiences: set[str]) -> dict[str, Any]:
+    """Answer one token request (the form fields): ``{"id_token": ...}`` when the assertion names a
+    ``target_audience`` (Google gives it precedence), else an access token for its ``scope``; or raise
+    GrantError."""
     grant_type = form.get("grant_type", "")
     if grant_type != JWT_BEARER_GRANT:
         raise GrantError("unsupported_grant_type", f"Invalid grant_type: {grant_type[:100]}")
@@ -153,25 +160,42 @@ def exchange(form: Mapping[str, str], resolve: KeyResolver, accepted_audiences: 
     if claims.get("aud") not in accepted_audiences:
         raise GrantError("invalid_grant", "Invalid JWT: Failed audience check.")
     target_audience = claims.get("target_audience")
-    if not isinstance(target_audience, str) or not target_audience:
-        raise GrantError(
-            "invalid_request", "The assertion has no target_audience: this endpoint issues ID tokens only."
-        )
+    scope = claims.get("scope")
     now = int(time.time())
-    id_token = jwt.encode(
-        _issuer_key().signer,
-        {
-            "iss": ISSUER,
-            "aud": target_audience,
-            "azp": key.client_id,
-            "sub": key.client_id,
-            "email": key.client_email,
-            "email_verified": True,
-            "iat": now,
-            "exp": now + ID_TOKEN_LIFETIME_SECONDS,
-        },
-    )
-    return {"id_token": id_token.decode()}
+    if isinstance(target_audience, str) and target_audience:
+        id_token = jwt.encode(
+            _issuer_key().signer,
+            {
+                "iss": ISSUER,
+                "aud": target_audience,
+                "azp": key.client_id,
+                "sub": key.client_id,
+                "email": key.client_email,
+                "email_verified": True,
+                "iat": now,
+                "exp": now + ID_TOKEN_LIFETIME_SECONDS,
+            },
+        )
+        return {"id_token": id_token.decode()}
+    if isinstance(scope, str) and scope.strip():
+        access_token = jwt.encode(
+            _issuer_key().signer,
+            {
+                "iss": ISSUER,
+                "azp": key.client_id,
+                "sub": key.client_id,
+                "email": key.client_email,
+                "scope": " ".join(scope.split()),
+                "iat": now,
+                "exp": now + ACCESS_TOKEN_LIFETIME_SECONDS,
+            },
+        )
+        return {
+            "access_token": access_token.decode(),
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_LIFETIME_SECONDS,
+        }
+    raise GrantError("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
 
 
 class TokenEndpoint:

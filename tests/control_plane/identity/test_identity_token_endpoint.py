@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import logging
 import time
 
@@ -20,6 +21,7 @@ from tests.control_plane.identity.support import secret_lines, trusted
 
 EMAIL = "costory-acme@costory-selfhosted.iam.gserviceaccount.com"
 SUB = "123456789012345678901"
+BIGQUERY_READONLY = "https://www.googleapis.com/auth/bigquery.readonly"
 SHORT_LIVED = (
     "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. "
     "Check your iat and exp values in the JWT claim."
@@ -73,6 +75,51 @@ class TestGrant:
             "email_verified": True,
         }
         assert claims["exp"] - claims["iat"] == 3600
+
+    def test_issues_an_access_token_for_a_scope(self, endpoint, key):
+        answer = post(
+            endpoint,
+            grant_type=JWT_BEARER_GRANT,
+            assertion=assertion(key, target_audience=None, scope=BIGQUERY_READONLY),
+        )
+
+        assert answer.status_code == 200
+        body = answer.json()
+        assert {name: body[name] for name in ("token_type", "expires_in")} == {
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }
+        assert set(body) == {"access_token", "token_type", "expires_in"}
+        claims = jwt.decode(body["access_token"], certs=issuer_certs())
+        assert {k: v for k, v in claims.items() if k not in ("iat", "exp")} == {
+            "iss": "https://accounts.google.com",
+            "azp": SUB,
+            "sub": SUB,
+            "email": EMAIL,
+            "scope": BIGQUERY_READONLY,
+        }
+        assert claims["exp"] - claims["iat"] == 3600
+
+    def test_target_audience_takes_precedence_over_scope(self, endpoint, key):
+        answer = post(endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(key, scope=BIGQUERY_READONLY))
+
+        assert set(answer.json()) == {"id_token"}
+
+    def test_google_auth_service_account_credentials_get_an_access_token(self, endpoint, key):
+        credentials = service_account.Credentials.from_service_account_info(
+            key.info, scopes=[BIGQUERY_READONLY]
+        ).with_token_uri(endpoint.token_uri)
+
+        credentials.refresh(google.auth.transport.requests.Request())
+
+        assert credentials.valid
+        claims = jwt.decode(credentials.token, certs=issuer_certs())
+        assert (claims["email"], claims["scope"]) == (EMAIL, BIGQUERY_READONLY)
+        assert (
+            3590
+            <= (credentials.expiry - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)).total_seconds()
+            <= 3600
+        )
 
     def test_accepts_its_own_uri_as_the_assertion_audience(self, endpoint, key):
         answer = post(endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(key, aud=endpoint.token_uri))
@@ -144,9 +191,7 @@ class TestRejections:
     def test_unknown_account(self, endpoint):
         stranger = generate_key("someone@elsewhere.iam.gserviceaccount.com", SUB)
 
-        answer = post(
-            endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(stranger, iss=stranger.client_email)
-        )
+        answer = post(endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(stranger, iss=stranger.client_email))
 
         assert answer.json() == {
             "error": "invalid_grant",
@@ -176,22 +221,23 @@ class TestRejections:
         )
 
     def test_wrong_assertion_audience(self, endpoint, key):
-        answer = post(
-            endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(key, aud="https://example.com/token")
-        )
+        answer = post(endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(key, aud="https://example.com/token"))
 
         assert answer.json() == {
             "error": "invalid_grant",
             "error_description": "Invalid JWT: Failed audience check.",
         }
 
-    def test_access_token_request_without_target_audience(self, endpoint, key):
-        answer = post(endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(key, target_audience=None))
+    @pytest.mark.parametrize("scope", [pytest.param(None, id="no-scope"), pytest.param(" ", id="blank-scope")])
+    def test_assertion_with_neither_target_audience_nor_scope(self, endpoint, key, scope):
+        answer = post(
+            endpoint, grant_type=JWT_BEARER_GRANT, assertion=assertion(key, target_audience=None, scope=scope)
+        )
 
-        assert answer.json() == {
-            "error": "invalid_request",
-            "error_description": "The assertion has no target_audience: this endpoint issues ID tokens only.",
-        }
+        assert (answer.status_code, answer.json()) == (
+            400,
+            {"error": "invalid_scope", "error_description": "Invalid OAuth scope or ID token audience provided."},
+        )
 
     def test_google_auth_raises_refresh_error(self, endpoint):
         impostor = generate_key(EMAIL, SUB)
