@@ -47,9 +47,7 @@ class Team(Base):
 
 class TeamMember(Base):
     __tablename__ = "team_members"
-    __table_args__ = (
-        sa.CheckConstraint("(user_id IS NULL) <> (email IS NULL)", name="ck_team_members_user_or_email"),
-    )
+    __table_args__ = (sa.CheckConstraint("(user_id IS NULL) <> (email IS NULL)", name="ck_team_members_user_or_email"),)
 
     id: Mapped[str] = mapped_column(sa.String(400), primary_key=True)
     """``{team_id}:{user_id or email}``: one person once per team, and the id `terraform import` takes."""

@@ -47,12 +47,15 @@ def check_team(data: Data) -> list[Problem]:
 
 def create_team(session: Session, tenant: Tenant, data: Data) -> Team:
     raise_errors(check_team(data))
+    now = utcnow()
     team = Team(
         id=f"team_{uuid.uuid4().hex}",
         tenant_id=tenant.id,
         name=data["name"],
         description=data.get("description") or "",
         visibility=data.get("visibility") or DEFAULT_VISIBILITY,
+        created_at=now,
+        updated_at=now,
     )
     session.add(team)
     session.flush()
@@ -139,9 +142,7 @@ def create_member(session: Session, tenant: Tenant, data: Data) -> TeamMember:
     if session.get(TeamMember, new_id) is not None:
         who = f"user `{user_id}`" if user_id is not None else f"`{email}`"
         raise AlreadyExists(f"{who} is already a member of team {team.id!r} (member id {new_id!r}).")
-    member = TeamMember(
-        id=new_id, team_id=team.id, user_id=user_id, email=email, role=data.get("role") or DEFAULT_ROLE
-    )
+    member = TeamMember(id=new_id, team_id=team.id, user_id=user_id, email=email, role=data.get("role") or DEFAULT_ROLE)
     session.add(member)
     session.flush()
     return member
@@ -160,9 +161,7 @@ def get_member(session: Session, tenant: Tenant, id_: str) -> TeamMember:
                 )
             ]
         )
-    member = session.scalar(
-        sa.select(TeamMember).join(Team).where(Team.tenant_id == tenant.id, TeamMember.id == id_)
-    )
+    member = session.scalar(sa.select(TeamMember).join(Team).where(Team.tenant_id == tenant.id, TeamMember.id == id_))
     if member is None:
         raise NotFound(f"team member {id_!r} not found")
     return member
