@@ -27,7 +27,7 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63ostory/v1/team.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"\xb3\x06\n\x04Team\x12[\n\x02id\x18\x01 \x01(\tBO\xca\xf3\x18K\x18\x01\x30\x01REIdentifier assigned by the control plane. Used by `terraform import`.\x12;\n\x04name\x18\x02 \x01(\tB-\xca\xf3\x18#\x08\x01R\x1f\x44isplay name. Updated in place.\xd2\xf3\x18\x02\x08\x01\x12_\n\x0b\x64\x65scription\x18\x03 \x01(\tBE\xca\xf3\x18\x41\x10\x01\x18\x01\x30\x01R9What the team is for. Empty when unset. Updated in place.H\x00\x88\x01\x01\x12\xbe\x01\n\nvisibility\x18\x04 \x01(\tB\xa4\x01\xca\xf3\x18\x8a\x01\x10\x01\x18\x01\x30\x01R\x81\x01Who can see the team: `PRIVATE` (its members) or `PUBLIC` (everyone in the organization). `PRIVATE` when unset. Updated in place.\xd2\xf3\x18\x11\"\x07PRIVATE\"\x06PUBLICH\x01\x88\x01\x01\x12H\n\ncreated_at\x18\x05 \x01(\tB4\xca\xf3\x18\x30\x18\x01\x30\x01R*When the team was created (RFC 3339, UTC).\x12K\n\nupdated_at\x18\x06 \x01(\tB7\xca\xf3\x18\x33\x18\x01R/When the team was last changed (RFC 3339, UTC).:\xb8\x01\xca\xf3\x18\xb3\x01\n\x0c\x63ostory_team\x12\x16\x63ostory.v1.TeamService\x1a\x04Team\"\x84\x01\x41 team: a named group of people that alerts can be sent to and dashboards shown to. Its members are `costory_team_member` resources.B\x0e\n\x0c_descriptionB\r\n\x0b_visibility\"\xb7\x06\n\nTeamMember\x12_\n\x02id\x18\x01 \x01(\tBS\xca\xf3\x18O\x18\x01\x30\x01RI`{team_id}:{user_id}` or `{team_id}:{email}`. Used by `terraform import`.\x12:\n\x07team_id\x18\x02 \x01(\tB)\xca\xf3\x18\x1f\x08\x01(\x01R\x19Id of the `costory_team`.\xd2\xf3\x18\x02\x08\x01\x12\x80\x01\n\x07user_id\x18\x03 \x01(\tBj\xca\xf3\x18`\x10\x01(\x01RZThe person\'s user id (an opaque string). Exactly one of `user_id` and `email` must be set.\xd2\xf3\x18\x02\x08\x01H\x00\x88\x01\x01\x12\xb9\x01\n\x05\x65mail\x18\x04 \x01(\tB\xa4\x01\xca\xf3\x18S\x10\x01(\x01RMThe person\'s email address. Exactly one of `user_id` and `email` must be set.\xd2\xf3\x18I\x12\x1a^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$\x1a+an email address such as `name@example.com`H\x01\x88\x01\x01\x12]\n\x04role\x18\x05 \x01(\tBJ\xca\xf3\x18\x33\x10\x01\x18\x01(\x01\x30\x01R)`OWNER` or `MEMBER`; `MEMBER` when unset.\xd2\xf3\x18\x0f\"\x05OWNER\"\x06MEMBERH\x02\x88\x01\x01:\xce\x01\xca\xf3\x18\xc9\x01\n\x13\x63ostory_team_member\x12\x16\x63ostory.v1.TeamService\x1a\nTeamMember\"\x8d\x01\x41 person in a team, named by exactly one of `user_id` and `email`. Every attribute forces replacement. Deleting the team deletes its members.B\n\n\x08_user_idB\x08\n\x06_emailB\x07\n\x05_role\"3\n\x11\x43reateTeamRequest\x12\x1e\n\x04team\x18\x01 \x01(\x0b\x32\x10.costory.v1.Team\"\x1c\n\x0eGetTeamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"d\n\x11UpdateTeamRequest\x12\x1e\n\x04team\x18\x01 \x01(\x0b\x32\x10.costory.v1.Team\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x1f\n\x11\x44\x65leteTeamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"9\n\x10ListTeamsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"M\n\x11ListTeamsResponse\x12\x1f\n\x05teams\x18\x01 \x03(\x0b\x32\x10.costory.v1.Team\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"F\n\x17\x43reateTeamMemberRequest\x12+\n\x0bteam_member\x18\x01 \x01(\x0b\x32\x16.costory.v1.TeamMember\"\"\n\x14GetTeamMemberRequest\x12\n\n\x02id\x18\x01 \x01(\t\"w\n\x17UpdateTeamMemberRequest\x12+\n\x0bteam_member\x18\x01 \x01(\x0b\x32\x16.costory.v1.TeamMember\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"%\n\x17\x44\x65leteTeamMemberRequest\x12\n\n\x02id\x18\x01 \x01(\t\"P\n\x16ListTeamMembersRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x17ListTeamMembersResponse\x12,\n\x0cteam_members\x18\x01 \x03(\x0b\x32\x16.costory.v1.TeamMember\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xed\x05\n\x0bTeamService\x12=\n\nCreateTeam\x12\x1d.costory.v1.CreateTeamRequest\x1a\x10.costory.v1.Team\x12\x37\n\x07GetTeam\x12\x1a.costory.v1.GetTeamRequest\x1a\x10.costory.v1.Team\x12=\n\nUpdateTeam\x12\x1d.costory.v1.UpdateTeamRequest\x1a\x10.costory.v1.Team\x12\x43\n\nDeleteTeam\x12\x1d.costory.v1.DeleteTeamRequest\x1a\x16.google.protobuf.Empty\x12H\n\tListTeams\x12\x1c.costory.v1.ListTeamsRequest\x1a\x1d.costory.v1.ListTeamsResponse\x12O\n\x10\x43reateTeamMember\x12#.costory.v1.CreateTeamMemberRequest\x1a\x16.costory.v1.TeamMember\x12I\n\rGetTeamMember\x12 .costory.v1.GetTeamMemberRequest\x1a\x16.costory.v1.TeamMember\x12O\n\x10UpdateTeamMember\x12#.costory.v1.UpdateTeamMemberRequest\x1a\x16.costory.v1.TeamMember\x12O\n\x10\x44\x65leteTeamMember\x12#.costory.v1.DeleteTeamMemberRequest\x1a\x16.google.protobuf.Empty\x12Z\n\x0fListTeamMembers\x12\".costory.v1.ListTeamMembersRequest\x1a#.costory.v1.ListTeamMembersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63ostory/v1/team.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"\xb0\x06\n\x04Team\x12[\n\x02id\x18\x01 \x01(\tBO\xca\xf3\x18K\x18\x01\x30\x01REIdentifier assigned by the control plane. Used by `terraform import`.\x12;\n\x04name\x18\x02 \x01(\tB-\xca\xf3\x18#\x08\x01R\x1f\x44isplay name. Updated in place.\xd2\xf3\x18\x02\x08\x01\x12_\n\x0b\x64\x65scription\x18\x03 \x01(\tBE\xca\xf3\x18\x41\x10\x01\x18\x01\x30\x01R9What the team is for. Empty when unset. Updated in place.H\x00\x88\x01\x01\x12x\n\nvisibility\x18\x04 \x01(\tB_\xca\xf3\x18\x46\x10\x01\x18\x01\x30\x01R>`PRIVATE` or `PUBLIC`; `PRIVATE` when unset. Updated in place.\xd2\xf3\x18\x11\"\x07PRIVATE\"\x06PUBLICH\x01\x88\x01\x01\x12H\n\ncreated_at\x18\x05 \x01(\tB4\xca\xf3\x18\x30\x18\x01\x30\x01R*When the team was created (RFC 3339, UTC).\x12K\n\nupdated_at\x18\x06 \x01(\tB7\xca\xf3\x18\x33\x18\x01R/When the team was last changed (RFC 3339, UTC).:\xfc\x01\xca\xf3\x18\xf7\x01\n\x0c\x63ostory_team\x12\x16\x63ostory.v1.TeamService\x1a\x04Team\"\xc8\x01\x41 team: a named group of people that alerts can be sent to and dashboards shown to. Its members are `costory_team_member` resources. `visibility` is `PRIVATE` unless set. Import takes the team\'s `id`.B\x0e\n\x0c_descriptionB\r\n\x0b_visibility\"\xc0\x07\n\nTeamMember\x12_\n\x02id\x18\x01 \x01(\tBS\xca\xf3\x18O\x18\x01\x30\x01RI`{team_id}:{user_id}` or `{team_id}:{email}`. Used by `terraform import`.\x12:\n\x07team_id\x18\x02 \x01(\tB)\xca\xf3\x18\x1f\x08\x01(\x01R\x19Id of the `costory_team`.\xd2\xf3\x18\x02\x08\x01\x12\x80\x01\n\x07user_id\x18\x03 \x01(\tBj\xca\xf3\x18`\x10\x01(\x01RZThe person\'s user id (an opaque string). Exactly one of `user_id` and `email` must be set.\xd2\xf3\x18\x02\x08\x01H\x00\x88\x01\x01\x12\xb9\x01\n\x05\x65mail\x18\x04 \x01(\tB\xa4\x01\xca\xf3\x18S\x10\x01(\x01RMThe person\'s email address. Exactly one of `user_id` and `email` must be set.\xd2\xf3\x18I\x12\x1a^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$\x1a+an email address such as `name@example.com`H\x01\x88\x01\x01\x12]\n\x04role\x18\x05 \x01(\tBJ\xca\xf3\x18\x33\x10\x01\x18\x01(\x01\x30\x01R)`OWNER` or `MEMBER`; `MEMBER` when unset.\xd2\xf3\x18\x0f\"\x05OWNER\"\x06MEMBERH\x02\x88\x01\x01:\xd7\x02\xca\xf3\x18\xd2\x02\n\x13\x63ostory_team_member\x12\x16\x63ostory.v1.TeamService\x1a\nTeamMember\"\x96\x02\x41 person in a team, named by exactly one of `user_id` and `email`. Every attribute forces replacement; deleting the team deletes its members. Import takes `{team_id}:{user_id}` or `{team_id}:{email}`, e.g. `terraform import costory_team_member.ada team_1f0c\xe2\x80\xa6:ada@example.com`.B\n\n\x08_user_idB\x08\n\x06_emailB\x07\n\x05_role\"3\n\x11\x43reateTeamRequest\x12\x1e\n\x04team\x18\x01 \x01(\x0b\x32\x10.costory.v1.Team\"\x1c\n\x0eGetTeamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"d\n\x11UpdateTeamRequest\x12\x1e\n\x04team\x18\x01 \x01(\x0b\x32\x10.costory.v1.Team\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x1f\n\x11\x44\x65leteTeamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"9\n\x10ListTeamsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"M\n\x11ListTeamsResponse\x12\x1f\n\x05teams\x18\x01 \x03(\x0b\x32\x10.costory.v1.Team\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"F\n\x17\x43reateTeamMemberRequest\x12+\n\x0bteam_member\x18\x01 \x01(\x0b\x32\x16.costory.v1.TeamMember\"\"\n\x14GetTeamMemberRequest\x12\n\n\x02id\x18\x01 \x01(\t\"w\n\x17UpdateTeamMemberRequest\x12+\n\x0bteam_member\x18\x01 \x01(\x0b\x32\x16.costory.v1.TeamMember\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"%\n\x17\x44\x65leteTeamMemberRequest\x12\n\n\x02id\x18\x01 \x01(\t\"P\n\x16ListTeamMembersRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x17ListTeamMembersResponse\x12,\n\x0cteam_members\x18\x01 \x03(\x0b\x32\x16.costory.v1.TeamMember\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xed\x05\n\x0bTeamService\x12=\n\nCreateTeam\x12\x1d.costory.v1.CreateTeamRequest\x1a\x10.costory.v1.Team\x12\x37\n\x07GetTeam\x12\x1a.costory.v1.GetTeamRequest\x1a\x10.costory.v1.Team\x12=\n\nUpdateTeam\x12\x1d.costory.v1.UpdateTeamRequest\x1a\x10.costory.v1.Team\x12\x43\n\nDeleteTeam\x12\x1d.costory.v1.DeleteTeamRequest\x1a\x16.google.protobuf.Empty\x12H\n\tListTeams\x12\x1c.costory.v1.ListTeamsRequest\x1a\x1d.costory.v1.ListTeamsResponse\x12O\n\x10\x43reateTeamMember\x12#.costory.v1.CreateTeamMemberRequest\x1a\x16.costory.v1.TeamMember\x12I\n\rGetTeamMember\x12 .costory.v1.GetTeamMemberRequest\x1a\x16.costory.v1.TeamMember\x12O\n\x10UpdateTeamMember\x12#.costory.v1.UpdateTeamMemberRequest\x1a\x16.costory.v1.TeamMember\x12O\n\x10\x44\x65leteTeamMember\x12#.costory.v1.DeleteTeamMemberRequest\x1a\x16.google.protobuf.Empty\x12Z\n\x0fListTeamMembers\x12\".costory.v1.ListTeamMembersRequest\x1a#.costory.v1.ListTeamMembersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,13 +41,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TEAM'].fields_by_name['description']._loaded_options = None
   _globals['_TEAM'].fields_by_name['description']._serialized_options = b'\312\363\030A\020\001\030\0010\001R9What the team is for. Empty when unset. Updated in place.'
   _globals['_TEAM'].fields_by_name['visibility']._loaded_options = None
-  _globals['_TEAM'].fields_by_name['visibility']._serialized_options = b'\312\363\030\212\001\020\001\030\0010\001R\201\001Who can see the team: `PRIVATE` (its members) or `PUBLIC` (everyone in the organization). `PRIVATE` when unset. Updated in place.\322\363\030\021\"\007PRIVATE\"\006PUBLIC'
+  _globals['_TEAM'].fields_by_name['visibility']._serialized_options = b'\312\363\030F\020\001\030\0010\001R>`PRIVATE` or `PUBLIC`; `PRIVATE` when unset. Updated in place.\322\363\030\021\"\007PRIVATE\"\006PUBLIC'
   _globals['_TEAM'].fields_by_name['created_at']._loaded_options = None
   _globals['_TEAM'].fields_by_name['created_at']._serialized_options = b'\312\363\0300\030\0010\001R*When the team was created (RFC 3339, UTC).'
   _globals['_TEAM'].fields_by_name['updated_at']._loaded_options = None
   _globals['_TEAM'].fields_by_name['updated_at']._serialized_options = b'\312\363\0303\030\001R/When the team was last changed (RFC 3339, UTC).'
   _globals['_TEAM']._loaded_options = None
-  _globals['_TEAM']._serialized_options = b'\312\363\030\263\001\n\014costory_team\022\026costory.v1.TeamService\032\004Team\"\204\001A team: a named group of people that alerts can be sent to and dashboards shown to. Its members are `costory_team_member` resources.'
+  _globals['_TEAM']._serialized_options = b'\312\363\030\367\001\n\014costory_team\022\026costory.v1.TeamService\032\004Team\"\310\001A team: a named group of people that alerts can be sent to and dashboards shown to. Its members are `costory_team_member` resources. `visibility` is `PRIVATE` unless set. Import takes the team\'s `id`.'
   _globals['_TEAMMEMBER'].fields_by_name['id']._loaded_options = None
   _globals['_TEAMMEMBER'].fields_by_name['id']._serialized_options = b'\312\363\030O\030\0010\001RI`{team_id}:{user_id}` or `{team_id}:{email}`. Used by `terraform import`.'
   _globals['_TEAMMEMBER'].fields_by_name['team_id']._loaded_options = None
@@ -59,35 +59,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TEAMMEMBER'].fields_by_name['role']._loaded_options = None
   _globals['_TEAMMEMBER'].fields_by_name['role']._serialized_options = b'\312\363\0303\020\001\030\001(\0010\001R)`OWNER` or `MEMBER`; `MEMBER` when unset.\322\363\030\017\"\005OWNER\"\006MEMBER'
   _globals['_TEAMMEMBER']._loaded_options = None
-  _globals['_TEAMMEMBER']._serialized_options = b'\312\363\030\311\001\n\023costory_team_member\022\026costory.v1.TeamService\032\nTeamMember\"\215\001A person in a team, named by exactly one of `user_id` and `email`. Every attribute forces replacement. Deleting the team deletes its members.'
+  _globals['_TEAMMEMBER']._serialized_options = b'\312\363\030\322\002\n\023costory_team_member\022\026costory.v1.TeamService\032\nTeamMember\"\226\002A person in a team, named by exactly one of `user_id` and `email`. Every attribute forces replacement; deleting the team deletes its members. Import takes `{team_id}:{user_id}` or `{team_id}:{email}`, e.g. `terraform import costory_team_member.ada team_1f0c\342\200\246:ada@example.com`.'
   _globals['_TEAM']._serialized_start=127
-  _globals['_TEAM']._serialized_end=946
-  _globals['_TEAMMEMBER']._serialized_start=949
-  _globals['_TEAMMEMBER']._serialized_end=1772
-  _globals['_CREATETEAMREQUEST']._serialized_start=1774
-  _globals['_CREATETEAMREQUEST']._serialized_end=1825
-  _globals['_GETTEAMREQUEST']._serialized_start=1827
-  _globals['_GETTEAMREQUEST']._serialized_end=1855
-  _globals['_UPDATETEAMREQUEST']._serialized_start=1857
-  _globals['_UPDATETEAMREQUEST']._serialized_end=1957
-  _globals['_DELETETEAMREQUEST']._serialized_start=1959
-  _globals['_DELETETEAMREQUEST']._serialized_end=1990
-  _globals['_LISTTEAMSREQUEST']._serialized_start=1992
-  _globals['_LISTTEAMSREQUEST']._serialized_end=2049
-  _globals['_LISTTEAMSRESPONSE']._serialized_start=2051
-  _globals['_LISTTEAMSRESPONSE']._serialized_end=2128
-  _globals['_CREATETEAMMEMBERREQUEST']._serialized_start=2130
-  _globals['_CREATETEAMMEMBERREQUEST']._serialized_end=2200
-  _globals['_GETTEAMMEMBERREQUEST']._serialized_start=2202
-  _globals['_GETTEAMMEMBERREQUEST']._serialized_end=2236
-  _globals['_UPDATETEAMMEMBERREQUEST']._serialized_start=2238
-  _globals['_UPDATETEAMMEMBERREQUEST']._serialized_end=2357
-  _globals['_DELETETEAMMEMBERREQUEST']._serialized_start=2359
-  _globals['_DELETETEAMMEMBERREQUEST']._serialized_end=2396
-  _globals['_LISTTEAMMEMBERSREQUEST']._serialized_start=2398
-  _globals['_LISTTEAMMEMBERSREQUEST']._serialized_end=2478
-  _globals['_LISTTEAMMEMBERSRESPONSE']._serialized_start=2480
-  _globals['_LISTTEAMMEMBERSRESPONSE']._serialized_end=2576
-  _globals['_TEAMSERVICE']._serialized_start=2579
-  _globals['_TEAMSERVICE']._serialized_end=3328
+  _globals['_TEAM']._serialized_end=943
+  _globals['_TEAMMEMBER']._serialized_start=946
+  _globals['_TEAMMEMBER']._serialized_end=1906
+  _globals['_CREATETEAMREQUEST']._serialized_start=1908
+  _globals['_CREATETEAMREQUEST']._serialized_end=1959
+  _globals['_GETTEAMREQUEST']._serialized_start=1961
+  _globals['_GETTEAMREQUEST']._serialized_end=1989
+  _globals['_UPDATETEAMREQUEST']._serialized_start=1991
+  _globals['_UPDATETEAMREQUEST']._serialized_end=2091
+  _globals['_DELETETEAMREQUEST']._serialized_start=2093
+  _globals['_DELETETEAMREQUEST']._serialized_end=2124
+  _globals['_LISTTEAMSREQUEST']._serialized_start=2126
+  _globals['_LISTTEAMSREQUEST']._serialized_end=2183
+  _globals['_LISTTEAMSRESPONSE']._serialized_start=2185
+  _globals['_LISTTEAMSRESPONSE']._serialized_end=2262
+  _globals['_CREATETEAMMEMBERREQUEST']._serialized_start=2264
+  _globals['_CREATETEAMMEMBERREQUEST']._serialized_end=2334
+  _globals['_GETTEAMMEMBERREQUEST']._serialized_start=2336
+  _globals['_GETTEAMMEMBERREQUEST']._serialized_end=2370
+  _globals['_UPDATETEAMMEMBERREQUEST']._serialized_start=2372
+  _globals['_UPDATETEAMMEMBERREQUEST']._serialized_end=2491
+  _globals['_DELETETEAMMEMBERREQUEST']._serialized_start=2493
+  _globals['_DELETETEAMMEMBERREQUEST']._serialized_end=2530
+  _globals['_LISTTEAMMEMBERSREQUEST']._serialized_start=2532
+  _globals['_LISTTEAMMEMBERSREQUEST']._serialized_end=2612
+  _globals['_LISTTEAMMEMBERSRESPONSE']._serialized_start=2614
+  _globals['_LISTTEAMMEMBERSRESPONSE']._serialized_end=2710
+  _globals['_TEAMSERVICE']._serialized_start=2713
+  _globals['_TEAMSERVICE']._serialized_end=3462
 # @@protoc_insertion_point(module_scope)
