@@ -9,18 +9,9 @@ import pyarrow as pa
 import pytest
 
 from control_plane.allocation.engine import allocate
-from control_plane.allocation.rules import (
-    Allocation,
-    Exists,
-    MappingStrategy,
-    Matches,
-    Rule,
-    ValueMapping,
-    VirtualDimension,
-)
 from control_plane.billing.cur import NotACurFile, billing_period_of, normalize
 from control_plane.billing.schema import COST_SCHEMA
-from control_plane.dimensions.definition import column_kind
+from control_plane.dimensions.definition import parse_definition
 from devtools.sample_cur import cur_table, guide_cur
 
 
@@ -372,9 +363,14 @@ def test_the_tags_column_drops_only_the_resource_tag_prefix_and_falls_back_to_re
 
 
 def test_a_rule_can_place_bedrock_cost_by_principal_tag_then_by_principal():
-    """Row 0: tagged principal -> its tag. Row 1: untagged role -> the role name from x_IamPrincipal.
-    Row 2: neither -> leftover. Costs $1.20, $0.30, $2.00 each land whole."""
-    bedrock = {"line_item_product_code": "AmazonBedrock", "line_item_usage_type": "USE1-Claude3Haiku-input-tokens"}
+    """The rules of docs/sources/aws.md, parsed as a user writes them. Row 0: tagged principal -> its tag.
+    Row 1: untagged role -> the role name from x_IamPrincipal. Row 2: S3, neither -> leftover. $1.20, $0.30 and
+    $2.00 each land whole."""
+    bedrock = {
+        "line_item_product_code": "AmazonBedrock",
+        "product_product_name": "Amazon Bedrock",
+        "line_item_usage_type": "USE1-Claude3Haiku-input-tokens",
+    }
     costs = normalize(
         cur_table(
             [
@@ -389,29 +385,45 @@ def test_a_rule_can_place_bedrock_cost_by_principal_tag_then_by_principal():
                     "line_item_unblended_cost": 0.3,
                     "line_item_iam_principal": "arn:aws:iam::123456789012:role/payments",
                 },
-                {"line_item_product_code": "AmazonS3", "line_item_unblended_cost": 2.0},
+                {
+                    "line_item_product_code": "AmazonS3",
+                    "line_item_unblended_cost": 2.0,
+                    "line_item_iam_principal": "arn:aws:iam::123456789012:role/storage",
+                },
             ]
         ),
         datasource_id="bds_1",
         billing_period="2026-01",
         partition_id=1,
     )
-    assert column_kind("tag:iamPrincipal/team") is None
-    assert column_kind("x_IamPrincipal") is None
-    dimension = VirtualDimension(
-        "team",
-        (
-            Rule("principal tag", Exists("tag:iamPrincipal/team"), Allocation.from_column("tag:iamPrincipal/team")),
-            Rule(
-                "principal role",
-                Matches("x_IamPrincipal", ":role/"),
-                Allocation.from_column("x_IamPrincipal", ValueMapping(MappingStrategy.REGEX, regex=r":role/(.+)$")),
-            ),
-        ),
+    definition = parse_definition(
+        {
+            "name": "team",
+            "rules": [
+                {
+                    "name": "bedrock-principal-tag",
+                    "conditions": [{"column": "tag:iamPrincipal/team", "operator": "EXISTS"}],
+                    "from_column": {"column": "tag:iamPrincipal/team"},
+                },
+                {
+                    "name": "bedrock-principal-role",
+                    "conditions": [
+                        {"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon Bedrock"]},
+                        {"column": "x_IamPrincipal", "operator": "MATCHES", "values": [":role/"]},
+                    ],
+                    "from_column": {
+                        "column": "x_IamPrincipal",
+                        "mapping": {"strategy": "REGEX", "regex": ":role/(.+)$"},
+                    },
+                },
+            ],
+        },
+        lambda name: None,
     )
-    result = allocate(costs, dimension).allocations
+    assert definition.findings == [] and definition.dimension is not None
+    result = allocate(costs, definition.dimension).allocations
     assert [(r["row_id"], r["value"], r["amount"], r["rule"]) for r in result.to_pylist()] == [
-        (0, "search", Decimal("1.20"), "principal tag"),
-        (1, "payments", Decimal("0.30"), "principal role"),
+        (0, "search", Decimal("1.20"), "bedrock-principal-tag"),
+        (1, "payments", Decimal("0.30"), "bedrock-principal-role"),
         (2, "Unallocated", Decimal("2.00"), None),
     ]
