@@ -250,8 +250,8 @@ def _rows(
 ) -> dict[_RowKey, tuple[int, int | None]]:
     """The cost table's rows of a chunk: (10^-12 USD, quantity) per day, key, workspace, model and kind.
 
-    1. A cost line's usage is the usage of its day, workspace and kind, matching its model, service tier and
-       context window where the line names them (a web search line names no model: all models count).
+    1. A cost line's usage is the usage of its day, workspace and kind, of its model, service tier and context
+       window where both reports name them (a web search line names no model: every model's searches count).
     2. No usage (code execution, or tokens no key reported): the whole line is one row without a key.
     3. Otherwise the line's amount is split exactly across the keys by quantity (``split_exactly``); usage
        without a key (the Console's Workbench) gets its share as a row without a key.
@@ -271,9 +271,9 @@ def _rows(
             by_key: dict[str | None, int] = defaultdict(int)
             for use in candidates:
                 if (
-                    (line.model is None or use.model == line.model)
-                    and (line.service_tier is None or use.service_tier == line.service_tier)
-                    and (line.context_window is None or use.context_window == line.context_window)
+                    _same(line.model, use.model)
+                    and _same(line.service_tier, use.service_tier)
+                    and _same(line.context_window, use.context_window)
                 ):
                     by_key[use.api_key_id] += use.quantity
             if not by_key:
@@ -283,6 +283,10 @@ def _rows(
             for (key_id, units), (_, quantity) in zip(split_exactly(line.units, weights), weights, strict=True):
                 add(_row_key(day, line, key_id), units, quantity)
     return rows
+
+
+def _same(line_value: str | None, usage_value: str | None) -> bool:
+    return line_value is None or usage_value is None or line_value == usage_value
 
 
 def _row_key(day: date, line: _CostLine, api_key_id: str | None) -> _RowKey:

@@ -244,6 +244,47 @@ def test_per_key_costs_add_up_exactly_to_the_cost_report():
     assert round(sum(r["BilledCost"] for r in found), 2) == Decimal("0.25")
 
 
+def test_batch_and_standard_tokens_are_split_by_their_own_lines():
+    """Batch tokens cost half: alpha's standard tokens carry the standard line, beta's batch tokens the batch
+    line (one line for both would give each $2.25). Priority tokens are not in the cost report and change
+    nothing."""
+    usage = [
+        Usage(NOV1, ALPHA, None, SONNET, INPUT, 1_000_000, service_tier="standard"),
+        Usage(NOV1, BETA, None, SONNET, INPUT, 1_000_000, service_tier="batch"),
+        Usage(NOV1, BETA, None, SONNET, INPUT, 5_000_000, service_tier="priority"),
+    ]
+    line = {"model": SONNET, "token_type": INPUT, "context_window": "0-200k"}
+    costs = [
+        CostLine(NOV1, None, Decimal("300"), service_tier="standard", **line),
+        CostLine(NOV1, None, Decimal("150"), service_tier="batch", **line),
+    ]
+    with standin(Dataset([ApiKey(ALPHA, "team-search"), ApiKey(BETA, "team-ads")], usage, costs)) as api:
+        found = rows(read_all(api, NOV1, NOV2))
+    assert found == [
+        row(NOV1, ALPHA, "team-search", None, SONNET, "input", 1_000_000, "3"),
+        row(NOV1, BETA, "team-ads", None, SONNET, "input", 1_000_000, "1.5"),
+    ]
+
+
+def test_usage_without_tier_or_context_window_still_matches():
+    """Where the usage report leaves a dimension out, every line of the model and type matches it."""
+    with standin(Dataset.from_usage(SMALL)) as api:
+        served = api.routes[("GET", USAGE_REPORT)]
+
+        def without_tiers(request):
+            reply = served(request)
+            for bucket in reply.body["data"]:
+                for result in bucket["results"]:
+                    del result["service_tier"], result["context_window"]
+            return reply
+
+        api.routes[("GET", USAGE_REPORT)] = without_tiers
+        stripped = rows(read_all(api, NOV1, date(2026, 11, 3)))
+    with standin(Dataset.from_usage(SMALL)) as api:
+        assert stripped == rows(read_all(api, NOV1, date(2026, 11, 3)))
+    assert len(stripped) == 9
+
+
 @pytest.mark.parametrize(
     ("units", "weights", "expected"),
     [
