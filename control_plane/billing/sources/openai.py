@@ -55,16 +55,19 @@ class DecimalJsonSession(requests.Session):
         return response
 
 
-def money(value: object, what: str) -> Decimal:
-    """An amount from the API (a JSON number read as Decimal, an int, or a decimal string) on the cost table's
-    12 decimal places, rounded half-even past them. Anything else is data no bill can hold."""
+def money(value: object, what: str, *, scale: int = 0) -> Decimal:
+    """An amount from the API (a JSON number read as Decimal, an int, or a decimal string), divided by
+    10^``scale`` (2: cents to dollars), on the cost table's 12 decimal places, rounded half-even past them.
+    Anything else is data no bill can hold."""
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value)) if isinstance(value, int | str) else None
     except InvalidOperation:
         amount = None
-    if amount is None or isinstance(value, bool) or not amount.is_finite() or abs(amount) >= Decimal("1e16"):
-        raise Quarantine(f"{what} is {str(value)[:40]!r}, not an amount a bill can hold.")
-    return amount.quantize(CENT_PLACES)
+    if amount is not None and not isinstance(value, bool) and amount.is_finite():
+        amount = amount.scaleb(-scale)
+        if abs(amount) < Decimal("1e16"):
+            return amount.quantize(CENT_PLACES)
+    raise Quarantine(f"{what} is {str(value)[:40]!r}, not an amount a bill can hold.")
 
 
 def day_start(day: date) -> datetime:

@@ -19,8 +19,9 @@ from devtools.standins.server import Reply
 
 KEY = "sk-admin-SECRET-7f3a9c41d2"
 NOV1, NOV2, NOV3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+G4O = "gpt-4o-2024-08-06"
 PRICES = {
-    "gpt-4o-2024-08-06": {"input": Decimal("2.50"), "cache_read": Decimal("1.25"), "output": Decimal("10.00")},
+    G4O: {"input": Decimal("2.50"), "cache_read": Decimal("1.25"), "output": Decimal("10.00")},
     "gpt-4o-mini": {"input": Decimal("0.15"), "output": Decimal("0.60")},
 }
 
@@ -41,12 +42,12 @@ def dataset() -> OpenAIDataset:
     """
     data = openai_dataset(
         [
-            (NOV1, "proj_a", "Team A", "gpt-4o-2024-08-06", "input", 1_000_000),
-            (NOV1, "proj_a", "Team A", "gpt-4o-2024-08-06", "cache_read", 400_000),
-            (NOV1, "proj_a", "Team A", "gpt-4o-2024-08-06", "output", 200_000),
+            (NOV1, "proj_a", "Team A", G4O, "input", 1_000_000),
+            (NOV1, "proj_a", "Team A", G4O, "cache_read", 400_000),
+            (NOV1, "proj_a", "Team A", G4O, "output", 200_000),
             (NOV1, "proj_b", "Team B", "gpt-4o-mini", "input", 2_000_000),
             (NOV1, "proj_b", "Team B", "gpt-4o-mini", "output", 500_000),
-            (NOV2, "proj_a", "Team A", "gpt-4o-2024-08-06", "output", 50_000),
+            (NOV2, "proj_a", "Team A", G4O, "output", 50_000),
         ],
         PRICES,
     )
@@ -96,16 +97,12 @@ def row(
 
 EXPECTED = sorted(
     [
-        row(NOV1, "proj_a", "Team A", "gpt-4o-2024-08-06, input", "2.500000000000", 1_000_000,
-            "gpt-4o-2024-08-06", "input"),
-        row(NOV1, "proj_a", "Team A", "gpt-4o-2024-08-06, cached input", "0.500000000000", 400_000,
-            "gpt-4o-2024-08-06", "cache_read"),
-        row(NOV1, "proj_a", "Team A", "gpt-4o-2024-08-06, output", "2.000000000000", 200_000,
-            "gpt-4o-2024-08-06", "output"),
+        row(NOV1, "proj_a", "Team A", f"{G4O}, input", "2.500000000000", 1_000_000, G4O, "input"),
+        row(NOV1, "proj_a", "Team A", f"{G4O}, cached input", "0.500000000000", 400_000, G4O, "cache_read"),
+        row(NOV1, "proj_a", "Team A", f"{G4O}, output", "2.000000000000", 200_000, G4O, "output"),
         row(NOV1, "proj_b", "Team B", "gpt-4o-mini, input", "0.300000000000", 2_000_000, "gpt-4o-mini", "input"),
         row(NOV1, "proj_b", "Team B", "gpt-4o-mini, output", "0.300000000000", 500_000, "gpt-4o-mini", "output"),
-        row(NOV2, "proj_a", "Team A", "gpt-4o-2024-08-06, output", "0.500000000000", 50_000,
-            "gpt-4o-2024-08-06", "output"),
+        row(NOV2, "proj_a", "Team A", f"{G4O}, output", "0.500000000000", 50_000, G4O, "output"),
         row(NOV2, "proj_a", "Team A", "web search tool call", "0.250000000000"),
         row(NOV2, "proj_b", "Team B", "o3, output", "1.500000000000", None, "o3", "output"),
         # Read from the JSON text: through a float it would be 98765.432109876536.
@@ -123,9 +120,9 @@ def api() -> Iterator[OpenAIStandIn]:
 
 
 def read_rows(reader: OpenAIReader, start: date = NOV1, end: date = NOV3) -> list[dict[str, Any]]:
-    rows = [r for table in reader.read(start, end) for r in table.to_pylist()]
-    for table in reader.read(start, end):
-        assert table.schema == SOURCE_SCHEMA
+    tables = list(reader.read(start, end))
+    assert all(table.schema == SOURCE_SCHEMA for table in tables)
+    rows = [r for table in tables for r in table.to_pylist()]
     return sorted(rows, key=lambda r: (r["ChargePeriodStart"], r["SubAccountId"], r["ServiceName"]))
 
 
@@ -153,7 +150,7 @@ class TestRead:
             ("/v1/organization/usage/completions", "page_1"),
             ("/v1/organization/costs", None),
             ("/v1/organization/costs", "page_1"),
-        ] * 2  # read_rows reads twice (the second pass checks the schema)
+        ]
 
     def test_requests_ask_for_daily_buckets_grouped_by_project(self, api: OpenAIStandIn) -> None:
         read_rows(OpenAIReader(KEY, api.url, sleep=lambda s: None, batch_days=1), NOV1, NOV3)

@@ -1,0 +1,241 @@
+"""Cursor team usage as cost rows: the Admin API's usage events summed per (day, user, model, kind, max mode).
+
+A user's email is the team handle (`SubAccountId` and `ResourceName`). Each group gives one cost row, the
+dollars of its chargeable events (`x_TokenType` null, `ConsumedQuantity` = those events, unit "Requests"), and
+one row per token type it used (input, output, cache_read, cache_write: the tokens, at zero cost). Cursor
+states one amount per event, not per token type, so the cost is never split across token types. See
+docs/sources/cursor.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from control_plane.billing.schema import TIMESTAMP, source_table
+from control_plane.billing.sources.http import ApiClient
+from control_plane.billing.sources.openai import DecimalJsonSession, day_start, day_windows, money
+from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
+
+SOURCE = "Cursor Admin API"
+CREDENTIAL = "admin_api_key"
+EVENTS_PATH = "/teams/filtered-usage-events"
+MAX_PAGES = 100_000
+
+KEYS = ("day", "email", "model", "kind", "max_mode")
+TOKENS = {
+    "inputTokens": "input",
+    "outputTokens": "output",
+    "cacheReadTokens": "cache_read",
+    "cacheWriteTokens": "cache_write",
+}
+"""`tokenUsage` field -> `x_TokenType`."""
+SUMMED = ("cost", "charged", *TOKENS)
+EVENT_COST = pa.decimal128(38, 12)
+
+
+class CursorReader:
+    """Reads [start, end) from the Cursor Admin API (a team admin key, HTTP Basic) in batches of ``batch_days``
+    days: the events of a batch are paged through once and summed page by page, so memory holds one page and
+    the batch's groups, never the batch's events."""
+
+    provider = "Cursor"
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        batch_days: int = 7,
+        page_size: int = 500,
+    ):
+        if not api_key or not api_key.strip():
+            raise TerminalImportError(f"`{CREDENTIAL}` is empty: set it to a Cursor Admin API key (key_…).")
+        self.batch_days = max(1, min(batch_days, 30))
+        self.page_size = page_size
+        self.client = ApiClient(
+            source=SOURCE,
+            base_url=base_url,
+            headers={},
+            auth=(api_key, ""),
+            credential_attribute=CREDENTIAL,
+            secret=api_key,
+            sleep=sleep,
+            session=DecimalJsonSession(),
+        )
+
+    def versions(self, start: date, end: date) -> dict[date, str] | None:
+        """The API cannot say which days changed: the connector re-reads a trailing window."""
+        return None
+
+    def read(self, start: date, end: date) -> Iterator[pa.Table]:
+        for window_start, window_end in day_windows(start, end, self.batch_days):
+            groups = self._groups(window_start, window_end)
+            if groups is not None and groups.num_rows:
+                yield _rows(groups)
+
+    def _groups(self, start: date, end: date) -> pa.Table | None:
+        """The events of [start, end) summed per group: each page is summed, then added to the running sums."""
+        lo, hi = int(day_start(start).timestamp() * 1000), int(day_start(end).timestamp() * 1000)
+        groups: pa.Table | None = None
+        page = 1
+        while True:
+            body = self.client.post(
+                EVENTS_PATH, {"startDate": lo, "endDate": hi, "page": page, "pageSize": self.page_size}
+            )
+            events = body.get("usageEvents") if isinstance(body, dict) else None
+            pagination = body.get("pagination") if isinstance(body, dict) else None
+            if not isinstance(events, list) or not isinstance(pagination, dict):
+                raise TransientImportError(
+                    f"{SOURCE} answered {EVENTS_PATH} without `usageEvents` and `pagination`; the import is "
+                    "retried automatically."
+                )
+            summed = _sum(_events(events, lo, hi))
+            groups = summed if groups is None else _sum(pa.concat_tables([groups, summed]))
+            if not pagination.get("hasNextPage"):
+                return groups
+            pages = pagination.get("numPages")
+            if page >= MAX_PAGES or (isinstance(pages, int) and page >= pages):
+                raise TransientImportError(
+                    f"{SOURCE} said page {page} of {EVENTS_PATH} has a next page past its last; the import is "
+                    "retried automatically."
+                )
+            page += 1
+
+
+def _events(events: list[Any], lo: int, hi: int) -> pa.Table:
+    """One page of events as columns (one pass over the page building column lists), those in [lo, hi) ms."""
+    columns: dict[str, list[Any]] = {
+        name: [] for name in ("timestamp", "email", "model", "kind", "max_mode", "cost", "charged", *TOKENS)
+    }
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        stamp = event.get("timestamp")
+        try:
+            millis = int(stamp) if isinstance(stamp, str | int) and not isinstance(stamp, bool) else None
+        except ValueError:
+            millis = None
+        if millis is None:
+            raise Quarantine(f"{SOURCE}: a usage event has the timestamp {str(stamp)[:40]!r}, not epoch milliseconds.")
+        token_usage = event.get("tokenUsage")
+        usage: dict[str, Any] = token_usage if isinstance(token_usage, dict) else {}
+        chargeable = event.get("isChargeable") is True
+        cents = usage.get("totalCents") if chargeable else None
+        columns["timestamp"].append(millis)
+        columns["email"].append(_text(event.get("userEmail")))
+        columns["model"].append(_text(event.get("model")))
+        columns["kind"].append(_text(event.get("kindLabel")) or _text(event.get("kind")))
+        max_mode = event.get("maxMode")
+        columns["max_mode"].append(max_mode if isinstance(max_mode, bool) else None)
+        columns["cost"].append(
+            Decimal(0) if cents is None else money(cents, "the totalCents of a Cursor usage event", scale=2)
+        )
+        columns["charged"].append(1 if chargeable else 0)
+        for name in TOKENS:
+            columns[name].append(_tokens(usage.get(name)))
+    timestamps = pa.array(columns.pop("timestamp"), pa.int64())
+    table = pa.table(
+        {
+            "day": pc.floor_temporal(timestamps.cast(pa.timestamp("ms", tz="UTC")), unit="day").cast(TIMESTAMP),
+            "email": pa.array(columns["email"], pa.string()),
+            "model": pa.array(columns["model"], pa.string()),
+            "kind": pa.array(columns["kind"], pa.string()),
+            "max_mode": pa.array(columns["max_mode"], pa.bool_()),
+            "cost": pa.array(columns["cost"], EVENT_COST),
+            "charged": pa.array(columns["charged"], pa.int64()),
+            **{name: pa.array(columns[name], pa.int64()) for name in TOKENS},
+        }
+    )
+    inside = pc.and_(pc.greater_equal(timestamps, lo), pc.less(timestamps, hi))
+    return table.filter(inside)
+
+
+def _sum(table: pa.Table) -> pa.Table:
+    """Rows with the same group keys added up (the sums keep their column names)."""
+    summed = table.group_by(list(KEYS), use_threads=False).aggregate([(name, "sum") for name in SUMMED])
+    return pa.table(
+        {
+            **{key: summed.column(key) for key in KEYS},
+            **{name: summed.column(f"{name}_sum").cast(table.schema.field(name).type) for name in SUMMED},
+        }
+    )
+
+
+def _rows(groups: pa.Table) -> pa.Table:
+    """The cost table's rows of a batch's groups: a cost row where any event was chargeable, and a row per
+    token type with tokens."""
+    charged = groups.filter(pc.greater(groups.column("charged"), 0))
+    parts = [_part(charged, charged.column("cost"), charged.column("charged"), "Requests", None)]
+    for name, token_type in TOKENS.items():
+        used = groups.filter(pc.greater(groups.column(name), 0))
+        zero = pa.array(np.zeros(used.num_rows, dtype=np.int64)).cast(EVENT_COST)
+        parts.append(_part(used, zero, used.column(name), "Tokens", token_type))
+    return pa.concat_tables(part for part in parts if part.num_rows)
+
+
+def _part(
+    groups: pa.Table,
+    cost: pa.Array | pa.ChunkedArray,
+    quantity: pa.Array | pa.ChunkedArray,
+    unit: str,
+    token_type: str | None,
+) -> pa.Table:
+    rows = groups.num_rows
+    day = groups.column("day")
+    email = groups.column("email")
+    model = groups.column("model")
+    return source_table(
+        {
+            "ChargePeriodStart": day,
+            "ChargePeriodEnd": pc.add(day, pa.scalar(np.timedelta64(1, "D").astype("timedelta64[us]"))),
+            "BillingPeriodStart": pc.floor_temporal(day, unit="month"),
+            "BilledCost": cost,
+            "EffectiveCost": cost,
+            "BillingCurrency": ["USD"] * rows,
+            "Provider": ["Cursor"] * rows,
+            "ServiceName": model,
+            "ChargeCategory": ["Usage"] * rows,
+            "SubAccountId": email,
+            "ResourceName": email,
+            "ConsumedQuantity": quantity,
+            "ConsumedUnit": [unit] * rows,
+            "Tags": _tags(groups.column("kind"), groups.column("max_mode")),
+            "x_Model": model,
+            "x_TokenType": pa.array([token_type] * rows, pa.string()),
+        },
+        rows,
+    )
+
+
+def _tags(kind: pa.ChunkedArray, max_mode: pa.ChunkedArray) -> pa.Array:
+    """{"kind": the event's kind label, "max_mode": "true"/"false"} per row."""
+    rows = len(kind)
+    values = np.empty(2 * rows, dtype=object)
+    values[0::2] = kind.to_numpy(zero_copy_only=False)
+    values[1::2] = max_mode.cast(pa.string()).to_numpy(zero_copy_only=False)
+    return pa.MapArray.from_arrays(
+        pa.array(np.arange(0, 2 * rows + 1, 2, dtype=np.int32)),
+        pa.array(np.tile(np.array(["kind", "max_mode"], dtype=object), rows), pa.string()),
+        pa.array(values, pa.string()),
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _tokens(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Quarantine(f"{SOURCE}: a usage event counts {str(value)[:40]!r} tokens, not a number of tokens.")
+    return value
