@@ -58,7 +58,7 @@ K = TypeVar("K")
 
 
 def split_exactly(units: int, weights: Sequence[tuple[K, int]]) -> list[tuple[K, int]]:
-    """``units`` shared in proportion to the (positive) weights, adding up to exactly ``units``.
+    """``units`` shared in proportion to the weights (not negative, not all zero), adding up to exactly ``units``.
 
     1. Each share is the floor of units x weight / total (on the magnitude, so a credit splits like a charge).
     2. What the floors leave over (fewer units than there are shares) goes one unit each to the shares with
@@ -261,9 +261,7 @@ def _rows(
 
     def add(key: _RowKey, units: int, quantity: int | None) -> None:
         old_units, old_quantity = rows.get(key, (0, None))
-        if old_quantity is not None and quantity is not None:
-            quantity += old_quantity
-        rows[key] = (old_units + units, quantity if quantity is not None else old_quantity)
+        rows[key] = (old_units + units, old_quantity if quantity is None else (old_quantity or 0) + quantity)
 
     for day in sorted(costs):
         for line in costs[day]:
