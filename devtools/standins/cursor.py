@@ -33,6 +33,7 @@ def usage_event(
     chargeable: bool = True,
     kind: str = "Usage-based",
     max_mode: bool = False,
+    headless: bool = False,
 ) -> dict[str, Any]:
     """One event in the API's wire format; ``tokens`` by token type (input, output, cache_write, cache_read)."""
     usage = {field: (tokens or {}).get(token_type, 0) for token_type, field in TOKEN_FIELDS.items()}
@@ -44,6 +45,7 @@ def usage_event(
         "requestsCosts": 1.0,
         "isTokenBasedCall": tokens is not None,
         "isFreeBugbot": False,
+        "isHeadless": headless,
         "userEmail": email,
         "isChargeable": chargeable,
     }

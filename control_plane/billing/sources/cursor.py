@@ -1,10 +1,11 @@
-"""Cursor team usage as cost rows: the Admin API's usage events summed per (day, user, model, kind, max mode).
+"""Cursor team spend as cost rows: the Admin API's chargeable usage events summed per (day, user, model, kind,
+max mode, headless).
 
 A user's email is the team handle (`SubAccountId` and `ResourceName`). Each group gives one cost row, the
-dollars of its chargeable events (`x_TokenType` null, `ConsumedQuantity` = those events, unit "Requests"), and
-one row per token type it used (input, output, cache_read, cache_write: the tokens, at zero cost). Cursor
-states one amount per event, not per token type, so the cost is never split across token types. See
-docs/sources/cursor.md.
+dollars of its events (`x_TokenType` null, `ConsumedQuantity` = its events, unit "Requests"), and one row per
+token type it used (input, output, cache_read, cache_write: the tokens, at zero cost). Cursor states one amount
+per event, not per token type, so the cost is never split across token types. Events Cursor marks as not
+chargeable (usage included in the plan) are left out. See docs/sources/cursor.md.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ CREDENTIAL = "admin_api_key"
 EVENTS_PATH = "/teams/filtered-usage-events"
 MAX_PAGES = 100_000
 
-KEYS = ("day", "email", "model", "kind", "max_mode")
+FLAGS = {"max_mode": "maxMode", "is_headless": "isHeadless"}
+"""Tag key -> the event's boolean field; with the kind label they tell Chat from Agent, Max mode, headless runs."""
+KEYS = ("day", "email", "model", "kind", *FLAGS)
 TOKENS = {
     "inputTokens": "input",
     "outputTokens": "output",
@@ -37,7 +40,7 @@ TOKENS = {
     "cacheWriteTokens": "cache_write",
 }
 """`tokenUsage` field -> `x_TokenType`."""
-SUMMED = ("cost", "charged", *TOKENS)
+SUMMED = ("cost", "events", *TOKENS)
 EVENT_COST = pa.decimal128(38, 12)
 
 
@@ -114,10 +117,10 @@ class CursorReader:
 def _events(events: list[Any], lo: int, hi: int) -> pa.Table:
     """One page of events as columns (one pass over the page building column lists), those in [lo, hi) ms."""
     columns: dict[str, list[Any]] = {
-        name: [] for name in ("timestamp", "email", "model", "kind", "max_mode", "cost", "charged", *TOKENS)
+        name: [] for name in ("timestamp", "email", "model", "kind", *FLAGS, "cost", *TOKENS)
     }
     for event in events:
-        if not isinstance(event, dict):
+        if not isinstance(event, dict) or event.get("isChargeable") is not True:
             continue
         stamp = event.get("timestamp")
         try:
@@ -128,18 +131,17 @@ def _events(events: list[Any], lo: int, hi: int) -> pa.Table:
             raise Quarantine(f"{SOURCE}: a usage event has the timestamp {str(stamp)[:40]!r}, not epoch milliseconds.")
         token_usage = event.get("tokenUsage")
         usage: dict[str, Any] = token_usage if isinstance(token_usage, dict) else {}
-        chargeable = event.get("isChargeable") is True
-        cents = usage.get("totalCents") if chargeable else None
+        cents = usage.get("totalCents")
         columns["timestamp"].append(millis)
         columns["email"].append(_text(event.get("userEmail")))
         columns["model"].append(_text(event.get("model")))
         columns["kind"].append(_text(event.get("kindLabel")) or _text(event.get("kind")))
-        max_mode = event.get("maxMode")
-        columns["max_mode"].append(max_mode if isinstance(max_mode, bool) else None)
+        for tag, name in FLAGS.items():
+            flag = event.get(name)
+            columns[tag].append(flag if isinstance(flag, bool) else None)
         columns["cost"].append(
             Decimal(0) if cents is None else money(cents, "the totalCents of a Cursor usage event", scale=2)
         )
-        columns["charged"].append(1 if chargeable else 0)
         for name in TOKENS:
             columns[name].append(_tokens(usage.get(name)))
     timestamps = pa.array(columns.pop("timestamp"), pa.int64())
@@ -149,9 +151,9 @@ def _events(events: list[Any], lo: int, hi: int) -> pa.Table:
             "email": pa.array(columns["email"], pa.string()),
             "model": pa.array(columns["model"], pa.string()),
             "kind": pa.array(columns["kind"], pa.string()),
-            "max_mode": pa.array(columns["max_mode"], pa.bool_()),
+            **{tag: pa.array(columns[tag], pa.bool_()) for tag in FLAGS},
             "cost": pa.array(columns["cost"], EVENT_COST),
-            "charged": pa.array(columns["charged"], pa.int64()),
+            "events": pa.array(np.ones(len(timestamps), dtype=np.int64)),
             **{name: pa.array(columns[name], pa.int64()) for name in TOKENS},
         }
     )
@@ -171,10 +173,8 @@ def _sum(table: pa.Table) -> pa.Table:
 
 
 def _rows(groups: pa.Table) -> pa.Table:
-    """The cost table's rows of a batch's groups: a cost row where any event was chargeable, and a row per
-    token type with tokens."""
-    charged = groups.filter(pc.greater(groups.column("charged"), 0))
-    parts = [_part(charged, charged.column("cost"), charged.column("charged"), "Requests", None)]
+    """The cost table's rows of a batch's groups: each group's cost row, and a row per token type it used."""
+    parts = [_part(groups, groups.column("cost"), groups.column("events"), "Requests", None)]
     for name, token_type in TOKENS.items():
         used = groups.filter(pc.greater(groups.column(name), 0))
         zero = pa.array(np.zeros(used.num_rows, dtype=np.int64)).cast(EVENT_COST)
@@ -208,7 +208,7 @@ def _part(
             "ResourceName": email,
             "ConsumedQuantity": quantity,
             "ConsumedUnit": [unit] * rows,
-            "Tags": _tags(groups.column("kind"), groups.column("max_mode")),
+            "Tags": _tags(groups),
             "x_Model": model,
             "x_TokenType": pa.array([token_type] * rows, pa.string()),
         },
@@ -216,15 +216,16 @@ def _part(
     )
 
 
-def _tags(kind: pa.ChunkedArray, max_mode: pa.ChunkedArray) -> pa.Array:
-    """{"kind": the event's kind label, "max_mode": "true"/"false"} per row."""
-    rows = len(kind)
-    values = np.empty(2 * rows, dtype=object)
-    values[0::2] = kind.to_numpy(zero_copy_only=False)
-    values[1::2] = max_mode.cast(pa.string()).to_numpy(zero_copy_only=False)
+def _tags(groups: pa.Table) -> pa.Array:
+    """{"kind": the kind label, "max_mode": "true"/"false", "is_headless": "true"/"false"} per group."""
+    names = ["kind", *FLAGS]
+    rows = groups.num_rows
+    values = np.empty(len(names) * rows, dtype=object)
+    for i, name in enumerate(names):
+        values[i :: len(names)] = groups.column(name).cast(pa.string()).to_numpy(zero_copy_only=False)
     return pa.MapArray.from_arrays(
-        pa.array(np.arange(0, 2 * rows + 1, 2, dtype=np.int32)),
-        pa.array(np.tile(np.array(["kind", "max_mode"], dtype=object), rows), pa.string()),
+        pa.array(np.arange(0, len(names) * rows + 1, len(names), dtype=np.int32)),
+        pa.array(np.tile(np.array(names, dtype=object), rows), pa.string()),
         pa.array(values, pa.string()),
     )
 

@@ -31,15 +31,16 @@ def at(day: date, hours: float = 0) -> datetime:
 def events() -> list[dict[str, Any]]:
     """Six events, four inside [11-01, 11-03):
 
-    when               user   model   kind / max mode        tokens (in, out, cache r/w)  cents              charged
-    11-01 09:00        alice  sonnet  Usage-based / false    1000, 200, 5000, 0           12.5               yes
-    11-01 15:30        alice  sonnet  Usage-based / false    3000, 800, 0, 2000           7.25               yes
+    when               user   model   kind / max / headless  tokens (in, out, cache r/w)  cents              charged
+    11-01 09:00        alice  sonnet  Usage-based / no / no  1000, 200, 5000, 0           12.5               yes
+    11-01 15:30        alice  sonnet  Usage-based / no / no  3000, 800, 0, 2000           7.25               yes
     11-01 10:00        alice  sonnet  Included in Business   500, 100, 0, 0               2.0                no
-    11-02 23:59:59.999 bob    gpt-5   Usage-based / true     10, 20, 0, 0                 9876543.210987654  yes
+    11-02 23:59:59.999 bob    gpt-5   Usage-based / yes/ yes 10, 20, 0, 0                 9876543.210987654  yes
     11-03 00:00       bob    gpt-5    (outside: the window's end)
     10-31 23:59:59.999 bob   gpt-5    (outside: before the window)
 
-    alice's two charged events make one group: 12.5 + 7.25 = 19.75 cents = $0.1975 for 2 requests.
+    alice's two charged events make one group: 12.5 + 7.25 = 19.75 cents = $0.1975 for 2 requests; her event
+    included in the plan (not chargeable) is left out.
     """
     return [
         usage_event(
@@ -64,6 +65,7 @@ def events() -> list[dict[str, Any]]:
             tokens={"input": 10, "output": 20},
             total_cents=9876543.210987654,
             max_mode=True,
+            headless=True,
         ),
         usage_event(at(NOV3), BOB, "gpt-5", tokens={"input": 1}, total_cents=1.0),
         usage_event(at(NOV1) - timedelta(milliseconds=1), BOB, "gpt-5", tokens={"input": 1}, total_cents=1.0),
@@ -71,8 +73,9 @@ def events() -> list[dict[str, Any]]:
 
 
 def row(
-    day: date, email: str, model: str, kind: str, max_mode: str, cost: str, quantity: float, token_type: str | None
+    day: date, email: str, model: str, flag: str, cost: str, quantity: float, token_type: str | None
 ) -> dict[str, Any]:
+    """A row of a "Usage-based" group whose max mode and headless flags are both ``flag``."""
     values: dict[str, Any] = dict.fromkeys(SOURCE_SCHEMA.names)
     values.update(
         ChargePeriodStart=at(day),
@@ -88,7 +91,7 @@ def row(
         ResourceName=email,
         ConsumedQuantity=quantity,
         ConsumedUnit="Tokens" if token_type else "Requests",
-        Tags=[("kind", kind), ("max_mode", max_mode)],
+        Tags=[("kind", "Usage-based"), ("max_mode", flag), ("is_headless", flag)],
         x_Model=model,
         x_TokenType=token_type,
     )
@@ -96,23 +99,21 @@ def row(
 
 
 def order(r: dict[str, Any]) -> tuple[Any, ...]:
-    return (r["ChargePeriodStart"], r["SubAccountId"], r["Tags"][0][1], r["x_TokenType"] or "")
+    return (r["ChargePeriodStart"], r["SubAccountId"], r["x_TokenType"] or "")
 
 
 ZERO = "0E-12"
 EXPECTED = sorted(
     [
-        row(NOV1, ALICE, SONNET, "Usage-based", "false", "0.197500000000", 2, None),
-        row(NOV1, ALICE, SONNET, "Usage-based", "false", ZERO, 4000, "input"),
-        row(NOV1, ALICE, SONNET, "Usage-based", "false", ZERO, 1000, "output"),
-        row(NOV1, ALICE, SONNET, "Usage-based", "false", ZERO, 5000, "cache_read"),
-        row(NOV1, ALICE, SONNET, "Usage-based", "false", ZERO, 2000, "cache_write"),
-        row(NOV1, ALICE, SONNET, "Included in Business", "false", ZERO, 500, "input"),
-        row(NOV1, ALICE, SONNET, "Included in Business", "false", ZERO, 100, "output"),
+        row(NOV1, ALICE, SONNET, "false", "0.197500000000", 2, None),
+        row(NOV1, ALICE, SONNET, "false", ZERO, 4000, "input"),
+        row(NOV1, ALICE, SONNET, "false", ZERO, 1000, "output"),
+        row(NOV1, ALICE, SONNET, "false", ZERO, 5000, "cache_read"),
+        row(NOV1, ALICE, SONNET, "false", ZERO, 2000, "cache_write"),
         # From the JSON text 9876543.210987654 cents; through a float it would be 98765.432109876536.
-        row(NOV2, BOB, "gpt-5", "Usage-based", "true", "98765.432109876540", 1, None),
-        row(NOV2, BOB, "gpt-5", "Usage-based", "true", ZERO, 10, "input"),
-        row(NOV2, BOB, "gpt-5", "Usage-based", "true", ZERO, 20, "output"),
+        row(NOV2, BOB, "gpt-5", "true", "98765.432109876540", 1, None),
+        row(NOV2, BOB, "gpt-5", "true", ZERO, 10, "input"),
+        row(NOV2, BOB, "gpt-5", "true", ZERO, 20, "output"),
     ],
     key=order,
 )
@@ -149,7 +150,7 @@ class TestRead:
 
     def test_batches_of_days(self, api: CursorStandIn) -> None:
         tables = list(CursorReader(KEY, api.url, sleep=lambda s: None, batch_days=1).read(NOV1, NOV3))
-        assert [t.num_rows for t in tables] == [7, 3]
+        assert [t.num_rows for t in tables] == [5, 3]
         assert [r.body["startDate"] for r in api.requests] == [
             int(at(NOV1).timestamp() * 1000),
             int(at(NOV2).timestamp() * 1000),
