@@ -8,6 +8,7 @@ out of the product name and usage type (docs/sources/aws.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,28 +258,18 @@ def _bedrock(
        " (Amazon Bedrock Edition)" (third-party models billed through AWS Marketplace under an opaque code).
     2. Model: the Marketplace product name without that suffix, else the usage type's model segment.
     3. Token type from the usage type; a token row's unit is "Tokens", its quantity scaled from "1K/1M tokens".
-    4. Every other row keeps its usage amount and takes `pricing_unit` as its unit."""
+    4. Every other row keeps its usage amount and takes `pricing_unit` as its unit.
+    The text patterns run once per distinct product name, usage type and unit (a few thousand in a month of CUR),
+    then are spread back over the rows."""
     null_text = pa.scalar(None, pa.string())
-    marketplace = pc.fill_null(pc.match_substring_regex(product_name, MARKETPLACE_BEDROCK_SUFFIX), False)
+    marketplace = pc.fill_null(_per_value(product_name, _is_marketplace_bedrock), False)
     bedrock = pc.or_(pc.fill_null(pc.equal(product_code, BEDROCK_PRODUCT_CODE), False), marketplace)
 
-    named = pc.replace_substring_regex(product_name, MARKETPLACE_BEDROCK_SUFFIX, "")
-    from_usage = pc.struct_field(pc.extract_regex(usage_type, FIRST_PARTY_MODEL), [0])
-    model = pc.if_else(bedrock, pc.coalesce(pc.if_else(marketplace, named, null_text), from_usage), null_text)
-
-    lowered = pc.utf8_lower(usage_type)
-    matches = [
-        pc.if_else(pc.fill_null(pc.match_substring_regex(lowered, pattern), False), name, null_text)
-        for name, pattern in TOKEN_TYPES
-    ]
-    token_type = pc.if_else(bedrock, pc.coalesce(*matches), null_text)
+    named = pc.if_else(marketplace, _per_value(product_name, _marketplace_model), null_text)
+    model = pc.if_else(bedrock, pc.coalesce(named, _per_value(usage_type, _first_party_model)), null_text)
+    token_type = pc.if_else(bedrock, _per_value(usage_type, _token_type), null_text)
     is_token = pc.is_valid(token_type)
-
-    unit_text = pc.utf8_lower(pc.utf8_trim_whitespace(pricing_unit))
-    scale = pa.scalar(1.0)
-    for factor, pattern in TOKENS_PER_UNIT:
-        hit = pc.fill_null(pc.match_substring_regex(unit_text, pattern), False)
-        scale = pc.if_else(hit, float(factor), scale)
+    scale = pc.fill_null(_per_value(pricing_unit, _tokens_per_unit), 1.0)
     quantity = pc.if_else(is_token, pc.multiply(usage, scale), usage)
     return _Bedrock(
         service_name=pc.if_else(marketplace, BEDROCK_SERVICE, null_text),
@@ -288,3 +279,36 @@ def _bedrock(
         unit=pc.if_else(is_token, "Tokens", pricing_unit),
         quantity=quantity,
     )
+
+
+def _per_value(values: pa.Array, compute: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """``compute`` over the distinct values of ``values`` only, spread back over the rows (null stays null)."""
+    encoded = pc.dictionary_encode(values)
+    return compute(encoded.dictionary).take(encoded.indices)
+
+
+def _is_marketplace_bedrock(product_names: pa.Array) -> pa.Array:
+    return pc.match_substring_regex(product_names, MARKETPLACE_BEDROCK_SUFFIX)
+
+
+def _marketplace_model(product_names: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(product_names, MARKETPLACE_BEDROCK_SUFFIX, "")
+
+
+def _first_party_model(usage_types: pa.Array) -> pa.Array:
+    return pc.struct_field(pc.extract_regex(usage_types, FIRST_PARTY_MODEL), [0])
+
+
+def _token_type(usage_types: pa.Array) -> pa.Array:
+    lowered = pc.utf8_lower(usage_types)
+    null_text = pa.scalar(None, pa.string())
+    matches = [pc.if_else(pc.match_substring_regex(lowered, pattern), name, null_text) for name, pattern in TOKEN_TYPES]
+    return pc.coalesce(*matches)
+
+
+def _tokens_per_unit(units: pa.Array) -> pa.Array:
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(units))
+    scale = pa.array(np.ones(len(units)), pa.float64())
+    for factor, pattern in TOKENS_PER_UNIT:
+        scale = pc.if_else(pc.match_substring_regex(lowered, pattern), float(factor), scale)
+    return scale
