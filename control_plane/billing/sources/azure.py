@@ -1,0 +1,842 @@
+"""Azure Cost Management exports -> the cost table: the actual-cost and the amortized-cost export a customer
+delivers to a blob container, read through a container SAS URL (read + list).
+
+1. Runs are found through their ``manifest.json`` (never through folder names: Microsoft's two descriptions of
+   the folder layout disagree). Each manifest names its run (``runInfo``: runId, startDate, endDate,
+   submittedTime) and its data blobs (``blobs[].blobName``).
+2. Month-to-date exports overwrite: for each day, the run submitted last among those covering it wins, per
+   export (actual, amortized).
+3. Winning blobs are downloaded to a temporary file one at a time and read in bounded batches (Parquet row
+   groups through ``imports.guards``; gzipped CSV through ``pyarrow.csv.open_csv``), keeping the rows of the
+   days the run won.
+4. Columns are resolved case-insensitively (EA PascalCase, MCA camelCase) and mapped column by column with
+   pyarrow compute; text needing parsing (dates, tags, meters, units) is parsed once per distinct value.
+
+Actual rows carry ``BilledCost`` = cost and ``EffectiveCost`` = 0; amortized rows ``BilledCost`` = 0 and
+``EffectiveCost`` = cost, so over any grouping sum(BilledCost) is the invoice and sum(EffectiveCost) the
+amortized cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import enum
+import gzip
+import hashlib
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import ContainerClient
+
+from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
+from control_plane.imports import guards
+from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "Microsoft Azure"
+MANIFEST = "manifest.json"
+CSV_BLOCK_BYTES = 8 << 20
+"""Decoded CSV text per batch (about 30,000 export rows)."""
+MONEY_LIMIT = 10 ** (MONEY.precision - MONEY.scale)
+EXACT_DOUBLE_BELOW = 1024.0
+"""Below this a double is within half a 1e-12 of the 12-place decimal it was written from, so a rounding cast
+recovers it; larger doubles go through their shortest round-trip text (slower, and rare on a bill)."""
+AI_METER_CATEGORIES = ("azure openai", "cognitive services", "foundry models")
+
+
+class CostKind(enum.Enum):
+    ACTUAL = "actual"
+    AMORTIZED = "amortized"
+
+
+# Canonical column -> the names it goes by (lowercase): EA PascalCase and MCA camelCase compare equal once
+# lowercased; older and MCA-only spellings are listed after.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("date", "usagedatetime"),
+    "cost": ("costinbillingcurrency", "cost", "pretaxcost"),
+    "currency": ("billingcurrencycode", "billingcurrency", "currency"),
+    "meter_category": ("metercategory",),
+    "meter_subcategory": ("metersubcategory",),
+    "meter_name": ("metername",),
+    "resource_id": ("resourceid", "instanceid", "instancename"),
+    "tags": ("tags",),
+    "subscription_id": ("subscriptionid", "subscriptionguid"),
+    "subscription_name": ("subscriptionname",),
+    "location": ("resourcelocation", "location"),
+    "charge_type": ("chargetype",),
+    "quantity": ("quantity", "usagequantity"),
+    "unit": ("unitofmeasure",),
+    "consumed_service": ("consumedservice",),
+    "billing_account_id": ("billingaccountid",),
+    "billing_period_start": ("billingperiodstartdate",),
+}
+REQUIRED = ("date", "cost")
+
+# Azure ChargeType -> FOCUS ChargeCategory; a missing ChargeType is usage (usage-only exports have none),
+# any other type an Adjustment.
+CHARGE_CATEGORIES = {
+    "usage": "Usage",
+    "purchase": "Purchase",
+    "refund": "Credit",
+    "tax": "Tax",
+    "adjustment": "Adjustment",
+    "unusedreservation": "Adjustment",
+    "unusedsavingsplan": "Adjustment",
+    "roundingadjustment": "Adjustment",
+}
+
+# "gpt 4o 0513 Input global Tokens", "gpt-4o-mini-0718-Inp-glbl", "o1 cached Input regional Tokens": the model
+# is what precedes the first token-kind word.
+MODEL_PATTERN = r"(?i)^\s*(?P<model>.*?\S)[\s_-]+(?:cached|cchd|cache|input|inp|output|outp|opt)(?:\b|[\s_-]|$)"
+CACHED_PATTERN = r"(?i)(?:^|[\s_-])(?:cached|cchd|cache)(?:[\s_-]|$)"
+OUTPUT_PATTERN = r"(?i)(?:^|[\s_-])(?:output|outp|opt)(?:[\s_-]|$)"
+INPUT_PATTERN = r"(?i)(?:^|[\s_-])(?:input|inp)(?:[\s_-]|$)"
+UNIT_PATTERN = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)?\s*(k|m|thousand|million)?\b", re.IGNORECASE)
+SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6}
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    """One run of one export, as its manifest describes it."""
+
+    kind: CostKind
+    manifest: str
+    run_id: str
+    submitted: datetime
+    first_day: date
+    last_day: date
+    """Inclusive: the run covers first_day..last_day."""
+    blobs: tuple[str, ...]
+    """The data blobs' names in the container, in manifest order."""
+    fingerprint: str
+    """The manifest's and the data blobs' ETags, hashed: changes when any of them is rewritten."""
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+class AzureExportReader:
+    """The ``SourceReader`` of a customer's two Cost Management exports (actual and amortized cost)."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        storage_account_name: str,
+        container_name: str,
+        actuals_path: str,
+        amortized_path: str,
+        sas_url: str,
+        *,
+        retry_total: int = 3,
+        work_dir: str | Path | None = None,
+    ):
+        self.storage_account_name = storage_account_name
+        self.container_name = container_name
+        self.paths = {CostKind.ACTUAL: _folder(actuals_path), CostKind.AMORTIZED: _folder(amortized_path)}
+        self._endpoint = _check_sas_url(sas_url, storage_account_name, container_name)
+        _check_paths(self.paths)
+        self._container = ContainerClient.from_container_url(sas_url, retry_total=retry_total)
+        self._work_dir = work_dir
+        self._listing: dict[str, str] = {}
+        """The last listing of the two paths: blob name -> ETag."""
+        self._manifests: dict[tuple[str, str], dict[str, Any]] = {}
+        """Parsed manifests by (blob name, ETag): a manifest is downloaded again only when rewritten."""
+
+    def versions(self, start: date, end: date) -> dict[date, str]:
+        winners = self._winners(start, end)
+        result: dict[date, str] = {}
+        for day in _days(start, end):
+            actual, amortized = winners[CostKind.ACTUAL].get(day), winners[CostKind.AMORTIZED].get(day)
+            if actual is None and amortized is None:
+                continue
+            digest = hashlib.sha256(
+                f"{actual.fingerprint if actual else '-'}|{amortized.fingerprint if amortized else '-'}".encode()
+            ).hexdigest()[:12]
+            result[day] = f"{actual.run_id if actual else '-'}|{amortized.run_id if amortized else '-'}|{digest}"
+        return result
+
+    def read(self, start: date, end: date) -> Iterator[pa.Table]:
+        winners = self._winners(start, end)
+        for kind in CostKind:
+            by_run: dict[ExportRun, list[date]] = {}
+            for day, run in sorted(winners[kind].items()):
+                by_run.setdefault(run, []).append(day)
+            for run, days in by_run.items():
+                for blob in run.blobs:
+                    yield from self._read_blob(run, blob, days)
+
+    def _read_blob(self, run: ExportRun, blob: str, days: list[date]) -> Iterator[pa.Table]:
+        with tempfile.TemporaryDirectory(dir=self._work_dir, prefix="azure-export-") as folder:
+            local = Path(folder) / "blob"
+            self._download(blob, local)
+            yield from read_export_file(local, run.kind, days, key=blob)
+
+    def _download(self, blob: str, local: Path) -> None:
+        """The blob's bytes into ``local``, streamed in chunks; a blob rewritten since it was listed is a
+        transient failure (the next import reads the new run)."""
+        etag = self._listing.get(blob)
+        with self._storage_errors(f"downloading {blob}"), local.open("wb") as out:
+            stream = self._container.download_blob(
+                blob, etag=etag, match_condition=MatchConditions.IfNotModified if etag else None
+            )
+            stream.readinto(out)
+
+    def _winners(self, start: date, end: date) -> dict[CostKind, dict[date, ExportRun]]:
+        """For each export and each day in [start, end) some run covers, the run submitted last."""
+        self._listing = self._list()
+        winners: dict[CostKind, dict[date, ExportRun]] = {kind: {} for kind in CostKind}
+        for kind in CostKind:
+            runs = sorted(self._runs(kind), key=lambda run: (run.submitted, run.run_id))
+            for run in runs:  # later runs overwrite earlier ones
+                for day in _days(max(start, run.first_day), min(end, run.last_day + timedelta(days=1))):
+                    winners[kind][day] = run
+        return winners
+
+    def _list(self) -> dict[str, str]:
+        """Every blob under the two paths: name -> ETag."""
+        listing: dict[str, str] = {}
+        for path in self.paths.values():
+            with self._storage_errors(f"listing {path or 'the container'}"):
+                for item in self._container.list_blobs(name_starts_with=path or None):
+                    listing[item.name] = item.etag
+        return listing
+
+    def _runs(self, kind: CostKind) -> list[ExportRun]:
+        listing = self._listing
+        prefix = self.paths[kind]
+        runs = []
+        for name, etag in listing.items():
+            if not name.startswith(prefix) or name.rsplit("/", 1)[-1].lower() != MANIFEST:
+                continue
+            manifest = self._manifest(name, etag)
+            runs.append(self._run(kind, name, etag, manifest, listing))
+        return runs
+
+    def _manifest(self, name: str, etag: str) -> dict[str, Any]:
+        cached = self._manifests.get((name, etag))
+        if cached is not None:
+            return cached
+        with self._storage_errors(f"downloading {name}"):
+            text = self._container.download_blob(name).readall()
+        try:
+            manifest = json.loads(text)
+        except ValueError:
+            raise Quarantine(
+                "The manifest is not JSON. Run the export again so that Cost Management rewrites it.", key=name
+            ) from None
+        if not isinstance(manifest, dict):
+            raise Quarantine("The manifest is not a JSON object. Run the export again.", key=name)
+        self._manifests[(name, etag)] = manifest
+        return manifest
+
+    def _run(
+        self, kind: CostKind, name: str, etag: str, manifest: dict[str, Any], listing: dict[str, str]
+    ) -> ExportRun:
+        """The run a manifest describes, checked: the export type matches the path it was found under, and every
+        data blob it lists is in the container."""
+        config = manifest.get("exportConfig")
+        config = config if isinstance(config, dict) else {}
+        run_info = manifest.get("runInfo")
+        blobs = manifest.get("blobs")
+        if not isinstance(run_info, dict) or not isinstance(blobs, list):
+            raise Quarantine(
+                "The manifest has no `runInfo` or no `blobs`: not a Cost Management export manifest.", key=name
+            )
+        _check_export_type(kind, str(config.get("type") or ""), name)
+        try:
+            run_id = str(run_info["runId"])
+            submitted = _instant(run_info["submittedTime"])
+            first_day = _instant(run_info["startDate"]).date()
+            last_day = _instant(run_info["endDate"]).date()
+        except (KeyError, TypeError, ValueError):
+            raise Quarantine(
+                "The manifest's `runInfo` lacks a readable runId, submittedTime, startDate or endDate. Run the export "
+                "again.",
+                key=name,
+            ) from None
+        if last_day < first_day:
+            raise Quarantine(f"The manifest's run ends ({last_day}) before it starts ({first_day}).", key=name)
+        folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+        names = []
+        for entry in blobs:
+            blob_name = entry.get("blobName") if isinstance(entry, dict) else None
+            if not isinstance(blob_name, str) or not blob_name:
+                raise Quarantine("A `blobs` entry of the manifest has no `blobName`.", key=name)
+            # blobName is container-relative; accept one relative to the manifest's folder too.
+            found = next((n for n in (blob_name.lstrip("/"), folder + blob_name) if n in listing), None)
+            if found is None:
+                raise Quarantine(
+                    f"The manifest lists {blob_name}, which is not in the container. Run the export again.", key=name
+                )
+            names.append(found)
+        fingerprint = hashlib.sha256("|".join([etag, *(listing[n] for n in names)]).encode()).hexdigest()[:16]
+        return ExportRun(kind, name, run_id, submitted, first_day, last_day, tuple(names), fingerprint)
+
+    @contextlib.contextmanager
+    def _storage_errors(self, doing: str) -> Iterator[None]:
+        """Storage failures as import failures. Messages are written here, never taken from the SDK (its text
+        may quote the request), and name `sas_url` without its query, which is the secret."""
+        where = f"container `{self.container_name}` of storage account `{self.storage_account_name}`"
+        try:
+            yield
+        except ClientAuthenticationError:
+            raise self._refused(where, None) from None
+        except ResourceModifiedError:
+            raise TransientImportError(
+                f"A blob of the Azure export in {where} was rewritten while it was read ({doing}); the import is "
+                "retried automatically."
+            ) from None
+        except ResourceNotFoundError as error:
+            if _error_code(error) == "ContainerNotFound":
+                raise TerminalImportError(
+                    f"Azure Storage has no {where}. Check `storage_account_name` and `container_name`, and that "
+                    "`sas_url` is a SAS of that container."
+                ) from None
+            raise TransientImportError(
+                f"A blob of the Azure export in {where} disappeared while it was read ({doing}): an export run is "
+                "probably overwriting it; the import is retried automatically."
+            ) from None
+        except HttpResponseError as error:
+            status = error.status_code or 0
+            if status in (401, 403):
+                raise self._refused(where, _error_code(error) or None) from None
+            if status == 429 or status >= 500:
+                raise TransientImportError(
+                    f"Azure Storage answered HTTP {status} while {doing} in {where}; the import is retried "
+                    "automatically."
+                ) from None
+            code = f" {_error_code(error)}" if _error_code(error) else ""
+            raise TerminalImportError(f"Azure Storage rejected {doing} in {where} (HTTP {status}{code}).") from None
+        except (ServiceRequestError, ServiceResponseError, AzureError) as error:
+            raise TransientImportError(
+                f"Azure Storage could not be reached at {self._endpoint} ({type(error).__name__}) while {doing}; "
+                "the import is retried automatically."
+            ) from None
+
+    def _refused(self, where: str, code: str | None) -> TerminalImportError:
+        detail = f" ({code})" if code else ""
+        return TerminalImportError(
+            f"Azure Storage refused the `sas_url` for {where}{detail}. The SAS may have expired or been revoked, or "
+            "lack the read and list permissions: create a new container SAS with read and list permissions and a "
+            "later expiry, and set `sas_url`."
+        )
+
+
+def read_export_file(path: str | Path, kind: CostKind, days: Iterable[date], *, key: str) -> Iterator[pa.Table]:
+    """A downloaded export blob's rows of ``days`` as SOURCE_SCHEMA tables, in bounded batches. Parquet, gzipped
+    CSV or plain CSV (told apart by their first bytes). ``key`` names the blob in quarantine reasons."""
+    wanted = pa.array(sorted(set(days)), pa.date32())
+    with open(path, "rb") as probe:
+        head = probe.read(4)
+    if head == b"PAR1":
+        batches = _parquet_batches(Path(path), key)
+    elif head[:2] == b"\x1f\x8b" or key.lower().endswith((".csv", ".csv.gz")):
+        batches = _csv_batches(Path(path), gzipped=head[:2] == b"\x1f\x8b", key=key)
+    else:
+        raise Quarantine(
+            "The blob is neither Parquet nor (gzipped) CSV. Export as Parquet (snappy) or CSV (gzip).", key=key
+        )
+    for columns in batches:
+        table = normalize(columns, kind, wanted, key=key)
+        if table.num_rows:
+            yield table
+
+
+def _parquet_batches(path: Path, key: str) -> Iterator[dict[str, pa.Array]]:
+    try:
+        file = guards.open_parquet(guards.as_input(str(path)))
+        names = _resolve(file.schema_arrow.names, key)
+        for batch in guards.batches(file, file_size=path.stat().st_size, columns=list(names.values())):
+            yield {canonical: batch.column(name) for canonical, name in names.items()}
+    except Quarantine as quarantine:
+        raise Quarantine(quarantine.reason, key=key) from None
+
+
+def _csv_batches(path: Path, *, gzipped: bool, key: str) -> Iterator[dict[str, pa.Array]]:
+    """Every column read as text (costs are parsed as decimals from their text, never through a float)."""
+    try:
+        opener = gzip.open if gzipped else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as text:
+            header = next(csv.reader([text.readline()]), [])
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error):
+        raise Quarantine("The blob is not readable (gzipped) CSV text. Run the export again.", key=key) from None
+    names = _resolve(header, key)
+    options = pa_csv.ConvertOptions(
+        include_columns=list(names.values()),
+        column_types={name: pa.string() for name in names.values()},
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    try:
+        stream = pa.input_stream(str(path), compression="gzip" if gzipped else None)
+        reader = pa_csv.open_csv(
+            stream, read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES), convert_options=options
+        )
+        for batch in reader:
+            yield {canonical: batch.column(name) for canonical, name in names.items()}
+    except (pa.ArrowInvalid, OSError) as error:
+        raise Quarantine(f"The CSV is damaged ({guards._detail(error)}). Run the export again.", key=key) from None
+
+
+def _resolve(names: list[str], key: str) -> dict[str, str]:
+    """Canonical column -> the file's column name, for the columns the file has."""
+    by_lower: dict[str, str] = {}
+    for name in names:
+        by_lower.setdefault(name.strip().lstrip("\ufeff").lower(), name)
+    resolved = {}
+    for canonical, aliases in ALIASES.items():
+        found = next((by_lower[alias] for alias in aliases if alias in by_lower), None)
+        if found is not None:
+            resolved[canonical] = found
+    missing = [ALIASES[c][0] for c in REQUIRED if c not in resolved]
+    if missing:
+        raise Quarantine(
+            f"Not a Cost Management cost export: no column {' or '.join(missing)} (in any casing). Export "
+            "'Cost and usage details (actual)' or '(amortized)'.",
+            key=key,
+        )
+    return resolved
+
+
+def normalize(columns: dict[str, pa.Array], kind: CostKind, days: pa.Array, *, key: str) -> pa.Table:
+    """One batch of export columns (canonical names, as read: text possibly dictionary-encoded) as SOURCE_SCHEMA
+    rows, keeping the rows whose date is in ``days``."""
+    # 1. Dates, and the rows of the wanted days.
+    day = _dates(columns["date"], "Date", key)
+    keep = pc.fill_null(pc.is_in(day, value_set=days), False)
+    if not pc.all(keep).as_py():
+        day = day.filter(keep)
+        columns = {name: values.filter(keep) for name, values in columns.items()}
+    rows = len(day)
+    if not rows:
+        return SOURCE_SCHEMA_EMPTY
+
+    def text(name: str) -> pa.Array:
+        values = columns.get(name)
+        if values is None:
+            return pa.nulls(rows, pa.string())
+        return _blank_to_null(guards.undictionary(values).cast(pa.string()))
+
+    # 2. Amounts: the cost lands in BilledCost (actual) or EffectiveCost (amortized); the other is 0.
+    cost = _money(columns["cost"], key)
+    zero = pa.repeat(pa.scalar(Decimal(0), MONEY), rows)
+    start = day.cast(TIMESTAMP)
+    if "billing_period_start" in columns:
+        period = pc.coalesce(
+            _dates(columns["billing_period_start"], "BillingPeriodStartDate", key).cast(TIMESTAMP),
+            pc.floor_temporal(start, unit="month"),
+        )
+    else:
+        period = pc.floor_temporal(start, unit="month")
+
+    # 3. Meters: Azure OpenAI token meters name the model and the token type; their unit (1K, 1M) says how
+    #    many tokens a quantity of 1 is.
+    category = text("meter_category")
+    subcategory, meter = text("meter_subcategory"), text("meter_name")
+    quantity = _quantity(columns.get("quantity"), rows)
+    unit = columns.get("unit")
+    model, token_type = _ai_meter(columns, rows)
+    tokens = pc.and_(pc.is_valid(model), pc.is_valid(token_type))
+    factor = _per_distinct(unit, _unit_factors, pa.float64(), rows)
+    token_quantity = pc.multiply(quantity, pc.coalesce(factor, 1.0))
+    resource_id = text("resource_id")
+    charge_type = text("charge_type")
+
+    table = source_table(
+        {
+            "ChargePeriodStart": start,
+            "ChargePeriodEnd": pc.add(start, pa.scalar(timedelta(days=1), pa.duration("us"))),
+            "BillingPeriodStart": period,
+            "BilledCost": cost if kind is CostKind.ACTUAL else zero,
+            "EffectiveCost": zero if kind is CostKind.ACTUAL else cost,
+            "BillingCurrency": text("currency"),
+            "Provider": pa.repeat(pa.scalar(PROVIDER), rows),
+            "ServiceName": category,
+            "ServiceCategory": text("consumed_service"),
+            "ChargeCategory": _charge_category(charge_type),
+            "SubAccountId": text("subscription_id"),
+            "SubAccountName": text("subscription_name"),
+            "BillingAccountId": text("billing_account_id"),
+            "ResourceId": resource_id,
+            "ResourceName": _per_distinct(columns.get("resource_id"), _last_segment, pa.string(), rows),
+            "RegionId": text("location"),
+            "ConsumedQuantity": pc.if_else(tokens, token_quantity, quantity),
+            "ConsumedUnit": pc.if_else(tokens, pa.scalar("Tokens"), text("unit")),
+            "Tags": _per_distinct(columns.get("tags"), parse_tags, TAGS, rows),
+            "x_UsageType": pc.coalesce(pc.binary_join_element_wise(subcategory, meter, " / "), subcategory, meter),
+            "x_LineItemType": charge_type,
+            "x_Model": pc.if_else(tokens, model, pa.scalar(None, pa.string())),
+            "x_TokenType": pc.if_else(tokens, token_type, pa.scalar(None, pa.string())),
+        },
+        rows,
+    )
+    return table
+
+
+TAGS = pa.map_(pa.string(), pa.string())
+SOURCE_SCHEMA_EMPTY = source_table({}, 0)
+
+
+def _per_distinct(
+    values: pa.Array | None,
+    parse: Callable[[pa.Array], pa.Array],
+    result_type: pa.DataType,
+    rows: int | None = None,
+) -> pa.Array:
+    """``parse`` applied to a text column once per distinct value when it is dictionary-encoded (Parquet), else
+    to the values themselves (``parse`` is vectorised either way)."""
+    if values is None:
+        return pa.nulls(rows or 0, result_type)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        parsed = parse(values.dictionary.cast(pa.string()))
+        return pc.take(parsed, values.indices)
+    return parse(values.cast(pa.string()))
+
+
+def _dates(values: pa.Array, column: str, key: str) -> pa.Array:
+    """Export dates as date32: dates, timestamps (UTC), or text in ISO (2024-04-01, 2024-04-01T00:00:00) or US
+    (04/01/2024) form. A missing or unreadable date quarantines the blob."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        days = pc.take(_dates(values.dictionary, column, key), values.indices)
+    elif pa.types.is_timestamp(values.type):
+        if values.type.tz is not None:
+            values = values.cast(pa.timestamp(values.type.unit, "UTC")).cast(pa.timestamp(values.type.unit))
+        days = values.cast(pa.date32())
+    elif pa.types.is_date(values.type):
+        days = values.cast(pa.date32())
+    elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        encoded = pc.dictionary_encode(values.cast(pa.string()))
+        distinct = pc.replace_substring_regex(pc.utf8_trim_whitespace(encoded.dictionary), r"[T ].*$", "")
+        parsed = pc.coalesce(
+            pc.strptime(distinct, format="%Y-%m-%d", unit="s", error_is_null=True),
+            pc.strptime(distinct, format="%m/%d/%Y", unit="s", error_is_null=True),
+        ).cast(pa.date32())
+        days = pc.take(parsed, encoded.indices)
+        unreadable = pc.and_(pc.is_valid(values), pc.is_null(days))
+        if pc.any(unreadable).as_py():
+            example = pc.filter(values, unreadable)[0].as_py()
+            raise Quarantine(
+                f"Column `{column}` holds {example!r}, not a date (YYYY-MM-DD or MM/DD/YYYY). Run the export again.",
+                key=key,
+            )
+    else:
+        raise Quarantine(f"Column `{column}` is {values.type}, not dates. Run the export again.", key=key)
+    if column == "Date" and days.null_count:
+        raise Quarantine(f"{days.null_count} row(s) have no `Date`. Run the export again.", key=key)
+    outside, first = guards.days_out_of_range(days)
+    if outside:
+        raise Quarantine(f"{outside} row(s) dated outside 2000-2099 in `{column}` (e.g. {first}).", key=key)
+    return days
+
+
+def _money(values: pa.Array, key: str) -> pa.Array:
+    """A cost column as MONEY, exactly: text is parsed as a decimal (rounded to 12 places); a double becomes the
+    12-place decimal it was written from (see EXACT_DOUBLE_BELOW). NaN, infinite and amounts of 10^16 or more
+    quarantine the blob."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    name = "CostInBillingCurrency"
+    try:
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            trimmed = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"(\.[0-9]{20})[0-9]+", r"\1")
+            wide = pc.cast(_blank_to_null(trimmed.cast(pa.string())), pa.decimal128(38, 20))
+            return pc.round(wide, 12).cast(MONEY)
+        if pa.types.is_decimal(values.type):
+            return pc.round(values, 12).cast(MONEY) if values.type.scale > 12 else values.cast(MONEY)
+        if pa.types.is_integer(values.type):
+            return values.cast(pa.decimal128(38, 12)).cast(MONEY)
+        if pa.types.is_floating(values.type):
+            return _money_from_double(values.cast(pa.float64()), key)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise Quarantine(
+            f"Column `{name}` holds a value that is not an amount below 10^16 with at most 20 decimals. Run the "
+            "export again.",
+            key=key,
+        ) from None
+    raise Quarantine(f"Column `{name}` is {values.type}, not an amount. Run the export again.", key=key)
+
+
+def _money_from_double(numbers: pa.Array, key: str) -> pa.Array:
+    for mask, what in ((pc.is_nan(numbers), "NaN"), (pc.is_inf(numbers), "an infinite amount")):
+        if pc.any(pc.fill_null(mask, False)).as_py():
+            raise Quarantine(f"Column `CostInBillingCurrency` holds {what}; a cost is a finite amount.", key=key)
+    magnitude = pc.abs(numbers)
+    if pc.any(pc.fill_null(pc.greater_equal(magnitude, float(MONEY_LIMIT)), False)).as_py():
+        raise Quarantine("Column `CostInBillingCurrency` holds an amount of 10^16 or more; no bill does.", key=key)
+    money = numbers.cast(MONEY)  # rounds to 12 places: exact below EXACT_DOUBLE_BELOW
+    large = pc.fill_null(pc.greater_equal(magnitude, EXACT_DOUBLE_BELOW), False)
+    if pc.any(large).as_py():
+        shortest = pc.filter(numbers, large).cast(pa.string())  # the shortest text that reads back as the double
+        money = pc.replace_with_mask(money, large, pc.round(shortest.cast(pa.decimal128(38, 20)), 12).cast(MONEY))
+    return money
+
+
+def _quantity(values: pa.Array | None, rows: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(rows, pa.float64())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = _blank_to_null(pc.utf8_trim_whitespace(values).cast(pa.string()))
+    return values.cast(pa.float64())
+
+
+def _blank_to_null(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+
+
+def _charge_category(charge_type: pa.Array) -> pa.Array:
+    kinds = pa.array(list(CHARGE_CATEGORIES), pa.string())
+    categories = pa.array(list(CHARGE_CATEGORIES.values()), pa.string())
+    index = pc.index_in(pc.utf8_lower(charge_type), value_set=kinds)
+    known = pc.take(categories, index)
+    return pc.if_else(pc.is_null(charge_type), pa.scalar("Usage"), pc.coalesce(known, pa.scalar("Adjustment")))
+
+
+def _last_segment(resource_ids: pa.Array) -> pa.Array:
+    """The resource's name: the last segment of its id (a deployment's name for `…/deployments/<name>`)."""
+    trimmed = pc.replace_substring_regex(resource_ids, r"/+$", "")
+    names = pc.replace_substring_regex(trimmed, r"^.*/", "")
+    return _blank_to_null(names)
+
+
+def _ai_meter(columns: dict[str, pa.Array], rows: int) -> tuple[pa.Array, pa.Array]:
+    """(model, token type) of Azure OpenAI / Foundry token meters, from the meter name or else the
+    sub-category; null for every other row. The model keeps Azure's spelling ("gpt 4o 0513")."""
+    none = pa.nulls(rows, pa.string())
+    if "meter_category" not in columns:
+        return none, none
+    ai = _per_distinct(columns["meter_category"], _is_ai_category, pa.bool_())
+    ai = pc.fill_null(ai, False)
+    if not pc.any(ai).as_py():
+        return none, none
+    by_name, by_subcategory = (
+        _per_distinct(columns.get(name), _meter_model_and_kind, METER_TYPE, rows)
+        for name in ("meter_name", "meter_subcategory")
+    )
+    named = pc.is_valid(by_name.field("model"))
+    model = pc.if_else(named, by_name.field("model"), by_subcategory.field("model"))
+    kind = pc.if_else(named, by_name.field("kind"), by_subcategory.field("kind"))
+    return pc.if_else(ai, model, none), pc.if_else(ai, kind, none)
+
+
+def _is_ai_category(categories: pa.Array) -> pa.Array:
+    return pc.is_in(pc.utf8_lower(categories), value_set=pa.array(AI_METER_CATEGORIES))
+
+
+METER_TYPE = pa.struct([("model", pa.string()), ("kind", pa.string())])
+
+
+def _meter_model_and_kind(meters: pa.Array) -> pa.Array:
+    extracted = pc.extract_regex(meters, MODEL_PATTERN)
+    model = pc.if_else(pc.is_valid(extracted), extracted.field("model"), pa.scalar(None, pa.string()))
+    kind = pc.case_when(
+        pc.make_struct(
+            pc.fill_null(pc.match_substring_regex(meters, CACHED_PATTERN), False),
+            pc.fill_null(pc.match_substring_regex(meters, OUTPUT_PATTERN), False),
+            pc.fill_null(pc.match_substring_regex(meters, INPUT_PATTERN), False),
+        ),
+        pa.scalar("cache_read"),
+        pa.scalar("output"),
+        pa.scalar("input"),
+    )
+    kind = pc.if_else(pc.is_valid(model), kind, pa.scalar(None, pa.string()))
+    return pa.StructArray.from_arrays([model, kind], fields=list(METER_TYPE))
+
+
+def _unit_factors(units: pa.Array) -> pa.Array:
+    """Tokens per unit of measure: "1K" -> 1000, "1M" / "1 Million Tokens" -> 1,000,000, "1000 Tokens" ->
+    1000; null when the unit states no count. Called once per distinct unit (a handful per export)."""
+    factors: list[float | None] = []
+    for unit in units.to_pylist():
+        match = UNIT_PATTERN.match(unit or "")
+        if not unit or not match or not (match.group(1) or match.group(2)):
+            factors.append(None)
+            continue
+        count = float(match.group(1).replace(",", "")) if match.group(1) else 1.0
+        factors.append(count * SCALES.get((match.group(2) or "").lower(), 1.0))
+    return pa.array(factors, pa.float64())
+
+
+def parse_tags(texts: pa.Array) -> pa.Array:
+    """Azure's tag text as a map: JSON objects, with or without their outer braces (`"team": "a","env": "b"`).
+
+    Vectorised: text without a backslash has no escaped quote, so every `"` delimits, and splitting on `"`
+    yields [prefix, key, ":", value, ",", key, ":", value, suffix]; the shape is checked for each text. Text
+    with escapes or another shape goes through ``json`` (one call per such text). Blank text and `{}` are
+    null; text that is not a JSON object is kept whole under the key "" rather than dropped."""
+    texts = pc.utf8_trim_whitespace(texts.cast(pa.string()))
+    count = len(texts)
+    pieces = pc.split_pattern(texts, '"')
+    lengths = pc.fill_null(pc.list_value_length(pieces), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    raw = pieces.flatten()
+    flat = pc.utf8_trim_whitespace(raw)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if count else np.zeros(0, np.int64)
+    position = np.arange(len(flat), dtype=np.int64) - np.repeat(starts, lengths)
+    last = np.repeat(lengths - 1, lengths)
+    role = position % 4
+
+    def equal(*allowed: str) -> np.ndarray:
+        return pc.is_in(flat, value_set=pa.array(allowed)).to_numpy(zero_copy_only=False)
+
+    inner = (position > 0) & (position < last)
+    ok = np.where(position == 0, equal("", "{"), True)
+    ok &= np.where((position == last) & (position > 0), equal("", "}"), True)
+    ok &= np.where(inner & (role == 2), equal(":"), True)
+    ok &= np.where(inner & (role == 0), equal(","), True)
+    bad = np.bincount(np.repeat(np.arange(count), lengths)[~ok], minlength=count)
+    blank = pc.or_(pc.is_null(texts), pc.is_in(texts, value_set=pa.array(["", "{}"])))
+    blank = pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+    escaped = pc.fill_null(pc.match_substring(texts, "\\"), False).to_numpy(zero_copy_only=False)
+    simple = ~blank & ~escaped & (lengths >= 5) & ((lengths - 1) % 4 == 0) & (bad == 0)
+    in_simple = np.repeat(simple, lengths) & (position < last)
+    keys = raw.filter(pa.array(in_simple & (role == 1)))
+    items = raw.filter(pa.array(in_simple & (role == 3)))
+    pairs = np.where(simple, (lengths - 1) // 4, 0)
+    others = np.flatnonzero(~blank & ~simple)
+    if len(others):
+        keys, items = _with_json_pairs(keys, items, pairs, others, texts.take(pa.array(others)).to_pylist())
+    offsets = pa.array(np.concatenate([[0], np.cumsum(pairs)]), pa.int32())
+    return pa.MapArray.from_arrays(offsets, keys, items, mask=pa.array(pairs == 0)).cast(TAGS)
+
+
+def _with_json_pairs(
+    keys: pa.Array, items: pa.Array, pairs: np.ndarray, others: np.ndarray, texts: list[str]
+) -> tuple[pa.Array, pa.Array]:
+    """The simple rows' (key, value) pairs with those of ``others`` (parsed through ``json``) interleaved in
+    row order; ``pairs`` (per row) is updated in place."""
+    parsed = [_json_tags(text) for text in texts]
+    from_json = np.zeros(len(pairs), dtype=bool)
+    from_json[others] = True
+    pairs[others] = [len(p) for p in parsed]
+    source = np.repeat(from_json, pairs)
+    take = np.where(source, np.cumsum(source) - 1 + len(keys), np.cumsum(~source) - 1)
+    all_keys = pa.concat_arrays([keys, pa.array([k for p in parsed for k, _ in p], pa.string())])
+    all_items = pa.concat_arrays([items, pa.array([v for p in parsed for _, v in p], pa.string())])
+    return all_keys.take(pa.array(take)), all_items.take(pa.array(take))
+
+
+def _json_tags(text: str) -> list[tuple[str, str]]:
+    body = text if text.startswith("{") else "{" + text + "}"
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return [("", text)]
+    if not isinstance(value, dict):
+        return [("", text)]
+    return [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in value.items()]
+
+
+def _error_code(error: AzureError) -> str:
+    """The storage error code (e.g. AuthenticationFailed): a fixed word, safe to show."""
+    return str(getattr(error, "error_code", None) or "")
+
+
+def _check_sas_url(sas_url: str, account: str, container: str) -> str:
+    """The SAS URL's endpoint without its query (safe to show); bad input raises naming what to change."""
+    try:
+        parts = urlsplit(sas_url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
+        raise TerminalImportError(
+            "`sas_url` is not a URL. Set it to the container's SAS URL: "
+            "https://<account>.blob.core.windows.net/<container>?<SAS token>."
+        )
+    endpoint = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if "sig=" not in parts.query:
+        raise TerminalImportError(
+            f"`sas_url` ({endpoint}) has no SAS token (its query holds no signature). Generate a container SAS with "
+            "read and list permissions and set `sas_url` to the URL including the token."
+        )
+    segments = [s for s in parts.path.split("/") if s]
+    host_account = parts.hostname.split(".")[0] if parts.hostname and ".blob." in parts.hostname else None
+    url_account = host_account or (segments[0] if len(segments) >= 2 else None)
+    url_container = segments[-1] if segments else None
+    if url_container != container or (url_account is not None and url_account != account):
+        raise TerminalImportError(
+            f"`sas_url` ({endpoint}) is not a SAS of container `{container}` in storage account `{account}`. Set "
+            "`storage_account_name` and `container_name` to the account and container the SAS was made for."
+        )
+    return endpoint
+
+
+def _folder(path: str) -> str:
+    """A blob path as a listing prefix: no leading slash, one trailing slash ("" for the container root)."""
+    cleaned = path.strip().strip("/")
+    return cleaned + "/" if cleaned else ""
+
+
+def _check_paths(paths: dict[CostKind, str]) -> None:
+    actual, amortized = paths[CostKind.ACTUAL], paths[CostKind.AMORTIZED]
+    if actual.startswith(amortized) or amortized.startswith(actual):
+        raise TerminalImportError(
+            "`actuals_path` and `amortized_path` overlap (one holds the other). Point each at its own export's "
+            "folder, e.g. `exports/actual` and `exports/amortized`."
+        )
+
+
+def _check_export_type(kind: CostKind, export_type: str, manifest: str) -> None:
+    lowered = export_type.lower()
+    attribute = "actuals_path" if kind is CostKind.ACTUAL else "amortized_path"
+    if "focus" in lowered:
+        raise TerminalImportError(
+            f"The export under `{attribute}` ({manifest}) is a FOCUS export; this datasource reads the actual-cost "
+            "and amortized-cost exports. Point `actuals_path` and `amortized_path` at those."
+        )
+    other = "amortized" if kind is CostKind.ACTUAL else "actual"
+    if other in lowered:
+        raise TerminalImportError(
+            f"The export under `{attribute}` ({manifest}) is an {other}-cost export ({export_type}). Swap "
+            "`actuals_path` and `amortized_path`, or point each at its own export's folder."
+        )
+
+
+def _instant(value: Any) -> datetime:
+    """An ISO 8601 instant from a manifest (UTC when unmarked; fractions past microseconds dropped)."""
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _days(start: date, end: date) -> Iterator[date]:
+    day = start
+    while day < end:
+        yield day
+        day += timedelta(days=1)
