@@ -60,6 +60,7 @@ def test_team_lifecycle(api, tokens):
     }
     assert api.get(f"/v1/teams/{team['id']}", headers=a).json() == team
 
+    assert api.patch(f"/v1/teams/{team['id']}", json={}, headers=a).json() == team  # nothing sent, nothing changes
     patched = api.patch(f"/v1/teams/{team['id']}", json={"visibility": "PUBLIC"}, headers=a).json()
     assert (patched["name"], patched["visibility"], patched["created_at"]) == ("Platform", "PUBLIC", team["created_at"])
     patched = api.patch(f"/v1/teams/{team['id']}", json={"visibility": None, "description": "d"}, headers=a).json()
