@@ -3,8 +3,8 @@
 ``GET /api/v2/billing/organizations/{organization_id}/costs/items?from=<ISO>&to=<ISO>`` with
 ``Authorization: ApiKey <key>``. The dataset gives each day's answer body (``{"products": [...]}``, amounts in
 ECU as JSON numbers); a request for more than one day gets the period's total, as the real API does: the line
-items of the days, those with the same product, kind, name and SKU summed. Errors use Elastic's body
-``{"errors": [{"code", "message"}]}``.
+items of the days, those with the same product, kind, name and SKU summed. Its own errors (unknown organization,
+bad date range) use Elastic's body ``{"errors": [{"code", "message"}]}``; a refused key is ``LoopbackApi``'s 401.
 """
 
 from __future__ import annotations
