@@ -10,6 +10,7 @@ chargeable (usage included in the plan) are left out. See docs/sources/cursor.md
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -89,6 +90,7 @@ class CursorReader:
         """The events of [start, end) summed per group: each page is summed, then added to the running sums."""
         lo, hi = int(day_start(start).timestamp() * 1000), int(day_start(end).timestamp() * 1000)
         groups: pa.Table | None = None
+        previous: set[str] = set()
         page = 1
         while True:
             body = self.client.post(
@@ -101,7 +103,8 @@ class CursorReader:
                     f"{SOURCE} answered {EVENTS_PATH} without `usageEvents` and `pagination`; the import is "
                     "retried automatically."
                 )
-            summed = _sum(_events(events, lo, hi))
+            page_events, previous = _events(events, lo, hi, previous)
+            summed = _sum(page_events)
             groups = summed if groups is None else _sum(pa.concat_tables([groups, summed]))
             if not pagination.get("hasNextPage"):
                 return groups
@@ -114,14 +117,24 @@ class CursorReader:
             page += 1
 
 
-def _events(events: list[Any], lo: int, hi: int) -> pa.Table:
-    """One page of events as columns (one pass over the page building column lists), those in [lo, hi) ms."""
+def _events(events: list[Any], lo: int, hi: int, previous: set[str]) -> tuple[pa.Table, set[str]]:
+    """One page of events as columns (one pass over the page building column lists), those in [lo, hi) ms,
+    and the page's event fingerprints.
+
+    Cursor lists events newest first: one that arrives while the reader pages pushes the older ones down, so
+    the last events of a page come again at the top of the next. An event already on the previous page
+    (the same time to the millisecond, user, model, tokens and amount) is not counted twice."""
+    seen: set[str] = set()
     columns: dict[str, list[Any]] = {
         name: [] for name in ("timestamp", "email", "model", "kind", *FLAGS, "cost", *TOKENS)
     }
     for event in events:
         if not isinstance(event, dict) or event.get("isChargeable") is not True:
             continue
+        fingerprint = json.dumps(event, sort_keys=True, default=str)
+        if fingerprint in previous:
+            continue
+        seen.add(fingerprint)
         stamp = event.get("timestamp")
         try:
             millis = int(stamp) if isinstance(stamp, str | int) and not isinstance(stamp, bool) else None
@@ -158,7 +171,7 @@ def _events(events: list[Any], lo: int, hi: int) -> pa.Table:
         }
     )
     inside = pc.and_(pc.greater_equal(timestamps, lo), pc.less(timestamps, hi))
-    return table.filter(inside)
+    return table.filter(inside), seen
 
 
 def _sum(table: pa.Table) -> pa.Table:

@@ -95,6 +95,9 @@ class _Tokens:
             return self.input - self.cached
         return self.output if token_type == "output" else self.cached
 
+    def __add__(self, other: _Tokens) -> _Tokens:
+        return _Tokens(self.input + other.input, self.output + other.output, self.cached + other.cached)
+
 
 class OpenAIReader:
     """Reads [start, end) from the OpenAI Admin API (an admin key, `sk-admin-…`) in batches of ``batch_days``
@@ -173,18 +176,21 @@ class OpenAIReader:
             page = _next(body.get("next_page"), seen, path)
 
     def _tokens(self, start: date, end: date) -> dict[tuple[int, str | None, str], _Tokens]:
-        """Completion tokens by (bucket start, project, model)."""
+        """Completion tokens by (bucket start, project, model); results of the same key (the API may split them
+        further, e.g. by batch) are added up."""
         tokens: dict[tuple[int, str | None, str], _Tokens] = {}
         for bucket in self._buckets(USAGE_PATH, start, end, ("project_id", "model")):
             for result in _objects(bucket, "results", USAGE_PATH):
                 model = result.get("model")
                 if not isinstance(model, str):
                     continue
-                tokens[(_seconds(bucket, "start_time"), result.get("project_id"), model)] = _Tokens(
+                key = (_seconds(bucket, "start_time"), result.get("project_id"), model)
+                counted = _Tokens(
                     input=_count(result.get("input_tokens")),
                     output=_count(result.get("output_tokens")),
                     cached=_count(result.get("input_cached_tokens")),
                 )
+                tokens[key] = tokens[key] + counted if key in tokens else counted
         return tokens
 
     def _costs(

@@ -16,7 +16,7 @@ from control_plane.billing.schema import SOURCE_SCHEMA
 from control_plane.billing.sources.cursor import CursorReader
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 from devtools.standins.cursor import CursorStandIn, cursor_events, usage_event
-from devtools.standins.server import Reply
+from devtools.standins.server import Reply, Request
 
 KEY = "key_SECRET_5be1f0c9a7d3"
 NOV1, NOV2, NOV3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
@@ -147,6 +147,29 @@ class TestRead:
         ]
         assert api.requests[0].path == "/teams/filtered-usage-events"
         assert api.requests[0].headers["authorization"] == "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
+
+    def test_an_event_arriving_while_paging_counts_each_event_once(self) -> None:
+        """Events newest first, 2 a page: after page 1 ([a, b]) a newer event d arrives, so page 2 is [b, c]."""
+
+        class Busy(CursorStandIn):
+            def _events(self, request: Request) -> Reply:
+                reply = super()._events(request)
+                if len(self.requests) == 1:
+                    self.events.append(usage_event(at(NOV2, 11), ALICE, SONNET, tokens={"input": 1}, total_cents=1.0))
+                return reply
+
+        a = usage_event(at(NOV2, 10), ALICE, SONNET, tokens={"input": 100}, total_cents=1.5)
+        b = usage_event(at(NOV2, 9), ALICE, SONNET, tokens={"input": 20}, total_cents=0.25)
+        c = usage_event(at(NOV1, 10), ALICE, SONNET, tokens={"input": 3}, total_cents=2.0)
+        with Busy([a, b, c], api_key=KEY) as api:
+            rows = read_rows(CursorReader(KEY, api.url, sleep=lambda s: None, page_size=2))
+            assert [r.body["page"] for r in api.requests] == [1, 2]
+        assert [(r["ChargePeriodStart"], r["BilledCost"], r["ConsumedQuantity"], r["x_TokenType"]) for r in rows] == [
+            (at(NOV1), Decimal("0.02"), 1, None),
+            (at(NOV1), Decimal(0), 3, "input"),
+            (at(NOV2), Decimal("0.0175"), 2, None),  # a and b: 1.5 + 0.25 cents; d is read at the next import
+            (at(NOV2), Decimal(0), 120, "input"),
+        ]
 
     def test_batches_of_days(self, api: CursorStandIn) -> None:
         tables = list(CursorReader(KEY, api.url, sleep=lambda s: None, batch_days=1).read(NOV1, NOV3))
