@@ -8,21 +8,20 @@ ECU (Elastic Consumption Units), converted to dollars at the organization's rate
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 import pyarrow as pa
-import requests
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
 from control_plane.billing.sources.http import ApiClient
-from control_plane.imports.errors import Quarantine
+from control_plane.billing.sources.openai import DecimalJsonSession, day_start
+from control_plane.imports.errors import Quarantine, TerminalImportError
 
 PROVIDER = "Elastic"
 SOURCE = "Elastic Cloud Billing API"
@@ -74,9 +73,11 @@ class ElasticCloudReader:
         sleep: Callable[[float], None] = time.sleep,
     ):
         if not organization_id or not organization_id.strip():
-            raise ValueError("`organization_id` is empty: set it to the Elastic Cloud organization's id.")
+            raise TerminalImportError("`organization_id` is empty: set it to the Elastic Cloud organization's id.")
         if not api_key:
-            raise ValueError("`api_key` is empty: set it to an Elastic Cloud API key with billing read access.")
+            raise TerminalImportError(
+                "`api_key` is empty: set it to an Elastic Cloud API key with billing read access."
+            )
         self.organization_id = organization_id.strip()
         self.ecu_usd = _rate(ecu_usd)
         self._path = ITEMS_PATH.format(organization=quote(self.organization_id, safe=""))
@@ -87,7 +88,7 @@ class ElasticCloudReader:
             credential_attribute="api_key",
             secret=api_key,
             sleep=sleep,
-            session=_decimal_json_session(),
+            session=DecimalJsonSession(),
         )
 
     def versions(self, start: date, end: date) -> dict[date, str] | None:
@@ -106,7 +107,7 @@ class ElasticCloudReader:
             day = following
 
     def _table(self, items: list[_Item], day: date) -> pa.Table:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        start = day_start(day)
         n = len(items)
         ecu = [_exact(item.ecu) for item in items]
         usd = [_exact(item.ecu * self.ecu_usd) for item in items]
@@ -145,7 +146,7 @@ def _rate(value: Decimal | str) -> Decimal:
     except (InvalidOperation, TypeError, ValueError):
         rate = Decimal("NaN")
     if not rate.is_finite() or rate <= 0:
-        raise ValueError(
+        raise TerminalImportError(
             f"`elastic_ecu_usd` is {str(value)[:40]!r}: set it to the dollar price of one ECU, a positive number "
             "such as 1.0."
         )
@@ -158,19 +159,6 @@ def _instant(day: date) -> str:
 
 def _exact(amount: Decimal) -> Decimal:
     return amount.quantize(CENT_FRACTION, rounding=ROUND_HALF_EVEN)
-
-
-def _decimal_json_session() -> requests.Session:
-    """A session whose responses read JSON numbers with a fraction as Decimal, never float, so ECU amounts stay
-    exact through ``ApiClient`` (which calls ``response.json()``)."""
-    session = requests.Session()
-
-    def decimal_json(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        setattr(response, "json", functools.partial(response.json, parse_float=Decimal))  # noqa: B010
-        return response
-
-    session.hooks["response"].append(decimal_json)
-    return session
 
 
 def _items(body: Any, day: date) -> list[_Item]:

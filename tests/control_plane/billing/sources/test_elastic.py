@@ -320,7 +320,7 @@ def test_a_cost_that_is_not_a_number_is_quarantined(api):
     ids=["no-organization", "no-key", "zero-rate", "negative-rate", "not-a-number"],
 )
 def test_bad_settings_say_what_to_change(organization_id, api_key, ecu_usd, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(TerminalImportError, match=message):
         ElasticCloudReader(organization_id, api_key, "http://127.0.0.1:9", ecu_usd=ecu_usd)
 
 
