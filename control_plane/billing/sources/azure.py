@@ -26,9 +26,12 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -62,6 +65,7 @@ PROVIDER = "Microsoft Azure"
 MANIFEST = "manifest.json"
 CSV_BLOCK_BYTES = 8 << 20
 """Decoded CSV text per batch (about 30,000 export rows)."""
+NORMALIZE_THREADS = max(1, min(4, os.cpu_count() or 1))
 MONEY_LIMIT = 10 ** (MONEY.precision - MONEY.scale)
 EXACT_DOUBLE_BELOW = 1024.0
 """Below this a double is within half a 1e-12 of the 12-place decimal it was written from, so a rounding cast
@@ -362,10 +366,20 @@ def read_export_file(path: str | Path, kind: CostKind, days: Iterable[date], *, 
         raise Quarantine(
             "The blob is neither Parquet nor (gzipped) CSV. Export as Parquet (snappy) or CSV (gzip).", key=key
         )
-    for columns in batches:
-        table = normalize(columns, kind, wanted, key=key)
-        if table.num_rows:
-            yield table
+    # Batches are normalised on NORMALIZE_THREADS threads (Arrow kernels release the GIL), in order, with at
+    # most that many batches in flight: memory stays bounded by the batch size.
+    with ThreadPoolExecutor(max_workers=NORMALIZE_THREADS, thread_name_prefix="azure-normalize") as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        for columns in batches:
+            pending.append(pool.submit(normalize, columns, kind, wanted, key=key))
+            if len(pending) >= NORMALIZE_THREADS:
+                table = pending.popleft().result()
+                if table.num_rows:
+                    yield table
+        while pending:
+            table = pending.popleft().result()
+            if table.num_rows:
+                yield table
 
 
 def _parquet_batches(path: Path, key: str) -> Iterator[dict[str, pa.Array]]:
@@ -441,58 +455,66 @@ def normalize(columns: dict[str, pa.Array], kind: CostKind, days: pa.Array, *, k
         values = columns.get(name)
         if values is None:
             return pa.nulls(rows, pa.string())
-        return _blank_to_null(guards.undictionary(values).cast(pa.string()))
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if pa.types.is_dictionary(values.type):  # blanks nulled once per distinct value, then decoded
+            return pc.take(_blank_to_null(values.dictionary.cast(pa.string())), values.indices)
+        return _blank_to_null(values.cast(pa.string()))
 
     # 2. Amounts: the cost lands in BilledCost (actual) or EffectiveCost (amortized); the other is 0.
     cost = _money(columns["cost"], key)
     zero = pa.repeat(pa.scalar(Decimal(0), MONEY), rows)
-    start = day.cast(TIMESTAMP)
-    if "billing_period_start" in columns:
-        period = pc.coalesce(
-            _dates(columns["billing_period_start"], "BillingPeriodStartDate", key).cast(TIMESTAMP),
-            pc.floor_temporal(start, unit="month"),
-        )
-    else:
-        period = pc.floor_temporal(start, unit="month")
 
-    # 3. Meters: Azure OpenAI token meters name the model and the token type; their unit (1K, 1M) says how
+    # 3. Periods, once per distinct day (a month has at most 31).
+    distinct_days = pc.dictionary_encode(day)
+    first_instants = distinct_days.dictionary.cast(TIMESTAMP)
+    start = pc.take(first_instants, distinct_days.indices)
+    end = pc.take(pc.add(first_instants, pa.scalar(timedelta(days=1), pa.duration("us"))), distinct_days.indices)
+    period = pc.take(pc.floor_temporal(first_instants, unit="month"), distinct_days.indices)
+    if "billing_period_start" in columns:
+        stated = _dates(columns["billing_period_start"], "BillingPeriodStartDate", key)
+        period = pc.coalesce(stated.cast(TIMESTAMP), period)
+
+    # 4. Meters: Azure OpenAI token meters name the model and the token type; their unit (1K, 1M) says how
     #    many tokens a quantity of 1 is.
-    category = text("meter_category")
     subcategory, meter = text("meter_subcategory"), text("meter_name")
     quantity = _quantity(columns.get("quantity"), rows)
-    unit = columns.get("unit")
+    unit = text("unit")
     model, token_type = _ai_meter(columns, rows)
     tokens = pc.and_(pc.is_valid(model), pc.is_valid(token_type))
-    factor = _per_distinct(unit, _unit_factors, pa.float64(), rows)
-    token_quantity = pc.multiply(quantity, pc.coalesce(factor, 1.0))
-    resource_id = text("resource_id")
-    charge_type = text("charge_type")
+    if pc.any(tokens).as_py():
+        factor = _per_distinct(columns.get("unit"), _unit_factors, pa.float64(), rows)
+        quantity = pc.if_else(tokens, pc.multiply(quantity, pc.coalesce(factor, 1.0)), quantity)
+        unit = pc.if_else(tokens, pa.scalar("Tokens"), unit)
+        none = pa.scalar(None, pa.string())
+        model, token_type = pc.if_else(tokens, model, none), pc.if_else(tokens, token_type, none)
+    charge_category = _per_distinct(columns.get("charge_type"), _charge_category, pa.string(), rows)
 
     table = source_table(
         {
             "ChargePeriodStart": start,
-            "ChargePeriodEnd": pc.add(start, pa.scalar(timedelta(days=1), pa.duration("us"))),
+            "ChargePeriodEnd": end,
             "BillingPeriodStart": period,
             "BilledCost": cost if kind is CostKind.ACTUAL else zero,
             "EffectiveCost": zero if kind is CostKind.ACTUAL else cost,
             "BillingCurrency": text("currency"),
             "Provider": pa.repeat(pa.scalar(PROVIDER), rows),
-            "ServiceName": category,
+            "ServiceName": text("meter_category"),
             "ServiceCategory": text("consumed_service"),
-            "ChargeCategory": _charge_category(charge_type),
+            "ChargeCategory": pc.fill_null(charge_category, "Usage"),
             "SubAccountId": text("subscription_id"),
             "SubAccountName": text("subscription_name"),
             "BillingAccountId": text("billing_account_id"),
-            "ResourceId": resource_id,
+            "ResourceId": text("resource_id"),
             "ResourceName": _per_distinct(columns.get("resource_id"), _last_segment, pa.string(), rows),
             "RegionId": text("location"),
-            "ConsumedQuantity": pc.if_else(tokens, token_quantity, quantity),
-            "ConsumedUnit": pc.if_else(tokens, pa.scalar("Tokens"), text("unit")),
+            "ConsumedQuantity": quantity,
+            "ConsumedUnit": unit,
             "Tags": _per_distinct(columns.get("tags"), parse_tags, TAGS, rows),
             "x_UsageType": pc.coalesce(pc.binary_join_element_wise(subcategory, meter, " / "), subcategory, meter),
-            "x_LineItemType": charge_type,
-            "x_Model": pc.if_else(tokens, model, pa.scalar(None, pa.string())),
-            "x_TokenType": pc.if_else(tokens, token_type, pa.scalar(None, pa.string())),
+            "x_LineItemType": text("charge_type"),
+            "x_Model": model,
+            "x_TokenType": token_type,
         },
         rows,
     )
@@ -509,15 +531,16 @@ def _per_distinct(
     result_type: pa.DataType,
     rows: int | None = None,
 ) -> pa.Array:
-    """``parse`` applied to a text column once per distinct value when it is dictionary-encoded (Parquet), else
-    to the values themselves (``parse`` is vectorised either way)."""
+    """``parse`` applied to a text column once per distinct value when it is dictionary-encoded (Parquet) with
+    repeats, else to the values themselves (``parse`` is vectorised either way)."""
     if values is None:
         return pa.nulls(rows or 0, result_type)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        parsed = parse(values.dictionary.cast(pa.string()))
-        return pc.take(parsed, values.indices)
+    if pa.types.is_dictionary(values.type) and 2 * len(values.dictionary) <= len(values):
+        return pc.take(parse(values.dictionary.cast(pa.string())), values.indices)
+    # Mostly distinct values: parsing them all beats parsing the dictionary and then taking (a map's take is
+    # dearer than the parse it saves).
     return parse(values.cast(pa.string()))
 
 
@@ -616,22 +639,30 @@ def _quantity(values: pa.Array | None, rows: int) -> pa.Array:
 
 
 def _blank_to_null(values: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+    blank = pc.equal(values, "")
+    if not pc.any(blank).as_py():
+        return values
+    return pc.if_else(blank, pa.scalar(None, values.type), values)
 
 
-def _charge_category(charge_type: pa.Array) -> pa.Array:
+def _charge_category(charge_types: pa.Array) -> pa.Array:
+    """ChargeCategory of each ChargeType: null where it is null or blank (usage), Adjustment where unknown."""
     kinds = pa.array(list(CHARGE_CATEGORIES), pa.string())
     categories = pa.array(list(CHARGE_CATEGORIES.values()), pa.string())
-    index = pc.index_in(pc.utf8_lower(charge_type), value_set=kinds)
-    known = pc.take(categories, index)
-    return pc.if_else(pc.is_null(charge_type), pa.scalar("Usage"), pc.coalesce(known, pa.scalar("Adjustment")))
+    lowered = _blank_to_null(pc.utf8_lower(pc.utf8_trim_whitespace(charge_types)))
+    known = pc.take(categories, pc.index_in(lowered, value_set=kinds))
+    return pc.if_else(pc.is_null(lowered), pa.scalar(None, pa.string()), pc.coalesce(known, pa.scalar("Adjustment")))
 
 
 def _last_segment(resource_ids: pa.Array) -> pa.Array:
     """The resource's name: the last segment of its id (a deployment's name for `…/deployments/<name>`)."""
-    trimmed = pc.replace_substring_regex(resource_ids, r"/+$", "")
-    names = pc.replace_substring_regex(trimmed, r"^.*/", "")
-    return _blank_to_null(names)
+    parts = pc.split_pattern(pc.utf8_rtrim(resource_ids, characters="/"), "/", max_splits=1, reverse=True)
+    offsets = parts.offsets.to_numpy().astype(np.int64)
+    present = offsets[1:] > offsets[:-1]
+    names = parts.values.take(pa.array(np.where(present, offsets[1:] - 1, 0))) if len(parts.values) else None
+    if names is None:
+        return pa.nulls(len(resource_ids), pa.string())
+    return _blank_to_null(pc.if_else(pa.array(present), names, pa.scalar(None, pa.string())))
 
 
 def _ai_meter(columns: dict[str, pa.Array], rows: int) -> tuple[pa.Array, pa.Array]:
@@ -695,43 +726,31 @@ def _unit_factors(units: pa.Array) -> pa.Array:
 def parse_tags(texts: pa.Array) -> pa.Array:
     """Azure's tag text as a map: JSON objects, with or without their outer braces (`"team": "a","env": "b"`).
 
-    Vectorised: text without a backslash has no escaped quote, so every `"` delimits, and splitting on `"`
-    yields [prefix, key, ":", value, ",", key, ":", value, suffix]; the shape is checked for each text. Text
-    with escapes or another shape goes through ``json`` (one call per such text). Blank text and `{}` are
-    null; text that is not a JSON object is kept whole under the key "" rather than dropped."""
-    texts = pc.utf8_trim_whitespace(texts.cast(pa.string()))
-    count = len(texts)
+    Vectorised: text of the plain shape (quoted keys and values without backslashes, `:` and `,` between) is
+    recognised by one regular expression; splitting it on `"` yields [prefix, key, ":", value, ",", key, …],
+    so keys sit at pieces 1, 5, 9… and values two pieces after. Any other text goes through ``json`` (one call
+    per such text). Blank text and `{}` are null; text that is not a JSON object is kept whole under the key
+    "" rather than dropped."""
+    texts = texts.cast(pa.string())
+    blank = pc.fill_null(pc.match_substring_regex(texts, BLANK_TAGS), True).to_numpy(zero_copy_only=False)
+    simple = pc.fill_null(pc.match_substring_regex(texts, SIMPLE_TAGS), False).to_numpy(zero_copy_only=False)
     pieces = pc.split_pattern(texts, '"')
-    lengths = pc.fill_null(pc.list_value_length(pieces), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    raw = pieces.flatten()
-    flat = pc.utf8_trim_whitespace(raw)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if count else np.zeros(0, np.int64)
-    position = np.arange(len(flat), dtype=np.int64) - np.repeat(starts, lengths)
-    last = np.repeat(lengths - 1, lengths)
-    role = position % 4
-
-    def equal(*allowed: str) -> np.ndarray:
-        return pc.is_in(flat, value_set=pa.array(allowed)).to_numpy(zero_copy_only=False)
-
-    inner = (position > 0) & (position < last)
-    ok = np.where(position == 0, equal("", "{"), True)
-    ok &= np.where((position == last) & (position > 0), equal("", "}"), True)
-    ok &= np.where(inner & (role == 2), equal(":"), True)
-    ok &= np.where(inner & (role == 0), equal(","), True)
-    bad = np.bincount(np.repeat(np.arange(count), lengths)[~ok], minlength=count)
-    blank = pc.or_(pc.is_null(texts), pc.is_in(texts, value_set=pa.array(["", "{}"])))
-    blank = pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
-    escaped = pc.fill_null(pc.match_substring(texts, "\\"), False).to_numpy(zero_copy_only=False)
-    simple = ~blank & ~escaped & (lengths >= 5) & ((lengths - 1) % 4 == 0) & (bad == 0)
-    in_simple = np.repeat(simple, lengths) & (position < last)
-    keys = raw.filter(pa.array(in_simple & (role == 1)))
-    items = raw.filter(pa.array(in_simple & (role == 3)))
-    pairs = np.where(simple, (lengths - 1) // 4, 0)
+    offsets = pieces.offsets.to_numpy().astype(np.int64)
+    pairs = np.where(simple, (np.diff(offsets) - 1) // 4, 0)
+    pair_number = np.arange(int(pairs.sum()), dtype=np.int64) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+    key_index = pa.array(np.repeat(offsets[:-1], pairs) + 1 + 4 * pair_number)
+    keys = pieces.values.take(key_index)
+    items = pieces.values.take(pc.add(key_index, 2))
     others = np.flatnonzero(~blank & ~simple)
     if len(others):
         keys, items = _with_json_pairs(keys, items, pairs, others, texts.take(pa.array(others)).to_pylist())
-    offsets = pa.array(np.concatenate([[0], np.cumsum(pairs)]), pa.int32())
-    return pa.MapArray.from_arrays(offsets, keys, items, mask=pa.array(pairs == 0)).cast(TAGS)
+    map_offsets = pa.array(np.concatenate([[0], np.cumsum(pairs)]), pa.int32())
+    return pa.MapArray.from_arrays(map_offsets, keys, items, mask=pa.array(pairs == 0)).cast(TAGS)
+
+
+_QUOTED = r'"[^"\\]*"'
+SIMPLE_TAGS = rf"^\s*\{{?\s*{_QUOTED}\s*:\s*{_QUOTED}(?:\s*,\s*{_QUOTED}\s*:\s*{_QUOTED})*\s*\}}?\s*$"
+BLANK_TAGS = r"^\s*(?:\{\s*\})?\s*$"
 
 
 def _with_json_pairs(
