@@ -309,8 +309,8 @@ class AzureExportReader:
         where = f"container `{self.container_name}` of storage account `{self.storage_account_name}`"
         try:
             yield
-        except ClientAuthenticationError:
-            raise self._refused(where, None) from None
+        except ClientAuthenticationError as error:
+            raise self._refused(where, _error_code(error) or None) from None
         except ResourceModifiedError:
             raise TransientImportError(
                 f"A blob of the Azure export in {where} was rewritten while it was read ({doing}); the import is "
@@ -782,7 +782,8 @@ def _json_tags(text: str) -> list[tuple[str, str]]:
 
 def _error_code(error: AzureError) -> str:
     """The storage error code (e.g. AuthenticationFailed): a fixed word, safe to show."""
-    return str(getattr(error, "error_code", None) or "")
+    code = getattr(error, "error_code", None)
+    return str(code.value if isinstance(code, enum.Enum) else code or "")
 
 
 def _check_sas_url(sas_url: str, account: str, container: str) -> str:
