@@ -4,10 +4,13 @@ deliver Cost Management export runs into it the way Cost Management does: data b
 
 The account is the emulator's public development account (`devstoreaccount1` and the key Microsoft documents
 for it); nothing here talks to Azure.
+
+    .venv/bin/python -m devtools.azurite   # Azurite with a sample month of exports; prints the datasource's attributes
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -244,3 +247,88 @@ def csv_gz_bytes(table: pa.Table) -> bytes:
     text = io.BytesIO()
     pa_csv.write_csv(table, text)
     return gzip.compress(b"\xef\xbb\xbf" + text.getvalue())
+
+
+def sample_month(container: ContainerClient, month: date, *, actuals_path: str, amortized_path: str) -> None:
+    """A small month of EA exports to try the datasource with: three days of a VM (covered by a reservation bought
+    on the 1st) and of Azure OpenAI tokens of two teams' deployments; actual cost in Parquet, amortized cost in
+    gzipped CSV."""
+    days = [month + timedelta(days=offset) for offset in range(3)]
+    account = "/subscriptions/sub-ai/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/ai-shared"
+    vm = "/subscriptions/sub-web/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/web-01"
+    lines = [  # resource, category, meter, quantity, unit, tags
+        (vm, "Virtual Machines", "D2s v3", "24", "1 Hour", '"team": "web"'),
+        (
+            f"{account}/deployments/team-a-gpt4o",
+            "Azure OpenAI",
+            "gpt 4o 0513 Input global Tokens",
+            "1200",
+            "1K",
+            '"team": "a"',
+        ),
+        (
+            f"{account}/deployments/team-b-gpt4o",
+            "Azure OpenAI",
+            "gpt 4o 0513 Output global Tokens",
+            "300",
+            "1K",
+            '"team": "b"',
+        ),
+    ]
+
+    def export(costs: list[str], purchase: str | None) -> pa.Table:
+        rows = [(day, *line, cost, "Usage") for day in days for line, cost in zip(lines, costs, strict=True)]
+        if purchase:  # the reservation, billed on the 1st
+            rows.append((days[0], vm, "Virtual Machines", "1 Year Reservation", "1", "1", "", purchase, "Purchase"))
+        names = ["Date", "ResourceId", "MeterCategory", "MeterName", "Quantity", "UnitOfMeasure", "Tags"]
+        columns = {name: [row[index] for row in rows] for index, name in enumerate(names)}
+        columns["Date"] = [f"{day:%m/%d/%Y}" for day in columns["Date"]]
+        return pa.table(
+            {
+                **columns,
+                "SubscriptionId": [r[1].split("/")[2] for r in rows],
+                "CostInBillingCurrency": [r[7] for r in rows],
+                "BillingCurrencyCode": ["USD"] * len(rows),
+                "ChargeType": [r[8] for r in rows],
+            }
+        )
+
+    submitted = datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC)
+    actual = export(["0", "3.0", "4.5"], purchase="365.0")
+    actual = actual.set_column(
+        actual.schema.get_field_index("CostInBillingCurrency"),
+        "CostInBillingCurrency",
+        actual.column("CostInBillingCurrency").cast(pa.float64()),
+    )
+    files_actual = {"part_0_0001.parquet": parquet_bytes(actual)}
+    files_amortized = {"part_0_0001.csv.gz": csv_gz_bytes(export(["1.0", "3.0", "4.5"], purchase=None))}
+    end = days[-1]
+    upload_run(
+        container, actuals_path, ExportRunSpec("sample-actual", "ActualCost", "a1", submitted, month, end, files_actual)
+    )
+    upload_run(
+        container,
+        amortized_path,
+        ExportRunSpec("sample-amortized", "AmortizedCost", "m1", submitted, month, end, files_amortized, "Csv"),
+    )
+
+
+def main() -> None:
+    """Azurite with a sample month of exports, until interrupted; prints what to put in the resource."""
+    today = datetime.now(UTC).date()
+    with Azurite() as azurite:
+        container = azurite.create_container("exports")
+        sample_month(container, today.replace(day=1), actuals_path="costs/actual", amortized_path="costs/amortized")
+        sas_url = azurite.container_sas_url("exports", expiry=datetime.now(UTC) + timedelta(days=1))
+        print(f'storage_account_name = "{ACCOUNT}"')
+        print('container_name       = "exports"')
+        print('actuals_path         = "costs/actual"')
+        print('amortized_path       = "costs/amortized"')
+        print(f'sas_url              = "{sas_url}"')
+        print("Azurite is serving on loopback; Ctrl-C stops it.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

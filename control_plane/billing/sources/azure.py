@@ -140,9 +140,6 @@ class ExportRun:
     fingerprint: str
     """The manifest's and the data blobs' ETags, hashed: changes when any of them is rewritten."""
 
-    def covers(self, day: date) -> bool:
-        return self.first_day <= day <= self.last_day
-
 
 class AzureExportReader:
     """The ``SourceReader`` of a customer's two Cost Management exports (actual and amortized cost)."""
