@@ -3,7 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(CURDIR)/$(VENV)/bin/python
-PROVIDER_VERSION := 0.1.0
+# The public provider's newest release: `~> 0.2` and `>= 0.1.0` pick it. The mirror also answers to the earlier
+# 0.2.x releases (the same build) so that configurations pinned to one of them initialise unchanged.
+PROVIDER_VERSION := 0.2.11
+PROVIDER_ALIASES := 0.2.0 0.2.1 0.2.2 0.2.3 0.2.4 0.2.5 0.2.6 0.2.7 0.2.8 0.2.9 0.2.10
 UNAME_M := $(shell uname -m)
 TF_ARCH := $(if $(filter aarch64 arm64,$(UNAME_M)),arm64,amd64)
 TF_PLATFORM := linux_$(TF_ARCH)
@@ -45,6 +48,10 @@ provider: install
 	@mkdir -p $(PLUGIN_DIR)
 	@printf '#!/bin/sh\nexec "%s" -I -m provider_shim "$$@"\n' "$(PY)" > $(PLUGIN)
 	@chmod 0755 $(PLUGIN)
+	@for v in $(PROVIDER_ALIASES); do \
+	  d="$(MIRROR)/registry.terraform.io/costory-io/costory/$$v/$(TF_PLATFORM)"; mkdir -p "$$d"; \
+	  cp -p $(PLUGIN) "$$d/terraform-provider-costory_v$$v"; \
+	done
 	@{ \
 	  echo 'provider_installation {'; \
 	  echo '  filesystem_mirror {'; \

@@ -247,7 +247,9 @@ class ImportRun(Base):
 
 
 class BillingDatasource(Base):
-    """An AWS bill: a CUR 2.0 Data Export in the tenant's bucket, read through a federated role."""
+    """A bill: an AWS CUR 2.0 Data Export in the tenant's bucket, read through a federated role (kind AWS), or
+    another source (``control_plane.billing.kinds``) whose settings are in ``config`` and credential, sealed,
+    in ``secret``."""
 
     __tablename__ = "billing_datasources"
 
@@ -266,6 +268,11 @@ class BillingDatasource(Base):
     last_import_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    kind: Mapped[str] = mapped_column(sa.String(32), default="AWS", server_default="AWS")
+    config: Mapped[dict | None] = mapped_column(sa.JSON)
+    """The source's own settings (e.g. `bq_uri`); never a secret."""
+    secret: Mapped[str | None] = mapped_column(sa.Text)
+    """The credential (`admin_api_key`, `api_key`, `sas_url`) sealed by ``control_plane.secrets``."""
 
 
 class BillingPeriod(Base):

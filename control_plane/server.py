@@ -20,6 +20,7 @@ import grpc
 
 from control_plane.admission import Admission
 from control_plane.billing.grpc import BillingDatasourceServicer
+from control_plane.billing.sources_grpc import BillingSourceServicer
 from control_plane.cost.grpc import CostServicer
 from control_plane.dimensions.grpc import VirtualDimensionServicer
 from control_plane.metrics.grpc import MetricsDatasourceServicer
@@ -30,6 +31,7 @@ from control_plane.teams.grpc import TeamServicer
 from control_plane.tenants.grpc import TenantServicer
 from costory_proto.costory.v1 import (
     billing_datasource_pb2_grpc,
+    billing_source_pb2_grpc,
     cost_pb2_grpc,
     metrics_datasource_pb2_grpc,
     team_pb2_grpc,
@@ -90,6 +92,7 @@ def add_servicers(server: grpc.Server, services: Services) -> None:
     billing_datasource_pb2_grpc.add_BillingDatasourceServiceServicer_to_server(
         BillingDatasourceServicer(services), server
     )
+    billing_source_pb2_grpc.add_BillingSourceServiceServicer_to_server(BillingSourceServicer(services), server)
     virtual_dimension_pb2_grpc.add_VirtualDimensionServiceServicer_to_server(
         VirtualDimensionServicer(services), server
     )

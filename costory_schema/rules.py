@@ -92,6 +92,8 @@ def _check_scalar(field, rules, value, siblings, path, is_known) -> list[Problem
         return [Problem(path, "Invalid Value", f"`{name}` is `{value}`; it must be one of {allowed} (case-sensitive).")]
     if rules.pattern and not _compiled(rules.pattern).match(value):
         hint = rules.pattern_hint or f"a value matching `{rules.pattern}`"
+        if terraform_attribute(field).sensitive:  # never quote a secret, even a malformed one
+            return [Problem(path, "Invalid Value", f"`{name}` (sensitive, not shown) must be {hint}.")]
         return [Problem(path, "Invalid Value", f"`{name}` is `{value}`; it must be {hint}.")]
     if rules.differs_from:
         other = siblings.get(rules.differs_from)

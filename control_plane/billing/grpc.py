@@ -98,7 +98,8 @@ class BillingDatasourceServicer(billing_datasource_pb2_grpc.BillingDatasourceSer
 
     @tenant_rpc
     def DeleteBillingDatasourceAws(self, request, session: Session, tenant: Tenant) -> empty_pb2.Empty:
-        service.delete_datasource(session, tenant, request.id, CostStore(self.services.settings.data_dir))
+        datasource = service.get_datasource(session, tenant, request.id)
+        service.delete_datasource(session, datasource, CostStore(self.services.settings.data_dir))
         return empty_pb2.Empty()
 
     @tenant_rpc
@@ -126,14 +127,14 @@ class BillingDatasourceServicer(billing_datasource_pb2_grpc.BillingDatasourceSer
 
     @tenant_rpc
     def ListBillingPeriods(self, request, session: Session, tenant: Tenant) -> pb.ListBillingPeriodsResponse:
-        service.get_datasource(session, tenant, request.datasource_id)
+        service.get_datasource(session, tenant, request.datasource_id, kind=None)
         return pb.ListBillingPeriodsResponse(
             billing_periods=[period_to_proto(p) for p in service.list_periods(session, request.datasource_id)]
         )
 
     @tenant_rpc
     def ListBillingFiles(self, request, session: Session, tenant: Tenant) -> pb.ListBillingFilesResponse:
-        service.get_datasource(session, tenant, request.datasource_id)
+        service.get_datasource(session, tenant, request.datasource_id, kind=None)
         return pb.ListBillingFilesResponse(
             files=[file_to_proto(f) for f in service.list_files(session, request.datasource_id, request.status)]
         )

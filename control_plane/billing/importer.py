@@ -149,6 +149,8 @@ class StagedPartition:
     month: str
     partition_id: int
     files: tuple[ObjectInfo, ...] = ()
+    fingerprint: str = ""
+    """What the month's source looked like when read: the next import compares it to tell what changed."""
     rows: int = 0
     billed: Decimal = Decimal(0)
     _writer: pq.ParquetWriter | None = None
@@ -279,6 +281,7 @@ class BillingConnector:
             month,
             partition_id,
             files=unit.objects,
+            fingerprint=fingerprint(unit.objects),
         )
 
     def _normalized_batches(
@@ -340,7 +343,7 @@ class BillingConnector:
                 datasource_id=self.datasource_id,
                 billing_period=staged.month,
                 partition_id=staged.partition_id,
-                fingerprint=fingerprint(staged.files),
+                fingerprint=staged.fingerprint,
                 rows=staged.rows,
                 billed_cost=f"{staged.billed:f}",
             )

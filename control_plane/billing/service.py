@@ -37,15 +37,18 @@ IMMUTABLE_FIELDS = ("name", "bucket_name", "prefix", "role_arn")
 log = logging.getLogger(__name__)
 
 
+def date_range_problems(data: DatasourceData) -> list[Problem]:
+    """`end_date` before `start_date` (both `YYYY-MM-DD`, already checked by the rules)."""
+    start, end = data.get("start_date"), data.get("end_date")
+    if start and end and start > end:
+        return [Problem(("end_date",), "Invalid Range", f"`end_date` ({end}) is before `start_date` ({start}).")]
+    return []
+
+
 def check_datasource(
     session: Session, tenant: Tenant, data: DatasourceData, access: RoleAccess | None
 ) -> list[Problem]:
-    findings = rules.check(billing_datasource_pb2.BillingDatasourceAws.DESCRIPTOR, data)
-    start, end = data.get("start_date"), data.get("end_date")
-    if not findings and start and end and start > end:
-        findings.append(
-            Problem(("end_date",), "Invalid Range", f"`end_date` ({end}) is before `start_date` ({start}).")
-        )
+    findings = rules.check(billing_datasource_pb2.BillingDatasourceAws.DESCRIPTOR, data) or date_range_problems(data)
     return findings or check_role_and_access(session, tenant, data, access)
 
 
@@ -65,12 +68,15 @@ def create_datasource(
     return datasource, warnings
 
 
-def get_datasource(session: Session, tenant: Tenant, datasource_id: str) -> BillingDatasource:
-    datasource = session.scalar(
-        sa.select(BillingDatasource).where(
-            BillingDatasource.tenant_id == tenant.id, BillingDatasource.id == datasource_id
-        )
+def get_datasource(
+    session: Session, tenant: Tenant, datasource_id: str, kind: str | None = "AWS"
+) -> BillingDatasource:
+    """The tenant's billing datasource of ``kind`` (any kind when None): an Anthropic id asked as AWS is not
+    found."""
+    query = sa.select(BillingDatasource).where(
+        BillingDatasource.tenant_id == tenant.id, BillingDatasource.id == datasource_id
     )
+    datasource = session.scalar(query if kind is None else query.where(BillingDatasource.kind == kind))
     if datasource is None:
         raise NotFound(f"billing datasource {datasource_id!r} not found")
     return datasource
@@ -110,15 +116,17 @@ def update_datasource(
     return datasource
 
 
-def delete_datasource(session: Session, tenant: Tenant, datasource_id: str, costs: CostStore) -> None:
-    datasource = get_datasource(session, tenant, datasource_id)
+def delete_datasource(session: Session, datasource: BillingDatasource, costs: CostStore) -> None:
+    """Any kind: the definition, its months and files, and its cost partitions."""
     session.delete(datasource)
     session.flush()
-    costs.drop_datasource(tenant.id, datasource_id)
+    costs.drop_datasource(datasource.tenant_id, datasource.id)
 
 
 def list_datasources(session: Session, tenant: Tenant, page_size: int = 0, page_token: str = "") -> Page:
-    query = sa.select(BillingDatasource).where(BillingDatasource.tenant_id == tenant.id)
+    query = sa.select(BillingDatasource).where(
+        BillingDatasource.tenant_id == tenant.id, BillingDatasource.kind == "AWS"
+    )
     return page_of(session, query, BillingDatasource.created_at, BillingDatasource.id, page_size, page_token)
 
 
@@ -164,15 +172,23 @@ def run_import(services: Services, session: Session, datasource: BillingDatasour
 def execute_import(
     services: Services, datasource_id: str, *, trigger: str = "SCHEDULED", run_id: int | None = None
 ) -> ImportSummary:
-    """The import step of the ``import_billing`` job, through the datasource's role (the pipeline). A failure
-    is recorded on the datasource and then raised as ``TransientImportError`` (throttling, 5xx, AWS
-    unreachable) or ``TerminalImportError`` (access denied, no such bucket)."""
-    summary = import_through_role(
-        services,
-        BillingConnector(services.sessions, datasource_id, CostStore(services.settings.data_dir)),
-        trigger=trigger,
-        run_id=run_id,
-    )
+    """The import step of the ``import_billing`` job: an AWS export through the datasource's role, any other
+    source through its reader (``billing.feeds``). A failure is recorded on the datasource and then raised as
+    ``TransientImportError`` (throttling, 5xx, unreachable) or ``TerminalImportError`` (access denied, a revoked
+    key, no such bucket or table)."""
+    with services.sessions() as session:
+        kind = session.scalar(sa.select(BillingDatasource.kind).where(BillingDatasource.id == datasource_id))
+    if kind not in (None, "AWS"):
+        from control_plane.billing import feeds
+
+        summary = feeds.execute_import(services, datasource_id, trigger=trigger, run_id=run_id)
+    else:
+        summary = import_through_role(
+            services,
+            BillingConnector(services.sessions, datasource_id, CostStore(services.settings.data_dir)),
+            trigger=trigger,
+            run_id=run_id,
+        )
     log.info(
         "billing datasource %s: %s, months replaced: %s", datasource_id, summary.status, summary.loaded_units or "none"
     )

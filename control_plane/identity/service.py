@@ -152,6 +152,21 @@ class GoogleIdentity:
             self._tokens[cache_key] = (credentials.token, expiry)
         return credentials.token
 
+    def access_credentials(
+        self, session: Session, tenant_id: str, scopes: tuple[str, ...]
+    ) -> service_account.Credentials:
+        """OAuth credentials of the tenant's service account for Google APIs (BigQuery reads the customer's
+        billing export as this identity); google-auth fetches and refreshes the access token itself."""
+        stored = GoogleKeyRepository(session).get(tenant_id)
+        if stored is None:
+            raise IdTokenUnavailable(
+                f"tenant {tenant_id} has no Google key; set one with `costory-control-plane tenants set-google-key`"
+            )
+        key = ServiceAccountKey(json.loads(stored.key_json))
+        return service_account.Credentials.from_service_account_info(key.info, scopes=list(scopes)).with_token_uri(
+            self._token_uri(key, KeySource(stored.source))
+        )
+
     def subject_ids(self, session: Session, tenant_id: str) -> list[str]:
         """The subject ids (``sub``) of the tenant's ID tokens."""
         tenant = GoogleKeyRepository(session).tenant(tenant_id)

@@ -43,8 +43,10 @@ def get_datasource(datasource_id: str, s: SessionDep, t: TenantDep):
     response_model_exclude_none=True,
 )
 def import_now(datasource_id: str, services: ServicesDep, s: SessionDep, t: TenantDep):
-    """Import now: each billing month whose export files changed replaces that month, nothing else."""
-    return to_json(import_to_proto(service.run_import(services, s, service.get_datasource(s, t, datasource_id))))
+    """Import now (any kind): what changed replaces itself (a month of CUR files, the days a source restated),
+    nothing else."""
+    datasource = service.get_datasource(s, t, datasource_id, kind=None)
+    return to_json(import_to_proto(service.run_import(services, s, datasource)))
 
 
 @router.get(
@@ -53,6 +55,6 @@ def import_now(datasource_id: str, services: ServicesDep, s: SessionDep, t: Tena
     response_model_exclude_none=True,
 )
 def billing_periods(datasource_id: str, s: SessionDep, t: TenantDep):
-    service.get_datasource(s, t, datasource_id)
+    service.get_datasource(s, t, datasource_id, kind=None)
     periods = service.list_periods(s, datasource_id)
     return to_json(pb.ListBillingPeriodsResponse(billing_periods=[period_to_proto(p) for p in periods]))

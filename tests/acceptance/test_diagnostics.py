@@ -40,7 +40,8 @@ CASES = {
     "bad-role-arn": (
         config(role_arn="arn:aws:s3:::usage-exports"),
         "Invalid Value",
-        "`role_arn` is `arn:aws:s3:::usage-exports`; it must be an IAM role ARN starting with `arn:aws:iam::`.",
+        "`role_arn` is `arn:aws:s3:::usage-exports`; "
+        "it must be an IAM role ARN, `arn:<partition>:iam::<account>:role/<name>`.",
         'role_arn    = "arn:aws:s3:::usage-exports"',
     ),
     "unknown-gap-filling": (

@@ -106,16 +106,16 @@ def test_reference_docs_are_up_to_date():
 
 # The public provider's flags (v0.2.11 and its newer commits), as /work/shared/reference/costory-provider.md lists
 # them: attribute -> (type, required, optional, computed, sensitive, requires_replace).
-R, O, C, S, RR = "R", "O", "C", "S", "RR"
+R, OPT, C, S, RR = "R", "O", "C", "S", "RR"
 PUBLIC_BILLING_RESOURCES = {
     "costory_billing_datasource_gcp": {
         "id": (C,),
         "status": (C,),
         "name": (R, RR),
         "bq_uri": (R, RR),
-        "is_detailed_billing": (O, RR),
-        "start_date": (O, RR),
-        "end_date": (O, RR),
+        "is_detailed_billing": (OPT, RR),
+        "start_date": (OPT, RR),
+        "end_date": (OPT, RR),
     },
     "costory_billing_datasource_azure": {
         "id": (C,),
@@ -134,8 +134,8 @@ PUBLIC_BILLING_RESOURCES = {
         "admin_api_key": (R, S, RR),
         "type": (C,),
         "bq_table_uri": (C, S),
-        "start_date": (O, RR),
-        "end_date": (O, RR),
+        "start_date": (OPT, RR),
+        "end_date": (OPT, RR),
     },
     "costory_billing_datasource_cursor": {
         "id": (C,),
@@ -144,8 +144,8 @@ PUBLIC_BILLING_RESOURCES = {
         "admin_api_key": (R, S, RR),
         "type": (C,),
         "bq_table_uri": (C, S),
-        "start_date": (O, RR),
-        "end_date": (O, RR),
+        "start_date": (OPT, RR),
+        "end_date": (OPT, RR),
     },
     "costory_billing_datasource_elastic_cloud": {
         "id": (C,),
@@ -155,7 +155,7 @@ PUBLIC_BILLING_RESOURCES = {
         "api_key": (R, S, RR),
         "type": (C,),
         "bq_table_uri": (C, S),
-        "start_date": (O, RR),
+        "start_date": (OPT, RR),
     },
     "costory_billing_datasource_openai": {
         "id": (C,),
@@ -164,7 +164,7 @@ PUBLIC_BILLING_RESOURCES = {
         "admin_api_key": (R, S, RR),
         "type": (C,),
         "bq_table_uri": (C, S),
-        "start_date": (O, RR),
+        "start_date": (OPT, RR),
     },
 }
 BOOLEANS = {"is_detailed_billing"}
@@ -179,7 +179,7 @@ def test_billing_datasources_match_the_public_provider_flag_for_flag():
                 flag
                 for flag, on in (
                     (R, a.required),
-                    (O, a.optional),
+                    (OPT, a.optional),
                     (C, a.computed),
                     (S, a.sensitive),
                     (RR, a.requires_replace),

@@ -131,7 +131,8 @@ class TestLifecycle:
                 [
                     (
                         "role_arn",
-                        "`role_arn` is `costory-billing`; it must be an IAM role ARN starting with `arn:aws:iam::`.",
+                        "`role_arn` is `costory-billing`; "
+                        "it must be an IAM role ARN, `arn:<partition>:iam::<account>:role/<name>`.",
                     )
                 ],
             ),

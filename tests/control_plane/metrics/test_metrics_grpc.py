@@ -102,7 +102,7 @@ INVALID = [
         _set("role_arn", "arn:aws:s3:::acme-metrics"),
         "role_arn",
         "`role_arn` is `arn:aws:s3:::acme-metrics`; "
-        "it must be an IAM role ARN starting with `arn:aws:iam::`.",
+        "it must be an IAM role ARN, `arn:<partition>:iam::<account>:role/<name>`.",
         id="bad-role-arn",
     ),
     pytest.param(

@@ -355,10 +355,7 @@ class TestReferentialIntegrity:
         with any_sessions() as session:
             assert plan_due_runs(session, at("2026-01-05 07:00"), settings) == 6
         with any_sessions.begin() as session:
-            datasource = session.get(BillingDatasource, billing_id)
-            billing.delete_datasource(
-                session, session.get(Tenant, datasource.tenant_id), billing_id, CostStore(tmp_path / "data")
-            )
+            billing.delete_datasource(session, session.get(BillingDatasource, billing_id), CostStore(tmp_path / "data"))
         with any_sessions() as session:
             assert session.get(BillingDatasource, billing_id) is None
             assert planned(session) == [
