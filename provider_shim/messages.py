@@ -98,7 +98,9 @@ def from_message(message: Message, attributes: tuple[Attribute, ...], hint: dict
         elif field.message_type is not None:
             value[name] = from_message(getattr(message, name), attribute.nested, held)
         else:
-            value[name] = _scalar(field, getattr(message, name))
+            scalar = _scalar(field, getattr(message, name))
+            # A write-only secret comes back empty: keep what Terraform holds (nothing, after an import).
+            value[name] = held if attribute.sensitive and scalar == "" else scalar
     return value
 
 

@@ -44,6 +44,12 @@ def with_defaults(attributes, value: dict) -> tuple[dict, bool]:
     return filled, nested_default
 
 
+def _never_known(attribute, prior: dict) -> bool:
+    """A write-only secret the state never held: the object was imported, and the API does not return secrets.
+    Setting it is an in-place update (the control plane stores it again), not a reason to re-create the object."""
+    return attribute.sensitive and prior.get(attribute.name) is None and prior.get("id") is not None
+
+
 def _diagnostics_of(findings, *, errors: bool) -> list[Diagnostic]:
     """costory.v1.Finding messages as diagnostics on the attribute each names (errors only if asked)."""
     out = []
@@ -99,7 +105,7 @@ class Resource:
             if attribute.computed and not (attribute.required or attribute.optional):
                 keep = attribute.use_state_for_unknown or attribute.constant
                 planned[attribute.name] = prior.get(attribute.name) if keep else cty.UNKNOWN
-        replace = [(a.name,) for a in changed if a.requires_replace]
+        replace = [(a.name,) for a in changed if a.requires_replace and not _never_known(a, prior)]
         return planned, replace, []
 
     def plan_check(self, control_plane: ControlPlane, prior: State, planned: State) -> list[Diagnostic]:

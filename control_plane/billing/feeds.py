@@ -269,9 +269,9 @@ class FeedConnector(BillingConnector):
         self._record(session, unit.objects[0], unit.name, FileStatus.QUARANTINED, reason, now)
 
     def describe(self, summary: ImportSummary, location: str) -> str | None:
-        how = "days whose data changed" if self.versioned else f"the last {self.refresh_days} days"
+        how = "the days whose data changed" if self.versioned else f"the days from {self.window.start}"
         return (
-            f"{len(summary.loaded_units)} month(s) updated from {location} ({how} read again), "
+            f"{len(summary.loaded_units)} month(s) updated from {self._location()} ({how}), "
             f"{len(set(self.months_unchanged))} unchanged."
         )
 

@@ -47,6 +47,20 @@ def _methods(kind: SourceKind) -> dict[str, Method]:
     def get(self: BillingSourceServicer, request: Any, session: Session, tenant: Tenant) -> Any:
         return sources_service.to_proto(kind, service.get_datasource(session, tenant, request.id, kind=kind.kind))
 
+    def update(self: BillingSourceServicer, request: Any, session: Session, tenant: Tenant) -> Any:
+        message = getattr(request, kind.request_field)
+        datasource = service.get_datasource(session, tenant, message.id, kind=kind.kind)
+        updated = sources_service.update(
+            session,
+            tenant,
+            kind,
+            datasource,
+            to_data(message),
+            list(request.update_mask.paths),
+            secret_box(self.services.settings),
+        )
+        return sources_service.to_proto(kind, updated)
+
     def delete(self: BillingSourceServicer, request: Any, session: Session, tenant: Tenant) -> Any:
         datasource = service.get_datasource(session, tenant, request.id, kind=kind.kind)
         service.delete_datasource(session, datasource, CostStore(self.services.settings.data_dir))
@@ -59,7 +73,7 @@ def _methods(kind: SourceKind) -> dict[str, Method]:
             next_page_token=page.next_page_token,
         )
 
-    methods: dict[str, Method] = {"Create": create, "Get": get, "Delete": delete, "List": list_}
+    methods: dict[str, Method] = {"Create": create, "Get": get, "Update": update, "Delete": delete, "List": list_}
     return {f"{verb}{kind.singular}": method for verb, method in methods.items()}
 
 

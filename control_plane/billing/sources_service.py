@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from control_plane.billing.kinds import SourceKind
 from control_plane.billing.service import date_range_problems
 from control_plane.findings import raise_errors
-from control_plane.messages import timestamp
+from control_plane.messages import timestamp, to_data
 from control_plane.models import BillingDatasource, Tenant
 from control_plane.pagination import Page, page_of
 from control_plane.secrets import SecretBox
@@ -91,3 +91,35 @@ def to_proto(kind: SourceKind, datasource: BillingDatasource) -> Message:
     if stamp is not None:
         message.last_import_at.CopyFrom(stamp)  # type: ignore[attr-defined]
     return message
+
+
+def update(
+    session: Session,
+    tenant: Tenant,
+    kind: SourceKind,
+    datasource: BillingDatasource,
+    data: Mapping[str, Any],
+    update_mask: list[str],
+    secrets: SecretBox,
+) -> BillingDatasource:
+    """Store the credential again (after `terraform import` the state holds none); any other attribute named
+    must keep its value — changing it means a new datasource."""
+    current = to_data(to_proto(kind, datasource))
+    problems = []
+    for path in update_mask or [kind.secret or "name"]:
+        if path == kind.secret:
+            value = data.get(path) or ""
+            if not value.strip():
+                problems.append(Problem((path,), "Empty Value", f"`{path}` must not be empty."))
+            else:
+                datasource.secret = secrets.seal(value)
+        elif data.get(path) != current.get(path):
+            problems.append(
+                Problem(
+                    (path,),
+                    "Immutable Field",
+                    f"`{path}` cannot be changed after creation; create a new datasource to change it.",
+                )
+            )
+    raise_errors(problems)
+    return datasource

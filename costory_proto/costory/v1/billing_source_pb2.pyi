@@ -4,6 +4,7 @@ from costory_proto.costory.v1 import billing_datasource_pb2 as _billing_datasour
 from costory_proto.costory.v1 import common_pb2 as _common_pb2
 from costory_proto.costory.v1 import options_pb2 as _options_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -54,6 +55,14 @@ class GetBillingDatasourceGcpRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class UpdateBillingDatasourceGcpRequest(_message.Message):
+    __slots__ = ("billing_datasource_gcp", "update_mask")
+    BILLING_DATASOURCE_GCP_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    billing_datasource_gcp: BillingDatasourceGcp
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, billing_datasource_gcp: _Optional[_Union[BillingDatasourceGcp, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class DeleteBillingDatasourceGcpRequest(_message.Message):
     __slots__ = ("id",)
@@ -115,6 +124,14 @@ class GetBillingDatasourceAzureRequest(_message.Message):
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
+class UpdateBillingDatasourceAzureRequest(_message.Message):
+    __slots__ = ("billing_datasource_azure", "update_mask")
+    BILLING_DATASOURCE_AZURE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    billing_datasource_azure: BillingDatasourceAzure
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, billing_datasource_azure: _Optional[_Union[BillingDatasourceAzure, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
 class DeleteBillingDatasourceAzureRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +191,14 @@ class GetBillingDatasourceAnthropicRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class UpdateBillingDatasourceAnthropicRequest(_message.Message):
+    __slots__ = ("billing_datasource_anthropic", "update_mask")
+    BILLING_DATASOURCE_ANTHROPIC_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    billing_datasource_anthropic: BillingDatasourceAnthropic
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, billing_datasource_anthropic: _Optional[_Union[BillingDatasourceAnthropic, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class DeleteBillingDatasourceAnthropicRequest(_message.Message):
     __slots__ = ("id",)
@@ -235,6 +260,14 @@ class GetBillingDatasourceCursorRequest(_message.Message):
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
+class UpdateBillingDatasourceCursorRequest(_message.Message):
+    __slots__ = ("billing_datasource_cursor", "update_mask")
+    BILLING_DATASOURCE_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    billing_datasource_cursor: BillingDatasourceCursor
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, billing_datasource_cursor: _Optional[_Union[BillingDatasourceCursor, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
 class DeleteBillingDatasourceCursorRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -295,6 +328,14 @@ class GetBillingDatasourceElasticCloudRequest(_message.Message):
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
+class UpdateBillingDatasourceElasticCloudRequest(_message.Message):
+    __slots__ = ("billing_datasource_elastic_cloud", "update_mask")
+    BILLING_DATASOURCE_ELASTIC_CLOUD_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    billing_datasource_elastic_cloud: BillingDatasourceElasticCloud
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, billing_datasource_elastic_cloud: _Optional[_Union[BillingDatasourceElasticCloud, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
 class DeleteBillingDatasourceElasticCloudRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -352,6 +393,14 @@ class GetBillingDatasourceOpenaiRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class UpdateBillingDatasourceOpenaiRequest(_message.Message):
+    __slots__ = ("billing_datasource_openai", "update_mask")
+    BILLING_DATASOURCE_OPENAI_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    billing_datasource_openai: BillingDatasourceOpenai
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, billing_datasource_openai: _Optional[_Union[BillingDatasourceOpenai, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class DeleteBillingDatasourceOpenaiRequest(_message.Message):
     __slots__ = ("id",)

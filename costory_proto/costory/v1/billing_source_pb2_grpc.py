@@ -46,6 +46,11 @@ class BillingSourceServiceStub:
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceGcpRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceGcp.FromString,
                 _registered_method=True)
+        self.UpdateBillingDatasourceGcp = channel.unary_unary(
+                '/costory.v1.BillingSourceService/UpdateBillingDatasourceGcp',
+                request_serializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceGcpRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceGcp.FromString,
+                _registered_method=True)
         self.DeleteBillingDatasourceGcp = channel.unary_unary(
                 '/costory.v1.BillingSourceService/DeleteBillingDatasourceGcp',
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.DeleteBillingDatasourceGcpRequest.SerializeToString,
@@ -64,6 +69,11 @@ class BillingSourceServiceStub:
         self.GetBillingDatasourceAzure = channel.unary_unary(
                 '/costory.v1.BillingSourceService/GetBillingDatasourceAzure',
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceAzureRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAzure.FromString,
+                _registered_method=True)
+        self.UpdateBillingDatasourceAzure = channel.unary_unary(
+                '/costory.v1.BillingSourceService/UpdateBillingDatasourceAzure',
+                request_serializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceAzureRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAzure.FromString,
                 _registered_method=True)
         self.DeleteBillingDatasourceAzure = channel.unary_unary(
@@ -86,6 +96,11 @@ class BillingSourceServiceStub:
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceAnthropicRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAnthropic.FromString,
                 _registered_method=True)
+        self.UpdateBillingDatasourceAnthropic = channel.unary_unary(
+                '/costory.v1.BillingSourceService/UpdateBillingDatasourceAnthropic',
+                request_serializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceAnthropicRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAnthropic.FromString,
+                _registered_method=True)
         self.DeleteBillingDatasourceAnthropic = channel.unary_unary(
                 '/costory.v1.BillingSourceService/DeleteBillingDatasourceAnthropic',
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.DeleteBillingDatasourceAnthropicRequest.SerializeToString,
@@ -104,6 +119,11 @@ class BillingSourceServiceStub:
         self.GetBillingDatasourceCursor = channel.unary_unary(
                 '/costory.v1.BillingSourceService/GetBillingDatasourceCursor',
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceCursorRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceCursor.FromString,
+                _registered_method=True)
+        self.UpdateBillingDatasourceCursor = channel.unary_unary(
+                '/costory.v1.BillingSourceService/UpdateBillingDatasourceCursor',
+                request_serializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceCursorRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceCursor.FromString,
                 _registered_method=True)
         self.DeleteBillingDatasourceCursor = channel.unary_unary(
@@ -126,6 +146,11 @@ class BillingSourceServiceStub:
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceElasticCloudRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceElasticCloud.FromString,
                 _registered_method=True)
+        self.UpdateBillingDatasourceElasticCloud = channel.unary_unary(
+                '/costory.v1.BillingSourceService/UpdateBillingDatasourceElasticCloud',
+                request_serializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceElasticCloudRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceElasticCloud.FromString,
+                _registered_method=True)
         self.DeleteBillingDatasourceElasticCloud = channel.unary_unary(
                 '/costory.v1.BillingSourceService/DeleteBillingDatasourceElasticCloud',
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.DeleteBillingDatasourceElasticCloudRequest.SerializeToString,
@@ -144,6 +169,11 @@ class BillingSourceServiceStub:
         self.GetBillingDatasourceOpenai = channel.unary_unary(
                 '/costory.v1.BillingSourceService/GetBillingDatasourceOpenai',
                 request_serializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceOpenaiRequest.SerializeToString,
+                response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceOpenai.FromString,
+                _registered_method=True)
+        self.UpdateBillingDatasourceOpenai = channel.unary_unary(
+                '/costory.v1.BillingSourceService/UpdateBillingDatasourceOpenai',
+                request_serializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceOpenaiRequest.SerializeToString,
                 response_deserializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceOpenai.FromString,
                 _registered_method=True)
         self.DeleteBillingDatasourceOpenai = channel.unary_unary(
@@ -178,6 +208,13 @@ class BillingSourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateBillingDatasourceGcp(self, request, context):
+        """Only the credential can be set again (after `terraform import`, the state has none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteBillingDatasourceGcp(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -198,6 +235,13 @@ class BillingSourceServiceServicer:
 
     def GetBillingDatasourceAzure(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBillingDatasourceAzure(self, request, context):
+        """Only the credential can be set again (after `terraform import`, the state has none).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -226,6 +270,13 @@ class BillingSourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateBillingDatasourceAnthropic(self, request, context):
+        """Only the credential can be set again (after `terraform import`, the state has none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteBillingDatasourceAnthropic(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -246,6 +297,13 @@ class BillingSourceServiceServicer:
 
     def GetBillingDatasourceCursor(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBillingDatasourceCursor(self, request, context):
+        """Only the credential can be set again (after `terraform import`, the state has none).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -274,6 +332,13 @@ class BillingSourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateBillingDatasourceElasticCloud(self, request, context):
+        """Only the credential can be set again (after `terraform import`, the state has none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteBillingDatasourceElasticCloud(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -294,6 +359,13 @@ class BillingSourceServiceServicer:
 
     def GetBillingDatasourceOpenai(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBillingDatasourceOpenai(self, request, context):
+        """Only the credential can be set again (after `terraform import`, the state has none).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -331,6 +403,11 @@ def add_BillingSourceServiceServicer_to_server(servicer, server):
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceGcpRequest.FromString,
                     response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceGcp.SerializeToString,
             ),
+            'UpdateBillingDatasourceGcp': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBillingDatasourceGcp,
+                    request_deserializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceGcpRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceGcp.SerializeToString,
+            ),
             'DeleteBillingDatasourceGcp': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteBillingDatasourceGcp,
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.DeleteBillingDatasourceGcpRequest.FromString,
@@ -349,6 +426,11 @@ def add_BillingSourceServiceServicer_to_server(servicer, server):
             'GetBillingDatasourceAzure': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBillingDatasourceAzure,
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceAzureRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAzure.SerializeToString,
+            ),
+            'UpdateBillingDatasourceAzure': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBillingDatasourceAzure,
+                    request_deserializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceAzureRequest.FromString,
                     response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAzure.SerializeToString,
             ),
             'DeleteBillingDatasourceAzure': grpc.unary_unary_rpc_method_handler(
@@ -371,6 +453,11 @@ def add_BillingSourceServiceServicer_to_server(servicer, server):
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceAnthropicRequest.FromString,
                     response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAnthropic.SerializeToString,
             ),
+            'UpdateBillingDatasourceAnthropic': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBillingDatasourceAnthropic,
+                    request_deserializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceAnthropicRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAnthropic.SerializeToString,
+            ),
             'DeleteBillingDatasourceAnthropic': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteBillingDatasourceAnthropic,
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.DeleteBillingDatasourceAnthropicRequest.FromString,
@@ -389,6 +476,11 @@ def add_BillingSourceServiceServicer_to_server(servicer, server):
             'GetBillingDatasourceCursor': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBillingDatasourceCursor,
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceCursorRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceCursor.SerializeToString,
+            ),
+            'UpdateBillingDatasourceCursor': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBillingDatasourceCursor,
+                    request_deserializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceCursorRequest.FromString,
                     response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceCursor.SerializeToString,
             ),
             'DeleteBillingDatasourceCursor': grpc.unary_unary_rpc_method_handler(
@@ -411,6 +503,11 @@ def add_BillingSourceServiceServicer_to_server(servicer, server):
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceElasticCloudRequest.FromString,
                     response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceElasticCloud.SerializeToString,
             ),
+            'UpdateBillingDatasourceElasticCloud': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBillingDatasourceElasticCloud,
+                    request_deserializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceElasticCloudRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceElasticCloud.SerializeToString,
+            ),
             'DeleteBillingDatasourceElasticCloud': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteBillingDatasourceElasticCloud,
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.DeleteBillingDatasourceElasticCloudRequest.FromString,
@@ -429,6 +526,11 @@ def add_BillingSourceServiceServicer_to_server(servicer, server):
             'GetBillingDatasourceOpenai': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBillingDatasourceOpenai,
                     request_deserializer=costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceOpenaiRequest.FromString,
+                    response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceOpenai.SerializeToString,
+            ),
+            'UpdateBillingDatasourceOpenai': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBillingDatasourceOpenai,
+                    request_deserializer=costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceOpenaiRequest.FromString,
                     response_serializer=costory_dot_v1_dot_billing__source__pb2.BillingDatasourceOpenai.SerializeToString,
             ),
             'DeleteBillingDatasourceOpenai': grpc.unary_unary_rpc_method_handler(
@@ -500,6 +602,33 @@ class BillingSourceService:
             target,
             '/costory.v1.BillingSourceService/GetBillingDatasourceGcp',
             costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceGcpRequest.SerializeToString,
+            costory_dot_v1_dot_billing__source__pb2.BillingDatasourceGcp.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBillingDatasourceGcp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.BillingSourceService/UpdateBillingDatasourceGcp',
+            costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceGcpRequest.SerializeToString,
             costory_dot_v1_dot_billing__source__pb2.BillingDatasourceGcp.FromString,
             options,
             channel_credentials,
@@ -620,6 +749,33 @@ class BillingSourceService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateBillingDatasourceAzure(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.BillingSourceService/UpdateBillingDatasourceAzure',
+            costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceAzureRequest.SerializeToString,
+            costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAzure.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeleteBillingDatasourceAzure(request,
             target,
             options=(),
@@ -716,6 +872,33 @@ class BillingSourceService:
             target,
             '/costory.v1.BillingSourceService/GetBillingDatasourceAnthropic',
             costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceAnthropicRequest.SerializeToString,
+            costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAnthropic.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBillingDatasourceAnthropic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.BillingSourceService/UpdateBillingDatasourceAnthropic',
+            costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceAnthropicRequest.SerializeToString,
             costory_dot_v1_dot_billing__source__pb2.BillingDatasourceAnthropic.FromString,
             options,
             channel_credentials,
@@ -836,6 +1019,33 @@ class BillingSourceService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateBillingDatasourceCursor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.BillingSourceService/UpdateBillingDatasourceCursor',
+            costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceCursorRequest.SerializeToString,
+            costory_dot_v1_dot_billing__source__pb2.BillingDatasourceCursor.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeleteBillingDatasourceCursor(request,
             target,
             options=(),
@@ -944,6 +1154,33 @@ class BillingSourceService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateBillingDatasourceElasticCloud(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.BillingSourceService/UpdateBillingDatasourceElasticCloud',
+            costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceElasticCloudRequest.SerializeToString,
+            costory_dot_v1_dot_billing__source__pb2.BillingDatasourceElasticCloud.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeleteBillingDatasourceElasticCloud(request,
             target,
             options=(),
@@ -1040,6 +1277,33 @@ class BillingSourceService:
             target,
             '/costory.v1.BillingSourceService/GetBillingDatasourceOpenai',
             costory_dot_v1_dot_billing__source__pb2.GetBillingDatasourceOpenaiRequest.SerializeToString,
+            costory_dot_v1_dot_billing__source__pb2.BillingDatasourceOpenai.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBillingDatasourceOpenai(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costory.v1.BillingSourceService/UpdateBillingDatasourceOpenai',
+            costory_dot_v1_dot_billing__source__pb2.UpdateBillingDatasourceOpenaiRequest.SerializeToString,
             costory_dot_v1_dot_billing__source__pb2.BillingDatasourceOpenai.FromString,
             options,
             channel_credentials,
