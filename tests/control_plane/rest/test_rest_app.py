@@ -41,6 +41,10 @@ def test_openapi_lists_every_route(api):
         "/v1/virtual-dimensions/{dimension_id}/recompute",
         "/v1/costs:preview-split",
         "/v1/costs:query",
+        "/v1/teams",
+        "/v1/teams/{team_id}",
+        "/v1/teams/{team_id}/members",
+        "/v1/teams/{team_id}/members/{member_id}",
     }
 
 
