@@ -208,7 +208,9 @@ class BigQueryBillingReader:
                 bigquery.ScalarQueryParameter("end", "TIMESTAMP", datetime.combine(end, time(), UTC)),
             ]
         )
-        job = self._client.query(sql, job_config=config, retry=self._retry, job_retry=self._job_retry)
+        # job_retry=None here: the client would otherwise wrap jobs.insert in a retry of its own lasting 10 minutes
+        # whatever ``retry`` says; a failed job is still retried within ``retry_seconds`` by result().
+        job = self._client.query(sql, job_config=config, retry=self._retry, job_retry=None)
         return job.result(page_size=self.page_rows, retry=self._retry, job_retry=self._job_retry)
 
     def _guard(self, call: Callable[[], T]) -> T:
