@@ -36,9 +36,7 @@ def preview(
     )
 
 
-def query(
-    services: Services, session: Session, tenant: Tenant, request: pb.QueryCostsRequest
-) -> pb.QueryCostsResponse:
+def query(services: Services, session: Session, tenant: Tenant, request: pb.QueryCostsRequest) -> pb.QueryCostsResponse:
     page = query_costs(
         session,
         tenant,
@@ -54,7 +52,13 @@ def query(
     )
     return pb.QueryCostsResponse(
         rows=[
-            pb.CostRow(period=r.period, dimension_value=r.dimension_value or "", group=r.group, cost=f"{r.cost:.2f}")
+            pb.CostRow(
+                period=r.period,
+                dimension_value=r.dimension_value or "",
+                group=r.group,
+                cost=f"{r.cost:.2f}",
+                consumed_quantity=r.consumed_quantity,
+            )
             for r in page.rows
         ],
         next_page_token=page.next_page_token,

@@ -65,9 +65,7 @@ def preview_cost_split(
             [Problem(("start_date",), "Invalid Range", f"`start_date` ({start}) is after `end_date` ({end}).")]
         )
     rule = {"name": PREVIEW_RULE, "conditions": cost_filter, "metric_split": metric}
-    definition = parse_definition(
-        {"name": "preview", "rules": [rule]}, compute.metric_lookup(session, tenant.id)
-    )
+    definition = parse_definition({"name": "preview", "rules": [rule]}, compute.metric_lookup(session, tenant.id))
     if definition.errors or definition.dimension is None:
         raise InvalidArgument([Problem(_remap(f.path), f.summary, f.detail) for f in definition.errors])
     source = definition.metric_sources[PREVIEW_RULE]

@@ -43,6 +43,8 @@ class CostRow:
     dimension_value: str | None
     group: dict[str, str]
     cost: Decimal
+    consumed_quantity: float = 0.0
+    """ConsumedQuantity summed (see cost.proto `CostRow.consumed_quantity`)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ def query_costs(
         selects.append(f"{_column_sql(column, f'g{index}', params)} AS g{index}")
         keys.append(f"g{index}")
     amount = "a.amount" if dimension_id is not None else "c.BilledCost"
+    quantity = (
+        "CASE WHEN c.BilledCost = 0 THEN c.ConsumedQuantity / a.parts "
+        "ELSE c.ConsumedQuantity * CAST(a.amount AS DOUBLE) / CAST(c.BilledCost AS DOUBLE) END"
+        if dimension_id is not None
+        else "c.ConsumedQuantity"
+    )
     where = ["c.ChargePeriodStart >= $start", "c.ChargePeriodStart < $end"]
     for index, item in enumerate(filters):
         params[f"f{index}"] = list(item.values)
@@ -119,11 +127,15 @@ def query_costs(
     source = "read_parquet($paths) c"
     if dimension_id is not None:
         params["allocations"] = str(allocation_file)
-        source += " JOIN read_parquet($allocations) a ON a.row_id = c.x_RowId"
+        source += (
+            " JOIN (SELECT row_id, value, amount, count(*) OVER (PARTITION BY row_id) AS parts "
+            "FROM read_parquet($allocations)) a ON a.row_id = c.x_RowId"
+        )
     params["limit"] = size + 1
     params["offset"] = offset
     sql = (
-        f"SELECT {', '.join(selects)}, CAST(sum({amount}) AS DECIMAL(38, 12)) AS cost FROM {source} "
+        f"SELECT {', '.join(selects)}, coalesce(sum({quantity}), 0) AS quantity, "
+        f"CAST(sum({amount}) AS DECIMAL(38, 12)) AS cost FROM {source} "
         f"WHERE {' AND '.join(where)} GROUP BY ALL ORDER BY {', '.join(f'{k} NULLS FIRST' for k in keys)} "
         "LIMIT $limit OFFSET $offset"
     )
@@ -131,10 +143,10 @@ def query_costs(
         fetched = con.execute(sql, params).fetchall()
     rows = []
     for record in fetched[:size]:
-        period, rest = record[0], list(record[1:-1])
+        period, rest, quantity_sum = record[0], list(record[1:-2]), record[-2]
         value = rest.pop(0) if dimension_id is not None else None
         group = {column: str(v) for column, v in zip(group_by, rest, strict=True) if v is not None}
-        rows.append(CostRow(period, value, group, Decimal(record[-1]).quantize(compute.CENT)))
+        rows.append(CostRow(period, value, group, Decimal(record[-1]).quantize(compute.CENT), float(quantity_sum)))
     next_token = _encode_offset(offset + size) if len(fetched) > size else ""
     return CostPage(rows, next_token)
 

@@ -72,7 +72,7 @@ class QueryCostsRequest(_message.Message):
     def __init__(self, start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., granularity: _Optional[str] = ..., virtual_dimension: _Optional[str] = ..., group_by: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[CostFilter, _Mapping]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class CostRow(_message.Message):
-    __slots__ = ("period", "dimension_value", "group", "cost")
+    __slots__ = ("period", "dimension_value", "group", "cost", "consumed_quantity")
     class GroupEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,11 +84,13 @@ class CostRow(_message.Message):
     DIMENSION_VALUE_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
+    CONSUMED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     period: str
     dimension_value: str
     group: _containers.ScalarMap[str, str]
     cost: str
-    def __init__(self, period: _Optional[str] = ..., dimension_value: _Optional[str] = ..., group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[str] = ...) -> None: ...
+    consumed_quantity: float
+    def __init__(self, period: _Optional[str] = ..., dimension_value: _Optional[str] = ..., group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[str] = ..., consumed_quantity: _Optional[float] = ...) -> None: ...
 
 class QueryCostsResponse(_message.Message):
     __slots__ = ("rows", "next_page_token")

@@ -1,0 +1,97 @@
+"""Token quantities next to dollars in cost queries: summed per group, and shared like cost when a rule splits
+a row between values (equally when the row costs nothing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from control_plane.billing.schema import source_table, with_row_identity
+from control_plane.billing.store import CostStore
+from control_plane.cost.query import query_costs
+from control_plane.dimensions import service as dimensions
+from control_plane.models import Tenant
+from control_plane.tenants.service import create_tenant
+
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+ROWS = [
+    # (key name, model, token type, tokens, cost)
+    ("team-payments", "claude-sonnet-4", "input", 1_000_000, "3.00"),
+    ("team-payments", "claude-sonnet-4", "output", 200_000, "3.00"),
+    ("team-search", "claude-sonnet-4", "input", 3_000_000, "9.00"),
+    ("shared", "claude-haiku", "input", 900, "0.00"),
+    ("shared", "claude-haiku", "output", 100, "1.00"),
+]
+TEAM = {
+    "name": "team",
+    "rules": [
+        {
+            "name": "per-key",
+            "conditions": [{"column": "ResourceName", "operator": "MATCHES", "values": ["^team-"]}],
+            "from_column": {"column": "ResourceName", "mapping": {"strategy": "REGEX", "regex": "^team-(.+)$"}},
+        },
+        {
+            "name": "shared-evenly",
+            "conditions": [{"column": "ResourceName", "operator": "EQUALS", "values": ["shared"]}],
+            "split_even": ["payments", "search"],
+        },
+    ],
+}
+
+
+def test_tokens_follow_the_cost_they_came_with(sessions, settings):
+    with sessions.begin() as session:
+        tenant, _ = create_tenant(session, "Tenant Q")
+        tenant_id = tenant.id
+    table = source_table(
+        {
+            "ChargePeriodStart": [DAY] * len(ROWS),
+            "BilledCost": [Decimal(r[4]) for r in ROWS],
+            "EffectiveCost": [Decimal(r[4]) for r in ROWS],
+            "Provider": ["Anthropic"] * len(ROWS),
+            "ResourceName": [r[0] for r in ROWS],
+            "x_Model": [r[1] for r in ROWS],
+            "x_TokenType": [r[2] for r in ROWS],
+            "ConsumedQuantity": [float(r[3]) for r in ROWS],
+            "ConsumedUnit": ["Tokens"] * len(ROWS),
+        },
+        len(ROWS),
+    )
+    rows = with_row_identity(table, datasource_id="bds_a", billing_period="2026-03", partition_id=1)
+    CostStore(settings.data_dir).replace_month(tenant_id, "bds_a", "2026-03", rows)
+    with sessions.begin() as session:
+        tenant = session.get(Tenant, tenant_id)
+        dimensions.create_dimension(session, tenant, TEAM, settings.data_dir)
+    with sessions.begin() as session:
+        page = query_costs(
+            session,
+            session.get(Tenant, tenant_id),
+            settings.data_dir,
+            start=date(2026, 3, 1),
+            end=date(2026, 3, 31),
+            granularity="MONTH",
+            virtual_dimension="team",
+            group_by=["x_Model"],
+        )
+    assert [(r.dimension_value, r.group, r.cost, r.consumed_quantity) for r in page.rows] == [
+        # The $1.00 haiku output row (100 tokens) is split evenly: 50 tokens each; the free 900-token input
+        # row too: 450 each.
+        ("payments", {"x_Model": "claude-haiku"}, Decimal("0.50"), 500.0),
+        ("payments", {"x_Model": "claude-sonnet-4"}, Decimal("6.00"), 1_200_000.0),
+        ("search", {"x_Model": "claude-haiku"}, Decimal("0.50"), 500.0),
+        ("search", {"x_Model": "claude-sonnet-4"}, Decimal("9.00"), 3_000_000.0),
+    ]
+    with sessions.begin() as session:
+        plain = query_costs(
+            session,
+            session.get(Tenant, tenant_id),
+            settings.data_dir,
+            start=date(2026, 3, 1),
+            end=date(2026, 3, 31),
+            granularity="MONTH",
+            group_by=["x_TokenType"],
+        )
+    assert [(r.group, r.cost, r.consumed_quantity) for r in plain.rows] == [
+        ({"x_TokenType": "input"}, Decimal("12.00"), 4_000_900.0),
+        ({"x_TokenType": "output"}, Decimal("4.00"), 200_100.0),
+    ]
