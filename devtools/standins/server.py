@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -61,7 +61,7 @@ class LoopbackApi:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> LoopbackApi:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -69,7 +69,7 @@ class LoopbackApi:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> LoopbackApi:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
