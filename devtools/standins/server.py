@@ -32,6 +32,8 @@ class Request:
 class Reply:
     status: int
     body: Any = None
+    """Sent as JSON; bytes are sent as they are (JSON text ``json.dumps`` would not write, e.g. a number with
+    more digits than a double holds)."""
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -127,7 +129,13 @@ class LoopbackApi:
                     body,
                 )
                 reply = api._reply(request)
-                payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+                payload = (
+                    b""
+                    if reply.body is None
+                    else reply.body
+                    if isinstance(reply.body, bytes)
+                    else json.dumps(reply.body).encode()
+                )
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

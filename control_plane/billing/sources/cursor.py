@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from control_plane.billing.schema import TIMESTAMP, source_table
 from control_plane.billing.sources.http import ApiClient
-from control_plane.billing.sources.openai import DecimalJsonSession, day_start, day_windows, money
+from control_plane.billing.sources.openai import day_start, day_windows, money
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
 SOURCE = "Cursor Admin API"
@@ -73,7 +73,6 @@ class CursorReader:
             credential_attribute=CREDENTIAL,
             secret=api_key,
             sleep=sleep,
-            session=DecimalJsonSession(),
         )
 
     def versions(self, start: date, end: date) -> dict[date, str] | None:

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
 from control_plane.billing.sources.http import ApiClient
-from control_plane.billing.sources.openai import DecimalJsonSession, day_start
+from control_plane.billing.sources.openai import day_start
 from control_plane.imports.errors import Quarantine, TerminalImportError
 
 PROVIDER = "Elastic"
@@ -88,7 +88,6 @@ class ElasticCloudReader:
             credential_attribute="api_key",
             secret=api_key,
             sleep=sleep,
-            session=DecimalJsonSession(),
         )
 
     def versions(self, start: date, end: date) -> dict[date, str] | None:

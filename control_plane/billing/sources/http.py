@@ -1,7 +1,8 @@
 """The one HTTP client of the billing APIs (Anthropic, OpenAI, Cursor, Elastic Cloud): retries what may pass
 (429 honouring ``Retry-After``, 5xx, connection errors and timeouts) and turns what will not into an import
-failure that names the attribute to fix. The credential never appears in a message: every text taken from a
-response is scrubbed of it."""
+failure that names the attribute to fix. The credential never appears in a message (every text taken from a
+response is scrubbed of it) nor in the client's ``repr``. JSON numbers with a fraction are read as ``Decimal``
+from their text, so an amount never passes through a float."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -29,12 +31,16 @@ class ApiClient:
     source: str
     """How messages name the API, e.g. "Anthropic Admin API"."""
     base_url: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)
+    """Sent with every request; they carry the credential, so they are left out of ``repr``."""
     credential_attribute: str
     """The Terraform attribute holding the credential, named when it is refused (e.g. `admin_api_key`)."""
-    secret: str
+    secret: str = field(repr=False)
     """Scrubbed from any text quoted in a message."""
-    auth: tuple[str, str] | None = None
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+    """HTTP Basic credentials (Cursor)."""
+    exact_numbers: bool = True
+    """JSON numbers with a fraction as ``Decimal`` (read from their text); False: as floats."""
     attempts: int = 5
     max_wait_seconds: float = 60.0
     timeout_seconds: float = 60.0
@@ -111,7 +117,7 @@ class ApiClient:
                     f"{self._detail(response)})."
                 )
             try:
-                return response.json()
+                return response.json(parse_float=Decimal) if self.exact_numbers else response.json()
             except ValueError:
                 raise TransientImportError(
                     f"{self.source} answered {path} with something that is not JSON; the import is retried "

@@ -2,8 +2,8 @@
 API and, for line items that name a model and a token type, the tokens from the Completions Usage API.
 
 A project is the team handle (one project and key per team): its id is `SubAccountId`, its name
-`SubAccountName`. Amounts arrive as JSON numbers; they are read from their text as decimals, never through a
-float (``DecimalJsonSession``).
+`SubAccountName`. Amounts arrive as JSON numbers; ``ApiClient`` reads them from their text as decimals, never
+through a float.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
-import requests
 
 from control_plane.billing.schema import source_table
 from control_plane.billing.sources.http import ApiClient
@@ -37,22 +36,6 @@ TOKEN_LINE_ITEM = re.compile(r"^(?P<model>[^,|]+), (?P<kind>input|output|cached 
 """Line items such as "gpt-4o-2024-08-06, input" / ", output" / ", cached input"; others ("web search tool
 call", "evals | gpt-4o, input", "gpt-image-1, image input") name no (model, token type) we can match."""
 TOKEN_TYPES = {"input": "input", "output": "output", "cached input": "cache_read"}
-
-
-class _DecimalJsonResponse(requests.Response):
-    def json(self, **kwargs: Any) -> Any:
-        kwargs.setdefault("parse_float", Decimal)
-        return super().json(**kwargs)
-
-
-class DecimalJsonSession(requests.Session):
-    """A session whose responses parse JSON numbers with a fraction as ``Decimal`` from their text, so an
-    amount never passes through a float (``ApiClient`` calls ``response.json()``)."""
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        response = super().send(request, **kwargs)
-        response.__class__ = _DecimalJsonResponse
-        return response
 
 
 def money(value: object, what: str, *, scale: int = 0) -> Decimal:
@@ -123,7 +106,6 @@ class OpenAIReader:
             credential_attribute=CREDENTIAL,
             secret=admin_api_key,
             sleep=sleep,
-            session=DecimalJsonSession(),
         )
 
     def versions(self, start: date, end: date) -> dict[date, str] | None:
