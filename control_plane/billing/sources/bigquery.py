@@ -289,10 +289,10 @@ def normalize(page: pa.RecordBatch | pa.Table, is_detailed_billing: bool) -> pa.
 
     cost_type = page.column("cost_type")
     charge_category = _per_distinct(cost_type, _charge_categories)
-    billing_period = pc.coalesce(
-        _per_distinct(page.column("invoice_month"), _month_starts),
-        pc.floor_temporal(pc.cast(page.column("usage_start_time"), TIMESTAMP), unit="month"),
-    )
+    billing_period = _per_distinct(page.column("invoice_month"), _month_starts)
+    if billing_period.null_count:  # no invoice month: the usage month
+        usage_month = pc.floor_temporal(pc.cast(page.column("usage_start_time"), TIMESTAMP), unit="month")
+        billing_period = pc.coalesce(billing_period, usage_month)
     sku = page.column("sku_description")
     model = _per_distinct(sku, _gemini_models)
     token_type = _per_distinct(sku, _token_types)
@@ -419,18 +419,21 @@ def _token_units(units: pa.Array) -> pa.Array:
 def _tags(sources: list[tuple[str, pa.Array]], rows: int) -> pa.Array:
     """The rows' key/value lists (each key with its prefix) merged into one map per row, in the given order.
 
-    Each flattened entry's place in the merged values is the row's merged offset plus the lengths of the
-    earlier sources' lists in that row plus its index within its own list."""
+    1. Each flattened entry's place in the merged map is its row's merged offset, plus the lengths of the
+       earlier sources' lists in that row, plus its index within its own list.
+    2. Keys are few: prefixed once per distinct key (through a dictionary), and spread to their places as
+       integers before the text is copied once. Values are taken to their places from the sources as they are.
+    """
     lengths = [pc.fill_null(pc.list_value_length(values), 0).to_numpy().astype(np.int64) for _, values in sources]
-    merged_lengths = np.sum(lengths, axis=0) if lengths else np.zeros(rows, np.int64)
     offsets = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(merged_lengths, out=offsets[1:])
+    np.cumsum(np.sum(lengths, axis=0), out=offsets[1:])
     total = int(offsets[-1])
     order = np.empty(total, dtype=np.int64)
-    keys: list[pa.Array] = []
+    key_indices: list[np.ndarray] = []
+    dictionaries: list[pa.Array] = []
     items: list[pa.Array] = []
     before = np.zeros(rows, dtype=np.int64)
-    taken = 0
+    taken = known_keys = 0
     for (prefix, values), length in zip(sources, lengths, strict=True):
         flat = pc.list_flatten(values)
         count = len(flat)
@@ -438,18 +441,23 @@ def _tags(sources: list[tuple[str, pa.Array]], rows: int) -> pa.Array:
             parents = pc.list_parent_indices(values).to_numpy().astype(np.int64)
             starts = np.cumsum(length) - length
             order[offsets[parents] + before[parents] + (np.arange(count) - starts[parents])] = taken + np.arange(count)
-            key = pc.struct_field(flat, "key")
-            keys.append(pc.binary_join_element_wise(prefix, key, "") if prefix else key)
-            items.append(pc.struct_field(flat, "value"))
+            encoded = pc.dictionary_encode(pc.struct_field(flat, "key"))
+            dictionary = encoded.dictionary.cast(pa.string())
+            dictionaries.append(pc.binary_join_element_wise(prefix, dictionary, "") if prefix else dictionary)
+            key_indices.append(encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64) + known_keys)
+            items.append(pc.struct_field(flat, "value").cast(pa.string()))
             taken += count
+            known_keys += len(dictionary)
         before += length
+    map_offsets = pa.array(offsets, pa.int32())
     if total == 0:
-        return pa.MapArray.from_arrays(
-            pa.array(offsets, pa.int32()), pa.array([], pa.string()), pa.array([], pa.string())
-        )
-    all_keys = pc.take(pa.concat_arrays([k.cast(pa.string()) for k in keys]), pa.array(order))
-    all_items = pc.take(pa.concat_arrays([i.cast(pa.string()) for i in items]), pa.array(order))
-    return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), all_keys, all_items)
+        return pa.MapArray.from_arrays(map_offsets, pa.array([], pa.string()), pa.array([], pa.string()))
+    keys = pc.take(pa.concat_arrays(dictionaries), pa.array(np.concatenate(key_indices)[order]))
+    values = items[0] if len(items) == 1 else pa.chunked_array(items)
+    placed = pc.take(values, pa.array(order))
+    return pa.MapArray.from_arrays(
+        map_offsets, keys, placed.combine_chunks() if isinstance(placed, pa.ChunkedArray) else placed
+    )
 
 
 def _api_message(error: api_exceptions.GoogleAPICallError) -> str:
