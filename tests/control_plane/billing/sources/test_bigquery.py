@@ -481,6 +481,19 @@ class TestFailures:
                 "it is enabled), and that the service account can see the dataset."
             )
 
+    def test_detailed_flag_on_a_table_without_resource(self, emulator, credentials):
+        uri = emulator.create_export_table("billing", "export_copy", detailed=False)
+        source = reader(emulator, credentials, "export_copy", detailed=True)
+
+        with pytest.raises(TerminalImportError) as caught:
+            list(source.read(NOV_1, NOV_2))
+
+        assert caught.value.message.startswith(f"`bq_uri` {uri} has no `resource` column (")
+        assert caught.value.message.endswith(
+            "): it is not a detailed export table; set `is_detailed_billing` to false or `bq_uri` to the detailed "
+            "table."
+        )
+
     def test_access_denied(self, credentials, denying_api):
         source = BigQueryBillingReader(
             "shop-billing.billing.gcp_billing_export_v1_X",
