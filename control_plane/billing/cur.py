@@ -16,14 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table, with_row_identity
+from control_plane.billing.sources.common import NotAnAmount, blank_to_null, money_column
 
 REQUIRED_COLUMNS = ("line_item_usage_start_date", "line_item_unblended_cost")
 BILLING_PERIOD_IN_KEY = re.compile(r"BILLING_PERIOD=(\d{4}-\d{2})")
 USER_TAG_PREFIX = "user_"
 RESOURCE_TAG_PREFIX = "resourceTags/"
 """In CUR 2.0's `tags` column, resource tags carry this prefix; principal tags keep theirs (`iamPrincipal/team`)."""
-MONEY_LIMIT = 10 ** (MONEY.precision - MONEY.scale)
-"""Amounts are held below this (in absolute value): 10^16 of any currency is no bill."""
 
 # CUR line item types -> FOCUS ChargeCategory; any other type is an Adjustment.
 CHARGE_CATEGORIES = {
@@ -108,7 +107,7 @@ def normalize(
 
     def text(*names: str) -> pa.Array:
         """The first non-null, non-empty value among the named columns."""
-        present = [_blank_to_null(column(name, pa.string())) for name in names if name in cur.column_names]
+        present = [blank_to_null(column(name, pa.string())) for name in names if name in cur.column_names]
         if not present:
             return pa.nulls(rows, pa.string())
         return pc.coalesce(*present) if len(present) > 1 else present[0]
@@ -178,25 +177,10 @@ def _timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _money(values: pa.Array, name: str) -> pa.Array:
-    """A cost column as MONEY; NaN, infinite and amounts MONEY cannot hold are refused naming the column."""
-    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
-        numbers = values.cast(pa.float64())
-        problems = [
-            (pc.is_nan(numbers), "NaN"),
-            (pc.is_inf(numbers), "an infinite amount"),
-            (pc.and_(pc.is_finite(numbers), pc.greater_equal(pc.abs(numbers), float(MONEY_LIMIT))), None),
-        ]
-        for mask, what in problems:
-            count = pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0
-            if count:
-                first = pc.filter(numbers, pc.fill_null(mask, False))[0].as_py()
-                what = what or f"an amount of {MONEY_LIMIT:.0e} or more (e.g. {first:.6g})"
-                raise NotACurFile(f"{count} row(s) with {what} in `{name}`; a cost is a finite amount of money")
-    return values.cast(MONEY)
-
-
-def _blank_to_null(values: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    try:
+        return money_column(values, name)
+    except NotAnAmount as error:
+        raise NotACurFile(str(error)) from None
 
 
 def _charge_category(line_item_type: pa.Array) -> pa.Array:

@@ -8,7 +8,6 @@ exactly to what Anthropic bills. See docs/sources/anthropic.md.
 
 from __future__ import annotations
 
-import decimal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from control_plane.billing.schema import MONEY, source_table
+from control_plane.billing.sources.common import day_start, day_start_text, day_windows, decimal_of, exact_money
 from control_plane.billing.sources.http import ApiClient
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
@@ -47,12 +47,6 @@ WEB_SEARCH_REQUESTS = "server_tool_use.web_search_requests"
 """The usage report's count of the web searches the cost report bills as `cost_type` "web_search"."""
 USAGE_FIELDS: dict[str, str] = {**TOKEN_TYPES, WEB_SEARCH_REQUESTS: WEB_SEARCH}
 UNITS = {WEB_SEARCH: "Requests", **{kind: "Tokens" for kind in TOKEN_TYPES.values()}}
-
-PICO = 10**12
-"""Costs are split in units of 10^-12 USD: the MONEY type's last decimal place."""
-MAX_UNITS = 10**28
-"""decimal128(28, 12) holds 16 digits of dollars."""
-_EXACT = decimal.Context(prec=80, traps=[decimal.InvalidOperation, decimal.Inexact, decimal.Overflow])
 
 K = TypeVar("K")
 
@@ -145,15 +139,12 @@ class AnthropicReader:
         """One table per ``page_limit`` days of [start, end): at most one page of daily buckets per report in
         memory at a time. The key names are read once, on the first chunk."""
         names: dict[str, str] | None = None
-        chunk_start = start
-        while chunk_start < end:
-            chunk_end = min(chunk_start + timedelta(days=self.page_limit), end)
+        for chunk_start, chunk_end in day_windows(start, end, self.page_limit):
             costs = self._cost_lines(chunk_start, chunk_end)
             usage = self._usage(chunk_start, chunk_end)
             if names is None:
                 names = self._key_names()
             yield _table(_rows(costs, usage), names)
-            chunk_start = chunk_end
 
     def _cost_lines(self, start: date, end: date) -> dict[date, list[_CostLine]]:
         params = [*_window(start, end, self.page_limit), ("group_by[]", "workspace_id"), ("group_by[]", "description")]
@@ -295,11 +286,11 @@ def _table(rows: dict[_RowKey, tuple[int, int | None]], names: dict[str, str]) -
     """The rows as SOURCE_SCHEMA columns (one pass over the chunk's rows building column lists)."""
     columns: dict[str, list[Any]] = defaultdict(list)
     for key, (units, quantity) in rows.items():
-        day_start = datetime(key.day.year, key.day.month, key.day.day, tzinfo=UTC)
-        cost = Decimal(units).scaleb(-12)
-        columns["ChargePeriodStart"].append(day_start)
-        columns["ChargePeriodEnd"].append(day_start + timedelta(days=1))
-        columns["BillingPeriodStart"].append(day_start.replace(day=1))
+        start = day_start(key.day)
+        cost = Decimal(units).scaleb(-MONEY.scale)
+        columns["ChargePeriodStart"].append(start)
+        columns["ChargePeriodEnd"].append(start + timedelta(days=1))
+        columns["BillingPeriodStart"].append(start.replace(day=1))
         columns["BilledCost"].append(cost)
         columns["EffectiveCost"].append(cost)
         columns["BillingCurrency"].append(key.currency)
@@ -325,8 +316,8 @@ def _table(rows: dict[_RowKey, tuple[int, int | None]], names: dict[str, str]) -
 
 def _window(start: date, end: date, limit: int) -> list[tuple[str, str]]:
     return [
-        ("starting_at", f"{start.isoformat()}T00:00:00Z"),
-        ("ending_at", f"{end.isoformat()}T00:00:00Z"),
+        ("starting_at", day_start_text(start)),
+        ("ending_at", day_start_text(end)),
         ("bucket_width", "1d"),
         ("limit", str(limit)),
     ]
@@ -335,7 +326,7 @@ def _window(start: date, end: date, limit: int) -> list[tuple[str, str]]:
 def _cost_line(day: date, result: dict[str, Any]) -> _CostLine:
     amount = result.get("amount")
     units = _pico_usd(amount)
-    if units is None or abs(units) >= MAX_UNITS:
+    if units is None:
         raise Quarantine(
             f"{SOURCE}: a cost line of {day} has the amount {str(amount)[:40]!r}, not a decimal number of cents a "
             "bill can hold. Report it to Anthropic support if it persists."
@@ -360,17 +351,11 @@ def _cost_line(day: date, result: dict[str, Any]) -> _CostLine:
 
 
 def _pico_usd(cents: Any) -> int | None:
-    """A decimal string of cents as 10^-12 USD (half to even below that), None when it is not a number."""
-    if not isinstance(cents, str):
-        return None
-    try:
-        value = _EXACT.create_decimal(cents)
-        if not value.is_finite():
-            return None
-        pico = _EXACT.multiply(value, PICO // 100)
-        return int(pico.to_integral_value(rounding=decimal.ROUND_HALF_EVEN, context=_EXACT))
-    except decimal.DecimalException:
-        return None
+    """A decimal string of cents as 10^-12 USD (half to even below that), None when it is not an amount a bill
+    can hold."""
+    amount = decimal_of(cents) if isinstance(cents, str) else None
+    dollars = None if amount is None else exact_money(amount, scale=2)
+    return None if dollars is None else int(dollars.scaleb(MONEY.scale))
 
 
 def _count(day: date, result: dict[str, Any], path: str) -> int:

@@ -56,6 +56,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContainerClient
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
+from control_plane.billing.sources.common import NotAnAmount, blank_to_null, each_day, money_column
 from control_plane.imports import guards
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
@@ -66,10 +67,6 @@ MANIFEST = "manifest.json"
 CSV_BLOCK_BYTES = 8 << 20
 """Decoded CSV text per batch (about 30,000 export rows)."""
 NORMALIZE_THREADS = max(1, min(4, os.cpu_count() or 1))
-MONEY_LIMIT = 10 ** (MONEY.precision - MONEY.scale)
-EXACT_DOUBLE_BELOW = 1024.0
-"""Below this a double is within half a 1e-12 of the 12-place decimal it was written from, so a rounding cast
-recovers it; larger doubles go through their shortest round-trip text (slower, and rare on a bill)."""
 AI_METER_CATEGORIES = ("azure openai", "cognitive services", "foundry models")
 
 
@@ -172,7 +169,7 @@ class AzureExportReader:
     def versions(self, start: date, end: date) -> dict[date, str]:
         winners = self._winners(start, end)
         result: dict[date, str] = {}
-        for day in _days(start, end):
+        for day in each_day(start, end):
             actual, amortized = winners[CostKind.ACTUAL].get(day), winners[CostKind.AMORTIZED].get(day)
             if actual is None and amortized is None:
                 continue
@@ -215,7 +212,7 @@ class AzureExportReader:
         for kind in CostKind:
             runs = sorted(self._runs(kind), key=lambda run: (run.submitted, run.run_id))
             for run in runs:  # later runs overwrite earlier ones
-                for day in _days(max(start, run.first_day), min(end, run.last_day + timedelta(days=1))):
+                for day in each_day(max(start, run.first_day), min(end, run.last_day + timedelta(days=1))):
                     winners[kind][day] = run
         return winners
 
@@ -455,11 +452,14 @@ def normalize(columns: dict[str, pa.Array], kind: CostKind, days: pa.Array, *, k
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if pa.types.is_dictionary(values.type):  # blanks nulled once per distinct value, then decoded
-            return pc.take(_blank_to_null(values.dictionary.cast(pa.string())), values.indices)
-        return _blank_to_null(values.cast(pa.string()))
+            return pc.take(blank_to_null(values.dictionary.cast(pa.string())), values.indices)
+        return blank_to_null(values.cast(pa.string()))
 
     # 2. Amounts: the cost lands in BilledCost (actual) or EffectiveCost (amortized); the other is 0.
-    cost = _money(columns["cost"], key)
+    try:
+        cost = money_column(columns["cost"], "CostInBillingCurrency")
+    except NotAnAmount as error:
+        raise Quarantine(f"{error}. Run the export again.", key=key) from None
     zero = pa.repeat(pa.scalar(Decimal(0), MONEY), rows)
 
     # 3. Periods, once per distinct day (a month has at most 31).
@@ -579,50 +579,6 @@ def _dates(values: pa.Array, column: str, key: str) -> pa.Array:
     return days
 
 
-def _money(values: pa.Array, key: str) -> pa.Array:
-    """A cost column as MONEY, exactly: text is parsed as a decimal (rounded to 12 places); a double becomes the
-    12-place decimal it was written from (see EXACT_DOUBLE_BELOW). NaN, infinite and amounts of 10^16 or more
-    quarantine the blob."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    name = "CostInBillingCurrency"
-    try:
-        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-            trimmed = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"(\.[0-9]{20})[0-9]+", r"\1")
-            wide = pc.cast(_blank_to_null(trimmed.cast(pa.string())), pa.decimal128(38, 20))
-            return pc.round(wide, 12).cast(MONEY)
-        if pa.types.is_decimal(values.type):
-            return pc.round(values, 12).cast(MONEY) if values.type.scale > 12 else values.cast(MONEY)
-        if pa.types.is_integer(values.type):
-            return values.cast(pa.decimal128(38, 12)).cast(MONEY)
-        if pa.types.is_floating(values.type):
-            return _money_from_double(values.cast(pa.float64()), key)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise Quarantine(
-            f"Column `{name}` holds a value that is not an amount below 10^16 with at most 20 decimals. Run the "
-            "export again.",
-            key=key,
-        ) from None
-    raise Quarantine(f"Column `{name}` is {values.type}, not an amount. Run the export again.", key=key)
-
-
-def _money_from_double(numbers: pa.Array, key: str) -> pa.Array:
-    for mask, what in ((pc.is_nan(numbers), "NaN"), (pc.is_inf(numbers), "an infinite amount")):
-        if pc.any(pc.fill_null(mask, False)).as_py():
-            raise Quarantine(f"Column `CostInBillingCurrency` holds {what}; a cost is a finite amount.", key=key)
-    magnitude = pc.abs(numbers)
-    if pc.any(pc.fill_null(pc.greater_equal(magnitude, float(MONEY_LIMIT)), False)).as_py():
-        raise Quarantine("Column `CostInBillingCurrency` holds an amount of 10^16 or more; no bill does.", key=key)
-    money = numbers.cast(MONEY)  # rounds to 12 places: exact below EXACT_DOUBLE_BELOW
-    large = pc.fill_null(pc.greater_equal(magnitude, EXACT_DOUBLE_BELOW), False)
-    if pc.any(large).as_py():
-        shortest = pc.filter(numbers, large).cast(pa.string())  # the shortest text that reads back as the double
-        money = pc.replace_with_mask(money, large, pc.round(shortest.cast(pa.decimal128(38, 20)), 12).cast(MONEY))
-    return money
-
-
 def _quantity(values: pa.Array | None, rows: int) -> pa.Array:
     if values is None:
         return pa.nulls(rows, pa.float64())
@@ -631,22 +587,15 @@ def _quantity(values: pa.Array | None, rows: int) -> pa.Array:
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        values = _blank_to_null(pc.utf8_trim_whitespace(values).cast(pa.string()))
+        values = blank_to_null(pc.utf8_trim_whitespace(values).cast(pa.string()))
     return values.cast(pa.float64())
-
-
-def _blank_to_null(values: pa.Array) -> pa.Array:
-    blank = pc.equal(values, "")
-    if not pc.any(blank).as_py():
-        return values
-    return pc.if_else(blank, pa.scalar(None, values.type), values)
 
 
 def _charge_category(charge_types: pa.Array) -> pa.Array:
     """ChargeCategory of each ChargeType: null where it is null or blank (usage), Adjustment where unknown."""
     kinds = pa.array(list(CHARGE_CATEGORIES), pa.string())
     categories = pa.array(list(CHARGE_CATEGORIES.values()), pa.string())
-    lowered = _blank_to_null(pc.utf8_lower(pc.utf8_trim_whitespace(charge_types)))
+    lowered = blank_to_null(pc.utf8_lower(pc.utf8_trim_whitespace(charge_types)))
     known = pc.take(categories, pc.index_in(lowered, value_set=kinds))
     return pc.if_else(pc.is_null(lowered), pa.scalar(None, pa.string()), pc.coalesce(known, pa.scalar("Adjustment")))
 
@@ -659,7 +608,7 @@ def _last_segment(resource_ids: pa.Array) -> pa.Array:
     names = parts.values.take(pa.array(np.where(present, offsets[1:] - 1, 0))) if len(parts.values) else None
     if names is None:
         return pa.nulls(len(resource_ids), pa.string())
-    return _blank_to_null(pc.if_else(pa.array(present), names, pa.scalar(None, pa.string())))
+    return blank_to_null(pc.if_else(pa.array(present), names, pa.scalar(None, pa.string())))
 
 
 def _ai_meter(columns: dict[str, pa.Array], rows: int) -> tuple[pa.Array, pa.Array]:
@@ -850,10 +799,3 @@ def _instant(value: Any) -> datetime:
     text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
     parsed = datetime.fromisoformat(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _days(start: date, end: date) -> Iterator[date]:
-    day = start
-    while day < end:
-        yield day
-        day += timedelta(days=1)

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from control_plane.billing.schema import TIMESTAMP, source_table
+from control_plane.billing.sources.common import day_start, day_windows, money
 from control_plane.billing.sources.http import ApiClient
-from control_plane.billing.sources.openai import day_start, day_windows, money
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
 SOURCE = "Cursor Admin API"

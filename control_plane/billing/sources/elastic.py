@@ -12,24 +12,21 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 import pyarrow as pa
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
+from control_plane.billing.sources.common import day_start, day_start_text, each_day, exact_money
 from control_plane.billing.sources.http import ApiClient
-from control_plane.billing.sources.openai import day_start
 from control_plane.imports.errors import Quarantine, TerminalImportError
 
 PROVIDER = "Elastic"
 SOURCE = "Elastic Cloud Billing API"
 ITEMS_PATH = "/api/v2/billing/organizations/{organization}/costs/items"
 DATA_TRANSFER_AND_STORAGE = "Data transfer and storage"
-CENT_FRACTION = Decimal(1).scaleb(-MONEY.scale)
-"""Amounts are rounded (half to even) to the cost table's 12 decimal places after the ECU conversion."""
-MONEY_LIMIT = Decimal(10) ** (MONEY.precision - MONEY.scale)
 
 KINDS = {
     "elasticsearch": "Elasticsearch",
@@ -96,21 +93,19 @@ class ElasticCloudReader:
 
     def read(self, start: date, end: date) -> Iterator[pa.Table]:
         """One table per day of [start, end) that has costs (one request per day)."""
-        day = start
-        while day < end:
+        for day in each_day(start, end):
             following = day + timedelta(days=1)
-            body = self._client.get(self._path, params={"from": _instant(day), "to": _instant(following)})
+            body = self._client.get(self._path, params={"from": day_start_text(day), "to": day_start_text(following)})
             items = _items(body, day)
             if items:
                 yield self._table(items, day)
-            day = following
 
     def _table(self, items: list[_Item], day: date) -> pa.Table:
         start = day_start(day)
         n = len(items)
-        ecu = [_exact(item.ecu) for item in items]
-        usd = [_exact(item.ecu * self.ecu_usd) for item in items]
-        if any(abs(amount) >= MONEY_LIMIT for amount in usd):
+        ecu = [exact_money(item.ecu) for item in items]
+        usd = [exact_money(item.ecu * self.ecu_usd) for item in items]
+        if None in usd:
             raise Quarantine(
                 f"{SOURCE} answered the itemized costs of {day} with an amount that, at {self.ecu_usd} USD per ECU, "
                 "is too large for a bill. Check `elastic_ecu_usd`."
@@ -150,14 +145,6 @@ def _rate(value: Decimal | str) -> Decimal:
             "such as 1.0."
         )
     return rate
-
-
-def _instant(day: date) -> str:
-    return f"{day.isoformat()}T00:00:00Z"
-
-
-def _exact(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT_FRACTION, rounding=ROUND_HALF_EVEN)
 
 
 def _items(body: Any, day: date) -> list[_Item]:
@@ -257,7 +244,7 @@ def _amount(value: Any, field: str, day: date) -> Decimal:
     amount = _number(value, field, day)
     if amount is None:
         raise Quarantine(f"{SOURCE} answered the itemized costs of {day} with an item without `{field}`.")
-    if abs(amount) >= MONEY_LIMIT:
+    if exact_money(amount) is None:
         raise Quarantine(f"{SOURCE} answered the itemized costs of {day} with `{field}` too large for a bill.")
     return amount
 

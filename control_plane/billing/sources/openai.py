@@ -12,15 +12,15 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
 
-from control_plane.billing.schema import source_table
+from control_plane.billing.schema import MONEY, source_table
+from control_plane.billing.sources.common import day_start, day_windows, money
 from control_plane.billing.sources.http import ApiClient
-from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
+from control_plane.imports.errors import TerminalImportError, TransientImportError
 
 SOURCE = "OpenAI Admin API"
 CREDENTIAL = "admin_api_key"
@@ -31,38 +31,10 @@ MAX_USAGE_BUCKETS = 31
 """The Usage API returns at most 31 daily buckets a page (the Costs API 180): a batch never spans more days."""
 PROJECTS_PAGE = 100
 
-CENT_PLACES = Decimal("1e-12")
 TOKEN_LINE_ITEM = re.compile(r"^(?P<model>[^,|]+), (?P<kind>input|output|cached input)$")
 """Line items such as "gpt-4o-2024-08-06, input" / ", output" / ", cached input"; others ("web search tool
 call", "evals | gpt-4o, input", "gpt-image-1, image input") name no (model, token type) we can match."""
 TOKEN_TYPES = {"input": "input", "output": "output", "cached input": "cache_read"}
-
-
-def money(value: object, what: str, *, scale: int = 0) -> Decimal:
-    """An amount from the API (a JSON number read as Decimal, an int, or a decimal string), divided by
-    10^``scale`` (2: cents to dollars), on the cost table's 12 decimal places, rounded half-even past them.
-    Anything else is data no bill can hold."""
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value)) if isinstance(value, int | str) else None
-    except InvalidOperation:
-        amount = None
-    if amount is not None and not isinstance(value, bool) and amount.is_finite():
-        amount = amount.scaleb(-scale)
-        if abs(amount) < Decimal("1e16"):
-            return amount.quantize(CENT_PLACES)
-    raise Quarantine(f"{what} is {str(value)[:40]!r}, not an amount a bill can hold.")
-
-
-def day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def day_windows(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
-    """[start, end) cut into windows of at most ``days`` days."""
-    while start < end:
-        stop = min(start + timedelta(days=days), end)
-        yield start, stop
-        start = stop
 
 
 @dataclass(frozen=True)
@@ -227,7 +199,7 @@ class OpenAIReader:
                 columns["x_Model"].append(model)
                 columns["x_TokenType"].append(TOKEN_TYPES[token_type] if token_type else None)
         rows = len(columns["BilledCost"])
-        cost = pa.array(columns.pop("BilledCost"), pa.decimal128(28, 12))
+        cost = pa.array(columns.pop("BilledCost"), MONEY)
         return source_table(
             {
                 **columns,

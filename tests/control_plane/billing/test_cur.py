@@ -180,6 +180,13 @@ def test_costs_are_decimal_with_twelve_places_from_cur_floats():
         )
 
 
+def test_cur_doubles_of_1024_and_more_are_the_decimals_they_were_written_from():
+    """A plain cast would give 98765.432100000005 and 123456789.123456791043 (the doubles' binary values)."""
+    table = cur_table([{"line_item_unblended_cost": cost} for cost in (98765.4321, 123456789.123456789)])
+    costs = normalize(table, datasource_id="d", billing_period="2026-01", partition_id=1).column("BilledCost")
+    assert costs.to_pylist() == [Decimal("98765.432100000000"), Decimal("123456789.123456790000")]
+
+
 def test_iso_text_and_naive_timestamps_are_read_as_utc():
     cur = pa.table(
         {
