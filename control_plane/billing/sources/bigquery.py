@@ -160,7 +160,7 @@ class BigQueryBillingReader:
         self.bq_uri = bq_uri
         self.table = parse_bq_uri(bq_uri, is_detailed_billing)
         self.is_detailed_billing = is_detailed_billing
-        self.job_project = project or self.table.project.split(":")[-1]
+        self.job_project = project or self.table.project
         self.page_rows = page_rows
         self._retry = DEFAULT_RETRY.with_timeout(retry_seconds)
         self._job_retry = DEFAULT_JOB_RETRY.with_timeout(retry_seconds)
@@ -242,7 +242,12 @@ class BigQueryBillingReader:
             return TransientImportError(
                 f"BigQuery refused the query for a quota ({detail}); the import is retried automatically."
             )
-        if isinstance(error, api_exceptions.Forbidden | api_exceptions.Unauthorized):
+        if isinstance(error, api_exceptions.Unauthorized):
+            return TerminalImportError(
+                f"BigQuery did not accept the tenant's Google credential (HTTP 401: {detail}); check the tenant's "
+                "service-account key, or set a new one with `costory-control-plane tenants set-google-key`."
+            )
+        if isinstance(error, api_exceptions.Forbidden):
             return TerminalImportError(
                 f"BigQuery denied access to `bq_uri` {self.bq_uri} (HTTP {error.code}: {detail}). Grant the tenant's "
                 f"service account (data source `costory_service_account`) BigQuery Data Viewer "

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from google.auth import jwt
+from google.auth.credentials import AnonymousCredentials
 
 from control_plane.billing.schema import SOURCE_SCHEMA
 from control_plane.billing.sources.bigquery import (
@@ -445,6 +446,10 @@ class TestBqUri:
             "gcp_billing_export_v1_X",
         )
         assert table.sql_name == "`example.com:billing-prj.exports.gcp_billing_export_v1_X`"
+        source = BigQueryBillingReader(
+            "example.com:billing-prj.exports.gcp_billing_export_v1_X", False, credentials=AnonymousCredentials()
+        )
+        assert source.job_project == "example.com:billing-prj"
 
     def test_detailed_flag_against_a_standard_table(self):
         with pytest.raises(TerminalImportError) as caught:
@@ -515,6 +520,21 @@ class TestFailures:
         )
         (request,) = denying_api.requests
         assert (request.method, request.path) == ("POST", "/bigquery/v2/projects/costory-jobs/jobs")
+
+    def test_a_refused_access_token(self, credentials):
+        with LoopbackApi({}, bearer) as api:
+            api.revoke()
+            source = BigQueryBillingReader(
+                f"p-123456.billing.{STANDARD}", False, credentials=credentials, api_endpoint=api.url, retry_seconds=2.0
+            )
+            with pytest.raises(TerminalImportError) as caught:
+                source.versions(NOV_1, NOV_2)
+
+        assert caught.value.message.startswith("BigQuery did not accept the tenant's Google credential (HTTP 401: ")
+        assert caught.value.message.endswith(
+            "); check the tenant's service-account key, or set a new one with `costory-control-plane tenants "
+            "set-google-key`."
+        )
 
     def test_server_errors_are_transient(self, credentials):
         with LoopbackApi({("POST", "/bigquery/v2/projects/*"): lambda r: Reply(503, BACKEND_ERROR)}, bearer) as api:
