@@ -108,6 +108,9 @@ def _run(args: argparse.Namespace) -> int:
             stream=sys.stderr,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        if not settings.log_level:
+            # The Azure SDK logs every request and response at INFO; the control plane's own lines say what happened.
+            logging.getLogger("azure").setLevel(logging.WARNING)
         if args.command == "serve":
             from control_plane.server import serve
 

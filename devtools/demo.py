@@ -8,7 +8,12 @@
 4. an "export job" writes the guide's sample rows as one Parquet file a day;
 5. import on demand, then print API calls per team from the REST API;
 6. AWS "delivers" January's CUR 2.0 export; importing it recomputes `team`; print the per-team split;
-7. destroy, stop the control plane and moto, remove the temporary directory.
+7. destroy, stop the control plane;
+8. the "LLM costs per team" guide (examples/terraform/llm-costs-per-team, ``devtools.llm_guide``): Anthropic and
+   OpenAI stand-ins, Azurite and bqemulator on loopback, Bedrock calls in a CUR on moto; apply, import every
+   source, print AI spend per team x provider x model with tokens, and check the per-team totals against the sum
+   of what the sources bill;
+9. stop moto, remove the temporary directory.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 import boto3
 import httpx
 
+from devtools.llm_guide import report, run_guide
 from devtools.local import (
     REPO,
     Terraform,
@@ -148,6 +154,16 @@ def main() -> int:
             for key in [o["Key"] for o in s3.list_objects_v2(Bucket=outputs["bucket"]).get("Contents", [])]:
                 s3.delete_object(Bucket=outputs["bucket"], Key=key)
             print("  " + terraform.run("destroy", "-auto-approve", "-input=false").stdout.strip().splitlines()[-1])
+            if control_plane is not None:
+                control_plane.stop()
+                control_plane = None
+
+            guide = root / "llm-costs-per-team"
+            guide.mkdir()
+            result = run_guide(guide, moto.endpoint, say)
+            say("AI spend per team x provider x model, with tokens (REST: POST /v1/costs:query)")
+            if not report(result):
+                return 1
         finally:
             say("Stopping the control plane and the emulator")
             if control_plane is not None:

@@ -4,6 +4,7 @@ turned into diagnostics that say what to do (never a traceback, never the token)
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,6 +60,25 @@ def field_path(field: str) -> tuple[str | int, ...]:
     return tuple(name if name else int(index) for name, index in _PATH_STEP.findall(field))
 
 
+BUSY_BUDGET_SECONDS = 120.0
+"""How long a call keeps waiting, in all, for a busy control plane (RESOURCE_EXHAUSTED / UNAVAILABLE with a
+retry delay) before the error is shown."""
+
+
+def _retry_delay(exc: grpc.RpcError) -> float | None:
+    """The delay a busy control plane asks for (google.rpc.RetryInfo), between 0.05 and 5 s; None when the error
+    is not one to retry."""
+    if exc.code() not in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
+        return None
+    status = rpc_status.from_call(exc)
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return min(max(info.retry_delay.ToTimedelta().total_seconds(), 0.05), 5.0)
+    return None
+
+
 class ControlPlane:
     def __init__(self, target: Target, token: str):
         self.target = target
@@ -84,10 +104,18 @@ class ControlPlane:
             request_serializer=request_class.SerializeToString,
             response_deserializer=response_class.FromString,
         )
-        try:
-            return stub(request, metadata=self._metadata, timeout=CALL_TIMEOUT_SECONDS)
-        except grpc.RpcError as exc:
-            raise ControlPlaneError(exc.code(), self._diagnostics(exc, method)) from None
+        waited = 0.0
+        while True:
+            try:
+                return stub(request, metadata=self._metadata, timeout=CALL_TIMEOUT_SECONDS)
+            except grpc.RpcError as exc:
+                # Terraform creates up to 10 resources at once; a control plane at its admission limit says when
+                # to come back (RetryInfo), and the call is made again rather than failing the apply.
+                delay = _retry_delay(exc)
+                if delay is None or waited + delay > BUSY_BUDGET_SECONDS:
+                    raise ControlPlaneError(exc.code(), self._diagnostics(exc, method)) from None
+                time.sleep(delay)
+                waited += delay
 
     def _diagnostics(self, exc: grpc.RpcError, method: str) -> list[Diagnostic]:
         code = exc.code()

@@ -112,8 +112,8 @@ def query_costs(
         keys.append(f"g{index}")
     amount = "a.amount" if dimension_id is not None else "c.BilledCost"
     quantity = (
-        "CASE WHEN c.BilledCost = 0 THEN c.ConsumedQuantity / a.parts "
-        "ELSE c.ConsumedQuantity * CAST(a.amount AS DOUBLE) / CAST(c.BilledCost AS DOUBLE) END"
+        "CASE WHEN a.row_amount = 0 THEN c.ConsumedQuantity / a.parts "
+        "ELSE c.ConsumedQuantity * CAST(a.amount AS DOUBLE) / CAST(a.row_amount AS DOUBLE) END"
         if dimension_id is not None
         else "c.ConsumedQuantity"
     )
@@ -128,7 +128,8 @@ def query_costs(
     if dimension_id is not None:
         params["allocations"] = str(allocation_file)
         source += (
-            " JOIN (SELECT row_id, value, amount, count(*) OVER (PARTITION BY row_id) AS parts "
+            " JOIN (SELECT row_id, value, amount, count(*) OVER (PARTITION BY row_id) AS parts, "
+            "sum(amount) OVER (PARTITION BY row_id) AS row_amount "
             "FROM read_parquet($allocations)) a ON a.row_id = c.x_RowId"
         )
     params["limit"] = size + 1
