@@ -24,6 +24,8 @@ MONEY_LIMIT = Decimal(10) ** (MONEY.precision - MONEY.scale)
 EXACT_DOUBLE_BELOW = 1024.0
 """Below this a double is within half a 10^-12 of the 12-place decimal it was written from, so a rounding cast
 recovers it; larger doubles go through their shortest round-trip text (slower, and rare on a bill)."""
+WIDE_MONEY = pa.decimal128(38, 38 - (MONEY.precision - MONEY.scale))
+"""Amounts below 10^16 with up to 22 decimals: text is parsed at this width, then rounded to MONEY's 12 places."""
 _ROUNDING = decimal.Context(prec=MONEY.precision + 1, rounding=ROUND_HALF_EVEN)
 """Room for an amount just below the limit rounded up to it, which is then refused."""
 
@@ -65,7 +67,7 @@ class NotAnAmount(ValueError):
 
 
 def money_column(values: pa.Array | pa.ChunkedArray, column: str) -> pa.Array:
-    """A cost column as MONEY, exactly: text is parsed as a decimal (at most 20 decimals, rounded to 12); a
+    """A cost column as MONEY, exactly: text is parsed as a decimal (at most 38 decimals, rounded to 12); a
     decimal is rounded to 12 places; an integer is taken as it is; a double becomes the 12-place decimal it was
     written from (see EXACT_DOUBLE_BELOW). Nulls stay null. Raises NotAnAmount for NaN, infinite amounts,
     amounts of 10^16 or more and text that is not a number, naming ``column``."""
@@ -75,9 +77,12 @@ def money_column(values: pa.Array | pa.ChunkedArray, column: str) -> pa.Array:
         values = values.cast(values.type.value_type)
     try:
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-            trimmed = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"(\.[0-9]{20})[0-9]+", r"\1")
-            wide = pc.cast(blank_to_null(trimmed.cast(pa.string())), pa.decimal128(38, 20))
-            return pc.round(wide, 12).cast(MONEY)
+            text = blank_to_null(pc.utf8_trim_whitespace(values).cast(pa.string()))
+            try:
+                wide = text.cast(WIDE_MONEY)
+            except pa.ArrowInvalid:  # more decimals than WIDE_MONEY holds (or 10^16 and more: refused below)
+                wide = text.cast(pa.decimal256(76, 38))
+            return pc.round(wide, 12, round_mode="half_to_even").cast(MONEY)
         if pa.types.is_decimal(values.type):
             return pc.round(values, 12).cast(MONEY) if values.type.scale > 12 else values.cast(MONEY)
         if pa.types.is_integer(values.type):
@@ -85,7 +90,7 @@ def money_column(values: pa.Array | pa.ChunkedArray, column: str) -> pa.Array:
         if pa.types.is_floating(values.type):
             return _money_from_double(values.cast(pa.float64()), column)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise NotAnAmount(f"a value in `{column}` that is not an amount below 10^16 with at most 20 decimals") from None
+        raise NotAnAmount(f"a value in `{column}` that is not an amount below 10^16 with at most 38 decimals") from None
     raise NotAnAmount(f"`{column}` is {values.type}, not an amount")
 
 

@@ -64,13 +64,24 @@ def test_a_double_column_is_the_decimals_it_was_written_from() -> None:
 
 
 def test_a_text_column_is_parsed_as_decimals() -> None:
-    values = pa.array([" 1.0000000000005 ", "", "2", "-3.0000000000015", None]).dictionary_encode()
+    values = pa.array([" 1.0000000000005 ", "", "2", "-3.0000000000015", None, "1.5e-3"]).dictionary_encode()
     assert money_column(values, "cost").to_pylist() == [
         Decimal("1.000000000000"),
         None,
         Decimal("2.000000000000"),
         Decimal("-3.000000000002"),
         None,
+        Decimal("0.001500000000"),
+    ]
+
+
+def test_text_past_22_decimals_rounds_on_every_digit() -> None:
+    """Just above half of the last place (the 23rd decimal says so) rounds up; exactly half rounds to even."""
+    values = pa.array(["0.00000000000050000000001", "0.0000000000005", "9999999999999999.9999999999994999999"])
+    assert money_column(values, "cost").to_pylist() == [
+        Decimal("0.000000000001"),
+        Decimal("0.000000000000"),
+        Decimal("9999999999999999.999999999999"),
     ]
 
 
@@ -90,10 +101,13 @@ def test_a_text_column_is_parsed_as_decimals() -> None:
             "1 row(s) with an amount of 1e+16 or more (e.g. 1e+300) in `cost`; a cost is a finite amount of money",
             id="huge",
         ),
-        pytest.param(
-            pa.array(["12.3.4"]),
-            "a value in `cost` that is not an amount below 10^16 with at most 20 decimals",
-            id="text",
+        *(
+            pytest.param(
+                pa.array(["1", text]),
+                "a value in `cost` that is not an amount below 10^16 with at most 38 decimals",
+                id=f"text-{text}",
+            )
+            for text in ("12.3.4", "10000000000000000", "1e-40")
         ),
         pytest.param(pa.array([True]), "`cost` is bool, not an amount", id="bool"),
     ],
