@@ -25,7 +25,7 @@ AZURITE := $(TOOLS)/node_modules/.bin/azurite
 .PHONY: help install proto provider postgres emulators test lint demo bench clean
 
 help:
-	@echo "make demo   - the split-shared-api-costs guide on moto + SQLite: apply, import, per-team table, stop"
+	@echo "make demo   - both guides on loopback (moto, Azurite, bqemulator, API stand-ins): apply, import, per-team tables"
 	@echo "make test   - ruff, mypy, then every test (unit, gRPC, acceptance with the real terraform CLI)"
 	@echo "make lint   - ruff and mypy alone"
 	@echo "make proto  - regenerate costory_proto/ from proto/"
@@ -103,13 +103,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-demo: provider
+demo: provider emulators
 	$(PY) -m devtools.demo
 
 bench: provider
 	$(PY) bench/provider_bench.py
 	$(PY) bench/import_bench.py
 	$(PY) bench/allocation_bench.py
+	$(PY) bench/azure_normalize_bench.py
+	$(PY) bench/gcp_normalize_bench.py
 
 clean:
 	rm -rf $(PROVIDER_DIR) $(TOOLS) .pytest_cache

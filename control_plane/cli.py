@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
         "reimport", parents=[database], help="import a billing datasource now: changed months are replaced"
     )
     billing_reimport.add_argument("id", help="the billing datasource id (bds_...)")
+    secrets_commands = commands.add_parser(
+        "secrets", help="the key that encrypts datasource credentials"
+    ).add_subparsers(dest="secrets_command", required=True)
+    secrets_commands.add_parser("new-key", help="print a new key for COSTORY_SECRET_KEY")
     return parser
 
 
@@ -96,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "secrets":  # no settings, no database: a key is 32 random bytes
+        from control_plane.secrets import new_key
+
+        print(new_key())
+        return 0
     overrides = {
         "database_url": args.database_url,
         "grpc_address": getattr(args, "grpc_address", None),

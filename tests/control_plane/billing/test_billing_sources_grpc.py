@@ -6,7 +6,7 @@ response and the logs finds the key nowhere."""
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import grpc
@@ -230,3 +230,26 @@ def test_an_anthropic_import_then_a_revoked_key(sources, tenant_a, sessions, set
         [every_text_in_the_database(sessions), caplog.text, MessageToJson(summary), MessageToJson(failed)]
     )
     assert SECRET not in everything
+
+
+def test_the_daily_run_imports_a_source_like_any_billing_datasource(sources, sessions, settings):
+    """The scheduler plans runs for every billing datasource; its job dispatches on the kind."""
+    from control_plane.jobs import import_billing
+    from control_plane.models import ImportRecord
+    from control_plane.scheduler.service import plan_due_runs
+    from control_plane.services import build_services
+
+    created = sources.CreateBillingDatasourceAnthropic(
+        anthropic(start_date=date.fromordinal(TODAY.toordinal() - 3).isoformat())
+    )
+    with sessions.begin() as session:
+        assert plan_due_runs(session, datetime.now(UTC) + timedelta(days=1), settings) == 1
+    services = build_services(settings)
+    try:
+        summary = import_billing(services, created.id, trigger="SCHEDULED")
+    finally:
+        services.close()
+    assert (summary.status.value, summary.dimensions_recomputed) == ("SUCCEEDED", 0)
+    with sessions() as session:
+        record = session.scalars(sa.select(ImportRecord).where(ImportRecord.billing_datasource_id == created.id)).one()
+        assert (record.trigger, record.status) == ("SCHEDULED", "SUCCEEDED")
