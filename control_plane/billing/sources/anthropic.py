@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from control_plane.billing.schema import MONEY, source_table
-from control_plane.billing.sources.common import day_start, day_start_text, day_windows, decimal_of, exact_money
+from control_plane.billing.sources.common import (
+    day_start,
+    day_start_text,
+    day_windows,
+    decimal_of,
+    exact_money,
+    next_cursor,
+)
 from control_plane.billing.sources.http import ApiClient
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
@@ -204,18 +211,13 @@ class AnthropicReader:
                 yield day, results
             if not body.get("has_more"):
                 return
-            page = body.get("next_page")
-            if not isinstance(page, str) or not page or page in seen_pages:
-                raise TransientImportError(
-                    f"{SOURCE} said more of {path} follows but gave no new `next_page`; the import is retried "
-                    "automatically."
-                )
-            seen_pages.add(page)
+            page = next_cursor(SOURCE, path, "next_page", body.get("next_page"), seen_pages)
 
     def _key_names(self) -> dict[str, str]:
         """Every key's name by id (active, inactive or archived: an old key's cost still has an owner)."""
         names: dict[str, str] = {}
         after: str | None = None
+        seen: set[str] = set()
         while True:
             params: list[tuple[str, str]] = [("limit", str(KEYS_PAGE))] + ([("after_id", after)] if after else [])
             body = self._client.get(API_KEYS, params)
@@ -225,15 +227,9 @@ class AnthropicReader:
             for key in data:
                 if isinstance(key, dict) and isinstance(key.get("id"), str) and isinstance(key.get("name"), str):
                     names[key["id"]] = key["name"]
-            last = body.get("last_id")
             if not body.get("has_more"):
                 return names
-            if not isinstance(last, str) or not last or last == after:
-                raise TransientImportError(
-                    f"{SOURCE} said more API keys follow but gave no new `last_id`; the import is retried "
-                    "automatically."
-                )
-            after = last
+            after = next_cursor(SOURCE, API_KEYS, "last_id", body.get("last_id"), seen)
 
 
 def _rows(

@@ -1,5 +1,5 @@
 """What the billing readers share, each once: exact money (an amount from an API answer, or a cost column from an
-export file) and UTC days.
+export file), UTC days, and the check of a paged API's cursor.
 
 Money is exact end to end: an amount is read from its text (or a decimal), held on the cost table's 12 decimal
 places (half to even past them), and refused when no bill can hold it (not finite, or 10^16 or more)."""
@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from control_plane.billing.schema import MONEY
-from control_plane.imports.errors import Quarantine
+from control_plane.imports.errors import Quarantine, TransientImportError
 
 MONEY_PLACES = Decimal(1).scaleb(-MONEY.scale)
 """The cost table's last decimal place, 10^-12."""
@@ -148,3 +148,14 @@ def day_windows(start: date, end: date, size: int) -> Iterator[tuple[date, date]
         stop = min(start + timedelta(days=size), end)
         yield start, stop
         start = stop
+
+
+def next_cursor(source: str, what: str, name: str, cursor: object, seen: set[str]) -> str:
+    """The cursor ``name`` of the next page of ``what``, added to ``seen``; none, or one already followed, would
+    page forever: a transient failure (the API said more follows)."""
+    if not isinstance(cursor, str) or not cursor or cursor in seen:
+        raise TransientImportError(
+            f"{source} said more of {what} follows but gave no new `{name}`; the import is retried automatically."
+        )
+    seen.add(cursor)
+    return cursor

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from control_plane.billing.schema import MONEY, source_table
-from control_plane.billing.sources.common import day_start, day_windows, money
+from control_plane.billing.sources.common import day_start, day_windows, money, next_cursor
 from control_plane.billing.sources.http import ApiClient
 from control_plane.imports.errors import TerminalImportError, TransientImportError
 
@@ -109,7 +109,7 @@ class OpenAIReader:
                     names[project["id"]] = project.get("name")
             if not body.get("has_more"):
                 return names
-            after = _next(body.get("last_id"), seen, PROJECTS_PATH)
+            after = next_cursor(SOURCE, PROJECTS_PATH, "last_id", body.get("last_id"), seen)
 
     def _buckets(self, path: str, start: date, end: date, group_by: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         """The daily buckets of [start, end), following `next_page` while `has_more`."""
@@ -127,7 +127,7 @@ class OpenAIReader:
             yield from _objects(body, "data", path)
             if not body.get("has_more"):
                 return
-            page = _next(body.get("next_page"), seen, path)
+            page = next_cursor(SOURCE, path, "next_page", body.get("next_page"), seen)
 
     def _tokens(self, start: date, end: date) -> dict[tuple[int, str | None, str], _Tokens]:
         """Completion tokens by (bucket start, project, model); results of the same key (the API may split them
@@ -221,16 +221,6 @@ def _objects(body: Any, key: str, path: str) -> list[dict[str, Any]]:
             f"{SOURCE} answered {path} without a `{key}` list; the import is retried automatically."
         )
     return [value for value in values if isinstance(value, dict)]
-
-
-def _next(cursor: object, seen: set[str], path: str) -> str:
-    """The cursor of the next page; one already followed (or none) would page forever."""
-    if not isinstance(cursor, str) or not cursor or cursor in seen:
-        raise TransientImportError(
-            f"{SOURCE} said more of {path} follows but gave no new cursor; the import is retried automatically."
-        )
-    seen.add(cursor)
-    return cursor
 
 
 def _seconds(bucket: dict[str, Any], key: str) -> int:

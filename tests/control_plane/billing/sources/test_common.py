@@ -17,8 +17,9 @@ from control_plane.billing.sources.common import (
     exact_money,
     money,
     money_column,
+    next_cursor,
 )
-from control_plane.imports.errors import Quarantine
+from control_plane.imports.errors import Quarantine, TransientImportError
 
 
 @pytest.mark.parametrize(
@@ -129,3 +130,15 @@ def test_days() -> None:
         (date(2026, 11, 5), date(2026, 11, 9)),
         (date(2026, 11, 9), nov10),
     ]
+
+
+def test_next_cursor_refuses_a_cursor_that_would_page_forever() -> None:
+    seen: set[str] = set()
+    assert next_cursor("Test API", "/v1/things", "next_page", "page_2", seen) == "page_2"
+    assert seen == {"page_2"}
+    for cursor in ("page_2", "", None, 3):
+        with pytest.raises(TransientImportError) as caught:
+            next_cursor("Test API", "/v1/things", "next_page", cursor, seen)
+        assert caught.value.message == (
+            "Test API said more of /v1/things follows but gave no new `next_page`; the import is retried automatically."
+        )
