@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from control_plane.billing.schema import MONEY, source_table
 from control_plane.billing.sources.common import (
+    count,
     day_start,
     day_start_text,
     day_windows,
@@ -359,11 +360,7 @@ def _count(day: date, result: dict[str, Any], path: str) -> int:
     value: Any = result
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Quarantine(f"{SOURCE}: the usage of {day} has {path} = {str(value)[:40]!r}, not a count.")
-    return value
+    return count(value, f"{SOURCE}: `{path}` in the usage of {day}")
 
 
 def _text(result: dict[str, Any], name: str) -> str | None:

@@ -1,5 +1,5 @@
 """What the billing readers share, each once: exact money (an amount from an API answer, or a cost column from an
-export file), UTC days, and the check of a paged API's cursor.
+export file), counts, UTC days, and the check of a paged API's cursor.
 
 Money is exact end to end: an amount is read from its text (or a decimal), held on the cost table's 12 decimal
 places (half to even past them), and refused when no bill can hold it (not finite, or 10^16 or more)."""
@@ -60,6 +60,16 @@ def money(value: object, what: str, *, scale: int = 0) -> Decimal:
     if exact is None:
         raise Quarantine(f"{what} is {str(value)[:40]!r}, not an amount a bill can hold.")
     return exact
+
+
+def count(value: object, what: str) -> int:
+    """A count from an API answer (tokens, requests): absent is 0; anything but a whole number of zero or more is
+    data no bill can hold, quarantined with ``what`` naming the count."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Quarantine(f"{what} is {str(value)[:40]!r}, not a count.")
+    return value
 
 
 class NotAnAmount(ValueError):

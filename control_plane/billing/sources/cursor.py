@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from control_plane.billing.schema import TIMESTAMP, source_table
-from control_plane.billing.sources.common import day_start, day_windows, money
+from control_plane.billing.sources.common import count, day_start, day_windows, money
 from control_plane.billing.sources.http import ApiClient
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
@@ -155,7 +155,7 @@ def _events(events: list[Any], lo: int, hi: int, previous: set[str]) -> tuple[pa
             Decimal(0) if cents is None else money(cents, "the totalCents of a Cursor usage event", scale=2)
         )
         for name in TOKENS:
-            columns[name].append(_tokens(usage.get(name)))
+            columns[name].append(count(usage.get(name), f"{SOURCE}: `{name}` of a usage event"))
     timestamps = pa.array(columns.pop("timestamp"), pa.int64())
     table = pa.table(
         {
@@ -244,11 +244,3 @@ def _tags(groups: pa.Table) -> pa.Array:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _tokens(value: object) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Quarantine(f"{SOURCE}: a usage event counts {str(value)[:40]!r} tokens, not a number of tokens.")
-    return value

@@ -1,4 +1,5 @@
-"""The readers' shared helpers: exact money (one amount, a cost column) and UTC days, with hand-worked values."""
+"""The readers' shared helpers: exact money (one amount, a cost column), counts, UTC days and page cursors, with
+hand-worked values."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from control_plane.billing.sources.common import (
     NotAnAmount,
+    count,
     day_start,
     day_start_text,
     day_windows,
@@ -142,3 +144,11 @@ def test_next_cursor_refuses_a_cursor_that_would_page_forever() -> None:
         assert caught.value.message == (
             "Test API said more of /v1/things follows but gave no new `next_page`; the import is retried automatically."
         )
+
+
+def test_a_count_is_a_whole_number_of_zero_or_more() -> None:
+    assert (count(None, "tokens"), count(0, "tokens"), count(1_500_000, "tokens")) == (0, 0, 1_500_000)
+    for value, shown in ((-1, "'-1'"), (True, "'True'"), (Decimal("1.5"), "'1.5'"), ("12", "'12'")):
+        with pytest.raises(Quarantine) as caught:
+            count(value, "X: `output_tokens` of a usage event")
+        assert caught.value.reason == f"X: `output_tokens` of a usage event is {shown}, not a count."
