@@ -29,6 +29,7 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from google.oauth2 import service_account
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
+from control_plane.billing.sources.common import NotAnAmount, money_column
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
 PROVIDER = "Google Cloud"
@@ -288,9 +289,12 @@ def normalize(page: pa.RecordBatch | pa.Table, is_detailed_billing: bool) -> pa.
     if isinstance(page, pa.Table):
         page = pa.RecordBatch.from_arrays([column.combine_chunks() for column in page.columns], schema=page.schema)
     rows = page.num_rows
-    cost = _money(page.column("cost"), "cost")
-    credits = _credit_sums(page.column("credit_amounts"))
-    effective = _checked_money(pc.add_checked(cost, pc.fill_null(credits, pa.scalar(0, MONEY))), "cost + credits")
+    try:
+        cost = _money(page.column("cost"), "cost")
+        credits = _credit_sums(page.column("credit_amounts"))
+        effective = money_column(pc.add_checked(cost, pc.fill_null(credits, pa.scalar(0, MONEY))), "cost + credits")
+    except NotAnAmount as error:
+        raise Quarantine(f"{error}: check the export table") from None
 
     cost_type = page.column("cost_type")
     charge_category = _per_distinct(cost_type, _charge_categories)
@@ -342,26 +346,13 @@ def normalize(page: pa.RecordBatch | pa.Table, is_detailed_billing: bool) -> pa.
     return source_table(columns, rows)
 
 
-def _money(text: pa.Array, what: str) -> pa.Array:
-    """Decimal text as MONEY, rounded half-to-even to its 12 places; Quarantine when a value cannot be one."""
+def _money(text: pa.Array, column: str) -> pa.Array:
+    """``money_column``, with the common case cast directly: text of at most 12 decimals below 10^16 is exactly
+    what the cast reads (anything else fails it and goes the careful way). Four times faster on export costs."""
     try:
         return pc.cast(text, MONEY)
     except pa.ArrowInvalid:
-        pass  # more than 12 decimals or exponent notation: parse wide, then round
-    try:
-        wide = pc.cast(text, pa.decimal256(76, 38))
-    except pa.ArrowInvalid:
-        raise Quarantine(f"the export's `{what}` holds a value that is not a number the cost table can hold") from None
-    return _checked_money(pc.round(wide, ndigits=12, round_mode="half_to_even"), what)
-
-
-def _checked_money(values: pa.Array, what: str) -> pa.Array:
-    try:
-        return pc.cast(values, MONEY)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise Quarantine(
-            f"the export's `{what}` holds a value of 10^16 or more, which no bill holds; check the export table"
-        ) from None
+        return money_column(text, column)
 
 
 def _credit_sums(amounts: pa.Array) -> pa.Array:
@@ -372,14 +363,14 @@ def _credit_sums(amounts: pa.Array) -> pa.Array:
         return pa.nulls(rows, MONEY)
     parents = pc.list_parent_indices(amounts)
     sums = (
-        pa.table({"row": parents, "amount": pc.cast(_money(flat, "credits.amount"), pa.decimal128(38, 12))})
+        pa.table({"row": parents, "amount": _money(flat, "credits.amount").cast(pa.decimal128(38, 12))})
         .group_by("row")
         .aggregate([("amount", "sum")])
     )
     where = np.full(rows, -1, dtype=np.int64)
     where[sums.column("row").to_numpy()] = np.arange(sums.num_rows)
     picked = pc.take(sums.column("amount_sum"), pa.array(where, mask=where < 0))
-    return _checked_money(picked, "credits.amount")
+    return money_column(picked, "credits.amount")
 
 
 def _per_distinct(values: pa.Array, compute: Callable[[pa.Array], pa.Array]) -> pa.Array:

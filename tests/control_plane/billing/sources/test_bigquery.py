@@ -723,5 +723,5 @@ class TestNormalize:
             normalize(self.page(cost=pa.array(["1e+17", "1"])), False)
 
         assert caught.value.reason == (
-            "the export's `cost` holds a value of 10^16 or more, which no bill holds; check the export table"
+            "a value in `cost` that is not an amount below 10^16 with at most 38 decimals: check the export table"
         )
