@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date
 from typing import Any, TypeVar
 
 import google.api_core.exceptions as api_exceptions
@@ -29,7 +29,7 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from google.oauth2 import service_account
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
-from control_plane.billing.sources.common import NotAnAmount, money_column
+from control_plane.billing.sources.common import NotAnAmount, day_start, money_column
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
 PROVIDER = "Google Cloud"
@@ -205,8 +205,8 @@ class BigQueryBillingReader:
     def _query(self, sql: str, start: date, end: date) -> Any:
         config = bigquery.QueryJobConfig(
             query_parameters=[
-                bigquery.ScalarQueryParameter("start", "TIMESTAMP", datetime.combine(start, time(), UTC)),
-                bigquery.ScalarQueryParameter("end", "TIMESTAMP", datetime.combine(end, time(), UTC)),
+                bigquery.ScalarQueryParameter("start", "TIMESTAMP", day_start(start)),
+                bigquery.ScalarQueryParameter("end", "TIMESTAMP", day_start(end)),
             ]
         )
         # job_retry=None here: the client would otherwise wrap jobs.insert in a retry of its own lasting 10 minutes
