@@ -34,6 +34,7 @@ from control_plane.billing.importer import BillingConnector, StagedPartition
 from control_plane.billing.kinds import SourceKind, first_day, kind_of
 from control_plane.billing.schema import SOURCE_SCHEMA, TIMESTAMP, with_row_identity
 from control_plane.billing.sources import SourceReader
+from control_plane.billing.sources.common import day_start, each_day
 from control_plane.billing.store import CostStore
 from control_plane.imports import guards
 from control_plane.imports.errors import ImportFailed, Quarantine, TerminalImportError
@@ -121,7 +122,7 @@ class FeedConnector(BillingConnector):
         if versions is None:
             self.window = self._refresh_window()
             read = f"read {listed_at.isoformat(timespec='seconds')}"
-            versions = {day: read for day in _days(self.window.start, self.window.end)}
+            versions = {day: read for day in each_day(self.window.start, self.window.end)}
         by_month: dict[str, DayVersions] = {}
         for day, version in versions.items():
             if self.window.start <= day < self.window.end:
@@ -193,7 +194,7 @@ class FeedConnector(BillingConnector):
         """The month's days in the window whose version differs from what is held (all, unversioned)."""
         first, last = self.window.clip(*month_bounds(month))
         listed, held = self.listed.get(month, {}), self.held.get(month, {})
-        return [day for day in _days(first, last) if listed.get(day) != held.get(day) or not self.versioned]
+        return [day for day in each_day(first, last) if listed.get(day) != held.get(day) or not self.versioned]
 
     def fetch(self, unit: Unit, store: ObjectStore) -> StagedPartition:
         """The month's new partition: the reader's rows for the span of days to read, and the previous rows of
@@ -233,7 +234,7 @@ class FeedConnector(BillingConnector):
         path: Path = self.costs.month_path(self.tenant_id, self.datasource_id, month)
         if not path.exists():
             return
-        start, end = (pa.scalar(_instant(d), TIMESTAMP) for d in (span.start, span.end))
+        start, end = (pa.scalar(day_start(d), TIMESTAMP) for d in (span.start, span.end))
         for batch in pq.ParquetFile(path).iter_batches(batch_size=CARRY_BATCH_ROWS, columns=SOURCE_SCHEMA.names):
             table = pa.Table.from_batches([batch]).cast(SOURCE_SCHEMA)
             starts = table.column("ChargePeriodStart")
@@ -260,8 +261,8 @@ class FeedConnector(BillingConnector):
                 key=month,
             )
         inside = pc.and_(
-            pc.greater_equal(starts, pa.scalar(_instant(span.start), TIMESTAMP)),
-            pc.less(starts, pa.scalar(_instant(span.end), TIMESTAMP)),
+            pc.greater_equal(starts, pa.scalar(day_start(span.start), TIMESTAMP)),
+            pc.less(starts, pa.scalar(day_start(span.end), TIMESTAMP)),
         )
         return table.filter(inside)
 
@@ -274,14 +275,6 @@ class FeedConnector(BillingConnector):
             f"{len(summary.loaded_units)} month(s) updated from {self._location()} ({how}), "
             f"{len(set(self.months_unchanged))} unchanged."
         )
-
-
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days)]
-
-
-def _instant(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def execute_import(

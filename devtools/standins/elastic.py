@@ -35,10 +35,6 @@ class ElasticStandIn(LoopbackApi):
         self.api_key = api_key
         super().__init__({("GET", ITEMS_PREFIX + "*"): self._items}, self._authenticate)
 
-    def __enter__(self) -> ElasticStandIn:
-        self.start()
-        return self
-
     def _authenticate(self, request: Request) -> bool:
         return request.headers.get("authorization") == f"ApiKey {self.api_key}"
 
