@@ -81,11 +81,17 @@ postgres:
 	else echo "PostgreSQL server binaries (initdb, pg_ctl) are missing: install your distribution's postgresql package"; exit 1; fi
 
 # Emulators of the clouds' billing stores, started by the tests on loopback: bqemulator (BigQuery) in a venv of
-# its own (it pins grpcio-tools and protobuf below ours), Azurite (Azure Blob Storage) from npm.
+# its own (it pins grpcio-tools and protobuf below ours), Azurite (Azure Blob Storage) from npm. bqemulator loads
+# DuckDB's spatial extension at start and cannot download it offline: the PyPI build of the extension exists for
+# duckdb 1.5.5 (not the 2.x bqemulator would pull), so both are pinned and the extension is put where DuckDB looks
+# (devtools/bqemulator.py runs the emulator with that HOME); it also needs numpy, which it does not declare.
 $(BQEMULATOR):
 	$(PYTHON) -m venv $(TOOLS)/bqemulator
 	$(TOOLS)/bqemulator/bin/pip install --quiet --upgrade pip
-	$(TOOLS)/bqemulator/bin/pip install --quiet 'bqemulator==1.4.0'
+	$(TOOLS)/bqemulator/bin/pip install --quiet 'bqemulator==1.4.0' 'duckdb==1.5.5' 'duckdb-extension-spatial==1.5.5' numpy
+	@ext=$$($(TOOLS)/bqemulator/bin/python -c "import duckdb_extension_spatial, pathlib; print(next(pathlib.Path(duckdb_extension_spatial.__file__).parent.glob('extensions/*/spatial.duckdb_extension')))"); \
+	platform=$$($(TOOLS)/bqemulator/bin/python -c "import duckdb; print(duckdb.sql('PRAGMA platform').fetchone()[0])"); \
+	dest=$(TOOLS)/bqemulator/duckdb-home/.duckdb/extensions/v1.5.5/$$platform; mkdir -p $$dest && cp $$ext $$dest/
 
 $(AZURITE):
 	@mkdir -p $(TOOLS)
