@@ -178,7 +178,7 @@ resource "costory_metrics_datasource_s3_parquet" "api_usage" {
     terraform.apply()
     assert terraform.plan_exit_code() == 0
     state = terraform.resources()[ADDRESS]
-    assert state["prefix"] is None
+    assert state["prefix"] == ""  # the public provider's defaults when omitted
     assert state["metrics_definition"] == [
         {
             "metric_name": "api_call_count",
@@ -187,7 +187,7 @@ resource "costory_metrics_datasource_s3_parquet" "api_usage" {
             "value_column": "api_call_count",
             "date_column": "date",
             "dimensions": None,
-            "unit": None,
+            "unit": "count",
         }
     ]
     terraform.run("destroy", "-auto-approve", "-input=false")
