@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
-import platform
 import pstats
 import statistics
 import subprocess
@@ -30,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from bench import machine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -373,25 +373,6 @@ def run_worker(kind: str, rows: int, billed: str, runs: int) -> dict:
     return result
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        memory = f", {int(Path('/proc/meminfo').read_text().split()[1]) / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        memory = ""
-    return (
-        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, pyarrow {pa.__version__}, numpy {np.__version__}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--worker")
@@ -440,7 +421,7 @@ def main() -> None:
         "at that point, so it is the total peak RSS of the process while allocating: the input table, the result "
         "and the engine's working memory. The memory target is on that total peak. MiB = 2^20 bytes.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine('pyarrow', 'numpy')}.",
         "",
         "| rows | BilledCost | parts out | input table | result | engine | baseline | engine / baseline "
         "| RSS before | engine peak RSS | baseline peak RSS |",

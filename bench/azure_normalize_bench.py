@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from bench import machine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -225,18 +226,6 @@ def best(kind: str, path: Path, sas_url: str = "", blob: str = "") -> dict[str, 
     return min(runs, key=lambda r: r["seconds"])
 
 
-def machine() -> str:
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")), "?")
-    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    with open("/proc/meminfo") as meminfo:
-        total_kib = int(meminfo.readline().split()[1])
-    return (
-        f"{model}, {cores} cores (`nproc`), {total_kib / 1024 / 1024:.0f} GiB RAM; Linux {platform.release()}; "
-        f"Python {platform.python_version()}; pyarrow {pa.__version__}"
-    )
-
-
 def main() -> None:
     from devtools.azurite import Azurite, ExportRunSpec, upload_run
 
@@ -285,7 +274,7 @@ def write_report(results: dict[str, dict[str, dict[str, float]]], sizes: dict[st
         "Produced by `bench/azure_normalize_bench.py`: best of 3 runs, each in a fresh process (peak RSS is the "
         "process's own, libraries included); exports served by Azurite on loopback.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine('pyarrow', 'duckdb')}.",
         "",
         f"Files: 1,000,000-row EA Parquet exports (31 columns, {ROW_GROUP:,}-row row groups, snappy); `typical`: "
         f"20,000 ResourceIds and 2,000 tag strings ({sizes['typical'] / 2**20:.1f} MiB); `worst`: 500,000 "

@@ -16,8 +16,6 @@ JSON paging: the emulator's own speed, not BigQuery's).
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from bench import machine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -149,18 +149,6 @@ def best(run: Callable[[], Any]) -> float:
     return min(times)
 
 
-def machine() -> str:
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")), "?")
-    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    with open("/proc/meminfo") as meminfo:
-        total_kib = int(meminfo.readline().split()[1])
-    return (
-        f"{model}, {cores} cores (`nproc`), {total_kib / 1024 / 1024:.0f} GiB RAM; Linux {platform.release()}; "
-        f"Python {platform.python_version()}; pyarrow {pa.__version__}; duckdb {duckdb.__version__}"
-    )
-
-
 def duckdb_read(path: Path) -> pa.Table:
     relation = duckdb.sql(f"SELECT * FROM read_parquet('{path}')")
     assert relation is not None
@@ -272,7 +260,7 @@ def main() -> None:
         f"Produced by `bench/gcp_normalize_bench.py` on {datetime.now(UTC):%Y-%m-%d}: best of {REPEATS} runs in one "
         "process.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine('pyarrow', 'duckdb')}.",
         "",
         f"Rows: {args.rows:,} export rows as the reader's query returns them (detailed table: resource name and "
         "global name included), usage spread over one month; 30% of rows carry one or two credits; 0-4 labels, "

@@ -159,7 +159,7 @@ def main() -> None:
 
     import boto3
 
-    from bench.provider_bench import machine
+    from bench import machine
     from devtools.local import start_moto
 
     with tempfile.TemporaryDirectory() as raw:
@@ -192,7 +192,7 @@ def main() -> None:
         "Produced by `make bench` (`bench/import_bench.py`): best of "
         f"{args.runs} runs, each in a fresh process; files served by moto on loopback.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine('pyarrow')}.",
         "",
         "| measurement | rows | seconds | rows/s | peak RSS | over baseline |",
         "| --- | --- | --- | --- | --- | --- |",

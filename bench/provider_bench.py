@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import machine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -106,28 +107,6 @@ def terraform_runs(count: int, runs: int) -> dict[str, list[float]]:
     return results
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    terraform = subprocess.run(["terraform", "version"], capture_output=True, text=True).stdout.splitlines()[0]
-    return (
-        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; {terraform}"
-    )
-
-
 def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} ms"
 
@@ -157,7 +136,7 @@ def main() -> None:
         f"{len(handshake)} runs; terraform: {args.runs} runs per size, control plane on SQLite on the same machine, "
         "`terraform init` excluded.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine('grpcio')}.",
         "",
         "| measurement | median | target |",
         "| --- | --- | --- |",
