@@ -30,14 +30,14 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.billing.importer import BillingConnector, StagedPartition
+from control_plane.billing.importer import BillingConnector, StagedPartition, existing
 from control_plane.billing.kinds import SourceKind, first_day, kind_of
 from control_plane.billing.schema import SOURCE_SCHEMA, TIMESTAMP, with_row_identity
 from control_plane.billing.sources import SourceReader
 from control_plane.billing.sources.common import day_start, each_day
 from control_plane.billing.store import CostStore
 from control_plane.imports import guards
-from control_plane.imports.errors import ImportFailed, Quarantine, TerminalImportError
+from control_plane.imports.errors import ImportFailed, Quarantine
 from control_plane.imports.pipeline import (
     STALE_AFTER,
     FileStatus,
@@ -47,7 +47,7 @@ from control_plane.imports.pipeline import (
     record_failure,
     run_import,
 )
-from control_plane.models import BillingDatasource, BillingPeriod, utcnow
+from control_plane.models import BillingPeriod, utcnow
 from control_plane.secrets import secret_box
 from control_plane.storage import ObjectInfo, ObjectStore
 
@@ -159,11 +159,7 @@ class FeedConnector(BillingConnector):
     # -- the connector ------------------------------------------------------------------------------------
 
     def prepare(self, session: Session) -> tuple[str, str]:
-        datasource = session.get(BillingDatasource, self.datasource_id)
-        if datasource is None:
-            raise TerminalImportError(
-                f"Billing datasource `{self.datasource_id}` does not exist (it may have been deleted)."
-            )
+        datasource = existing(session, self.datasource_id)
         self.tenant_id = datasource.tenant_id
         periods = session.scalars(sa.select(BillingPeriod).where(BillingPeriod.datasource_id == self.datasource_id))
         committed = {}
@@ -293,11 +289,7 @@ def execute_import(
     )
     try:
         with services.sessions() as session:
-            datasource = session.get(BillingDatasource, datasource_id)
-            if datasource is None:
-                raise TerminalImportError(
-                    f"Billing datasource `{datasource_id}` does not exist (it may have been deleted)."
-                )
+            datasource = existing(session, datasource_id)
             session.expunge(datasource)
         kind = kind_of(datasource.kind)
         secret = secret_box(settings).open(datasource.secret, kind.secret) if kind.secret and datasource.secret else ""

@@ -121,6 +121,14 @@ def import_billing(
     return in_months(sessions, datasource_id, summary)
 
 
+def existing(session: Session, datasource_id: str) -> BillingDatasource:
+    """The datasource an import is for; deleted meanwhile is a terminal failure."""
+    datasource = session.get(BillingDatasource, datasource_id)
+    if datasource is None:
+        raise TerminalImportError(f"Billing datasource `{datasource_id}` does not exist (it may have been deleted).")
+    return datasource
+
+
 def fingerprint(objects: Sequence[ObjectInfo]) -> str:
     return "\n".join(sorted(f"{o.key}@{o.etag}" for o in objects))
 
@@ -194,11 +202,7 @@ class BillingConnector:
     months_unchanged: list[str] = field(default_factory=list)
 
     def prepare(self, session: Session) -> tuple[str, str]:
-        datasource = session.get(BillingDatasource, self.datasource_id)
-        if datasource is None:
-            raise TerminalImportError(
-                f"Billing datasource `{self.datasource_id}` does not exist (it may have been deleted)."
-            )
+        datasource = existing(session, self.datasource_id)
         self.tenant_id = datasource.tenant_id
         self.start_date, self.end_date = datasource.start_date, datasource.end_date
         committed = dict(
