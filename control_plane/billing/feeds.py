@@ -37,7 +37,7 @@ from control_plane.billing.sources import SourceReader
 from control_plane.billing.sources.common import day_start, each_day
 from control_plane.billing.store import CostStore
 from control_plane.imports import guards
-from control_plane.imports.errors import ImportFailed, Quarantine
+from control_plane.imports.errors import ImportFailed, Quarantine, TerminalImportError
 from control_plane.imports.pipeline import (
     STALE_AFTER,
     FileStatus,
@@ -117,7 +117,11 @@ class FeedConnector(BillingConnector):
     def list_parquet(self) -> list[ObjectInfo]:
         assert self.reader is not None
         listed_at = self.now()
-        versions = self.reader.versions(self.window.start, self.window.end)
+        try:
+            versions = self.reader.versions(self.window.start, self.window.end)
+        except Quarantine as broken:  # e.g. an export's manifest that cannot be read: nothing can be planned
+            where = f" ({broken.key})" if broken.key else ""
+            raise TerminalImportError(f"{self._location()}{where}: {broken.reason}") from None
         self.versioned = versions is not None
         if versions is None:
             self.window = self._refresh_window()

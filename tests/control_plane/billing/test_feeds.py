@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from control_plane.billing.feeds import import_source
 from control_plane.billing.schema import source_table
 from control_plane.billing.store import CostStore
-from control_plane.imports.errors import TransientImportError
+from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 from control_plane.models import BillingDatasource, BillingPeriod, ImportRecord
 from tests.control_plane.imports.support import add_billing_datasource
 
@@ -181,3 +181,24 @@ def test_a_transient_failure_fails_the_import_and_keeps_the_data(sessions, sourc
         last = session.scalars(sa.select(ImportRecord).order_by(ImportRecord.id.desc())).first()
         assert (datasource.status, last.status) == ("ERROR", "FAILED")
         assert datasource.status_message == "Import failed: Anthropic Admin API answered HTTP 503 5 times in a row"
+
+
+def test_a_listing_the_source_cannot_give_fails_the_import_with_its_reason(sessions, source):
+    """A reader that cannot say what it holds (an Azure export run whose manifest is not JSON) fails the import
+    terminally with the reason, rather than as an internal error."""
+    tenant_id, datasource_id, costs = source
+
+    class BrokenManifest(DayReader):
+        def versions(self, start, end):
+            raise Quarantine(
+                "`manifest.json` is not JSON; the export wrote it partially.", key="costs/actual/manifest.json"
+            )
+
+    reader = BrokenManifest({date(2026, 2, 1): {"a": "1.00"}})
+    with pytest.raises(TerminalImportError) as failed:
+        import_source(sessions, datasource_id, reader, costs, now=lambda: at(date(2026, 2, 2)))
+    assert failed.value.message == (
+        "the source (costs/actual/manifest.json): `manifest.json` is not JSON; the export wrote it partially."
+    )
+    with sessions() as session:
+        assert session.get(BillingDatasource, datasource_id).status == "ERROR"
