@@ -27,7 +27,7 @@ from pathlib import Path
 import boto3
 import httpx
 
-from devtools.llm_guide import report, run_guide
+from devtools.llm_guide import adds_up, report, run_guide
 from devtools.local import (
     REPO,
     Terraform,
@@ -160,9 +160,7 @@ def main() -> int:
 
             guide = root / "llm-costs-per-team"
             guide.mkdir()
-            result = run_guide(guide, moto.endpoint, say)
-            say("AI spend per team x provider x model, with tokens (REST: POST /v1/costs:query)")
-            if not report(result):
+            if not adds_up(run_guide(guide, moto.endpoint, say, show=report)):
                 return 1
         finally:
             say("Stopping the control plane and the emulator")

@@ -208,7 +208,14 @@ def _started(*services: Any) -> Iterator[None]:
                 service.stop()
 
 
-def run_guide(root: Path, moto_endpoint: str, say: Callable[[str], None] = lambda _: None) -> GuideResult:
+def run_guide(
+    root: Path,
+    moto_endpoint: str,
+    say: Callable[[str], None] = lambda _: None,
+    show: Callable[[GuideResult], object] = lambda _: None,
+) -> GuideResult:
+    """Apply the example, deliver and import every source, query AI spend per team; ``show`` sees the result
+    before everything is destroyed and stopped."""
     today = datetime.now(UTC).date()
     days = ai_days(today)
     anthropic, anthropic_bill = anthropic_data(days)
@@ -313,7 +320,9 @@ def run_guide(root: Path, moto_endpoint: str, say: Callable[[str], None] = lambd
                     "group_by": ["Provider", "x_Model"],
                 },
             ).json()
-            rows = _merged_months(answer.get("rows", []))
+            result = GuideResult(_merged_months(answer.get("rows", [])), bills, imports)
+            say("AI spend per team x provider x model, with tokens (REST: POST /v1/costs:query)")
+            show(result)
 
             say("terraform destroy (after the export is removed)")
             for key in [o["Key"] for o in s3.list_objects_v2(Bucket=outputs["cur_bucket"]).get("Contents", [])]:
@@ -321,7 +330,7 @@ def run_guide(root: Path, moto_endpoint: str, say: Callable[[str], None] = lambd
             print("  " + terraform.run("destroy", "-auto-approve", "-input=false").stdout.strip().splitlines()[-1])
         finally:
             control_plane.stop()
-    return GuideResult(rows, bills, imports)
+    return result
 
 
 def _merged_months(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -338,9 +347,16 @@ def _merged_months(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [merged[k] for k in sorted(merged)]
 
 
-def report(result: GuideResult) -> bool:
+def adds_up(result: GuideResult) -> bool:
+    """Whether the per-team totals equal the sum of the sources' bills to the cent, every team having its spend."""
+    total = sum(result.per_team.values(), Decimal(0))
+    sources = sum(result.source_bills.values(), Decimal(0))
+    return total.quantize(CENT) == sources.quantize(CENT) and set(result.per_team) == set(TEAMS)
+
+
+def report(result: GuideResult) -> None:
     """Print AI spend per team x provider x model with tokens, the per-team totals and the check against the
-    sources' bills; True when they add up to the cent."""
+    sources' bills."""
     print(f"  {'team':<10}{'provider':<17}{'model':<28}{'tokens':>14}{'cost':>11}{'$/1M tokens':>13}")
     for row in result.rows:
         tokens, cost = row["consumed_quantity"], Decimal(row["cost"])
@@ -350,11 +366,10 @@ def report(result: GuideResult) -> bool:
             f"{row['group'].get('x_Model', '(none)'):<28}{tokens:>14,.0f}{'$' + format(cost, ',.2f'):>11}"
             f"{per_million:>13}"
         )
-    teams = result.per_team
-    total = sum(teams.values(), Decimal(0))
+    total = sum(result.per_team.values(), Decimal(0))
     sources = sum(result.source_bills.values(), Decimal(0))
-    print("  per team: " + ", ".join(f"{team} ${cost:,.2f}" for team, cost in teams.items()))
+    print("  per team: " + ", ".join(f"{team} ${cost:,.2f}" for team, cost in result.per_team.items()))
     print("  sources:  " + ", ".join(f"{name} ${bill:,.2f}" for name, bill in result.source_bills.items()))
-    ok = total.quantize(CENT) == sources.quantize(CENT) and set(teams) == set(TEAMS)
-    print(f"  check: per-team total ${total:,.2f} {'=' if ok else '!='} sum of the sources ${sources:,.2f}")
-    return ok
+    print(
+        f"  check: per-team total ${total:,.2f} {'=' if adds_up(result) else '!='} sum of the sources ${sources:,.2f}"
+    )
