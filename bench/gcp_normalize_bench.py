@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from control_plane.billing.sources.bigquery import PAGE_ROWS, BigQueryBillingReader, normalize  # noqa: E402
+from control_plane.billing.sources.common import NORMALIZE_THREADS, normalized_in_order  # noqa: E402
 
 ROWS = 1_000_000
 EMULATOR_ROWS = 20_000
@@ -165,9 +166,10 @@ def measure_case(rows: int, worst: bool, workdir: Path) -> list[tuple[str, int, 
     runs: dict[str, Callable[[], Any]] = {
         "(a) plain `pq.read_table`, every column, local file": lambda: pq.read_table(path),
         "(b) DuckDB `SELECT *` into Arrow, local file": lambda: duckdb_read(path),
-        f"(c) ours: `normalize`, {len(pages)} pages of {PAGE_ROWS:,} rows in memory": lambda: [
-            normalize(page, True) for page in pages
-        ],
+        f"(c) ours: `normalize` as `read` runs it ({NORMALIZE_THREADS} threads, pages in order), {len(pages)} pages "
+        f"of {PAGE_ROWS:,} rows in memory": lambda: list(
+            normalized_in_order(lambda page: normalize(page, True), pages)
+        ),
     }
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(REPEATS):

@@ -26,12 +26,9 @@ import gzip
 import hashlib
 import json
 import logging
-import os
 import re
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -56,7 +53,13 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContainerClient
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
-from control_plane.billing.sources.common import NotAnAmount, blank_to_null, each_day, money_column
+from control_plane.billing.sources.common import (
+    NotAnAmount,
+    blank_to_null,
+    each_day,
+    money_column,
+    normalized_in_order,
+)
 from control_plane.imports import guards
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
@@ -66,7 +69,6 @@ PROVIDER = "Microsoft Azure"
 MANIFEST = "manifest.json"
 CSV_BLOCK_BYTES = 8 << 20
 """Decoded CSV text per batch (about 30,000 export rows)."""
-NORMALIZE_THREADS = max(1, min(4, os.cpu_count() or 1))
 AI_METER_CATEGORIES = ("azure openai", "cognitive services", "foundry models")
 
 
@@ -360,20 +362,7 @@ def read_export_file(path: str | Path, kind: CostKind, days: Iterable[date], *, 
         raise Quarantine(
             "The blob is neither Parquet nor (gzipped) CSV. Export as Parquet (snappy) or CSV (gzip).", key=key
         )
-    # Batches are normalised on NORMALIZE_THREADS threads (Arrow kernels release the GIL), in order, with at
-    # most that many batches in flight: memory stays bounded by the batch size.
-    with ThreadPoolExecutor(max_workers=NORMALIZE_THREADS, thread_name_prefix="azure-normalize") as pool:
-        pending: deque[Future[pa.Table]] = deque()
-        for columns in batches:
-            pending.append(pool.submit(normalize, columns, kind, wanted, key=key))
-            if len(pending) >= NORMALIZE_THREADS:
-                table = pending.popleft().result()
-                if table.num_rows:
-                    yield table
-        while pending:
-            table = pending.popleft().result()
-            if table.num_rows:
-                yield table
+    yield from normalized_in_order(lambda columns: normalize(columns, kind, wanted, key=key), batches)
 
 
 def _parquet_batches(path: Path, key: str) -> Iterator[dict[str, pa.Array]]:

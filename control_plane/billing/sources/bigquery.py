@@ -29,7 +29,7 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from google.oauth2 import service_account
 
 from control_plane.billing.schema import MONEY, TIMESTAMP, source_table
-from control_plane.billing.sources.common import NotAnAmount, day_start, money_column
+from control_plane.billing.sources.common import NotAnAmount, day_start, money_column, normalized_in_order
 from control_plane.imports.errors import Quarantine, TerminalImportError, TransientImportError
 
 PROVIDER = "Google Cloud"
@@ -192,12 +192,14 @@ class BigQueryBillingReader:
         sql = f"SELECT{columns}\nFROM {self.table.sql_name}\nWHERE {WINDOW}"
         rows = self._guard(lambda: self._query(sql, start, end))
         pages = iter(self._guard(lambda: rows.to_arrow_iterable(bqstorage_client=None)))
-        while True:
-            page = self._guard(lambda: next(pages, None))
-            if page is None:
-                return
-            if page.num_rows:
-                yield normalize(page, self.is_detailed_billing)
+
+        def fetched() -> Iterator[pa.RecordBatch]:
+            while (page := self._guard(lambda: next(pages, None))) is not None:
+                if page.num_rows:
+                    yield page
+
+        # The next page is fetched while the previous ones are normalised.
+        yield from normalized_in_order(lambda page: normalize(page, self.is_detailed_billing), fetched())
 
     def close(self) -> None:
         self._client.close()
@@ -303,10 +305,11 @@ def normalize(page: pa.RecordBatch | pa.Table, is_detailed_billing: bool) -> pa.
         usage_month = pc.floor_temporal(pc.cast(page.column("usage_start_time"), TIMESTAMP), unit="month")
         billing_period = pc.coalesce(billing_period, usage_month)
     sku = page.column("sku_description")
-    model = _per_distinct(sku, _gemini_models)
-    token_type = _per_distinct(sku, _token_types)
+    skus = _distinct(sku)  # model and token type both come from the SKU: encoded once
+    model = pc.take(_gemini_models(skus.dictionary), skus.indices)
+    token_type = pc.take(_token_types(skus.dictionary), skus.indices)
     unit = page.column("usage_unit")
-    token_unit = _per_distinct(pc.utf8_lower(unit), _token_units)
+    token_unit = _per_distinct(unit, lambda units: _token_units(pc.utf8_lower(units)))
     is_tokens = pc.fill_null(pc.is_in(token_type, pa.array(["input", "output", "cache_read"])), False)
     consumed_unit = pc.if_else(pc.and_(is_tokens, pc.is_valid(token_unit)), token_unit, unit)
 
@@ -373,9 +376,13 @@ def _credit_sums(amounts: pa.Array) -> pa.Array:
     return money_column(picked, "credits.amount")
 
 
+def _distinct(values: pa.Array) -> pa.DictionaryArray:
+    return values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
+
+
 def _per_distinct(values: pa.Array, compute: Callable[[pa.Array], pa.Array]) -> pa.Array:
     """``compute`` applied to the distinct values only, spread back over the rows."""
-    encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
+    encoded = _distinct(values)
     return pc.take(compute(encoded.dictionary), encoded.indices)
 
 

@@ -7,15 +7,21 @@ places (half to even past them), and refused when no bill can hold it (not finit
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from control_plane.billing.schema import MONEY
 from control_plane.imports.errors import Quarantine, TransientImportError
+
+T = TypeVar("T")
 
 MONEY_PLACES = Decimal(1).scaleb(-MONEY.scale)
 """The cost table's last decimal place, 10^-12."""
@@ -169,3 +175,27 @@ def next_cursor(source: str, what: str, name: str, cursor: object, seen: set[str
         )
     seen.add(cursor)
     return cursor
+
+
+NORMALIZE_THREADS = max(1, min(4, os.cpu_count() or 1))
+"""Threads normalising a source's batches: Arrow kernels release the GIL, so batches overlap on the cores."""
+
+
+def normalized_in_order(
+    normalize: Callable[[T], pa.Table], batches: Iterable[T], threads: int = NORMALIZE_THREADS
+) -> Iterator[pa.Table]:
+    """``normalize`` over ``batches`` on ``threads`` threads, results in the batches' order, with at most
+    ``threads`` batches in flight (memory stays bounded by the batch size); empty tables are dropped. A failure
+    of one batch is raised in order, as if run one after the other."""
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="normalize") as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(normalize, batch))
+            if len(pending) >= threads:
+                table = pending.popleft().result()
+                if table.num_rows:
+                    yield table
+        while pending:
+            table = pending.popleft().result()
+            if table.num_rows:
+                yield table
