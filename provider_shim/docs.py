@@ -92,9 +92,23 @@ def _short(type_name: str) -> str:
     return type_name.removeprefix("costory_")
 
 
+def _contents() -> str:
+    """The index's list of every page: resources, data sources, and what each billing source reads."""
+    schema = provider_schema()
+    lines = ["", "## Resources", ""]
+    lines += [f"- [`{n}`](resources/{_short(n)}.md)" for n in sorted(schema.resources)]
+    lines += ["", "## Data Sources", ""]
+    lines += [f"- [`{n}`](data-sources/{_short(n)}.md)" for n in sorted(schema.data_sources)]
+    sources = sorted((DOCS / "sources").glob("*.md"))
+    if sources:
+        lines += ["", "## Billing sources: what is read and how it maps", ""]
+        lines += [f"- [{page.stem}](sources/{page.name})" for page in sources]
+    return "\n".join(lines) + "\n"
+
+
 def documents() -> dict[Path, str]:
     schema = provider_schema()
-    docs = {Path("index.md"): render(schema.provider, "Provider", example(schema.provider.type_name))}
+    docs = {Path("index.md"): render(schema.provider, "Provider", example(schema.provider.type_name)) + _contents()}
     for name, t in sorted(schema.resources.items()):
         docs[Path("resources") / f"{_short(name)}.md"] = render(t, "Resource", example(name))
     for name, t in sorted(schema.data_sources.items()):
