@@ -22,6 +22,10 @@ import sys
 import tempfile
 import threading
 from concurrent import futures
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import grpc
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
@@ -131,26 +135,59 @@ class _Controller:
         return grpc_controller_pb2.Empty()
 
 
-class _DeferredProvider:
-    """Stands in for ``ProviderService`` until it is loaded, so the handshake line does not wait for the
-    schema and control-plane client modules; every RPC waits for the load."""
+class _Registry:
+    """Collects the handlers a generated ``add_*Servicer_to_server`` registers, in place of a server."""
+
+    def __init__(self):
+        self.handlers: list = []
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        self.handlers.extend(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers) -> None:
+        pass  # the generic handlers above cover the same methods
+
+
+_SERVED = ("/tfplugin6.Provider/", "/plugin.GRPCController/")
+
+
+class _DeferredServices:
+    """The server's one generic RPC handler. It is registered before anything but grpc is imported, so the
+    handshake line waits for neither the tfplugin6 stubs nor the provider; each RPC arrives as bytes, waits
+    for ``load`` and is then decoded and answered by the generated handler."""
 
     def __init__(self):
         self._loaded = threading.Event()
-        self._service = None
+        self._handlers: list = []
 
-    def load(self) -> None:
-        from provider_shim.server import ProviderService
+    def load(self, stop: threading.Event) -> None:
+        try:
+            from costory_proto import tfplugin6_pb2_grpc
+            from costory_proto.plugin import grpc_controller_pb2_grpc
+            from provider_shim.server import ProviderService
 
-        self._service = ProviderService()
-        self._loaded.set()
+            registry = _Registry()
+            tfplugin6_pb2_grpc.add_ProviderServicer_to_server(ProviderService(), registry)
+            grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(stop), registry)
+            self._handlers = registry.handlers
+        finally:
+            self._loaded.set()  # a failed load answers UNIMPLEMENTED rather than hanging Terraform
 
-    def __getattr__(self, rpc: str):
-        def call(request, context):
+    def service(self, call_details):
+        import grpc
+
+        if not call_details.method.startswith(_SERVED):
+            return None  # e.g. go-plugin's GRPCStdio: UNIMPLEMENTED at once, as Terraform expects
+
+        def answer(request: bytes, context):
             self._loaded.wait()
-            return getattr(self._service, rpc)(request, context)
+            handler = next(filter(None, (h.service(call_details) for h in self._handlers)), None)
+            if handler is not None and handler.unary_unary is not None:
+                response = handler.unary_unary(handler.request_deserializer(request), context)
+                return handler.response_serializer(response)
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{call_details.method} is not served by this plugin")
 
-        return call
+        return grpc.unary_unary_rpc_method_handler(answer)
 
 
 def serve() -> int:
@@ -169,9 +206,6 @@ def serve() -> int:
 
     import grpc
 
-    from costory_proto import tfplugin6_pb2_grpc
-    from costory_proto.plugin import grpc_controller_pb2_grpc
-
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Terraform forwards Ctrl-C to the whole process group; it stops us through Shutdown instead.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -180,24 +214,27 @@ def serve() -> int:
     socket_dir = tempfile.mkdtemp(prefix="costory-plugin-")  # mode 0700
     socket_path = os.path.join(socket_dir, "provider.sock")
     key_pem, cert_pem = certificate.result()
-    cert_der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    provider = _DeferredProvider()
-    tfplugin6_pb2_grpc.add_ProviderServicer_to_server(provider, server)
-    grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(stop), server)
+    services = _DeferredServices()
+    server.add_generic_rpc_handlers((cast("grpc.GenericRpcHandler", services),))
     server.add_secure_port(f"unix:{socket_path}", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
     server.start()
     try:
-        sys.stdout.write(handshake_line(socket_path, cert_der) + "\n")
+        sys.stdout.write(handshake_line(socket_path, ssl.PEM_cert_to_DER_cert(cert_pem.decode())) + "\n")
         sys.stdout.flush()
-        provider.load()  # while Terraform connects
+        services.load(stop)  # while Terraform connects
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         stop.wait()
-        server.stop(grace=1).wait()
+        server.stop(grace=1).wait()  # lets the Shutdown answer go out
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
-    return 0
+    # Terraform waits for the process to end; tearing down the interpreter and grpc's threads costs tens of
+    # milliseconds per provider start and has nothing left to release.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def dial(line: str):
