@@ -1,20 +1,28 @@
 """The tfplugin6 Provider service: one method per RPC, each decoding its request with ``wire``, calling
 a resource operation on native values, and encoding the answer. Exceptions become one diagnostic here,
-at the edge; nothing raised inside a handler reaches Terraform as a traceback."""
+at the edge; nothing raised inside a handler reaches Terraform as a traceback.
+
+Terraform starts a provider process several times per plan and some of them only ask for the schema, so
+the control-plane client and the resource operations (and the rule and gRPC-status modules they bring)
+are imported by the first RPC that needs them, not at start-up."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import os
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from costory_proto import tfplugin6_pb2 as tf
 from costory_proto import tfplugin6_pb2_grpc
 from provider_shim import cty, wire
-from provider_shim.client import ControlPlane, ControlPlaneError, parse_base_url
 from provider_shim.diagnostics import Diagnostic, error, has_errors
-from provider_shim.resources import DataSource, Resource, with_defaults
 from provider_shim.schema import provider_schema
+
+if TYPE_CHECKING:
+    from provider_shim.client import ControlPlane
+    from provider_shim.resources import DataSource, Resource
 
 log = logging.getLogger("provider_shim")
 
@@ -44,18 +52,28 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
     def __init__(self, environ: dict[str, str] | None = None):
         self._environ = os.environ if environ is None else environ
         self._schema = provider_schema()
-        self._resources = {name: Resource(t) for name, t in self._schema.resources.items()}
-        self._data_sources = {name: DataSource(t) for name, t in self._schema.data_sources.items()}
         self._control_plane: ControlPlane | None = None
         self._schema_response: tf.GetProviderSchema.Response | None = None
+
+    @cached_property
+    def _resources(self) -> dict[str, Resource]:
+        from provider_shim.resources import Resource
+
+        return {name: Resource(t) for name, t in self._schema.resources.items()}
+
+    @cached_property
+    def _data_sources(self) -> dict[str, DataSource]:
+        from provider_shim.resources import DataSource
+
+        return {name: DataSource(t) for name, t in self._schema.data_sources.items()}
 
     # -- schema ---------------------------------------------------------------------------------------
 
     def GetMetadata(self, request, context):
         return tf.GetMetadata.Response(
             server_capabilities=tf.ServerCapabilities(get_provider_schema_optional=True),
-            resources=[tf.GetMetadata.ResourceMetadata(type_name=n) for n in self._resources],
-            data_sources=[tf.GetMetadata.DataSourceMetadata(type_name=n) for n in self._data_sources],
+            resources=[tf.GetMetadata.ResourceMetadata(type_name=n) for n in self._schema.resources],
+            data_sources=[tf.GetMetadata.DataSourceMetadata(type_name=n) for n in self._schema.data_sources],
         )
 
     def GetProviderSchema(self, request, context):
@@ -78,6 +96,8 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
 
     @_guarded(tf.ValidateProviderConfig.Response)
     def ValidateProviderConfig(self, request, context):
+        from provider_shim.client import parse_base_url
+
         config = wire.decode(request.config, self._schema.provider.object_type) or {}
         diagnostics = []
         base_url = config.get("base_url")
@@ -90,6 +110,8 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
 
     @_guarded(tf.ConfigureProvider.Response)
     def ConfigureProvider(self, request, context):
+        from provider_shim.client import ControlPlane, ControlPlaneError, parse_base_url
+
         config = wire.decode(request.config, self._schema.provider.object_type) or {}
         token = config.get("token") or self._environ.get("COSTORY_TOKEN")
         base_url = config.get("base_url") or self._environ.get("COSTORY_BASE_URL")
@@ -165,6 +187,8 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
 
     @_guarded(tf.PlanResourceChange.Response)
     def PlanResourceChange(self, request, context):
+        from provider_shim.resources import with_defaults
+
         resource = self._resources[request.type_name]
         ty = resource.type.object_type
         prior = wire.decode(request.prior_state, ty)
