@@ -5,21 +5,25 @@
 1. Open the footer; what is not Parquet (or is cut short) is quarantined.
 2. Check from the footer alone that every metric's columns exist with usable types.
 3. Stream only the needed columns, batch by batch. Per batch: normalise the date column to a UTC day
-   and the value column to float64, count bad rows, and, while no bad row has been seen, pre-aggregate
-   each metric per (day, dimension values) keeping the sum and the row count.
+   and the value column to float64, count bad rows, and, while no bad row has been seen, add each metric
+   per (day, dimension values) into its running sums and row counts: each row gets one int64 key from
+   its day and its dimensions' codes (only a batch's distinct values are looked up), then one bincount.
 4. If any row was bad, quarantine the file with every problem and its exact count; nothing is
    returned from it.
-5. Combine the partial aggregates: ``SUM`` is the sum, ``Average`` the sum over the row count.
+5. Turn the keys back into days and texts: ``SUM`` is the sum, ``Average`` the sum over the row count.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -426,12 +430,150 @@ def _as_strings(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
 
 # -- aggregating ---------------------------------------------------------------------------------------
 
+_EPOCH_DAY = (guards.FIRST_DAY - date(1970, 1, 1)).days
+_DAYS = (guards.LAST_DAY - guards.FIRST_DAY).days + 1
+"""Day codes run over [0, _DAYS): the checks refuse every date outside [FIRST_DAY, LAST_DAY]."""
+_KEY_LIMIT = 1 << 62
+"""Group keys (day code x each dimension's code capacity) stay below this; past it the Arrow group-by takes over."""
+_DENSE_SPAN = 1 << 20
+"""A batch whose keys span at most this many values is counted with one bincount; a wider one is sorted first."""
+
+
+class _Dimension:
+    """One dimension's distinct values in the file, as text, numbered from 1 in order of first sight (0 is null).
+    Only each batch's distinct values are looked up (its dictionary), never its rows."""
+
+    def __init__(self) -> None:
+        self.values: pa.Array = pa.array([], pa.string())
+
+    @property
+    def size(self) -> int:
+        return len(self.values) + 1
+
+    def codes(self, column: pa.Array) -> np.ndarray:
+        """The code of each row's value (int64), numbering values first seen in this batch."""
+        if pa.types.is_null(column.type):
+            return np.zeros(len(column), np.int64)
+        encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+        texts = _as_strings(encoded.dictionary)
+        known = pc.index_in(texts, value_set=self.values)
+        unseen = pc.and_(pc.is_null(known), pc.is_valid(texts))
+        if _true_count(unseen):
+            self.values = pa.concat_arrays([self.values, pc.unique(pc.filter(texts, unseen))])
+            known = pc.index_in(texts, value_set=self.values)
+        # lookup[dictionary index] = code; the extra last entry is where null rows point.
+        lookup = np.zeros(len(texts) + 1, np.int64)
+        lookup[:-1] = pc.fill_null(known, -1).to_numpy(zero_copy_only=False) + 1
+        indices = pc.fill_null(encoded.indices.cast(pa.int64()), len(texts))
+        return lookup[indices.to_numpy(zero_copy_only=False)]
+
+    def texts(self, codes: np.ndarray) -> pa.Array:
+        return pc.take(self.values, pa.array(codes - 1, pa.int64(), mask=codes == 0))
+
 
 class _Partials:
-    """One metric's partial aggregates: (day, dimension values) → sum and row count."""
+    """One metric's running aggregate: per (day, dimension values) the sum and the row count, kept as sorted
+    numpy arrays keyed by one int64 per group (day code, then each dimension's code in a mixed radix whose
+    capacities grow by doubling). Per batch: one key per row, one bincount, one merge into the sorted keys;
+    memory follows the number of groups, not the file's rows."""
 
     def __init__(self, spec: MetricSpec):
         self.spec = spec
+        self.dimensions = [_Dimension() for _ in spec.dimensions]
+        self.capacities = [1] * len(spec.dimensions)
+        self.keys = np.zeros(0, np.int64)
+        self.sums = np.zeros(0, np.float64)
+        self.counts = np.zeros(0, np.int64)
+        self.fallback: _GroupBy | None = None
+
+    def add(self, days: pa.Array, dimensions: list[pa.Array], values: pa.Array) -> None:
+        if self.fallback is not None:
+            self.fallback.add(days, dimensions, values)
+            return
+        if not len(days):
+            return
+        codes = [dimension.codes(column) for dimension, column in zip(self.dimensions, dimensions, strict=True)]
+        if not self._make_room():
+            self.fallback = _GroupBy(self.spec)
+            self.fallback.extend(self._table())
+            self.fallback.add(days, dimensions, values)
+            return
+        keys = days.cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64) - _EPOCH_DAY
+        for capacity, column_codes in zip(self.capacities, codes, strict=True):
+            keys = keys * capacity + column_codes
+        weights = values.to_numpy(zero_copy_only=False)
+        low = int(keys.min())
+        span = int(keys.max()) - low + 1
+        if span <= max(_DENSE_SPAN, 4 * len(keys)):
+            offsets = keys - low
+            counts = np.bincount(offsets)
+            sums = np.bincount(offsets, weights=weights)
+            present = np.flatnonzero(counts)
+            self._merge(present + low, sums[present], counts[present])
+        else:
+            distinct, inverse = np.unique(keys, return_inverse=True)
+            self._merge(distinct, np.bincount(inverse, weights=weights), np.bincount(inverse))
+
+    def _make_room(self) -> bool:
+        """Grow the capacities to hold every dimension's codes, re-keying the groups held; False when the keys
+        would no longer fit in int64."""
+        wanted = [
+            capacity if dimension.size <= capacity else 1 << (dimension.size - 1).bit_length()
+            for capacity, dimension in zip(self.capacities, self.dimensions, strict=True)
+        ]
+        if wanted == self.capacities:
+            return True
+        if _DAYS * math.prod(wanted) >= _KEY_LIMIT:
+            return False
+        day, codes = self._decode()
+        keys = day
+        for capacity, column_codes in zip(wanted, codes, strict=True):
+            keys = keys * capacity + column_codes
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.sums, self.counts = keys[order], self.sums[order], self.counts[order]
+        self.capacities = wanted
+        return True
+
+    def _merge(self, keys: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> None:
+        """Add one batch's groups (``keys`` sorted and distinct) into the held ones."""
+        positions = np.searchsorted(self.keys, keys)
+        found = positions < len(self.keys)
+        found[found] = self.keys[positions[found]] == keys[found]
+        self.sums[positions[found]] += sums[found]
+        self.counts[positions[found]] += counts[found]
+        if not found.all():
+            new = ~found
+            self.keys = np.insert(self.keys, positions[new], keys[new])
+            self.sums = np.insert(self.sums, positions[new], sums[new])
+            self.counts = np.insert(self.counts, positions[new], counts[new])
+
+    def _decode(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        rest = self.keys
+        codes = []
+        for capacity in reversed(self.capacities):
+            codes.append(rest % capacity)
+            rest = rest // capacity
+        return rest, codes[::-1]
+
+    def _table(self) -> pa.Table:
+        """The groups held as (day, one text column per dimension, sum, count)."""
+        day, codes = self._decode()
+        days = pa.array((day + _EPOCH_DAY).astype(np.int32), pa.int32()).cast(pa.date32())
+        texts = [dimension.texts(c) for dimension, c in zip(self.dimensions, codes, strict=True)]
+        return pa.Table.from_arrays(
+            [days, *texts, pa.array(self.sums, pa.float64()), pa.array(self.counts, pa.int64())],
+            names=["day", *(f"d{i}" for i in range(len(codes))), "sum", "count"],
+        )
+
+    def result(self) -> pa.Table:
+        return _finish(self.spec, self.fallback.combined() if self.fallback is not None else self._table())
+
+
+class _GroupBy:
+    """Arrow group-by per batch and a combine: the fallback for dimensions with too many distinct values to
+    number in one int64 key. Partial aggregates are combined once they hold ``_COMPACT_ROWS`` rows."""
+
+    def __init__(self, spec: MetricSpec):
         self.keys = ["day", *(f"d{i}" for i in range(len(spec.dimensions)))]
         self.parts: list[pa.Table] = []
         self.rows = 0
@@ -442,7 +584,7 @@ class _Partials:
         table = pa.Table.from_arrays([days, *dimensions, values], names=[*self.keys, "v"])
         grouped = self._group(table, "v", "v")
         texts = [_as_strings(grouped[key]) for key in self.keys[1:]]
-        self._append(
+        self.extend(
             pa.Table.from_arrays(
                 [grouped["day"], *texts, grouped["sum"], grouped["count"]], names=[*self.keys, "sum", "count"]
             )
@@ -456,44 +598,32 @@ class _Partials:
             names=[*self.keys, "sum", "count"],
         )
 
-    def _append(self, part: pa.Table) -> None:
+    def extend(self, part: pa.Table) -> None:
         self.parts.append(part)
         self.rows += part.num_rows
         if self.rows > _COMPACT_ROWS and len(self.parts) > 1:
-            self.parts = [self._combined()]
+            self.parts = [self.combined()]
             self.rows = self.parts[0].num_rows
 
-    def _combined(self) -> pa.Table:
-        if not self.parts:
-            schema = pa.schema(
-                [
-                    ("day", pa.date32()),
-                    *((key, pa.string()) for key in self.keys[1:]),
-                    ("sum", pa.float64()),
-                    ("count", pa.int64()),
-                ]
-            )
-            return schema.empty_table()
+    def combined(self) -> pa.Table:
         return self._group(pa.concat_tables(self.parts), "sum", "count")
 
-    def result(self) -> pa.Table:
-        combined = self._combined()
-        combined = combined.take(
-            pc.sort_indices(combined, sort_keys=[(key, "ascending") for key in self.keys])
+
+def _finish(spec: MetricSpec, combined: pa.Table) -> pa.Table:
+    """Sorted groups with their value (the sum, or the sum over the row count) and row count; a sum past the
+    largest float quarantines the file."""
+    keys = combined.column_names[:-2]
+    combined = combined.take(pc.sort_indices(combined, sort_keys=[(key, "ascending") for key in keys]))
+    sums, counts = combined["sum"], combined["count"]
+    overflowing = pc.filter(combined["day"], pc.is_inf(sums))
+    if len(overflowing):
+        raise Quarantine(
+            f"Metric `{spec.metric_name}`: `{spec.value_column}` adds up past the largest number a "
+            f"value can hold ({sys.float_info.max:.3g}) on {len(overflowing)} day(s), e.g. {overflowing[0]}. "
+            f"Correct these rows in the export and {_RESEND}."
         )
-        sums, counts = combined["sum"], combined["count"]
-        overflowing = pc.filter(combined["day"], pc.is_inf(sums))
-        if len(overflowing):
-            raise Quarantine(
-                f"Metric `{self.spec.metric_name}`: `{self.spec.value_column}` adds up past the largest number a "
-                f"value can hold ({sys.float_info.max:.3g}) on {len(overflowing)} day(s), e.g. {overflowing[0]}. "
-                f"Correct these rows in the export and {_RESEND}."
-            )
-        if self.spec.aggregation is Aggregation.AVERAGE:
-            values = pc.divide(sums, counts.cast(pa.float64()))
-        else:
-            values = sums
-        return pa.Table.from_arrays(
-            [*(combined[key] for key in self.keys), values, counts.cast(pa.int64())],
-            names=["day", *self.spec.dimensions, "value", "row_count"],
-        )
+    values = pc.divide(sums, counts.cast(pa.float64())) if spec.aggregation is Aggregation.AVERAGE else sums
+    return pa.Table.from_arrays(
+        [*(combined[key] for key in keys), values, counts.cast(pa.int64())],
+        names=["day", *spec.dimensions, "value", "row_count"],
+    )
