@@ -40,6 +40,7 @@ def startup(runs: int) -> tuple[list[float], list[float]]:
         process = subprocess.Popen(
             [str(LAUNCHER)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
         )
+        assert process.stdout is not None
         line = process.stdout.readline()
         to_handshake.append(time.perf_counter() - start)
         with dial(line) as channel:
@@ -146,7 +147,9 @@ def ms(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="terraform runs per size (start-up runs 10x this)")
-    parser.add_argument("--overhead-only", action="store_true", help="start-up and plan overhead only; print, write nothing")
+    parser.add_argument(
+        "--overhead-only", action="store_true", help="start-up and plan overhead only; print, write nothing"
+    )
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks" / "provider.md")
     args = parser.parse_args()
     if LAUNCHER is None:
@@ -160,8 +163,11 @@ def main() -> None:
         ("provider start-up: exec → first GetProviderSchema answer", ms(schema), ""),
         ("`terraform plan (no changes)`, 1 `terraform_data` (built in, no provider)", ms(builtin), ""),
         ("`terraform plan (no changes)`, 1 datasource", ms(ours), ""),
-        ("what the provider adds to that plan (difference of the two medians above)", f"{added * 1000:.0f} ms",
-         "≤ 250 ms"),
+        (
+            "what the provider adds to that plan (difference of the two medians above)",
+            f"{added * 1000:.0f} ms",
+            "≤ 250 ms",
+        ),
     ]
     if args.overhead_only:
         print("\n".join(f"{name}: {value}" for name, value, _ in rows))

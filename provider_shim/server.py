@@ -226,9 +226,7 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
                     type_name=request.type_name, state=wire.encode(state, resource.type.object_type)
                 )
             )
-        return tf.ImportResourceState.Response(
-            imported_resources=imported, diagnostics=wire.diagnostics(diagnostics)
-        )
+        return tf.ImportResourceState.Response(imported_resources=imported, diagnostics=wire.diagnostics(diagnostics))
 
     # -- data sources ---------------------------------------------------------------------------------
 
