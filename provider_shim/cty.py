@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from types import MappingProxyType
@@ -57,12 +57,47 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------------
+# Immutable values
+
+
+class _Frozen:
+    """Immutable, equal and hashed by class and ``_fields``: what ``@dataclass(frozen=True)`` generates, written
+    once, because dataclasses compile six methods per class at import, ~10 ms of every provider start."""
+
+    _fields: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Frozen) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"
+
+
+# --------------------------------------------------------------------------------------------------
 # Errors and paths
 
 
-@dataclass(frozen=True)
-class MapKey:
+class MapKey(_Frozen):
     """Path step selecting a map element; attribute steps are plain ``str`` and index steps ``int``."""
+
+    _fields = ("key",)
+
+    def __init__(self, key: str):
+        object.__setattr__(self, "key", key)
 
     key: str
 
@@ -100,52 +135,50 @@ class CtyError(ValueError):
 # Types
 
 
-@dataclass(frozen=True)
-class Primitive:
+class Primitive(_Frozen):
+    _fields = ("name",)
     name: str
 
-    def __post_init__(self) -> None:
-        if self.name not in ("string", "number", "bool"):
-            raise ValueError(f"unknown primitive type {self.name!r}")
+    def __init__(self, name: str):
+        if name not in ("string", "number", "bool"):
+            raise ValueError(f"unknown primitive type {name!r}")
+        object.__setattr__(self, "name", name)
 
 
-@dataclass(frozen=True)
-class Dynamic:
+class Dynamic(_Frozen):
     """cty's DynamicPseudoType: "any type", decided per value (see ``DynamicValue``)."""
 
 
-@dataclass(frozen=True)
-class _Collection:
+class _Collection(_Frozen):
+    _fields = ("element",)
     element: Type
 
-    def __post_init__(self) -> None:
-        _require_type(self.element)
+    def __init__(self, element: Type):
+        _require_type(element)
+        object.__setattr__(self, "element", element)
 
 
-@dataclass(frozen=True)
 class List(_Collection):
     pass
 
 
-@dataclass(frozen=True)
 class Set(_Collection):
     pass
 
 
-@dataclass(frozen=True)
 class Map(_Collection):
     pass
 
 
-@dataclass(frozen=True)
-class Object:
+class Object(_Frozen):
     """Object type; attributes are kept sorted by name so equal types compare and hash equal."""
 
+    _fields = ("attributes", "optional")
     attributes: tuple[tuple[str, Type], ...]
-    optional: frozenset[str] = frozenset()
+    optional: frozenset[str]
 
-    def __post_init__(self) -> None:
-        raw = self.attributes
+    def __init__(self, attributes: tuple[tuple[str, Type], ...], optional: frozenset[str] = frozenset()):
+        raw = attributes
         items = list(raw.items() if isinstance(raw, Mapping) else raw)
         names = [name for name, _ in items]
         if len(set(names)) != len(names):
@@ -154,7 +187,7 @@ class Object:
             if not isinstance(name, str):
                 raise TypeError(f"attribute name must be str, got {type(name).__name__}")
             _require_type(ty)
-        optional = frozenset(self.optional)
+        optional = frozenset(optional)
         if not optional <= set(names):
             raise ValueError(f"optional attributes {sorted(optional - set(names))} are not attributes")
         object.__setattr__(self, "attributes", tuple(sorted(items, key=lambda item: item[0])))
@@ -169,12 +202,12 @@ class Object:
         return MappingProxyType(dict(self.attributes))
 
 
-@dataclass(frozen=True)
-class Tuple:
+class Tuple(_Frozen):
+    _fields = ("elements",)
     elements: tuple[Type, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "elements", tuple(self.elements))
+    def __init__(self, elements: tuple[Type, ...]):
+        object.__setattr__(self, "elements", tuple(elements))
         for ty in self.elements:
             _require_type(ty)
 
@@ -268,27 +301,45 @@ def type_from_json_bytes(data: bytes | str) -> Type:
 Number = int | float | Decimal
 
 
-@dataclass(frozen=True)
-class Unknown:
+class Unknown(_Frozen):
     """A value Terraform doesn't know yet, plus whatever it does know about it (cty "refinements")."""
 
-    not_null: bool = False
-    string_prefix: str | None = None
-    number_lower: tuple[Number, bool] | None = None  # (bound, inclusive)
-    number_upper: tuple[Number, bool] | None = None
-    length_lower: int | None = None
-    length_upper: int | None = None
+    _fields = ("not_null", "string_prefix", "number_lower", "number_upper", "length_lower", "length_upper")
+    not_null: bool
+    string_prefix: str | None
+    number_lower: tuple[Number, bool] | None  # (bound, inclusive)
+    number_upper: tuple[Number, bool] | None
+    length_lower: int | None
+    length_upper: int | None
+
+    def __init__(
+        self,
+        not_null: bool = False,
+        string_prefix: str | None = None,
+        number_lower: tuple[Number, bool] | None = None,
+        number_upper: tuple[Number, bool] | None = None,
+        length_lower: int | None = None,
+        length_upper: int | None = None,
+    ):
+        for name, value in zip(
+            self._fields, (not_null, string_prefix, number_lower, number_upper, length_lower, length_upper), strict=True
+        ):
+            object.__setattr__(self, name, value)
 
 
 UNKNOWN = Unknown()
 
 
-@dataclass(frozen=True)
-class DynamicValue:
+class DynamicValue(_Frozen):
     """A value of a DYNAMIC-typed attribute, with the concrete type it was sent (or is to be sent) with."""
 
+    _fields = ("type", "value")
     type: Type
     value: Any
+
+    def __init__(self, type: Type, value: Any):
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "value", value)
 
 
 def is_known(value: Any) -> bool:
@@ -410,12 +461,17 @@ def _number_to_json_text(n: Number, path: tuple[PathStep, ...]) -> str:
 _PLAIN_UNKNOWN = msgpack.ExtType(0, b"\x00")
 
 
-@dataclass(frozen=True)
-class _Extension:
+class _Extension(_Frozen):
     """A decoded msgpack extension value (msgpack.ExtType can't hold the negative codes we must accept)."""
 
+    _fields = ("code", "data")
     code: int
     data: bytes
+
+    def __init__(self, code: int, data: bytes):
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "data", data)
+
 
 _REFINED_UNKNOWN_EXT = 0x0C
 _MAX_REFINEMENT_BYTES = 1024
@@ -457,9 +513,7 @@ def _encode_unknown(u: Unknown, ty: Type, path: tuple[PathStep, ...]) -> msgpack
     return msgpack.ExtType(_REFINED_UNKNOWN_EXT, payload)
 
 
-def _decode_unknown(
-    ext: _Extension | msgpack.Timestamp, ty: Type, path: tuple[PathStep, ...]
-) -> Unknown | None:
+def _decode_unknown(ext: _Extension | msgpack.Timestamp, ty: Type, path: tuple[PathStep, ...]) -> Unknown | None:
     """Returns None for the (odd but legal) "definitely null" refinement, as cty collapses it to null."""
     if isinstance(ext, msgpack.Timestamp):
         raise CtyError(path, "unsupported msgpack extension type -1 (timestamp)")

@@ -11,7 +11,6 @@ permissions do the client authentication.
 from __future__ import annotations
 
 import base64
-import datetime
 import logging
 import os
 import shutil
@@ -73,6 +72,8 @@ class CertificateMaker:
 
 
 def _certificate_in_process() -> tuple[bytes, bytes]:
+    import datetime
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
