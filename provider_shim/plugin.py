@@ -159,7 +159,7 @@ class _DeferredServices:
 
     def __init__(self):
         self._loaded = threading.Event()
-        self._handlers: list = []
+        self._handlers: list | None = None
 
     def load(self, stop: threading.Event) -> None:
         try:
@@ -172,7 +172,7 @@ class _DeferredServices:
             grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(stop), registry)
             self._handlers = registry.handlers
         finally:
-            self._loaded.set()  # a failed load answers UNIMPLEMENTED rather than hanging Terraform
+            self._loaded.set()  # after a failed load, RPCs fail at once rather than hang Terraform
 
     def service(self, call_details):
         import grpc
@@ -182,7 +182,9 @@ class _DeferredServices:
 
         def answer(request: bytes, context):
             self._loaded.wait()
-            handler = next(filter(None, (h.service(call_details) for h in self._handlers)), None)
+            if self._handlers is None:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the provider failed to start; its log says why")
+            handler = next(filter(None, (h.service(call_details) for h in self._handlers or ())), None)
             if handler is not None and handler.unary_unary is not None:
                 response = handler.unary_unary(handler.request_deserializer(request), context)
                 return handler.response_serializer(response)
