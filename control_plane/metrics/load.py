@@ -61,7 +61,8 @@ def load_file(
         _delete_values(session, datasource_id, metric_name, taken)
         if len(taken) < len(days):
             table = table.filter(pc.is_in(table.column(0), value_set=pa.array(taken, pa.date32())))
-        insert_values(session, _value_rows(datasource_id, metric_name, table))
+        iso_days = session.get_bind().dialect.name == "sqlite"
+        insert_values(session, _value_rows(datasource_id, metric_name, table, iso_days=iso_days))
         _set_owner(session, datasource_id, metric_name, taken, owners, obj)
     # Every file row feeds each metric once, so any metric's row count is the file's.
     rows = max((_total(table.column(table.num_columns - 1)) for table in tables.values()), default=0)
@@ -110,30 +111,40 @@ _VALUE_COLUMNS = ("datasource_id", "metric_name", "day", "dimensions", "value", 
 
 
 def insert_values(session: Session, rows: Sequence[tuple]) -> None:
-    """One bulk INSERT of metric values, rows as tuples in ``_VALUE_COLUMNS`` order with ``dimensions``
-    already JSON text: an executemany straight on the driver, which costs a fraction of per-row bind
-    processing (the table is days x dimension combinations, tens of thousands of rows for a year)."""
+    """One bulk load of metric values, rows as tuples in ``_VALUE_COLUMNS`` order with ``dimensions`` already
+    JSON text and ``day`` a date or its ISO text. Straight on the driver, skipping per-row bind processing (the
+    table is days x dimension combinations, tens of thousands of rows for a year): PostgreSQL through ``COPY``
+    (one stream, no statement per row), SQLite through one executemany of a prepared INSERT."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        columns = ", ".join(_VALUE_COLUMNS)
+        driver: Any = connection.connection.driver_connection  # the psycopg connection of this transaction
+        with driver.cursor() as cursor, cursor.copy(f"COPY {MetricValue.__tablename__} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     dimensions = f"CAST({marker} AS JSON)" if dialect.name == "postgresql" else marker
     markers = [marker, marker, marker, dimensions, marker, marker]
     statement = (
         f"INSERT INTO {MetricValue.__tablename__} ({', '.join(_VALUE_COLUMNS)}) VALUES ({', '.join(markers)})"
     )
-    if dialect.name == "sqlite":  # SQLAlchemy stores dates in SQLite as ISO text
+    if dialect.name == "sqlite" and isinstance(rows[0][2], date):  # SQLAlchemy stores dates in SQLite as ISO text
         rows = [(d, m, day.isoformat(), dims, v, n) for d, m, day, dims, v, n in rows]
     connection.exec_driver_sql(statement, list(rows))
 
 
-def _value_rows(datasource_id: str, metric_name: str, table: pa.Table) -> list[tuple]:
+def _value_rows(datasource_id: str, metric_name: str, table: pa.Table, *, iso_days: bool) -> list[tuple]:
     """``table`` is already aggregated: one row per (day, dimension values), not one per file row. The
-    dimensions' JSON is built once per distinct combination, then taken by index."""
+    dimensions' JSON is built once per distinct combination, then taken by index; days come as ISO text when
+    ``iso_days`` (what SQLite stores), formatted by Arrow rather than per row."""
     names = table.column_names[1:-2]
     width = table.num_columns
-    days = table.column(0).to_pylist()
+    day_column = table.column(0)
+    days = (day_column.cast(pa.string()) if iso_days else day_column).to_pylist()
     values = table.column(width - 2).to_pylist()
     counts = table.column(width - 1).to_pylist()
     if names:
@@ -144,8 +155,8 @@ def _value_rows(datasource_id: str, metric_name: str, table: pa.Table) -> list[t
         else:
             distinct = pc.unique(codes)
             first = pc.index_in(distinct, codes)
-            texts = [json.dumps(row) for row in combinations.take(first).to_pylist()]
-            dimensions = [texts[i] for i in pc.index_in(codes, distinct).to_pylist()]
+            texts = pa.array([json.dumps(row) for row in combinations.take(first).to_pylist()], pa.string())
+            dimensions = texts.take(pc.index_in(codes, distinct)).to_pylist()
     else:
         dimensions = ["{}"] * len(days)
     return list(
