@@ -9,7 +9,8 @@ ties broken by dimension value in ascending string order. The parts of a row the
 row's rounded cost, and the result is deterministic. All arithmetic is exact (decimals, fractions and integers;
 floats are read as written, `0.1` is one tenth).
 
-The engine is columnar: rules are evaluated once per distinct combination of the columns they read, and the cents
+The engine is columnar: each condition is evaluated once per distinct value of the column it reads and spread over
+the rows with integer lookups over dictionary codes (no table of combinations, no string work per row), and the cents
 of the cost rows are split with numpy integer arithmetic per coefficient group (a rule, a METRIC rule on one day,
 or a FROM_COLUMN rule's mapped value), never with a Python loop over the rows. To bound memory, the columns the
 rules read are encoded, and the parts distributed and emitted, CHUNK_ROWS rows at a time; a row's parts depend only
@@ -64,7 +65,6 @@ ALLOCATIONS_SCHEMA = pa.schema(
 MAX_CENTS = 10**18  # exclusive: amounts are decimal128(18, 2)
 EPOCH = date(1970, 1, 1)
 INT64_LIMIT = 2**63
-_PACK_LIMIT = 2**62  # packed key codes stay below this; beyond, they are re-densified
 CHUNK_ROWS = 1 << 20
 """Rows encoded, distributed and emitted at a time: bounds the working memory next to the input and the result.
 The result does not depend on it (a test forces a tiny value)."""
@@ -93,8 +93,9 @@ def allocate(
     """
     # 1. Normalise: check the inputs; read row_ids (stamped 0..n-1 if absent), days and costs as numpy arrays;
     #    round every cost to integer cents, half-to-even, vectorized (floats as written, decimals exactly).
-    # 2. Match: dictionary-encode the columns and tags the rules read, evaluate every rule's condition once per
-    #    distinct combination of them, and give each combination the first rule that matches (none: leftover).
+    # 2. Match: dictionary-encode the columns and tags the rules read, evaluate each condition once per distinct
+    #    value of the column it reads, spread the answers over the rows by integer lookup, and give each row the
+    #    first rule that matches (none: leftover).
     # 3. Coefficient groups: give each row the group of its coefficients — the leftover, a FIXED value or a
     #    FROM_COLUMN mapped value (one part each), a split's fixed shares, or a METRIC rule's shares on the row's
     #    day (that day's usage; unplaced usage and days without usage to the leftover). Each group holds its
@@ -111,9 +112,9 @@ def allocate(
     _check_usage_names(dimension, usage)
 
     rows = _normalise(costs, warnings)
-    keys, key_of_row, rule_of_key = _match(costs, dimension)
-    plan, group_of_row, rule_of_row = _plan(dimension, usage, keys, key_of_row, rule_of_key, rows.days, warnings)
-    del keys, key_of_row, rule_of_key
+    encoded, rule_of_row = _match(costs, dimension)
+    plan, group_of_row, rule_of_row = _plan(dimension, usage, encoded, rule_of_row, rows.days, warnings)
+    del encoded
 
     # Steps 4-6 run on CHUNK_ROWS rows at a time, in row_id order: a row's parts depend only on its own cents and
     # coefficient group, so the pieces are the parts of the whole table. The per-row arrays are cut into chunks
@@ -442,52 +443,22 @@ def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.nd
     return dictionary, codes
 
 
-def _distinct_keys(costs: pa.Table, references: Sequence[str]) -> tuple[pa.Table, np.ndarray]:
-    """The distinct combinations of the referenced columns, and for each row the index of its combination.
+@dataclass
+class _Encoded:
+    """A column or tag the rules read: its distinct values, and each row's code into them (-1 for null)."""
 
-    Each reference is dictionary-encoded; the codes are packed into one int64 per row (mixed radix, code 0 for
-    null), re-densified with a hash when the next column would overflow, and decoded back for the key table."""
-    if not references or costs.num_rows == 0:
-        return pa.table({name: pa.nulls(1, pa.string()) for name in references} or {"_": [0]}), np.zeros(
-            costs.num_rows, dtype=np.int64
-        )
-    dictionaries: dict[str, pa.Array] = {}
-    base: dict[str, np.ndarray] = {}  # per reference already folded in: its code for each dense base value
-    pending: list[tuple[str, int]] = []  # references packed on top of the base: (name, radix)
-    packed = np.zeros(costs.num_rows, dtype=np.int64)
-    span = 1
+    dictionary: pa.Array
+    codes: np.ndarray
+    """Index -1 (null) picks the entry appended after the per-value ones in every lookup."""
 
-    def densify() -> None:
-        nonlocal packed, span, base, pending
-        encoded = pc.dictionary_encode(pa.array(packed, pa.int64()))
-        values = encoded.dictionary.to_numpy()
-        decoded: dict[str, np.ndarray] = {}
-        rest = values
-        for name, radix in reversed(pending):
-            rest, decoded[name] = np.divmod(rest, radix)
-        for name, codes in base.items():
-            decoded[name] = codes[rest]
-        base, pending = decoded, []
-        packed = encoded.indices.to_numpy().astype(np.int64)
-        span = len(values)
 
+def _encode(costs: pa.Table, references: Sequence[str]) -> dict[str, _Encoded]:
+    encoded = {}
     for reference in references:
         dictionary, codes = _encoded_reference(costs, reference)
-        dictionaries[reference] = dictionary
-        radix = len(dictionary) + 1
-        if span * radix >= _PACK_LIMIT:
-            densify()
-        np.multiply(packed, radix, out=packed)
-        np.add(packed, codes, out=packed)
-        packed += 1
-        del codes
-        span *= radix
-        pending.append((reference, radix))
-    densify()
-    keys = pa.table(
-        {name: dictionaries[name].take(pa.array(base[name] - 1, mask=base[name] == 0)) for name in references}
-    )
-    return keys, packed
+        narrow = np.int32 if len(dictionary) < 2**31 else np.int64
+        encoded[reference] = _Encoded(dictionary, codes.astype(narrow))
+    return encoded
 
 
 def evaluate(condition: Condition, keys: pa.Table) -> np.ndarray:
@@ -517,17 +488,38 @@ def evaluate(condition: Condition, keys: pa.Table) -> np.ndarray:
     raise AllocationError(f"unknown condition {condition!r}")
 
 
-def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """The distinct key table, each row's key, and each key's first matching rule (-1 for none)."""
-    references = sorted(dimension.references())
-    keys, key_of_row = _distinct_keys(costs, references)
-    rule_of_key = np.full(keys.num_rows, -1, dtype=np.int64)
+def evaluate_rows(condition: Condition, encoded: Mapping[str, _Encoded], rows: np.ndarray) -> np.ndarray:
+    """The condition on the cost rows at positions ``rows``, as a boolean array (null is False): each leaf is
+    evaluated once per distinct value of the one column it reads, then spread over the rows by integer lookup;
+    And / Or / Not combine the rows' booleans. No string is touched per row, and no table of combinations is
+    built."""
+    if isinstance(condition, Always):
+        return np.ones(len(rows), dtype=bool)
+    if isinstance(condition, And):
+        return np.logical_and.reduce([evaluate_rows(operand, encoded, rows) for operand in condition.operands])
+    if isinstance(condition, Or):
+        return np.logical_or.reduce([evaluate_rows(operand, encoded, rows) for operand in condition.operands])
+    if isinstance(condition, Not):
+        return ~evaluate_rows(condition.operand, encoded, rows)
+    name: str = condition.column  # type: ignore[attr-defined]  # every leaf reads one column
+    column = encoded[name]
+    per_value = np.append(evaluate(condition, pa.table({name: column.dictionary})).astype(bool), False)
+    return per_value[column.codes[rows]]  # code -1 (null) picks the appended False
+
+
+def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Encoded], np.ndarray]:
+    """The encoded columns the rules read, and each row's first matching rule (-1 for none). Each rule is
+    evaluated on the rows no earlier rule took: with first-match-wins, later rules see fewer and fewer rows."""
+    encoded = _encode(costs, sorted(dimension.references()))
+    rule_of_row = np.full(costs.num_rows, -1, dtype=np.int64)
+    undecided = np.arange(costs.num_rows, dtype=np.int64)
     for index, rule in enumerate(dimension.rules):
-        undecided = rule_of_key == -1
-        if not undecided.any():
+        if not len(undecided):
             break
-        rule_of_key[undecided & evaluate(rule.condition, keys)] = index
-    return keys, key_of_row, rule_of_key
+        hit = evaluate_rows(rule.condition, encoded, undecided)
+        rule_of_row[undecided[hit]] = index
+        undecided = undecided[~hit]
+    return encoded, rule_of_row
 
 
 # --- step 3: coefficient groups --------------------------------------------------------------------------------
@@ -575,82 +567,77 @@ class _Groups:
 def _plan(
     dimension: VirtualDimension,
     usage: Mapping[str, pa.Table],
-    keys: pa.Table,
-    key_of_row: np.ndarray,
-    rule_of_key: np.ndarray,
+    encoded: Mapping[str, _Encoded],
+    rule_of_row: np.ndarray,
     days: np.ndarray,
     warnings: list[str],
 ) -> tuple[_Plan, np.ndarray, np.ndarray]:
     """The coefficient groups, each cost row's group (int32; int64 beyond 2**31 groups) and each row's rule index
-    (-1 for none; int16, int32 beyond 2**15 rules)."""
+    (-1 for none; int16, int32 beyond 2**15 rules).
+
+    A FIXED or split rule is one group for all its rows; a FROM_COLUMN rule maps each distinct value of its column
+    once; a METRIC rule has one group per day it covers. Rows get their group by integer lookups."""
     leftover = dimension.leftover
     registry = _Groups()
-    group_of_key = np.full(keys.num_rows, registry.single(leftover), dtype=np.int64)
-    metric_slot_of_key = np.full(keys.num_rows, -1, dtype=np.int64)
-    metric_rules = [i for i, rule in enumerate(dimension.rules) if rule.allocation.kind is AllocationKind.METRIC]
-    rows_per_key: np.ndarray | None = None
-    metric_rows = np.zeros(0, dtype=np.int64)
-    metric_combo = np.zeros(0, dtype=np.int64)
-    first_day = int(days.min()) if len(days) else 0
-    span = int(days.max()) - first_day + 1 if len(days) else 1
-    if metric_rules and len(key_of_row):
-        for slot, index in enumerate(metric_rules):
-            metric_slot_of_key[rule_of_key == index] = slot
-        slot_of_row = metric_slot_of_key[key_of_row]
-        metric_rows = np.flatnonzero(slot_of_row >= 0)
-        metric_combo = slot_of_row[metric_rows] * span + (days[metric_rows] - first_day)
-    present_combos = np.unique(metric_combo)
-    group_of_combo: dict[int, int] = {}
-
-    for index, rule in enumerate(dimension.rules):
+    leftover_group = registry.single(leftover)
+    rules = dimension.rules
+    group_of_rule = np.full(len(rules) + 1, leftover_group, dtype=np.int64)  # index -1 (no rule): the leftover
+    per_row_rules: list[int] = []
+    for index, rule in enumerate(rules):
         allocation = rule.allocation
         kind = allocation.kind
-        of_rule = rule_of_key == index
         if kind is AllocationKind.FIXED:
-            group_of_key[of_rule] = registry.single(_given(allocation.value, rule, "value"))
+            group_of_rule[index] = registry.single(_given(allocation.value, rule, "value"))
         elif kind is AllocationKind.SPLIT_PERCENT:
             percentages = _given(allocation.percentages, rule, "percentages")
             weights = {value: Fraction(percent_decimal(p)) for value, p in percentages.items()}
-            group_of_key[of_rule] = registry.group(_normalised(weights))
+            group_of_rule[index] = registry.group(_normalised(weights))
         elif kind is AllocationKind.SPLIT_EVEN:
             values = _given(allocation.values, rule, "values")
-            group_of_key[of_rule] = registry.group(_normalised({value: Fraction(1) for value in values}))
-        elif kind is AllocationKind.FROM_COLUMN:
-            matched = np.flatnonzero(of_rule)
-            if not len(matched):
-                continue
-            raw = keys.column(allocation.column).combine_chunks().take(pa.array(matched))
-            distinct = pc.unique(raw)
-            mapped = allocation.mapping.map(distinct).to_pylist()
-            group_of_distinct = np.array(
-                [registry.single(value or leftover) for value in mapped] + [registry.single(leftover)], dtype=np.int64
-            )
-            position = pc.index_in(raw, value_set=distinct).fill_null(len(distinct)).to_numpy(zero_copy_only=False)
-            group_of_key[matched] = group_of_distinct[position]
-            unmapped_distinct = np.array([value is None for value in mapped] + [True], dtype=bool)
-            unmapped_keys = matched[unmapped_distinct[position]]
-            if len(unmapped_keys):
-                if rows_per_key is None:
-                    rows_per_key = np.bincount(key_of_row, minlength=keys.num_rows)
-                unmapped = int(rows_per_key[unmapped_keys].sum())
-                if unmapped:
-                    warnings.append(
-                        f"rule {rule.name}: {unmapped} rows whose {allocation.column} maps to nothing went to "
-                        f"{leftover}"
-                    )
-        elif kind is AllocationKind.METRIC:
-            slot = metric_rules.index(index)
-            combos = present_combos[(present_combos >= slot * span) & (present_combos < (slot + 1) * span)]
-            day_of = {int(c): EPOCH + timedelta(days=int(c) - slot * span + first_day) for c in combos}
-            matched_days = set(day_of.values())
+            group_of_rule[index] = registry.group(_normalised({value: Fraction(1) for value in values}))
+        else:
+            per_row_rules.append(index)
+    group_of_row = group_of_rule[rule_of_row]
+
+    first_day = int(days.min()) if len(days) else 0
+    span = int(days.max()) - first_day + 1 if len(days) else 1
+    for index in per_row_rules:
+        rule = rules[index]
+        allocation = rule.allocation
+        matched = np.flatnonzero(rule_of_row == index)
+        if not len(matched):
+            continue
+        if allocation.kind is AllocationKind.FROM_COLUMN:
+            column_name = _given(allocation.column, rule, "column")
+            column = encoded[column_name]
+            codes = column.codes[matched]
+            used = np.unique(codes[codes >= 0])
+            mapped = allocation.mapping.map(column.dictionary.take(pa.array(used))).to_pylist() if len(used) else []
+            group_of_code = np.full(len(column.dictionary), leftover_group, dtype=np.int64)
+            unmapped_code = np.ones(len(column.dictionary), dtype=bool)
+            for code, value in zip(used.tolist(), mapped, strict=True):
+                group_of_code[code] = registry.single(value or leftover)
+                unmapped_code[code] = value is None
+            group_of_row[matched] = np.append(group_of_code, leftover_group)[codes]  # null (-1): the leftover
+            unmapped = int(np.count_nonzero(np.append(unmapped_code, True)[codes]))
+            if unmapped:
+                warnings.append(
+                    f"rule {rule.name}: {unmapped} rows whose {column_name} maps to nothing went to {leftover}"
+                )
+        else:  # METRIC: one group per day, from that day's usage
+            day_of_row = days[matched] - first_day
+            present = np.unique(day_of_row)
+            matched_days = {EPOCH + timedelta(days=int(d) + first_day) for d in present}
             by_day, unmapped_owners = _usage_weights(rule, usage[rule.name], leftover, matched_days)
+            group_of_day = np.full(span, leftover_group, dtype=np.int64)
             without_usage = 0
-            for combo, day in sorted(day_of.items()):
-                usage_weights = by_day.get(day)
+            for offset in present.tolist():
+                usage_weights = by_day.get(EPOCH + timedelta(days=offset + first_day))
                 if usage_weights is None:
                     without_usage += 1
                     usage_weights = {leftover: Fraction(1)}
-                group_of_combo[combo] = registry.group(_normalised(usage_weights))
+                group_of_day[offset] = registry.group(_normalised(usage_weights))
+            group_of_row[matched] = group_of_day[day_of_row]
             if without_usage:
                 warnings.append(f"rule {rule.name}: {without_usage} days without usage went to {leftover}")
             if unmapped_owners:
@@ -662,14 +649,9 @@ def _plan(
 
     # per-row arrays in the narrowest type that holds them: they live as long as the result is being built
     group_type = np.int32 if len(registry.groups) < 2**31 else np.int64
-    group_of_row = group_of_key.astype(group_type)[key_of_row]
-    if len(metric_rows):
-        lookup = np.array([group_of_combo[int(c)] for c in present_combos], dtype=group_type)
-        group_of_row[metric_rows] = lookup[np.searchsorted(present_combos, metric_combo)]
-    rule_type = np.int16 if len(dimension.rules) < 2**15 else np.int32
-    rule_of_row = rule_of_key.astype(rule_type)[key_of_row]
+    rule_type = np.int16 if len(rules) < 2**15 else np.int32
     sizes = np.array([len(codes) for codes, _n, _d in registry.groups], dtype=np.int64)
-    return _Plan(registry.names, registry.groups, sizes), group_of_row, rule_of_row
+    return _Plan(registry.names, registry.groups, sizes), group_of_row.astype(group_type), rule_of_row.astype(rule_type)
 
 
 def _given(value: T | None, rule: Rule, field_name: str) -> T:

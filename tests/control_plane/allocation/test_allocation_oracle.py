@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -279,28 +278,27 @@ def test_tag_values_equal_map_lookup(maps, start, key):
     assert engine._tag_values(table, key).to_pylist() == expected.to_pylist()
 
 
-def test_many_referenced_columns_are_densified_without_overflow(monkeypatch):
-    # With a tiny packing limit every column triggers a re-densification; the keys must still decode.
+def test_independent_columns_with_nulls_match_like_the_reference():
+    # Every combination of four referenced columns (nulls included): conditions on each column, combined with
+    # And / Or / Not, are evaluated per distinct value and spread by codes; each row's rule is the reference's.
     from .helpers import costs
 
     rows = [
-        {"ServiceName": s, "RegionId": r, "SubAccountId": a, "Tags": {"team": t}, "BilledCost": "1.00"}
+        {"ServiceName": s, "RegionId": r, "SubAccountId": a, "Tags": {"team": t} if t else {}, "BilledCost": "1.00"}
         for s in ("EC2", "S3", None)
         for r in ("eu", "us")
         for a in ("1", None)
-        for t in ("a", "b")
+        for t in ("a", "b", None)
     ]
-    monkeypatch.setattr(engine, "_PACK_LIMIT", 4)
     table = costs(*rows)
-    references = ["RegionId", "ServiceName", "SubAccountId", "tag:team"]
-    keys, key_of_row = engine._distinct_keys(table, references)
-    assert keys.num_rows == len(rows)
-    decoded = keys.take(pa.array(key_of_row)).to_pylist()
-    for row, key in zip(rows, decoded, strict=True):
-        assert key == {
-            "RegionId": row["RegionId"],
-            "ServiceName": row["ServiceName"],
-            "SubAccountId": row["SubAccountId"],
-            "tag:team": row["Tags"]["team"],
-        }
-    assert np.unique(key_of_row).size == len(rows)
+    dimension = VirtualDimension(
+        "d",
+        (
+            Rule("ec2-eu", And(Equals("ServiceName", "EC2"), Equals("RegionId", "eu")), Allocation.fixed("x")),
+            Rule("no-account", Not(Exists("SubAccountId")), Allocation.fixed("y")),
+            Rule("team", Or(Equals("tag:team", "a"), In("RegionId", ("us",))), Allocation.from_column("tag:team")),
+        ),
+    )
+    got = allocate(table, dimension)
+    assert got.allocations.equals(reference_allocate(table, dimension).allocations)
+    assert got.allocations.num_rows == len(rows)  # one part per row: every rule is a single value
