@@ -436,7 +436,8 @@ _DAYS = (guards.LAST_DAY - guards.FIRST_DAY).days + 1
 _KEY_LIMIT = 1 << 62
 """Group keys (day code x each dimension's code capacity) stay below this; past it the Arrow group-by takes over."""
 _DENSE_SPAN = 1 << 20
-"""A batch whose keys span at most this many values is counted with one bincount; a wider one is sorted first."""
+"""Keys spanning at most this many values are counted with one bincount over them (sums held as a dense window of
+this size at most: 16 MiB); wider ones are sorted first."""
 
 
 class _Dimension:
@@ -472,15 +473,18 @@ class _Dimension:
 
 
 class _Partials:
-    """One metric's running aggregate: per (day, dimension values) the sum and the row count, kept as sorted
-    numpy arrays keyed by one int64 per group (day code, then each dimension's code in a mixed radix whose
-    capacities grow by doubling). Per batch: one key per row, one bincount, one merge into the sorted keys;
-    memory follows the number of groups, not the file's rows."""
+    """One metric's running aggregate: per (day, dimension values) the sum and the row count, keyed by one int64
+    per group (day code, then each dimension's code in a mixed radix whose capacities grow by doubling). While
+    the keys seen span at most ``_DENSE_SPAN`` values the sums are a dense window over them and a batch is one
+    bincount added in; past that they are sorted keys a batch's groups are merged into. Memory follows the
+    groups (or that window), not the file's rows."""
 
     def __init__(self, spec: MetricSpec):
         self.spec = spec
         self.dimensions = [_Dimension() for _ in spec.dimensions]
         self.capacities = [1] * len(spec.dimensions)
+        self.low: int | None = None
+        """Dense: the key of ``sums[0]``. None: sparse, ``keys`` holds each group's key, sorted."""
         self.keys = np.zeros(0, np.int64)
         self.sums = np.zeros(0, np.float64)
         self.counts = np.zeros(0, np.int64)
@@ -502,9 +506,13 @@ class _Partials:
         for capacity, column_codes in zip(self.capacities, codes, strict=True):
             keys = keys * capacity + column_codes
         weights = values.to_numpy(zero_copy_only=False)
-        low = int(keys.min())
-        span = int(keys.max()) - low + 1
-        if span <= max(_DENSE_SPAN, 4 * len(keys)):
+        low, high = int(keys.min()), int(keys.max())
+        window = self._window(low, high)
+        if window is not None:
+            offsets = keys - window
+            self.counts += np.bincount(offsets, minlength=len(self.counts))
+            self.sums += np.bincount(offsets, weights=weights, minlength=len(self.sums))
+        elif high - low < max(_DENSE_SPAN, 4 * len(keys)):
             offsets = keys - low
             counts = np.bincount(offsets)
             sums = np.bincount(offsets, weights=weights)
@@ -513,6 +521,32 @@ class _Partials:
         else:
             distinct, inverse = np.unique(keys, return_inverse=True)
             self._merge(distinct, np.bincount(inverse, weights=weights), np.bincount(inverse))
+
+    def _window(self, low: int, high: int) -> int | None:
+        """Make the sums a dense window covering [low, high] and every group held, if that spans at most
+        ``_DENSE_SPAN`` keys, and return the window's first key; otherwise make them sparse and return None."""
+        if self.low is None:
+            keys, held = self.keys, np.arange(len(self.keys))
+        else:
+            held = np.flatnonzero(self.counts)
+            keys = held + self.low
+        first = min(low, int(keys[0])) if len(keys) else low
+        last = max(high, int(keys[-1])) if len(keys) else high
+        if last - first >= _DENSE_SPAN:
+            self._sparse()
+            return None
+        if self.low != first or len(self.sums) != last - first + 1:
+            sums, counts = np.zeros(last - first + 1, np.float64), np.zeros(last - first + 1, np.int64)
+            sums[keys - first], counts[keys - first] = self.sums[held], self.counts[held]
+            self.low, self.sums, self.counts = first, sums, counts
+            self.keys = np.zeros(0, np.int64)
+        return first
+
+    def _sparse(self) -> None:
+        if self.low is not None:
+            present = np.flatnonzero(self.counts)
+            self.keys, self.sums, self.counts = present + self.low, self.sums[present], self.counts[present]
+            self.low = None
 
     def _make_room(self) -> bool:
         """Grow the capacities to hold every dimension's codes, re-keying the groups held; False when the keys
@@ -535,7 +569,7 @@ class _Partials:
         return True
 
     def _merge(self, keys: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> None:
-        """Add one batch's groups (``keys`` sorted and distinct) into the held ones."""
+        """Add one batch's groups (``keys`` sorted and distinct) into the held ones (sparse)."""
         positions = np.searchsorted(self.keys, keys)
         found = positions < len(self.keys)
         found[found] = self.keys[positions[found]] == keys[found]
@@ -548,6 +582,8 @@ class _Partials:
             self.counts = np.insert(self.counts, positions[new], counts[new])
 
     def _decode(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The groups held (made sparse) as day codes and each dimension's codes."""
+        self._sparse()
         rest = self.keys
         codes = []
         for capacity in reversed(self.capacities):

@@ -48,13 +48,43 @@ def rows(table: pa.Table) -> list[tuple]:
     return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
 
 
-def read(data=DATA, **kwargs) -> dict[str, list[tuple]]:
-    return {name: rows(t) for name, t in read_metrics(parquet_bytes(data), [BY_BOTH, MEAN], **kwargs).items()}
+def read(data=DATA, row_group_size: int = 2, **kwargs) -> dict[str, list[tuple]]:
+    """Row groups of 2 by default: each has its own dictionaries, so values are first seen batch by batch."""
+    body = parquet_bytes(data, row_group_size=row_group_size)
+    return {name: rows(t) for name, t in read_metrics(body, [BY_BOTH, MEAN], **kwargs).items()}
 
 
+@pytest.mark.parametrize("row_group_size", [2, 6], ids=["row groups of 2", "one row group"])
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 6], ids=lambda n: f"batch_size={n}")
-def test_same_groups_whatever_the_batches(batch_size):
-    assert read(batch_size=batch_size) == {"calls": SUMS, "mean": MEANS}
+def test_same_groups_whatever_the_batches(batch_size, row_group_size):
+    assert read(batch_size=batch_size, row_group_size=row_group_size) == {"calls": SUMS, "mean": MEANS}
+
+
+def test_groups_held_densely_are_re_keyed_when_a_dimension_outgrows_its_capacity(monkeypatch):
+    # Batch 1 (a eu) gives team and region capacity 2; batch 2 brings b and a null region (team capacity 4),
+    # batch 3 c and us (region capacity 4): the groups held are re-keyed twice, then made dense again.
+    windows = []
+    original = reader._Partials._window
+
+    def spy(self, low, high):
+        first = original(self, low, high)
+        windows.append((self.spec.metric_name, tuple(self.capacities), first is not None))
+        return first
+
+    monkeypatch.setattr(reader._Partials, "_window", spy)
+    assert read(batch_size=2) == {"calls": SUMS, "mean": MEANS}
+    assert [w for w in windows if w[0] == "calls"] == [
+        ("calls", (2, 2), True),
+        ("calls", (4, 2), True),
+        ("calls", (4, 4), True),
+    ]
+
+
+def test_groups_become_sparse_once_their_keys_span_too_much(monkeypatch):
+    # With a window of 20 keys: 2024-01-02 then 2024-01-01 fit (day codes 1 apart x capacity 4 = 4 + codes);
+    # 2099-12-31 does not, and the groups go on as sorted keys.
+    monkeypatch.setattr(reader, "_DENSE_SPAN", 20)
+    assert read(batch_size=2) == {"calls": SUMS, "mean": MEANS}
 
 
 def test_sorted_keys_when_a_batch_spans_too_many_keys_to_count_densely(monkeypatch):
