@@ -504,7 +504,8 @@ class _Partials:
             return
         keys = days.cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64) - _EPOCH_DAY
         for capacity, column_codes in zip(self.capacities, codes, strict=True):
-            keys = keys * capacity + column_codes
+            keys *= capacity
+            keys += column_codes
         weights = values.to_numpy(zero_copy_only=False)
         low, high = int(keys.min()), int(keys.max())
         window = self._window(low, high)
@@ -524,18 +525,23 @@ class _Partials:
 
     def _window(self, low: int, high: int) -> int | None:
         """Make the sums a dense window covering [low, high] and every group held, if that spans at most
-        ``_DENSE_SPAN`` keys, and return the window's first key; otherwise make them sparse and return None."""
-        if self.low is None:
-            keys, held = self.keys, np.arange(len(self.keys))
+        ``_DENSE_SPAN`` keys, and return the window's first key; otherwise make them sparse and return None.
+        A window's ends are always keys held, so it is only widened, never scanned."""
+        if self.low is not None:
+            first, last = min(low, self.low), max(high, self.low + len(self.sums) - 1)
+        elif len(self.keys):
+            first, last = min(low, int(self.keys[0])), max(high, int(self.keys[-1]))
         else:
-            held = np.flatnonzero(self.counts)
-            keys = held + self.low
-        first = min(low, int(keys[0])) if len(keys) else low
-        last = max(high, int(keys[-1])) if len(keys) else high
+            first, last = low, high
         if last - first >= _DENSE_SPAN:
             self._sparse()
             return None
         if self.low != first or len(self.sums) != last - first + 1:
+            if self.low is None:
+                keys, held = self.keys, np.arange(len(self.keys))
+            else:
+                held = np.flatnonzero(self.counts)
+                keys = held + self.low
             sums, counts = np.zeros(last - first + 1, np.float64), np.zeros(last - first + 1, np.int64)
             sums[keys - first], counts[keys - first] = self.sums[held], self.counts[held]
             self.low, self.sums, self.counts = first, sums, counts
