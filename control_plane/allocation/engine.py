@@ -507,18 +507,60 @@ def evaluate_rows(condition: Condition, encoded: Mapping[str, _Encoded], rows: n
     return per_value[column.codes[rows]]  # code -1 (null) picks the appended False
 
 
-def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Encoded], np.ndarray]:
-    """The encoded columns the rules read, and each row's first matching rule (-1 for none). Each rule is
-    evaluated on the rows no earlier rule took: with first-match-wins, later rules see fewer and fewer rows."""
-    encoded = _encode(costs, sorted(dimension.references()))
-    rule_of_row = np.full(costs.num_rows, -1, dtype=np.int64)
-    undecided = np.arange(costs.num_rows, dtype=np.int64)
+def _runs(dimension: VirtualDimension) -> list[tuple[str | None, list[int]]]:
+    """The rules in order, cut into runs of consecutive rules that read one and the same column (that column and
+    the rules' indices), and single rules reading several columns or none (None)."""
+    runs: list[tuple[str | None, list[int]]] = []
     for index, rule in enumerate(dimension.rules):
-        if not len(undecided):
+        references = rule.condition.references()
+        column = next(iter(references)) if len(references) == 1 else None
+        if column is not None and runs and runs[-1][0] == column:
+            runs[-1][1].append(index)
+        else:
+            runs.append((column, [index]))
+    return runs
+
+
+def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Encoded], np.ndarray]:
+    """The encoded columns the rules read, and each row's first matching rule (-1 for none).
+
+    Consecutive rules on one column are decided per distinct value of that column (the first of them matching the
+    value, nulls included), then spread over the open rows with one lookup; a rule on several columns is
+    evaluated on the open rows. A row taken is dropped from the open rows only once enough were taken since the
+    last compaction (compacting costs a copy); until then new hits are checked against what is decided, at a cost
+    proportional to the hits."""
+    encoded = _encode(costs, sorted(dimension.references()))
+    rows = costs.num_rows
+    rule_of_row = np.full(rows, -1, dtype=np.int64)
+    open_rows = np.arange(rows, dtype=np.int32 if rows < 2**31 else np.int64)
+    taken_since_compaction = 0
+    for column_name, indices in _runs(dimension):
+        if not len(open_rows):
             break
-        hit = evaluate_rows(rule.condition, encoded, undecided)
-        rule_of_row[undecided[hit]] = index
-        undecided = undecided[~hit]
+        if column_name is None:
+            (index,) = indices
+            hit = evaluate_rows(dimension.rules[index].condition, encoded, open_rows)
+            targets = open_rows[hit]
+            rule_of_target = np.full(len(targets), index, dtype=np.int64)
+        else:
+            column = encoded[column_name]
+            with_null = pa.table({column_name: pa.concat_arrays([column.dictionary, pa.nulls(1, pa.string())])})
+            rule_of_code = np.full(len(with_null), -1, dtype=np.int64)  # the last entry is null's (code -1)
+            for index in indices:
+                undecided = rule_of_code == -1
+                rule_of_code[undecided & evaluate(dimension.rules[index].condition, with_null)] = index
+            found = rule_of_code[column.codes[open_rows]]
+            hit = found >= 0
+            targets, rule_of_target = open_rows[hit], found[hit]
+        if taken_since_compaction:
+            fresh = rule_of_row[targets] == -1
+            targets = targets[fresh]
+            rule_of_target = rule_of_target[fresh]
+        rule_of_row[targets] = rule_of_target
+        taken_since_compaction += len(targets)
+        if taken_since_compaction * 8 > len(open_rows):
+            open_rows = open_rows[rule_of_row[open_rows] == -1]
+            taken_since_compaction = 0
     return encoded, rule_of_row
 
 
