@@ -253,3 +253,36 @@ def test_the_daily_run_imports_a_source_like_any_billing_datasource(sources, ses
     with sessions() as session:
         record = session.scalars(sa.select(ImportRecord).where(ImportRecord.billing_datasource_id == created.id)).one()
         assert (record.trigger, record.status) == ("SCHEDULED", "SUCCEEDED")
+
+
+def test_a_credential_sealed_under_another_key_fails_the_import_naming_it(sources, sessions):
+    """The key changed (or replicas use different keys): the import fails before any call, ERROR with what to do."""
+    from control_plane.secrets import SecretBox, new_key
+
+    created = sources.CreateBillingDatasourceAnthropic(anthropic())
+    with sessions.begin() as session:
+        session.get(BillingDatasource, created.id).secret = SecretBox(new_key()).seal(SECRET)
+    failed = sources.ImportBillingDatasource(billing_source_pb2.ImportBillingDatasourceRequest(id=created.id))
+    expected = (
+        "The stored `admin_api_key` cannot be decrypted with this control plane's COSTORY_SECRET_KEY (the key "
+        "changed, or replicas use different keys). Restore the key, or re-create the datasource with its "
+        "`admin_api_key`."
+    )
+    assert (failed.status, failed.message) == ("FAILED", expected)
+    got = sources.GetBillingDatasourceAnthropic(billing_source_pb2.GetBillingDatasourceAnthropicRequest(id=created.id))
+    assert (got.status, got.status_message) == ("ERROR", f"Import failed: {expected}")
+
+
+def test_setting_the_credential_again_refuses_an_empty_one(sources):
+    created = sources.CreateBillingDatasourceAnthropic(anthropic())
+    with pytest.raises(grpc.RpcError) as refused:
+        sources.UpdateBillingDatasourceAnthropic(
+            billing_source_pb2.UpdateBillingDatasourceAnthropicRequest(
+                billing_datasource_anthropic=billing_source_pb2.BillingDatasourceAnthropic(
+                    id=created.id, name="Claude"
+                ),
+                update_mask=FieldMask(paths=["admin_api_key"]),
+            )
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "`admin_api_key` must not be empty." in refused.value.details()
