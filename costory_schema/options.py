@@ -71,3 +71,9 @@ def map_value_field(field: FieldDescriptor) -> FieldDescriptor:
     if field.message_type is None or not is_map(field):
         raise ValueError(f"{field.full_name} is not a map field")
     return field.message_type.fields_by_name["value"]
+
+
+def request_field(message_name: str) -> str:
+    """The field of a Create/Update/Validate request holding the object: the message's name in snake_case
+    (`BillingDatasourceGcp` -> `billing_datasource_gcp`), the API's convention."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in message_name).lstrip("_")

@@ -24,7 +24,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import boto3
 import httpx
 
 from devtools.llm_guide import adds_up, report, run_guide
@@ -76,13 +75,7 @@ def main() -> int:
                 print(f"  {name} = {value}")
 
             say("Export job: one Parquet file a day under s3://{bucket}/api-usage/".format(**outputs))
-            s3 = boto3.client(
-                "s3",
-                endpoint_url=moto.endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
+            s3 = moto.s3()
             for key in upload(s3, outputs["bucket"], "api-usage/"):
                 print(f"  wrote {key}")
 
@@ -160,7 +153,7 @@ def main() -> int:
 
             guide = root / "llm-costs-per-team"
             guide.mkdir()
-            if not adds_up(run_guide(guide, moto.endpoint, say, show=report)):
+            if not adds_up(run_guide(guide, moto, say, show=report)):
                 return 1
         finally:
             say("Stopping the control plane and the emulator")

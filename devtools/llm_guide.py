@@ -21,13 +21,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pyarrow as pa
 
 from devtools.azurite import ACCOUNT, Azurite, ExportRunSpec, csv_gz_bytes, upload_run
 from devtools.bqemulator import BqEmulator
-from devtools.local import REPO, Terraform, aws_emulator_override, start_control_plane
+from devtools.local import REPO, MotoServer, Terraform, aws_emulator_override, start_control_plane
 from devtools.sample_cur import cur_table, write_cur
 from devtools.standins.anthropic import PRICES as ANTHROPIC_PRICES
 from devtools.standins.anthropic import AnthropicStandIn, Dataset
@@ -210,7 +209,7 @@ def _started(*services: Any) -> Iterator[None]:
 
 def run_guide(
     root: Path,
-    moto_endpoint: str,
+    moto: MotoServer,
     say: Callable[[str], None] = lambda _: None,
     show: Callable[[GuideResult], object] = lambda _: None,
 ) -> GuideResult:
@@ -255,7 +254,7 @@ def run_guide(
         control_plane = start_control_plane(
             root,
             {
-                "COSTORY_AWS_ENDPOINT_URL": moto_endpoint,
+                "COSTORY_AWS_ENDPOINT_URL": moto.endpoint,
                 "COSTORY_ANTHROPIC_API_URL": anthropic_api.url,
                 "COSTORY_OPENAI_API_URL": openai_api.url,
                 "COSTORY_BIGQUERY_API_URL": bq.url,
@@ -266,7 +265,7 @@ def run_guide(
             token = control_plane.create_tenant("ai-demo")
             workdir = root / "terraform"
             shutil.copytree(EXAMPLE, workdir)
-            (workdir / "aws_emulator_override.tf").write_text(aws_emulator_override(moto_endpoint))
+            (workdir / "aws_emulator_override.tf").write_text(aws_emulator_override(moto.endpoint))
             variables = {
                 "TF_VAR_start_date": days[0].isoformat(),
                 "TF_VAR_anthropic_admin_api_key": anthropic_key,
@@ -285,13 +284,7 @@ def run_guide(
             outputs = {k: v["value"] for k, v in json.loads(terraform.run("output", "-json").stdout).items()}
 
             say("AWS delivers the CUR 2.0 export with the Bedrock calls (caller identity included)")
-            s3 = boto3.client(
-                "s3",
-                endpoint_url=moto_endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
+            s3 = moto.s3()
             for month in sorted({f"{d:%Y-%m}" for d in days}):
                 month_rows = [r for r in bedrock if r["usage_day"].startswith(month)]
                 print(

@@ -195,6 +195,18 @@ class MotoServer:
                 self.process.kill()
                 self.process.wait()
 
+    def s3(self):
+        """A boto3 S3 client on the emulator (moto takes any credentials)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
     def reset(self) -> None:
         """Forget every bucket, role and object (moto's reset API)."""
         import urllib.request

@@ -79,9 +79,9 @@ class Resource:
         return f"{verb}{self.type.singular}"
 
     def _request_field(self) -> str:
-        """Name of the request field holding the object: the message name in snake_case."""
-        name = self.type.message.name
-        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+        from costory_schema.options import request_field
+
+        return request_field(self.type.message.name)
 
     # -- validate / plan: no control-plane call -------------------------------------------------------
 

@@ -153,11 +153,10 @@ class FeedConnector(BillingConnector):
     def _refresh_window(self) -> Window:
         """For a source that cannot date its changes: the trailing ``refresh_days`` since the last import (all
         since the start the first time)."""
-        if not self.held:
+        held_days = [day for days in self.held.values() for day in days]
+        if not held_days:
             return self.window
-        last = max(max(days) for days in self.held.values() if days) if any(self.held.values()) else None
-        if last is None:
-            return self.window
+        last = max(held_days)
         return Window(max(self.window.start, last - timedelta(days=self.refresh_days)), self.window.end)
 
     # -- the connector ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import Message
 
 from costory_proto.costory.v1 import billing_source_pb2 as pb
+from costory_schema.options import request_field
 
 if TYPE_CHECKING:
     from control_plane.billing.sources import SourceReader
@@ -30,28 +31,24 @@ class SourceKind:
     kind: str
     """Stored in ``BillingDatasource.kind``."""
     message: type[Message]
-    singular: str
-    """The RPC suffix: Create<singular>, Get<singular>, …"""
-    request_field: str
     settings: tuple[str, ...]
     """Configurable attributes kept in ``config`` (besides name, start_date and end_date)."""
     secret: str | None
     """The credential attribute, write-only."""
     reader: ReaderFactory
+    location: str
+    """How messages name where the import reads from."""
     source_type: str = ""
     """The constant `type` attribute of the public resource, when it has one."""
 
     @property
-    def location(self) -> str:
-        """How messages name where the import reads from."""
-        return {
-            "GCP": "the BigQuery billing export",
-            "AZURE": "the Azure cost exports",
-            "ANTHROPIC": "the Anthropic Admin API",
-            "CURSOR": "the Cursor Admin API",
-            "ELASTIC_CLOUD": "the Elastic Cloud billing API",
-            "OPENAI": "the OpenAI Costs API",
-        }[self.kind]
+    def singular(self) -> str:
+        """The RPC suffix, the message's name: Create<singular>, Get<singular>, …"""
+        return self.message.DESCRIPTOR.name
+
+    @property
+    def request_field(self) -> str:
+        return request_field(self.singular)
 
 
 def _anthropic(services: Services, datasource: BillingDatasource, secret: str) -> SourceReader:
@@ -113,63 +110,36 @@ def _gcp(services: Services, datasource: BillingDatasource, secret: str) -> Sour
 
 KINDS: tuple[SourceKind, ...] = (
     SourceKind(
-        "GCP",
-        pb.BillingDatasourceGcp,
-        "BillingDatasourceGcp",
-        "billing_datasource_gcp",
-        ("bq_uri", "is_detailed_billing"),
-        None,
-        _gcp,
+        "GCP", pb.BillingDatasourceGcp, ("bq_uri", "is_detailed_billing"), None, _gcp, "the BigQuery billing export"
     ),
     SourceKind(
         "AZURE",
         pb.BillingDatasourceAzure,
-        "BillingDatasourceAzure",
-        "billing_datasource_azure",
         ("storage_account_name", "container_name", "actuals_path", "amortized_path"),
         "sas_url",
         _azure,
+        "the Azure cost exports",
     ),
     SourceKind(
         "ANTHROPIC",
         pb.BillingDatasourceAnthropic,
-        "BillingDatasourceAnthropic",
-        "billing_datasource_anthropic",
         (),
         "admin_api_key",
         _anthropic,
+        "the Anthropic Admin API",
         "Anthropic",
     ),
-    SourceKind(
-        "CURSOR",
-        pb.BillingDatasourceCursor,
-        "BillingDatasourceCursor",
-        "billing_datasource_cursor",
-        (),
-        "admin_api_key",
-        _cursor,
-        "Cursor",
-    ),
+    SourceKind("CURSOR", pb.BillingDatasourceCursor, (), "admin_api_key", _cursor, "the Cursor Admin API", "Cursor"),
     SourceKind(
         "ELASTIC_CLOUD",
         pb.BillingDatasourceElasticCloud,
-        "BillingDatasourceElasticCloud",
-        "billing_datasource_elastic_cloud",
         ("organization_id",),
         "api_key",
         _elastic,
+        "the Elastic Cloud billing API",
         "ElasticCloud",
     ),
-    SourceKind(
-        "OPENAI",
-        pb.BillingDatasourceOpenai,
-        "BillingDatasourceOpenai",
-        "billing_datasource_openai",
-        (),
-        "admin_api_key",
-        _openai,
-        "OpenAI",
-    ),
+    SourceKind("OPENAI", pb.BillingDatasourceOpenai, (), "admin_api_key", _openai, "the OpenAI Costs API", "OpenAI"),
 )
 BY_KIND = {k.kind: k for k in KINDS}
 

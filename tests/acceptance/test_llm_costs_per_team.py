@@ -13,7 +13,7 @@ from devtools.local import start_moto
 def test_ai_spend_per_team_adds_up_to_the_sources(tmp_path):
     moto = start_moto(tmp_path)
     try:
-        result = run_guide(tmp_path, moto.endpoint)
+        result = run_guide(tmp_path, moto)
     finally:
         moto.stop()
     assert {source: r["status"] for source, r in result.imports.items()} == {
