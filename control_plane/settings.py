@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     """Directory for columnar data: normalized cost partitions (Parquet) and allocation results
     (env `COSTORY_DATA_DIR`). Relative paths are resolved against the working directory."""
 
+    data_url: str | None = None
+    """Keep the columnar data in S3-compatible object storage instead: `s3://bucket/prefix` (env
+    `COSTORY_DATA_URL`). Every `serve` replica on one database must name the same URL; credentials come from
+    the default AWS chain (`AWS_ACCESS_KEY_ID`…, a profile, an instance role). Unset: `data_dir`."""
+
+    data_endpoint_url: str | None = None
+    """The S3-compatible endpoint of `data_url` when it is not AWS, e.g. `http://127.0.0.1:9000` for MinIO or
+    a moto server (env `COSTORY_DATA_ENDPOINT_URL`)."""
+
     # -- the API edge: request limits and concurrency (control_plane/limits.py, control_plane/admission.py) --
 
     max_request_bytes: int = 1 << 20
