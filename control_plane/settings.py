@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     `COSTORY_DATA_URL`). Every `serve` replica on one database must name the same URL; credentials come from
     the default AWS chain (`AWS_ACCESS_KEY_ID`…, a profile, an instance role). Unset: `data_dir`."""
 
+    engine: Literal["local", "ray"] = "local"
+    """Where allocations are computed (env `COSTORY_ENGINE`): `local`, in the process that saves or recomputes
+    the dimension, one cost partition after another in bounded batches; `ray`, the same kernel per cost
+    partition as tasks on a Ray cluster (`ray_address`), for bills that outgrow one machine. Both give the same
+    results to the cent."""
+
+    ray_address: str | None = None
+    """The Ray cluster for `engine = "ray"` (env `COSTORY_RAY_ADDRESS`): `ray://head:10001` (Ray Client), or
+    `head:6379` / `auto` from a node of the cluster. Every worker must reach the data store (`data_url`)."""
+
     data_endpoint_url: str | None = None
     """The S3-compatible endpoint of `data_url` when it is not AWS, e.g. `http://127.0.0.1:9000` for MinIO or
     a moto server (env `COSTORY_DATA_ENDPOINT_URL`)."""
