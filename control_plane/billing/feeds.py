@@ -3,9 +3,9 @@ Azure exports, the AI providers' APIs): it asks the source's reader what changed
 replaces those days — and only those — in their month's partition.
 
 A month is the unit, as for CUR: its new partition holds the rows the reader gave for the days read, plus the
-month's previous rows for every other day (streamed from the old partition), is staged aside, and is renamed
-into place once the transaction recording it commits (``StagedPartition``). What the month looked like is kept
-as its fingerprint, one `YYYY-MM-DD@version` line per day held:
+month's previous rows for every other day (streamed from the old partition through the data store), written
+under a new key and made current by the transaction recording it (``StagedPartition``, ``billing.store``).
+What the month looked like is kept as its fingerprint, one `YYYY-MM-DD@version` line per day held:
 
 - a reader that can date its changes (``versions``: BigQuery's latest `export_time` per day, Azure's export
   runs) gets only the days whose version changed read again: late rows restate the days they touch;
@@ -21,12 +21,10 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +33,8 @@ from control_plane.billing.kinds import SourceKind, first_day, kind_of
 from control_plane.billing.schema import SOURCE_SCHEMA, TIMESTAMP, with_row_identity
 from control_plane.billing.sources import SourceReader
 from control_plane.billing.sources.common import day_start, each_day
-from control_plane.billing.store import CostStore
+from control_plane.billing.store import CostStore, partition_of
+from control_plane.datastore import open_store
 from control_plane.imports import guards
 from control_plane.imports.errors import ImportFailed, Quarantine, TerminalImportError
 from control_plane.imports.pipeline import (
@@ -111,6 +110,8 @@ class FeedConnector(BillingConnector):
     listed: dict[str, DayVersions] = field(default_factory=dict)
     """Per month: the versions of the days listed (unversioned sources: the window's days, all new)."""
     held: dict[str, DayVersions] = field(default_factory=dict)
+    held_partitions: dict[str, int] = field(default_factory=dict)
+    """Per month: the committed partition id, read for the days carried over."""
 
     # -- the pipeline's store: one object per month with something to read ----------------------------------
 
@@ -165,11 +166,10 @@ class FeedConnector(BillingConnector):
         datasource = existing(session, self.datasource_id)
         self.tenant_id = datasource.tenant_id
         periods = session.scalars(sa.select(BillingPeriod).where(BillingPeriod.datasource_id == self.datasource_id))
-        committed = {}
         for period in periods:
-            committed[period.billing_period] = period.partition_id
+            self.held_partitions[period.billing_period] = partition_of(period)
             self.held[period.billing_period] = days_of(period.fingerprint)
-        self.costs.settle(self.tenant_id, self.datasource_id, committed)
+        self.costs.sweep(self.tenant_id, self.datasource_id, self.held_partitions)
         today = self.now().astimezone(UTC).date()
         start = first_day(datasource.start_date) or today - timedelta(days=self.backfill_days)
         end = first_day(datasource.end_date)
@@ -230,11 +230,14 @@ class FeedConnector(BillingConnector):
 
     def _carried(self, month: str, span: Window) -> Iterator[pa.Table]:
         """The current partition's rows outside ``span``, batch by batch (SOURCE_SCHEMA)."""
-        path: Path = self.costs.month_path(self.tenant_id, self.datasource_id, month)
-        if not path.exists():
+        partition_id = self.held_partitions.get(month)
+        if partition_id is None:
+            return
+        key = self.costs.current_key(self.tenant_id, self.datasource_id, month, partition_id)
+        if key is None:
             return
         start, end = (pa.scalar(day_start(d), TIMESTAMP) for d in (span.start, span.end))
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=CARRY_BATCH_ROWS, columns=SOURCE_SCHEMA.names):
+        for batch in self.costs.batches(key, SOURCE_SCHEMA.names, CARRY_BATCH_ROWS):
             table = pa.Table.from_batches([batch]).cast(SOURCE_SCHEMA)
             starts = table.column("ChargePeriodStart")
             outside = pc.or_(pc.less(starts, start), pc.greater_equal(starts, end))
@@ -286,7 +289,7 @@ def execute_import(
     connector = FeedConnector(
         services.sessions,
         datasource_id,
-        CostStore(settings.data_dir),
+        CostStore(open_store(settings)),
         refresh_days=settings.api_refresh_days,
         backfill_days=settings.api_backfill_days,
     )

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from control_plane.billing import service
 from control_plane.billing.importer import BillingImportSummary
 from control_plane.billing.store import CostStore
+from control_plane.datastore import open_store
 from control_plane.findings import to_proto as finding_to_proto
 from control_plane.messages import timestamp, to_data
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, Tenant
@@ -99,7 +100,7 @@ class BillingDatasourceServicer(billing_datasource_pb2_grpc.BillingDatasourceSer
     @tenant_rpc
     def DeleteBillingDatasourceAws(self, request, session: Session, tenant: Tenant) -> empty_pb2.Empty:
         datasource = service.get_datasource(session, tenant, request.id)
-        service.delete_datasource(session, datasource, CostStore(self.services.settings.data_dir))
+        service.delete_datasource(session, datasource, CostStore(open_store(self.services.settings)))
         return empty_pb2.Empty()
 
     @tenant_rpc

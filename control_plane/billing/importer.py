@@ -7,21 +7,23 @@ AWS restates a month by re-delivering all of its files (the export's "overwrite"
 removed keeps the data it had (a deleted export is not a zero bill). A file that is not a usable CUR file is
 quarantined with its reason, and its month is kept as it was.
 
-The new partition is written aside under a partition id taken beforehand, and renamed into place only after
-the transaction recording it commits; a staged file whose transaction never committed is removed, and one
-whose transaction committed but whose rename did not happen (the process was killed in between) is renamed at
-the next import (``CostStore.settle``).
+The new partition is written once, under a key named by a partition id taken beforehand, before the transaction
+that points the month at it commits (``billing.store``): readers on any replica see the old month or the new
+one. The replaced partition is removed after the commit, the new one after a rollback; what a killed process
+leaves is swept at the datasource's next import.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,7 +39,7 @@ from control_plane.billing.cur import (
     normalize,
 )
 from control_plane.billing.schema import COST_SCHEMA
-from control_plane.billing.store import ROW_GROUP_SIZE, CostStore
+from control_plane.billing.store import ROW_GROUP_SIZE, CostStore, partition_of
 from control_plane.imports import guards
 from control_plane.imports.errors import ObjectReadError, Quarantine, TerminalImportError
 from control_plane.imports.pipeline import (
@@ -50,10 +52,13 @@ from control_plane.imports.pipeline import (
     Unit,
     run_import,
 )
-from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, PartitionId, utcnow
+from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, utcnow
 from control_plane.storage import ObjectInfo, ObjectStore
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+PAUSE_BEFORE_COMMIT = "COSTORY_TEST_ONLY_PAUSE_BEFORE_COMMIT"
+"""Test-only failpoint (seconds): a month's load waits this long inside its transaction, after its partition
+is written and before the commit, so a test can kill the process there. Never set it in a deployment."""
 
 
 @dataclass
@@ -150,10 +155,10 @@ def month_problem(month: str) -> str | None:
 
 @dataclass
 class StagedPartition:
-    """A month's new partition, written aside; ``publish`` renames it into place after the commit."""
+    """A month's new partition, written under its own key; nothing points at it until ``load`` commits."""
 
-    staged: Path
-    final: Path
+    costs: CostStore
+    key: str
     month: str
     partition_id: int
     files: tuple[ObjectInfo, ...] = ()
@@ -161,33 +166,35 @@ class StagedPartition:
     """What the month's source looked like when read: the next import compares it to tell what changed."""
     rows: int = 0
     billed: Decimal = Decimal(0)
+    _writing: ExitStack | None = None
     _writer: pq.ParquetWriter | None = None
 
     def write(self, table: pa.Table) -> None:
-        """Append normalized rows (COST_SCHEMA) to the staged file."""
+        """Append normalized rows (COST_SCHEMA) to the partition."""
         if self._writer is None:
-            self.staged.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.staged, COST_SCHEMA, compression="zstd")
+            self._writing = ExitStack()
+            self._writer = self._writing.enter_context(self.costs.store.parquet_writer(self.key, COST_SCHEMA))
         self._writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
         self.rows += table.num_rows
         self.billed += pc.sum(table.column("BilledCost")).as_py() or Decimal(0)
 
     def close(self) -> None:
-        """Finish the file (a month without rows is an empty partition)."""
+        """Finish the object (a month without rows is an empty partition)."""
         if self._writer is None:
             self.write(COST_SCHEMA.empty_table())
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._finish()
 
     def publish(self) -> None:
-        self.staged.replace(self.final)
+        """Nothing to do: the commit made it current (and removed the replaced partition)."""
 
     def discard(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        self.staged.unlink(missing_ok=True)
+        self._finish()
+        self.costs.store.delete(self.key)
+
+    def _finish(self) -> None:
+        if self._writing is not None:
+            self._writing.close()
+        self._writing = self._writer = None
 
 
 @dataclass
@@ -205,14 +212,8 @@ class BillingConnector:
         datasource = existing(session, self.datasource_id)
         self.tenant_id = datasource.tenant_id
         self.start_date, self.end_date = datasource.start_date, datasource.end_date
-        committed = dict(
-            session.execute(
-                sa.select(BillingPeriod.billing_period, BillingPeriod.partition_id).where(
-                    BillingPeriod.datasource_id == self.datasource_id
-                )
-            ).all()
-        )
-        self.costs.settle(self.tenant_id, self.datasource_id, committed)
+        periods = session.scalars(sa.select(BillingPeriod).where(BillingPeriod.datasource_id == self.datasource_id))
+        self.costs.sweep(self.tenant_id, self.datasource_id, {p.billing_period: partition_of(p) for p in periods})
         return datasource.bucket_name, datasource.prefix or ""
 
     def plan(self, session: Session, objects: Sequence[ObjectInfo]) -> tuple[list[Unit], int]:
@@ -280,8 +281,8 @@ class BillingConnector:
         if (problem := month_problem(month)) is not None:
             raise Quarantine(f"{problem}.", key=key)
         return StagedPartition(
-            self.costs.staging_path(self.tenant_id, self.datasource_id, month, partition_id),
-            self.costs.month_path(self.tenant_id, self.datasource_id, month),
+            self.costs,
+            self.costs.key(self.tenant_id, self.datasource_id, month, partition_id),
             month,
             partition_id,
             files=unit.objects,
@@ -331,17 +332,21 @@ class BillingConnector:
 
     def _new_partition_id(self) -> int:
         with self.sessions.begin() as session:
-            row = PartitionId(created_at=utcnow())
-            session.add(row)
-            session.flush()
-            return row.id
+            return self.costs.new_partition_id(session)
 
     def load(self, session: Session, unit: Unit, staged: StagedPartition, import_id: int, now: datetime) -> None:
-        session.execute(
-            sa.delete(BillingPeriod).where(
+        """Point the month at the new partition; the replaced one goes once this transaction commits."""
+        previous = session.scalar(
+            sa.select(BillingPeriod).where(
                 BillingPeriod.datasource_id == self.datasource_id, BillingPeriod.billing_period == staged.month
             )
         )
+        replaced = []
+        if previous is not None:
+            replaced = self.costs.replaced_keys(self.tenant_id, self.datasource_id, previous)
+            session.delete(previous)
+            session.flush()
+        self.costs.switched(session, replaced, staged.key)
         session.add(
             BillingPeriod(
                 datasource_id=self.datasource_id,
@@ -354,6 +359,9 @@ class BillingConnector:
         )
         for obj in staged.files:
             self._record(session, obj, staged.month, FileStatus.LOADED, None, now)
+        if pause := os.environ.get(PAUSE_BEFORE_COMMIT):  # test-only failpoint, see PAUSE_BEFORE_COMMIT
+            session.flush()
+            time.sleep(float(pause))
 
     def already_loaded(self, session: Session, unit: Unit) -> bool:
         return False

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from control_plane.billing.importer import BillingConnector, BillingImportSummary, in_months
 from control_plane.billing.store import CostStore
+from control_plane.datastore import open_store
 from control_plane.errors import InvalidArgument, NotFound
 from control_plane.findings import raise_errors
 from control_plane.imports.errors import ImportFailed
@@ -117,10 +118,10 @@ def update_datasource(
 
 
 def delete_datasource(session: Session, datasource: BillingDatasource, costs: CostStore) -> None:
-    """Any kind: the definition, its months and files, and its cost partitions."""
+    """Any kind: the definition, its months and files, and (once the transaction commits) its cost partitions."""
     session.delete(datasource)
     session.flush()
-    costs.drop_datasource(datasource.tenant_id, datasource.id)
+    costs.drop_datasource(session, datasource.tenant_id, datasource.id)
 
 
 def list_datasources(session: Session, tenant: Tenant, page_size: int = 0, page_token: str = "") -> Page:
@@ -185,7 +186,7 @@ def execute_import(
     else:
         summary = import_through_role(
             services,
-            BillingConnector(services.sessions, datasource_id, CostStore(services.settings.data_dir)),
+            BillingConnector(services.sessions, datasource_id, CostStore(open_store(services.settings))),
             trigger=trigger,
             run_id=run_id,
         )

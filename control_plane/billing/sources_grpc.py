@@ -13,6 +13,7 @@ from control_plane.billing import service, sources_service
 from control_plane.billing.grpc import import_to_proto
 from control_plane.billing.kinds import KINDS, SourceKind
 from control_plane.billing.store import CostStore
+from control_plane.datastore import open_store
 from control_plane.messages import to_data
 from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc
@@ -63,7 +64,7 @@ def _methods(kind: SourceKind) -> dict[str, Method]:
 
     def delete(self: BillingSourceServicer, request: Any, session: Session, tenant: Tenant) -> Any:
         datasource = service.get_datasource(session, tenant, request.id, kind=kind.kind)
-        service.delete_datasource(session, datasource, CostStore(self.services.settings.data_dir))
+        service.delete_datasource(session, datasource, CostStore(open_store(self.services.settings)))
         return empty_pb2.Empty()
 
     def list_(self: BillingSourceServicer, request: Any, session: Session, tenant: Tenant) -> Any:
