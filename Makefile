@@ -46,8 +46,7 @@ proto: install
 # The provider "binary" is a launcher for the venv's interpreter; Terraform only needs an executable.
 provider: install
 	@mkdir -p $(PLUGIN_DIR)
-	@printf '#!/bin/sh\nexec "%s" -I -m provider_shim "$$@"\n' "$(PY)" > $(PLUGIN)
-	@chmod 0755 $(PLUGIN)
+	@$(PY) -I -m provider_shim.launcher $(PLUGIN)
 	@for v in $(PROVIDER_ALIASES); do \
 	  d="$(MIRROR)/registry.terraform.io/costory-io/costory/$$v/$(TF_PLATFORM)"; mkdir -p "$$d"; \
 	  cp -p $(PLUGIN) "$$d/terraform-provider-costory_v$$v"; \

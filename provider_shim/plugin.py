@@ -23,11 +23,14 @@ import threading
 from concurrent import futures
 from typing import TYPE_CHECKING, cast
 
+from provider_shim.launcher import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+
 if TYPE_CHECKING:
     import grpc
 
-MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
-MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+    from provider_shim.server import ProviderService
+
+__all__ = ["MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", "CertificateMaker", "dial", "handshake_line", "serve"]
 CORE_PROTOCOL_VERSION = 1
 APP_PROTOCOL_VERSION = 6
 
@@ -51,16 +54,24 @@ class CertificateMaker:
     short; without openssl, the cryptography package makes them in-process.
     """
 
-    def __init__(self):
-        openssl = shutil.which("openssl")
+    def __init__(self, made: tuple[bytes, bytes] | None = None):
+        """``made``: a key and certificate made ahead of time (by the zygote), used as they are."""
+        self._made = made
+        openssl = None if made else shutil.which("openssl")
         self._process = None
         if openssl:
             self._process = subprocess.Popen(
                 [openssl, *_OPENSSL_REQ], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
             )
 
+    def ready(self) -> bool:
+        """Whether ``result`` would answer without waiting."""
+        return self._process is None or self._process.poll() is not None
+
     def result(self) -> tuple[bytes, bytes]:
         """PEM key and PEM certificate."""
+        if self._made is not None:
+            return self._made
         if self._process is not None:
             out, _ = self._process.communicate(timeout=30)
             key_start, cert_start = out.find(b"-----BEGIN PRIVATE KEY-----"), out.find(b"-----BEGIN CERTIFICATE-----")
@@ -161,14 +172,14 @@ class _DeferredServices:
         self._loaded = threading.Event()
         self._handlers: list | None = None
 
-    def load(self, stop: threading.Event) -> None:
+    def load(self, stop: threading.Event, service: ProviderService | None = None) -> None:
         try:
             from costory_proto import tfplugin6_pb2_grpc
             from costory_proto.plugin import grpc_controller_pb2_grpc
             from provider_shim.server import ProviderService
 
             registry = _Registry()
-            tfplugin6_pb2_grpc.add_ProviderServicer_to_server(ProviderService(), registry)
+            tfplugin6_pb2_grpc.add_ProviderServicer_to_server(service or ProviderService(), registry)
             grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(stop), registry)
             self._handlers = registry.handlers
         finally:
@@ -193,7 +204,9 @@ class _DeferredServices:
         return grpc.unary_unary_rpc_method_handler(answer)
 
 
-def serve() -> int:
+def serve(certificate: tuple[bytes, bytes] | None = None, service: ProviderService | None = None) -> int:
+    """Serve one Terraform run. A warm start (``provider_shim.zygote``) passes a key pair made ahead and the
+    provider service it built before forking."""
     if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
         sys.stderr.write(
             "This binary is a Terraform provider plugin (costory-io/costory). It is not meant to be run "
@@ -205,7 +218,7 @@ def serve() -> int:
         sys.stderr.write(f"This provider speaks plugin protocol 6; Terraform offered {','.join(versions)}.\n")
         return 1
 
-    certificate = CertificateMaker()  # first, so openssl works while grpc is imported
+    maker = CertificateMaker(certificate)  # first, so openssl works while grpc is imported
 
     import grpc
 
@@ -216,7 +229,7 @@ def serve() -> int:
     stop = threading.Event()
     socket_dir = tempfile.mkdtemp(prefix="costory-plugin-")  # mode 0700
     socket_path = os.path.join(socket_dir, "provider.sock")
-    key_pem, cert_pem = certificate.result()
+    key_pem, cert_pem = maker.result()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     services = _DeferredServices()
@@ -226,7 +239,7 @@ def serve() -> int:
     try:
         sys.stdout.write(handshake_line(socket_path, ssl.PEM_cert_to_DER_cert(cert_pem.decode())) + "\n")
         sys.stdout.flush()
-        services.load(stop)  # while Terraform connects
+        services.load(stop, service)  # while Terraform connects
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         stop.wait()
         server.stop(grace=1).wait()  # lets the Shutdown answer go out

@@ -55,6 +55,12 @@ class ProviderService(tfplugin6_pb2_grpc.ProviderServicer):
         self._control_plane: ControlPlane | None = None
         self._schema_response: tf.GetProviderSchema.Response | None = None
 
+    def prepare(self) -> None:
+        """Build now what every provider process needs whatever its configuration: a warm zygote does this once
+        before forking, so each start answers from memory."""
+        self.GetProviderSchema(None, None)
+        self._resources, self._data_sources  # noqa: B018  (cached properties, built here)
+
     @cached_property
     def _resources(self) -> dict[str, Resource]:
         from provider_shim.resources import Resource

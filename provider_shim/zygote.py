@@ -1,0 +1,355 @@
+"""The warm provider process: grpc, the tfplugin6 stubs and the provider schema loaded once, one fork per start.
+
+Started by a launcher (``provider_shim.launcher``) that found none, as ``python -I -m provider_shim.zygote
+DIRECTORY VERSION PYTHON``: detached, with no credentials in its environment. It serves a unix socket in
+DIRECTORY named by the code key, so a launcher of other code never reaches it. Each accepted launcher (same
+uid, checked with SO_PEERCRED) sends its environment, working directory, argv and stdio; a forked child takes
+them on and serves that Terraform run exactly as a cold start would, writing the handshake to the launcher's
+stdout. The zygote relays the child's exit status to the launcher; the child exits when the launcher's
+connection closes, so it never outlives the process Terraform started.
+
+Forking is safe because the zygote never starts grpc's core (no server, no channel: it has no threads, which
+``main`` checks) and takes no locks another thread could hold; each child initialises grpc afresh. The zygote
+exits after an idle time (``COSTORY_PROVIDER_WARM_IDLE``, default 600 s), on SIGTERM, or once its code changes,
+always after the providers it started have ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import NoReturn
+
+from provider_shim.launcher import PROTOCOL, WARM_IDLE, code_key, lock_path, private_dir, same_user, socket_path
+
+CHECK_SECONDS = 2.0
+"""How often an idle zygote looks for changed code."""
+REQUEST_TIMEOUT_SECONDS = 5.0
+MAX_REQUEST_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Start:
+    """One launcher's request: what its provider process would have inherited."""
+
+    key: str
+    cwd: bytes
+    umask: int
+    argv: list[bytes]
+    environ: dict[bytes, bytes]
+
+
+def parse_request(payload: bytes) -> Start:
+    """The inverse of ``launcher.request`` (without its length prefix); ValueError if malformed."""
+    fields = payload.split(b"\0")
+    if len(fields) < 5 or fields[0] != PROTOCOL:
+        raise ValueError("not a costory launcher request")
+    argc = int(fields[4])
+    argv, variables = fields[5 : 5 + argc], fields[5 + argc :]
+    if len(argv) != argc or any(b"=" not in v for v in variables):
+        raise ValueError("malformed launcher request")
+    environ = dict(v.split(b"=", 1) for v in variables)
+    return Start(fields[1].decode(), fields[2], int(fields[3]), argv, environ)
+
+
+def receive(conn: socket.socket) -> tuple[Start, list[int]]:
+    """Read one request and the three file descriptors sent with it."""
+    data, fds, _flags, _address = socket.recv_fds(conn, 65536, 3)
+    try:
+        if len(fds) != 3 or len(data) < 4:
+            raise ValueError("a launcher request carries stdin, stdout and stderr")
+        size = int.from_bytes(data[:4], "big")
+        if size > MAX_REQUEST_BYTES:
+            raise ValueError("launcher request too large")
+        payload = bytearray(data[4:])
+        while len(payload) < size:
+            chunk = conn.recv(min(65536, size - len(payload)))
+            if not chunk:
+                raise ValueError("launcher request cut short")
+            payload += chunk
+        return parse_request(bytes(payload)), fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def _preload():
+    """Everything a provider process loads for a plan, and the answers every start gives, built once."""
+    from concurrent.futures import thread  # noqa: F401
+
+    # grpc loaded, not initialised (no server, no channel); it imports these two on first use.
+    from grpc import _channel, _server  # noqa: F401
+
+    from costory_proto import tfplugin6_pb2_grpc  # noqa: F401
+    from costory_proto.plugin import grpc_controller_pb2_grpc  # noqa: F401
+    from provider_shim import client, resources  # noqa: F401
+    from provider_shim.server import ProviderService
+
+    service = ProviderService()  # reads os.environ when called: each child fills it in before serving
+    service.prepare()
+    return service
+
+
+class Zygote:
+    def __init__(self, directory: str, version: str, python: str, idle_seconds: float):
+        self.directory, self.version, self.python = directory, version, python
+        self.idle_seconds = idle_seconds
+        self.key = code_key(version, python)
+        self.path = socket_path(directory, self.key)
+        self.children: dict[int, socket.socket] = {}
+        self.listener: socket.socket | None = None
+        self.stopping = False
+
+    def run(self) -> int:
+        private_dir(self.directory)
+        lock = os.open(lock_path(self.directory, self.key), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # another zygote of this code is up or starting
+        os.ftruncate(lock, 0)
+        os.write(lock, b"%d\n" % os.getpid())
+        self.lock = lock
+
+        from provider_shim.plugin import CertificateMaker, serve
+
+        self.serve, self.CertificateMaker = serve, CertificateMaker
+        self.service = _preload()
+        if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
+            sys.stderr.write("costory provider zygote: threads were started while loading; forking is unsafe\n")
+            return 1
+        self.certificate = CertificateMaker()
+
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake = (wake_read, wake_write)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(self.path):
+            os.unlink(self.path)  # stale: we hold the lock, so no live zygote of this key serves it
+        listener.bind(self.path)
+        os.chmod(self.path, 0o600)
+        listener.listen(64)
+        self.listener = listener
+        try:
+            self._loop()
+        finally:
+            self._close_listener()
+            os.close(lock)
+        return 0
+
+    def _stop(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _close_listener(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+    def _loop(self) -> None:
+        last_active = time.monotonic()
+        next_check = last_active + CHECK_SECONDS
+        while True:
+            now = time.monotonic()
+            if self.listener is not None and (
+                self.stopping or (not self.children and now - last_active >= self.idle_seconds)
+            ):
+                self._close_listener()  # no new starts; the running ones still get their status
+            if now >= next_check:
+                next_check = now + CHECK_SECONDS
+                if self.listener is not None and code_key(self.version, self.python) != self.key:
+                    self._close_listener()
+            if self.listener is None and not self.children:
+                return
+            timeout = min(next_check - now, max(0.0, last_active + self.idle_seconds - now))
+            readable = [self.wake[0]] + ([self.listener] if self.listener is not None else [])
+            ready, _, _ = select.select(readable, [], [], max(timeout, 0.01))
+            if self.wake[0] in ready:
+                while True:
+                    try:
+                        if not os.read(self.wake[0], 512):
+                            break
+                    except BlockingIOError:
+                        break
+            self._reap()
+            if self.listener is not None and self.listener in ready:
+                self._accept(self.listener)
+            if self.children or self.listener in ready:
+                last_active = time.monotonic()
+
+    def _reap(self) -> None:
+        for pid in list(self.children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 1 << 8
+            if not done:
+                continue
+            conn = self.children.pop(pid)
+            if os.WIFSIGNALED(status):
+                message = b"killed %d\n" % os.WTERMSIG(status)
+            else:
+                message = b"exit %d\n" % os.waitstatus_to_exitcode(status)
+            with contextlib.suppress(OSError):  # the launcher may be gone already
+                conn.sendall(message)
+            conn.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        try:
+            conn.settimeout(REQUEST_TIMEOUT_SECONDS)
+            if not same_user(conn):
+                conn.close()
+                return
+            start, fds = receive(conn)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        refusal = None
+        if start.key != self.key or code_key(self.version, self.python) != self.key:
+            refusal = b"refused: the provider's code changed\n"
+            self._close_listener()
+        elif not os.path.isdir(start.cwd):
+            refusal = b"refused: the working directory is gone\n"
+        if refusal is not None:
+            for fd in fds:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                conn.sendall(refusal)
+            conn.close()
+            return
+        certificate = None
+        if self.certificate.ready():
+            certificate = self.certificate.result()
+            self.certificate = self.CertificateMaker()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._become_provider(conn, start, fds, certificate)
+        for fd in fds:
+            os.close(fd)
+        conn.settimeout(None)
+        self.children[pid] = conn
+
+    def _become_provider(
+        self, conn: socket.socket, start: Start, fds: list[int], certificate: tuple[bytes, bytes] | None
+    ) -> NoReturn:
+        """In the forked child: take on the launcher's process state, then serve as a cold start would."""
+        status = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_DFL)
+            os.close(self.wake[0])
+            os.close(self.wake[1])
+            os.close(self.lock)
+            if self.listener is not None:
+                self.listener.close()
+            for other in self.children.values():
+                other.close()
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+                os.close(fd)
+            os.chdir(start.cwd)
+            os.umask(start.umask)
+            os.environb.clear()
+            os.environb.update(start.environ)
+            import tempfile
+
+            tempfile.tempdir = None  # chosen again from the launcher's TMPDIR
+            sys.argv = [os.fsdecode(a) for a in start.argv]
+            conn.settimeout(None)
+            conn.sendall(b"started %d\n" % os.getpid())
+            threading.Thread(target=_watch_launcher, args=(conn,), daemon=True).start()
+            status = self.serve(certificate, self.service)
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+
+
+def _watch_launcher(conn: socket.socket) -> None:
+    """In a provider child: act on the signals the launcher forwards; exit at once when it is gone."""
+    buffer = b""
+    while True:
+        try:
+            data = conn.recv(256)
+        except OSError:
+            data = b""
+        if not data:
+            os._exit(1)  # Terraform ended the launcher: this provider must not outlive it
+        buffer += data
+        while b"\n" in buffer:
+            line, _, buffer = buffer.partition(b"\n")
+            verb, _, number = line.partition(b" ")
+            if verb == b"signal" and number.isdigit():
+                os.kill(os.getpid(), int(number))
+
+
+def stop_zygotes(directory: str, timeout: float = 10.0) -> None:
+    """SIGTERM every zygote with a lock file in ``directory`` and wait for each to exit (tests, benchmarks)."""
+    for pid in zygote_pids(directory):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.02)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def zygote_pids(directory: str) -> list[int]:
+    """The zygotes running with a lock file in ``directory`` (a lock file nobody holds names no process)."""
+    pids = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        if not name.endswith(".lock"):
+            continue
+        try:
+            with open(os.path.join(directory, name), "rb") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pids.append(int(lock.read().strip()))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def main(argv: list[str]) -> int:
+    directory, version, python = argv
+    idle = float(os.environ.get(WARM_IDLE) or 600)
+    return Zygote(directory, version, python, idle).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
