@@ -87,11 +87,18 @@ class DataStore:
 
     # -- reading -----------------------------------------------------------------------------------------
 
-    def dataset(self, keys: Iterable[str], schema: pa.Schema | None = None) -> ds.Dataset:
-        """The objects as one dataset (scans push down column selection and row-group filters)."""
-        return ds.dataset(
-            [self.path(key) for key in keys], schema=schema, format="parquet", filesystem=self.filesystem
-        )
+    def dataset(
+        self, keys: Iterable[str], schema: pa.Schema | None = None, *, dictionary_columns: Iterable[str] = ()
+    ) -> ds.Dataset:
+        """The objects as one dataset (scans push down column selection and row-group filters); the
+        ``dictionary_columns`` are read dictionary-encoded, as Parquet stores them."""
+        wanted = set(dictionary_columns)
+        parquet = ds.ParquetFileFormat(read_options={"dictionary_columns": sorted(wanted)})
+        if schema is not None and wanted:
+            schema = pa.schema(
+                [f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in wanted else f for f in schema]
+            )
+        return ds.dataset([self.path(key) for key in keys], schema=schema, format=parquet, filesystem=self.filesystem)
 
     def read_table(self, key: str, columns: list[str] | None = None) -> pa.Table | None:
         """The object's rows, or None when it is gone (replaced and collected since its pointer was read)."""

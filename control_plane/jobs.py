@@ -62,12 +62,12 @@ def recompute_dimensions(
             if metrics is None:
                 return 0
             return recompute_tenant(
-                session, metrics.tenant_id, services.settings.data_dir, metrics_datasource_id=metrics_datasource_id
+                session, metrics.tenant_id, services.engine, metrics_datasource_id=metrics_datasource_id
             )
         billing = session.get(BillingDatasource, billing_datasource_id)
         if billing is None:
             return 0
-        return recompute_tenant(session, billing.tenant_id, services.settings.data_dir)
+        return recompute_tenant(session, billing.tenant_id, services.engine)
 
 
 def execute_run(services: Services, run: ClaimedRun) -> None:

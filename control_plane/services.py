@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_plane.datastore import open_store
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.identity import GoogleIdentity
 from control_plane.settings import Settings
 from control_plane.trust.access import RoleAccess
+
+if TYPE_CHECKING:
+    from control_plane.dimensions.compute import Engine
 
 
 @dataclass
@@ -28,6 +34,19 @@ class Services:
     def enforced_access(self) -> RoleAccess | None:
         """The role checks to run before saving a datasource (none when trust validation is skipped)."""
         return self.access if self.settings.trust_validation == "enforce" else None
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """Where allocations are computed and kept: the data store of `data_url` / `data_dir`, and the local
+        engine or, with `engine = "ray"`, Ray tasks on the cluster at `ray_address`."""
+        from control_plane.dimensions.compute import Engine, run_here
+
+        runner = run_here
+        if self.settings.engine == "ray":
+            from control_plane.dimensions.distributed import ray_runner
+
+            runner = ray_runner(self.settings.ray_address)
+        return Engine(open_store(self.settings), runner)
 
     def close(self) -> None:
         self.identity.close()

@@ -19,7 +19,7 @@ def preview(
     result = preview_cost_split(
         session,
         tenant,
-        services.settings.data_dir,
+        services.engine,
         start=parse_day(request.start_date, "start_date"),
         end=parse_day(request.end_date, "end_date"),
         metric=to_data(request.metric),
@@ -40,7 +40,7 @@ def query(services: Services, session: Session, tenant: Tenant, request: pb.Quer
     page = query_costs(
         session,
         tenant,
-        services.settings.data_dir,
+        services.engine,
         start=parse_day(request.start_date, "start_date"),
         end=parse_day(request.end_date, "end_date"),
         granularity=request.granularity or "DAY",

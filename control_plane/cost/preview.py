@@ -11,13 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from control_plane.allocation import Allocation, Condition, Rule, VirtualDimension, preview_split
+from control_plane.billing.store import CostStore
 from control_plane.db import release
 from control_plane.dimensions import compute
 from control_plane.dimensions.definition import parse_definition
@@ -52,7 +51,7 @@ class Preview:
 def preview_cost_split(
     session: Session,
     tenant: Tenant,
-    data_dir: Path,
+    engine: compute.Engine,
     *,
     start: date,
     end: date,
@@ -83,6 +82,7 @@ def preview_cost_split(
         group_by=[source.dimension],
     )
     tenant_id = tenant.id
+    cost_keys = CostStore(engine.store).partition_keys(session, tenant_id)
     release(session)  # the database has given all it holds for this preview; the rest is columnar
     series = loaded.filled()
     totals = series.group_by(source.dimension).aggregate([("value", "sum")])
@@ -96,7 +96,7 @@ def preview_cost_split(
             continue
         usage_by_value[value] += usage
 
-    total_cost = _filtered_cost(session, tenant_id, data_dir, condition, start, end)
+    total_cost = _filtered_cost(engine, tenant_id, cost_keys, condition, start, end)
     positive = {value: usage for value, usage in usage_by_value.items() if usage > 0}
     split = preview_split(positive, total_cost) if positive and total_cost else {}
     rows = [
@@ -107,16 +107,16 @@ def preview_cost_split(
 
 
 def _filtered_cost(
-    session: Session, tenant_id: str, data_dir: Path, condition: Condition, start: date, end: date
+    engine: compute.Engine, tenant_id: str, cost_keys: list[str], condition: Condition, start: date, end: date
 ) -> Decimal:
     """d: the cost (to cents, per row, as the engine rounds) of the rows the filter matches."""
     matcher = VirtualDimension("preview", (Rule(PREVIEW_RULE, condition, Allocation.fixed("d")),))
-    result = compute.run_allocation(session, data_dir, tenant_id, matcher, {}, (start, end + timedelta(days=1)))
+    window = (start, end + timedelta(days=1))
+    result = compute.allocate_partitions(engine, tenant_id, cost_keys, matcher, {}, window)
     if result is None:
         return Decimal("0.00")
-    matched = result.allocations.filter(pc.equal(result.allocations.column("rule"), PREVIEW_RULE))
-    total = pc.sum(matched.column("amount")).as_py()
-    return Decimal("0.00") if total is None else Decimal(total).quantize(compute.CENT)
+    matched = result.totals().by_rule.get(PREVIEW_RULE)
+    return Decimal("0.00") if matched is None else Decimal(matched[0]).quantize(compute.CENT)
 
 
 def _remap(path: tuple[PathStep, ...]) -> tuple[PathStep, ...]:

@@ -1,8 +1,10 @@
 """Cost by day or month, grouped by a virtual dimension and/or normalized cost columns, with filters.
 
-One DuckDB query over the tenant's cost partitions (joined with the dimension's allocation file when one is
-asked for). Column names are only ever taken from the cost schema's allow-list and quoted; every value a
-caller sends (dates, filter values, tag keys) is a bound parameter, never spliced into the SQL.
+A dimension's values by day or month, alone or with one of the summarised cost columns, answer from the
+dimension's summary (`dimensions.summary`, cached per process); any other query is one DuckDB query over the
+tenant's cost partitions (joined with the dimension's results when one is asked for). Column names are only
+ever taken from the cost schema's allow-list and quoted; every value a caller sends (dates, filter values, tag
+keys) is a bound parameter, never spliced into the SQL.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import binascii
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from control_plane.allocation.engine import ALLOCATIONS_SCHEMA
 from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.billing.schema import RULE_COLUMNS
 from control_plane.billing.store import CostStore
+from control_plane.datastore import DataStore
 from control_plane.db import release
 from control_plane.dimensions import compute
+from control_plane.dimensions import summary as summaries
 from control_plane.errors import InvalidArgument
 from control_plane.models import Dimension, Tenant
 from control_plane.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -56,7 +61,7 @@ class CostPage:
 def query_costs(
     session: Session,
     tenant: Tenant,
-    data_dir: Path,
+    engine: compute.Engine,
     *,
     start: date,
     end: date,
@@ -87,53 +92,127 @@ def query_costs(
         raise InvalidArgument(violations)
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     offset = _decode_offset(page_token) if page_token else 0
-    tenant_id, dimension_id = tenant.id, dimension.id if dimension is not None else None
-    pointer = dimension.allocation_file if dimension is not None else None  # the committed results
-    release(session)  # everything below reads Parquet files only
-
-    paths = [str(p) for p in CostStore(data_dir).paths(tenant_id)]
-    allocation_file = compute.result_path(data_dir, tenant_id, dimension_id, pointer) if dimension_id else None
-    if not paths or (dimension_id is not None and (allocation_file is None or not allocation_file.exists())):
+    store = engine.store
+    cost_keys = CostStore(store).partition_keys(session, tenant.id)
+    results = (
+        compute.result_keys(tenant.id, dimension.id, dimension.allocation_file) if dimension is not None else None
+    )
+    release(session)  # everything below reads the data store only
+    if not cost_keys or (dimension is not None and results is None):
         return CostPage([], "")
+    shape = _Shape(start, end, granularity, dimension is not None, group_by, filters, size, offset)
+    if results is not None and results.folder is not None and _summarised(group_by, filters):
+        table = compute.read_summary(store, results)
+        if table is None:  # replaced and collected since the pointer was read
+            return CostPage([], "")
+        fetched = _from_summary(table, shape)
+    else:
+        fetched = _from_rows(store, cost_keys, results, shape)
+    rows = []
+    for record in fetched[:size]:
+        period, rest, quantity_sum = record[0], list(record[1:-2]), record[-2]
+        value = rest.pop(0) if dimension is not None else None
+        group = {column: str(v) for column, v in zip(group_by, rest, strict=True) if v is not None}
+        rows.append(CostRow(period, value, group, Decimal(record[-1]).quantize(compute.CENT), float(quantity_sum)))
+    next_token = _encode_offset(offset + size) if len(fetched) > size else ""
+    return CostPage(rows, next_token)
 
-    params: dict[str, object] = {
-        "paths": paths,
-        "start": start,
-        "end": end + timedelta(days=1),
-        "format": GRANULARITIES[granularity],
-    }
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a query asks, validated."""
+
+    start: date
+    end: date
+    granularity: str
+    by_dimension: bool
+    group_by: list[str]
+    filters: list[CostFilter]
+    size: int
+    offset: int
+
+    def params(self) -> dict[str, object]:
+        return {
+            "start": self.start,
+            "end": self.end + timedelta(days=1),
+            "format": GRANULARITIES[self.granularity],
+            "limit": self.size + 1,
+            "offset": self.offset,
+        }
+
+
+def _summarised(group_by: list[str], filters: list[CostFilter]) -> bool:
+    """Whether the dimension's summary answers the query: grouped and filtered by the dimension's values and at
+    most one of the summarised cost columns."""
+    columns = set(group_by) | {f.column for f in filters if f.column != DIMENSION_FILTER}
+    return len(columns) <= 1 and columns <= set(summaries.SUMMARY_COLUMNS)
+
+
+def _from_summary(table: pa.Table, shape: _Shape) -> list[tuple]:
+    """The query answered from the dimension's summary (a few thousand rows, whatever the bill's size)."""
+    params = shape.params()
+    columns = set(shape.group_by) | {f.column for f in shape.filters if f.column != DIMENSION_FILTER}
+    where = ["s.day >= $start", "s.day < $end"]
+    if columns:
+        params["column"] = next(iter(columns))
+        where.append("s.column = $column")
+    else:
+        where.append("s.column IS NULL")
+    selects = ["strftime(s.day, $format) AS period", "s.value AS dimension_value"]
+    keys = ["period", "dimension_value"]
+    if shape.group_by:
+        selects.append("s.column_value AS g0")
+        keys.append("g0")
+    for index, item in enumerate(shape.filters):
+        params[f"f{index}"] = list(item.values)
+        target = "s.value" if item.column == DIMENSION_FILTER else "s.column_value"
+        where.append(f"{target} IN (SELECT unnest($f{index}))")
+    sql = (
+        f"SELECT {', '.join(selects)}, coalesce(sum(s.quantity), 0) AS quantity, "
+        f"CAST(sum(s.amount) AS DECIMAL(38, 12)) AS cost FROM summary s WHERE {' AND '.join(where)} "
+        f"GROUP BY ALL ORDER BY {', '.join(f'{k} NULLS FIRST' for k in keys)} LIMIT $limit OFFSET $offset"
+    )
+    with compute.connect_duckdb() as con:
+        con.register("summary", table)
+        return con.execute(sql, params).fetchall()
+
+
+def _from_rows(
+    store: DataStore, cost_keys: list[str], results: compute.ResultKeys | None, shape: _Shape
+) -> list[tuple]:
+    """Any other query: DuckDB over the cost partitions (joined with the dimension's results), reading only
+    the columns asked for and the row groups of the dates asked for."""
+    params = shape.params()
     selects = ["strftime(c.ChargePeriodStart, $format) AS period"]
     keys = ["period"]
-    if dimension_id is not None:
+    if results is not None:
         selects.append("a.value AS dimension_value")
         keys.append("dimension_value")
-    for index, column in enumerate(group_by):
+    for index, column in enumerate(shape.group_by):
         selects.append(f"{_column_sql(column, f'g{index}', params)} AS g{index}")
         keys.append(f"g{index}")
-    amount = "a.amount" if dimension_id is not None else "c.BilledCost"
+    amount = "a.amount" if results is not None else "c.BilledCost"
     quantity = (
         "CASE WHEN a.row_amount = 0 THEN c.ConsumedQuantity / a.parts "
         "ELSE c.ConsumedQuantity * CAST(a.amount AS DOUBLE) / CAST(a.row_amount AS DOUBLE) END"
-        if dimension_id is not None
+        if results is not None
         else "c.ConsumedQuantity"
     )
     where = ["c.ChargePeriodStart >= $start", "c.ChargePeriodStart < $end"]
-    for index, item in enumerate(filters):
+    for index, item in enumerate(shape.filters):
         params[f"f{index}"] = list(item.values)
         if item.column == DIMENSION_FILTER:
             where.append(f"a.value IN (SELECT unnest($f{index}))")
         else:
             where.append(f"{_column_sql(item.column, f'fk{index}', params)} IN (SELECT unnest($f{index}))")
-    source = "read_parquet($paths) c"
-    if dimension_id is not None:
-        params["allocations"] = str(allocation_file)
+    source = "costs c"
+    if results is not None:
         source += (
             " JOIN (SELECT row_id, value, amount, count(*) OVER (PARTITION BY row_id) AS parts, "
             "sum(amount) OVER (PARTITION BY row_id) AS row_amount "
-            "FROM read_parquet($allocations)) a ON a.row_id = c.x_RowId"
+            "FROM allocations WHERE day >= CAST($start AS DATE) AND day < CAST($end AS DATE)) a "
+            "ON a.row_id = c.x_RowId"
         )
-    params["limit"] = size + 1
-    params["offset"] = offset
     sql = (
         f"SELECT {', '.join(selects)}, coalesce(sum({quantity}), 0) AS quantity, "
         f"CAST(sum({amount}) AS DECIMAL(38, 12)) AS cost FROM {source} "
@@ -141,15 +220,13 @@ def query_costs(
         "LIMIT $limit OFFSET $offset"
     )
     with compute.connect_duckdb() as con:
-        fetched = con.execute(sql, params).fetchall()
-    rows = []
-    for record in fetched[:size]:
-        period, rest, quantity_sum = record[0], list(record[1:-2]), record[-2]
-        value = rest.pop(0) if dimension_id is not None else None
-        group = {column: str(v) for column, v in zip(group_by, rest, strict=True) if v is not None}
-        rows.append(CostRow(period, value, group, Decimal(record[-1]).quantize(compute.CENT), float(quantity_sum)))
-    next_token = _encode_offset(offset + size) if len(fetched) > size else ""
-    return CostPage(rows, next_token)
+        con.register("costs", CostStore(store).dataset(cost_keys))
+        if results is not None:
+            parts = results.parts(store)
+            if not parts:  # replaced and collected since the pointer was read
+                return []
+            con.register("allocations", store.dataset(parts, ALLOCATIONS_SCHEMA))
+        return con.execute(sql, params).fetchall()
 
 
 def _column_sql(column: str, key_param: str, params: dict[str, object]) -> str:

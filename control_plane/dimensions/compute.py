@@ -1,71 +1,349 @@
-"""Run the allocation engine on a tenant's data: cost rows from the cost store, usage from the metrics
-tables; keep each dimension's result as Parquet and summarise it.
+"""Run the allocation engine on a tenant's data: cost partitions from the data store, usage from the metrics
+tables; keep each dimension's result and its summary.
 
-Each computation writes a new, uniquely named file, `allocations/<tenant>/<dimension>/<uuid>.parquet`; the
-dimension's row points at the file that is served (`Dimension.allocation_file`, relative to the tenant's
-folder). Which file is current is decided by the database transaction that changes the pointer, never by
-the file system; see `dimensions.results`.
+The engine itself is pure (control_plane/allocation). This module streams each cost partition through it in
+bounded batches (`allocate_part`, the kernel both engines run: here one partition after another, or as Ray tasks,
+`dimensions.distributed`), writes the parts as they are produced, and folds each batch into the summary
+(`dimensions.summary`), so memory does not grow with the size of a month.
 
-The engine itself is pure (control_plane/allocation); this module does the I/O around it.
+A computation writes under a new folder, `allocations/<tenant>/<dimension>/<uuid>/`: `part-NNNNN.parquet` per
+cost partition and `summary.parquet`. The dimension's row points at the folder that is served
+(`Dimension.allocation_file`); which one is current is decided by the database transaction that changes the
+pointer, never by the store (see `dimensions.results`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from control_plane.allocation import AllocationResult, VirtualDimension, allocate
+from control_plane.allocation import VirtualDimension, allocate
+from control_plane.allocation.engine import ALLOCATIONS_SCHEMA
 from control_plane.allocation.rules import TAG_PREFIX
+from control_plane.billing.schema import COST_SCHEMA
 from control_plane.billing.store import CostStore
+from control_plane.datastore import DataStore
+from control_plane.dimensions import summary as summaries
 from control_plane.dimensions.definition import MetricSource
 from control_plane.metrics.query import metric_series
 from control_plane.models import MetricDefinition, MetricsDatasource
 
 CENT = Decimal("0.01")
-
+BATCH_ROWS = 1 << 20
+"""Cost rows handed to the engine at a time: bounds the working memory whatever the size of a month."""
 
 ALLOCATIONS = "allocations"
+SUMMARY_FILE = "summary.parquet"
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_UNIQUE_FILE = re.compile(r"[0-9a-f]{32}\.parquet")
+_UNIQUE = re.compile(r"[0-9a-f]{32}")
 
 
-def tenant_folder(data_dir: Path, tenant_id: str) -> Path:
-    """Where a tenant's allocation results live; refuses an id that could leave ``data_dir/allocations``."""
+# -- where results live ----------------------------------------------------------------------------------
+
+
+def tenant_folder(tenant_id: str) -> str:
+    """The key prefix of a tenant's allocation results; refuses an id that could leave `allocations/`."""
     if not _SAFE_ID.fullmatch(tenant_id):
-        raise ValueError(f"unsafe tenant id {tenant_id!r} for a file path")
-    return Path(data_dir) / ALLOCATIONS / tenant_id
+        raise ValueError(f"unsafe tenant id {tenant_id!r} for a storage key")
+    return f"{ALLOCATIONS}/{tenant_id}"
 
 
-def new_result_file(dimension_id: str) -> str:
-    """A fresh pointer value: ``<dimension>/<uuid>.parquet``, never used before."""
+def new_result_folder(dimension_id: str) -> str:
+    """A fresh pointer value: ``<dimension>/<uuid>``, never used before."""
     if not _SAFE_ID.fullmatch(dimension_id):
-        raise ValueError(f"unsafe dimension id {dimension_id!r} for a file path")
-    return f"{dimension_id}/{uuid.uuid4().hex}.parquet"
+        raise ValueError(f"unsafe dimension id {dimension_id!r} for a storage key")
+    return f"{dimension_id}/{uuid.uuid4().hex}"
 
 
-def result_path(data_dir: Path, tenant_id: str, dimension_id: str, pointer: str | None) -> Path | None:
-    """The file a dimension's pointer names, or None without a pointer. Only the two shapes this module
-    writes are accepted: ``<dimension>/<uuid>.parquet``, and ``<dimension>.parquet`` (results written before
-    migration 0006)."""
+@dataclass(frozen=True)
+class ResultKeys:
+    """The objects of one computation's results."""
+
+    folder: str | None
+    """``allocations/<tenant>/<dimension>/<uuid>``: parts and summary (None for a single legacy file)."""
+    legacy_file: str | None = None
+    """Results written before summaries existed: one Parquet file, no summary."""
+
+    def parts(self, store: DataStore) -> list[str]:
+        if self.legacy_file is not None:
+            return [self.legacy_file] if store.exists(self.legacy_file) else []
+        prefix = f"{self.folder}/"
+        return sorted(o.key for o in store.list(self.folder or "") if o.key.startswith(f"{prefix}part-"))
+
+    @property
+    def summary(self) -> str | None:
+        return f"{self.folder}/{SUMMARY_FILE}" if self.folder else None
+
+
+def result_keys(tenant_id: str, dimension_id: str, pointer: str | None) -> ResultKeys | None:
+    """The objects a dimension's pointer names, or None without a pointer. Only the shapes this module ever
+    wrote are accepted: ``<dimension>/<uuid>`` (a folder), and the single files of earlier versions,
+    ``<dimension>/<uuid>.parquet`` and ``<dimension>.parquet``."""
     if not pointer:
         return None
     folder, _, name = pointer.rpartition("/")
-    legacy = not folder and name == f"{dimension_id}.parquet"
-    if not (legacy or (folder == dimension_id and _UNIQUE_FILE.fullmatch(name))):
-        raise ValueError(f"allocation file {pointer!r} is not one of dimension {dimension_id!r}")
-    return tenant_folder(data_dir, tenant_id) / pointer
+    base = tenant_folder(tenant_id)
+    if folder == dimension_id and _UNIQUE.fullmatch(name):
+        return ResultKeys(f"{base}/{pointer}")
+    legacy = (not folder and name == f"{dimension_id}.parquet") or (
+        folder == dimension_id and name.endswith(".parquet") and _UNIQUE.fullmatch(name[: -len(".parquet")])
+    )
+    if not legacy:
+        raise ValueError(f"allocation results {pointer!r} are not one of dimension {dimension_id!r}")
+    return ResultKeys(None, f"{base}/{pointer}")
+
+
+# -- running the engine ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartJob:
+    cost_key: str
+    """The cost partition to read."""
+    part_key: str | None
+    """Where to write its allocations (None: summarise only, for previews)."""
+
+
+@dataclass
+class PartOutcome:
+    summary: pa.Table
+    warnings: list[str]
+    rows: int
+    """Cost rows read."""
+
+
+Kernel = Callable[[PartJob], PartOutcome]
+PartRunner = Callable[[Kernel, list[PartJob]], list[PartOutcome]]
+
+
+def run_here(kernel: Kernel, jobs: list[PartJob]) -> list[PartOutcome]:
+    """One partition after another in this process (memory: one batch at a time)."""
+    return [kernel(job) for job in jobs]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where allocations are computed and kept: the data store, and how cost partitions are mapped over the
+    kernel (`run_here`, or Ray tasks from `dimensions.distributed`)."""
+
+    store: DataStore
+    map_parts: PartRunner = run_here
+
+    @classmethod
+    def local(cls, directory: Path) -> Engine:
+        """The embedded default: a local directory, computed in this process."""
+        return cls(DataStore.local(directory))
+
+
+@dataclass
+class Computed:
+    """One computation's outcome."""
+
+    folder: str | None
+    """The results' folder key (None when they were not kept)."""
+    summary: pa.Table
+    warnings: list[str] = field(default_factory=list)
+    cost_rows: int = 0
+
+    def totals(self) -> summaries.Summary:
+        return summaries.totals(self.summary)
+
+
+def allocate_part(
+    store: DataStore,
+    dimension: VirtualDimension,
+    usage: Mapping[str, pa.Table],
+    window: tuple[date, date] | None,
+    job: PartJob,
+) -> PartOutcome:
+    """The kernel: stream one cost partition through the engine in batches of at most BATCH_ROWS rows, write
+    each batch's parts as they come (`job.part_key`), and return the partition's summary. Pure apart from
+    the store: what it reads and writes is named by its arguments, so any worker can run it."""
+    references = dimension.references()
+    names = {"x_RowId", "ChargePeriodStart", "BilledCost", "ConsumedQuantity", *summaries.SUMMARY_COLUMNS}
+    names |= {r for r in references if not r.startswith(TAG_PREFIX)}
+    if any(r.startswith(TAG_PREFIX) for r in references):
+        names.add("Tags")
+    columns = [name for name in COST_SCHEMA.names if name in names]
+    engine_columns = ["ChargePeriodStart", "BilledCost", *(c for c in columns if c in references or c == "Tags")]
+    text = [c for c in columns if pa.types.is_string(COST_SCHEMA.field(c).type)]
+    dataset = store.dataset([job.cost_key], COST_SCHEMA, dictionary_columns=text)
+    scanner = dataset.scanner(columns=columns, filter=_window_filter(window), batch_size=BATCH_ROWS)
+    parts_summaries: list[pa.Table] = []
+    warnings: dict[str, None] = {}
+    rows = 0
+    writer = store.parquet_writer(job.part_key, ALLOCATIONS_SCHEMA) if job.part_key else nullcontext()
+    with writer as sink:
+        for costs in _bounded(scanner.to_batches(), BATCH_ROWS):
+            rows += costs.num_rows
+            result = allocate(costs.select(engine_columns), dimension, usage)  # row_id: the position in costs
+            parts = result.allocations
+            warnings.update(dict.fromkeys(result.warnings))
+            parts_summaries.append(summaries.of_batch(costs, parts))
+            if sink is not None:
+                row_ids = costs.column("x_RowId").take(parts.column("row_id"))
+                sink.write_table(parts.set_column(0, ALLOCATIONS_SCHEMA.field("row_id"), row_ids))
+            del costs, result, parts
+    return PartOutcome(summaries.merge(parts_summaries), list(warnings), rows)
+
+
+def _bounded(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[pa.Table]:
+    """Record batches gathered into tables of at most ``limit`` rows (a batch larger than that is cut)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(batch.num_rows, limit - held)
+            pending.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == limit:
+                yield pa.Table.from_batches(pending)
+                pending, held = [], 0
+    if held:
+        yield pa.Table.from_batches(pending)
+
+
+def _window_filter(window: tuple[date, date] | None) -> ds.Expression | None:
+    if window is None:
+        return None
+    start, end = (pa.scalar(datetime(d.year, d.month, d.day, tzinfo=UTC), COST_SCHEMA.field("ChargePeriodStart").type)
+                  for d in window)
+    return (ds.field("ChargePeriodStart") >= start) & (ds.field("ChargePeriodStart") < end)
+
+
+def run_allocation(
+    session: Session,
+    engine: Engine,
+    tenant_id: str,
+    dimension: VirtualDimension,
+    metric_sources: Mapping[str, MetricSource],
+    window: tuple[date, date] | None = None,
+    *,
+    into: str | None = None,
+) -> Computed | None:
+    """Allocate the tenant's cost rows (those in ``window`` = [start, end) if given); None without costs.
+
+    With ``into`` (a `new_result_folder` pointer), the parts and the summary are written under it; nothing
+    reads them until a committed pointer names the folder, and a failure removes what was written."""
+    cost_keys = CostStore(engine.store).partition_keys(session, tenant_id)
+    days = window_days(engine.store, cost_keys, window)
+    if days is None:
+        return None
+    usage = {rule: _usage(session, source, *days) for rule, source in metric_sources.items()}
+    return allocate_partitions(engine, tenant_id, cost_keys, dimension, usage, window, into=into)
+
+
+def allocate_partitions(
+    engine: Engine,
+    tenant_id: str,
+    cost_keys: list[str],
+    dimension: VirtualDimension,
+    usage: Mapping[str, pa.Table],
+    window: tuple[date, date] | None = None,
+    *,
+    into: str | None = None,
+) -> Computed | None:
+    """`run_allocation` once the database has given what it holds (no connection needed from here on)."""
+    store = engine.store
+    folder = f"{tenant_folder(tenant_id)}/{into}" if into else None
+    jobs = [
+        PartJob(key, f"{folder}/part-{index:05d}.parquet" if folder else None) for index, key in enumerate(cost_keys)
+    ]
+    kernel = functools.partial(allocate_part, store, dimension, usage, window)
+    try:
+        outcomes = engine.map_parts(kernel, jobs)
+        rows = sum(o.rows for o in outcomes)
+        if rows == 0:
+            if folder:
+                store.delete_folder(folder)
+            return None
+        summary = summaries.merge([o.summary for o in outcomes])
+        if folder:
+            store.write_table(f"{folder}/{SUMMARY_FILE}", summary)
+    except BaseException:
+        if folder:
+            store.delete_folder(folder)
+        raise
+    warnings = list(dict.fromkeys(w for o in outcomes for w in o.warnings))
+    return Computed(folder, summary, warnings, rows)
+
+
+def window_days(store: DataStore, cost_keys: list[str], window: tuple[date, date] | None) -> tuple[date, date] | None:
+    """The first and last day of cost data (within ``window``), from the partitions' footers; None without."""
+    if not cost_keys:
+        return None
+    span = cost_day_span(store, cost_keys)
+    if span is None:
+        return None
+    first, last = span
+    if window is not None:
+        first, last = max(first, window[0]), min(last, window[1] - timedelta(days=1))
+    return (first, last) if first <= last else None
+
+
+def cost_day_span(store: DataStore, cost_keys: list[str]) -> tuple[date, date] | None:
+    """The first and last ChargePeriodStart day of the partitions, read from their row-group statistics."""
+    lows, highs = [], []
+    index = COST_SCHEMA.get_field_index("ChargePeriodStart")
+    for key in cost_keys:
+        with store.filesystem.open_input_file(store.path(key)) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        for group in range(metadata.num_row_groups):
+            statistics = metadata.row_group(group).column(index).statistics
+            if statistics is None or not statistics.has_min_max:
+                continue
+            lows.append(statistics.min)
+            highs.append(statistics.max)
+    if not lows:
+        return None
+    return _utc_day(min(lows)), _utc_day(max(highs))
+
+
+def _utc_day(instant: datetime) -> date:
+    return (instant.astimezone(UTC) if instant.tzinfo else instant).date()
+
+
+def latest_cost_day(session: Session, store: DataStore, tenant_id: str) -> date | None:
+    """The last day with cost data."""
+    span = cost_day_span(store, CostStore(store).partition_keys(session, tenant_id))
+    return span[1] if span else None
+
+
+def last_30_days(session: Session, store: DataStore, tenant_id: str) -> tuple[date, date] | None:
+    """[start, end) of the 30 days ending with the latest cost day, or None without cost data."""
+    latest = latest_cost_day(session, store, tenant_id)
+    if latest is None:
+        return None
+    return latest - timedelta(days=29), latest + timedelta(days=1)
+
+
+def _usage(session: Session, source: MetricSource, first: date, last: date) -> pa.Table:
+    series = metric_series(
+        session, source.datasource_id, source.metric_name, start=first, end=last, group_by=[source.dimension]
+    )
+    return pa.table(
+        {
+            "day": series.column("day"),
+            "owner": series.column(source.dimension).cast(pa.string()),
+            "value": series.column("value"),
+        }
+    )
 
 
 def metric_lookup(session: Session, tenant_id: str):
@@ -96,118 +374,27 @@ def connect_duckdb() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def latest_cost_day(data_dir: Path, tenant_id: str) -> date | None:
-    """The last day with cost data (read from the Parquet footers' statistics by DuckDB)."""
-    paths = [str(p) for p in CostStore(data_dir).paths(tenant_id)]
-    if not paths:
+# -- reading results -----------------------------------------------------------------------------------
+
+
+def read_summary(store: DataStore, keys: ResultKeys | None) -> pa.Table | None:
+    """The summary of the results ``keys`` name (cached: results are never modified), or None when they are
+    gone (replaced and collected since the pointer was read)."""
+    if keys is None:
         return None
-    with connect_duckdb() as con:
-        latest = con.execute(
-            "SELECT CAST(max(ChargePeriodStart) AS DATE) FROM read_parquet($paths)", {"paths": paths}
-        ).fetchone()
-    return latest[0] if latest else None
+    return _cached_summary(store, keys)
 
 
-def last_30_days(data_dir: Path, tenant_id: str) -> tuple[date, date] | None:
-    """[start, end) of the 30 days ending with the latest cost day, or None without cost data."""
-    latest = latest_cost_day(data_dir, tenant_id)
-    if latest is None:
+@functools.lru_cache(maxsize=256)
+def _cached_summary(store: DataStore, keys: ResultKeys) -> pa.Table | None:
+    if keys.summary is not None:
+        return store.read_table(keys.summary)
+    table = store.read_table(keys.legacy_file or "")  # written before summaries: summarise it once
+    if table is None:
         return None
-    return latest - timedelta(days=29), latest + timedelta(days=1)
-
-
-def run_allocation(
-    session: Session,
-    data_dir: Path,
-    tenant_id: str,
-    dimension: VirtualDimension,
-    metric_sources: Mapping[str, MetricSource],
-    window: tuple[date, date] | None = None,
-) -> AllocationResult | None:
-    """Allocate the tenant's cost rows (those in ``window`` = [start, end) if given); None without costs."""
-    references = dimension.references()
-    columns = ["x_RowId", "ChargePeriodStart", "BilledCost"]
-    columns += sorted(r for r in references if not r.startswith(TAG_PREFIX))
-    if any(r.startswith(TAG_PREFIX) for r in references):
-        columns.append("Tags")
-    start, end = window if window else (None, None)
-    costs = CostStore(data_dir).read(tenant_id, start, end, columns=columns)
-    if costs.num_rows == 0:
-        return None
-    costs = costs.rename_columns(["row_id" if name == "x_RowId" else name for name in costs.column_names])
-    days = pc.cast(costs.column("ChargePeriodStart"), pa.date32())
-    first, last = pc.min(days).as_py(), pc.max(days).as_py()
-    usage = {rule: _usage(session, source, first, last) for rule, source in metric_sources.items()}
-    return allocate(costs, dimension, usage)
-
-
-def _usage(session: Session, source: MetricSource, first: date, last: date) -> pa.Table:
-    series = metric_series(
-        session, source.datasource_id, source.metric_name, start=first, end=last, group_by=[source.dimension]
-    )
-    return pa.table(
-        {
-            "day": series.column("day"),
-            "owner": series.column(source.dimension).cast(pa.string()),
-            "value": series.column("value"),
-        }
-    )
-
-
-def write_allocations(path: Path, result: AllocationResult) -> None:
-    """Write a result to a new file (``new_result_file``); nothing reads it until a committed pointer names it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(result.allocations, path)
-
-
-def read_allocations(path: Path | None) -> pa.Table | None:
-    """The results at ``path`` (from `result_path` or `results.current_allocation_path`); None without."""
-    if path is None:
-        return None
-    try:
-        return pq.read_table(path)
-    except FileNotFoundError:  # replaced by a newer result and removed since the pointer was read
-        return None
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Where a dimension's cost went."""
-
-    total: Decimal
-    by_value: dict[str, Decimal]
-    by_rule: dict[str | None, tuple[Decimal, int]]
-    """Rule name (None: no rule matched) -> (cost, cost rows)."""
-    first_day: date | None
-    last_day: date | None
-    cost_rows: int
-
-
-def summarise(allocations: pa.Table) -> Summary:
-    """Sums per value and per rule, columnar."""
-    if allocations.num_rows == 0:
-        return Summary(Decimal(0), {}, {}, None, None, 0)
-    by_value = allocations.group_by("value").aggregate([("amount", "sum")])
-    by_rule = allocations.group_by("rule").aggregate([("amount", "sum"), ("row_id", "count_distinct")])
-    values = dict(zip(by_value.column("value").to_pylist(), by_value.column("amount_sum").to_pylist(), strict=True))
-    rules = {
-        rule: (amount, rows)
-        for rule, amount, rows in zip(
-            by_rule.column("rule").to_pylist(),
-            by_rule.column("amount_sum").to_pylist(),
-            by_rule.column("row_id_count_distinct").to_pylist(),
-            strict=True,
-        )
-    }
-    total = sum(values.values(), Decimal(0))
-    return Summary(
-        total=total,
-        by_value=values,
-        by_rule=rules,
-        first_day=pc.min(allocations.column("day")).as_py(),
-        last_day=pc.max(allocations.column("day")).as_py(),
-        cost_rows=pc.count_distinct(allocations.column("row_id")).as_py(),
-    )
+    ordered = table.sort_by([("row_id", "ascending"), ("value", "ascending")])
+    positions = pc.dictionary_encode(ordered.column("row_id")).combine_chunks().indices.cast(pa.int64())
+    return summaries.merge([summaries.of_batch(pa.table({}), ordered.set_column(0, "row_id", positions))])
 
 
 def percent(part: Decimal, total: Decimal) -> Decimal:

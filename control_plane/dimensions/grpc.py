@@ -22,12 +22,12 @@ class VirtualDimensionServicer(virtual_dimension_pb2_grpc.VirtualDimensionServic
         self.sessions = services.sessions
 
     @property
-    def data_dir(self):
-        return self.services.settings.data_dir
+    def engine(self):
+        return self.services.engine
 
     @tenant_rpc
     def CreateVirtualDimension(self, request, session: Session, tenant: Tenant) -> pb.VirtualDimension:
-        row, warnings = service.create_dimension(session, tenant, to_data(request.virtual_dimension), self.data_dir)
+        row, warnings = service.create_dimension(session, tenant, to_data(request.virtual_dimension), self.engine)
         return to_proto(row, warnings)
 
     @tenant_rpc
@@ -38,13 +38,13 @@ class VirtualDimensionServicer(virtual_dimension_pb2_grpc.VirtualDimensionServic
     def UpdateVirtualDimension(self, request, session: Session, tenant: Tenant) -> pb.VirtualDimension:
         message = request.virtual_dimension
         row, warnings = service.update_dimension(
-            session, tenant, message.id, to_data(message), list(request.update_mask.paths), self.data_dir
+            session, tenant, message.id, to_data(message), list(request.update_mask.paths), self.engine
         )
         return to_proto(row, warnings)
 
     @tenant_rpc
     def DeleteVirtualDimension(self, request, session: Session, tenant: Tenant) -> empty_pb2.Empty:
-        service.delete_dimension(session, tenant, request.id, self.data_dir)
+        service.delete_dimension(session, tenant, request.id, self.engine)
         return empty_pb2.Empty()
 
     @tenant_rpc
@@ -62,7 +62,7 @@ class VirtualDimensionServicer(virtual_dimension_pb2_grpc.VirtualDimensionServic
         unknown = list(request.unknown_fields)
         definition, findings = service.check_dimension(session, tenant, data, unknown)
         if definition is not None and not definition.errors and not unknown:
-            preview = service.impact(session, tenant, data, definition, self.data_dir)
+            preview = service.impact(session, tenant, data, definition, self.engine)
             if preview is not None:
                 findings.append(preview)
         return pb.ValidateVirtualDimensionResponse(findings=[finding_to_proto(f) for f in findings])
@@ -70,10 +70,10 @@ class VirtualDimensionServicer(virtual_dimension_pb2_grpc.VirtualDimensionServic
     @tenant_rpc
     def RecomputeVirtualDimension(self, request, session: Session, tenant: Tenant) -> pb.AllocationState:
         row = service.get_dimension(session, tenant, request.id)
-        service.recompute(session, row, self.data_dir)
+        service.recompute(session, row, self.engine)
         session.flush()
-        return state_to_proto(service.state_of(row, self.data_dir))
+        return state_to_proto(service.state_of(row, self.engine))
 
     @tenant_rpc
     def GetAllocationState(self, request, session: Session, tenant: Tenant) -> pb.AllocationState:
-        return state_to_proto(service.allocation_state(session, tenant, request.id, self.data_dir))
+        return state_to_proto(service.allocation_state(session, tenant, request.id, self.engine))

@@ -1,11 +1,12 @@
-"""Which allocation result file is served: the one the dimension's committed row points at.
+"""Which allocation results are served: the ones the dimension's committed row points at.
 
-1. A computation writes its result to a new file (`compute.new_result_file`) before anything is committed.
+1. A computation writes its results under a new folder (`compute.new_result_folder`) before anything is
+   committed.
 2. The pointer (`Dimension.allocation_file`) changes in the same transaction that saves the definition or
    records the recompute; readers go through the pointer, so a file whose transaction did not commit is
    never read.
-3. After the commit, the file the pointer named before is removed; after a rollback, the new file is.
-4. What a crash leaves behind (a file no row points at) is removed by `sweep`, once older than `GRACE`.
+3. After the commit, the results the pointer named before are removed; after a rollback, the new ones are.
+4. What a crash leaves behind (objects no row points at) is removed by `sweep`, once older than `GRACE`.
 
 The pointer must change in the session's outermost transaction: a rolled-back savepoint is not seen here.
 """
@@ -15,86 +16,85 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from control_plane.datastore import DataStore
 from control_plane.dimensions import compute
 from control_plane.models import Dimension
 
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 3600
-"""How old a file no row points at must be before `sweep` removes it: longer than any transaction that
+"""How old an object no row points at must be before `sweep` removes it: longer than any transaction that
 could still commit a pointer to it."""
 
-_PENDING = "costory.allocation_files"
+_PENDING = "costory.allocation_results"
 
 
-def current_allocation_path(session: Session, data_dir: Path, tenant_id: str, dimension_id: str) -> Path | None:
-    """The result file the tenant's dimension serves, or None (no results yet, or no such dimension)."""
+def current_results(session: Session, tenant_id: str, dimension_id: str) -> compute.ResultKeys | None:
+    """The results the tenant's dimension serves, or None (no results yet, or no such dimension)."""
     pointer = session.scalar(
         sa.select(Dimension.allocation_file).where(Dimension.tenant_id == tenant_id, Dimension.id == dimension_id)
     )
-    return compute.result_path(data_dir, tenant_id, dimension_id, pointer)
+    return compute.result_keys(tenant_id, dimension_id, pointer)
 
 
-def point_to(session: Session, row: Dimension, data_dir: Path, result: compute.AllocationResult | None) -> None:
-    """Write ``result`` to a new file and point ``row`` at it (None: no results); the previous file goes once
-    the transaction commits, the new one if it rolls back."""
-    previous = compute.result_path(data_dir, row.tenant_id, row.id, row.allocation_file)
-    pointer = compute.new_result_file(row.id) if result is not None else None
-    written = compute.result_path(data_dir, row.tenant_id, row.id, pointer)
-    pending = _pending(session)
-    if written is not None and result is not None:
-        pending.on_rollback.append(written)
-        compute.write_allocations(written, result)
+def point_to(session: Session, row: Dimension, store: DataStore, computed: compute.Computed | None) -> None:
+    """Point ``row`` at the results ``computed`` wrote (None: no results); the previous results go once the
+    transaction commits, the new ones if it rolls back."""
+    previous = compute.result_keys(row.tenant_id, row.id, row.allocation_file)
+    pointer = None
+    if computed is not None and computed.folder is not None:
+        base = compute.tenant_folder(row.tenant_id) + "/"
+        if not computed.folder.startswith(base):
+            raise ValueError(f"results {computed.folder!r} are not under {base!r}")
+        pointer = computed.folder[len(base) :]
+        compute.result_keys(row.tenant_id, row.id, pointer)  # refuses a folder of another dimension
+        _pending(session, store).on_rollback.append(computed.folder)
     row.allocation_file = pointer
     if previous is not None:
-        pending.on_commit.append(previous)
+        _pending(session, store).on_commit.append(_location(previous))
 
 
-def forget(session: Session, row: Dimension, data_dir: Path) -> None:
-    """The dimension is being deleted: its file goes once the transaction commits."""
-    current = compute.result_path(data_dir, row.tenant_id, row.id, row.allocation_file)
+def forget(session: Session, row: Dimension, store: DataStore) -> None:
+    """The dimension is being deleted: its results go once the transaction commits."""
+    current = compute.result_keys(row.tenant_id, row.id, row.allocation_file)
     if current is not None:
-        _pending(session).on_commit.append(current)
+        _pending(session, store).on_commit.append(_location(current))
 
 
-def sweep(session: Session, data_dir: Path, tenant_id: str, *, now: float | None = None) -> int:
-    """Remove the tenant's result files that no row points at and that are older than GRACE_SECONDS (left by
-    a transaction that never committed, or a process killed before its clean-up); returns how many."""
-    folder = compute.tenant_folder(data_dir, tenant_id)
-    if not folder.is_dir():
-        return 0
+def sweep(session: Session, store: DataStore, tenant_id: str, *, now: float | None = None) -> int:
+    """Remove the tenant's result objects that no row points at and that are older than GRACE_SECONDS (left
+    by a transaction that never committed, or a process killed before its clean-up); returns how many."""
+    base = compute.tenant_folder(tenant_id)
     pointers = session.scalars(sa.select(Dimension.allocation_file).where(Dimension.tenant_id == tenant_id))
-    served = {folder / pointer for pointer in pointers if pointer}
+    served = {f"{base}/{pointer}" for pointer in pointers if pointer}
     cutoff = (time.time() if now is None else now) - GRACE_SECONDS
     removed = 0
-    for path in [*folder.glob("*.parquet"), *folder.glob("*/*.parquet")]:
-        if path not in served and _modified(path) < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
-    for child in folder.iterdir():
-        if child.is_dir() and not any(child.iterdir()):
-            child.rmdir()
+    for stored in store.list(base):
+        relative = stored.key[len(base) + 1 :]
+        dimension, _, rest = relative.partition("/")
+        folder = f"{base}/{dimension}/{rest.partition('/')[0]}" if "/" in rest else stored.key
+        if folder in served or stored.key in served or stored.modified.timestamp() >= cutoff:
+            continue
+        store.delete(stored.key)
+        removed += 1
     return removed
 
 
-def _modified(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return float("inf")
+def _location(keys: compute.ResultKeys) -> str:
+    return keys.folder or keys.legacy_file or ""
 
 
 @dataclass
 class _Pending:
-    """Files to remove when the session's transaction ends, one way or the other."""
+    """Results to remove when the session's transaction ends, one way or the other."""
 
-    on_commit: list[Path] = field(default_factory=list)
-    on_rollback: list[Path] = field(default_factory=list)
+    store: DataStore
+    on_commit: list[str] = field(default_factory=list)
+    on_rollback: list[str] = field(default_factory=list)
 
     def committed(self, _session: Session) -> None:
         self._remove(self.on_commit)
@@ -102,20 +102,23 @@ class _Pending:
     def rolled_back(self, _session: Session) -> None:
         self._remove(self.on_rollback)
 
-    def _remove(self, paths: list[Path]) -> None:
-        for path in paths:
+    def _remove(self, locations: list[str]) -> None:
+        for location in locations:
             try:
-                path.unlink(missing_ok=True)
+                if location.endswith(".parquet"):
+                    self.store.delete(location)
+                else:
+                    self.store.delete_folder(location)
             except OSError as error:  # the sweep retries; the transaction's outcome stands
-                log.warning("could not remove allocation file %s: %s", path, error)
+                log.warning("could not remove allocation results %s: %s", location, error)
         self.on_commit.clear()
         self.on_rollback.clear()
 
 
-def _pending(session: Session) -> _Pending:
+def _pending(session: Session, store: DataStore) -> _Pending:
     pending = session.info.get(_PENDING)
     if pending is None:
-        pending = session.info[_PENDING] = _Pending()
+        pending = session.info[_PENDING] = _Pending(store)
         sa.event.listen(session, "after_commit", pending.committed)
         sa.event.listen(session, "after_rollback", pending.rolled_back)
     return pending

@@ -2,8 +2,8 @@
 
 Input is the plain-Python view of a ``VirtualDimension`` message (``to_data``). Saving a dimension computes
 its allocation over all cost data held ("changing a dimension recomputes its history"): the definition and
-its results are saved together or not at all (see `results`). Results are kept as Parquet next to the cost
-partitions and summarised on demand.
+its results are saved together or not at all (see `results`). Results are kept as Parquet in the data store
+with their summary, which reads answer from.
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from control_plane.allocation import AllocationResult, ConservationError
+from control_plane.allocation import ConservationError
 from control_plane.db import release
 from control_plane.dimensions import compute, results
+from control_plane.dimensions import summary as summaries
 from control_plane.dimensions.definition import DEFAULT_LEFTOVER, Definition, parse_definition
 from control_plane.dimensions.status import DimensionStatus
 from control_plane.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound
@@ -58,7 +57,7 @@ def _name_taken(session: Session, tenant: Tenant, name: str, except_id: str | No
 
 
 def create_dimension(
-    session: Session, tenant: Tenant, data: DimensionData, data_dir: Path
+    session: Session, tenant: Tenant, data: DimensionData, engine: compute.Engine
 ) -> tuple[Dimension, list[Problem]]:
     """Save and compute a new dimension; raises (and saves nothing) when it cannot be computed."""
     definition, findings = check_dimension(session, tenant, data)
@@ -74,7 +73,7 @@ def create_dimension(
     )
     session.add(row)
     session.flush()
-    return row, _save_results(session, row, data_dir, definition)
+    return row, _save_results(session, row, engine, definition)
 
 
 def get_dimension(session: Session, tenant: Tenant, dimension_id: str) -> Dimension:
@@ -90,7 +89,7 @@ def update_dimension(
     dimension_id: str,
     data: DimensionData,
     update_mask: Sequence[str],
-    data_dir: Path,
+    engine: compute.Engine,
 ) -> tuple[Dimension, list[Problem]]:
     """Replace the masked fields and recompute; raises (and changes nothing: the previous definition and its
     results stay served) when the new definition cannot be computed."""
@@ -110,12 +109,12 @@ def update_dimension(
     row.leftover_value = merged.get("leftover_value") or DEFAULT_LEFTOVER
     row.rules = list(merged.get("rules") or [])
     row.updated_at = utcnow()
-    return row, _save_results(session, row, data_dir, definition)
+    return row, _save_results(session, row, engine, definition)
 
 
-def delete_dimension(session: Session, tenant: Tenant, dimension_id: str, data_dir: Path) -> None:
+def delete_dimension(session: Session, tenant: Tenant, dimension_id: str, engine: compute.Engine) -> None:
     row = get_dimension(session, tenant, dimension_id)
-    results.forget(session, row, data_dir)
+    results.forget(session, row, engine.store)
     session.delete(row)
     session.flush()
 
@@ -136,12 +135,22 @@ class _NotComputed(Exception):
     """Why a definition could not be computed (a message for the user)."""
 
 
-def _compute(session: Session, row: Dimension, data_dir: Path, definition: Definition) -> AllocationResult | None:
-    """The allocation of ``definition`` over all cost data held (None without cost data)."""
+def _compute(
+    session: Session, row: Dimension, engine: compute.Engine, definition: Definition
+) -> compute.Computed | None:
+    """The allocation of ``definition`` over all cost data held, written under a new results folder (None
+    without cost data)."""
     if definition.dimension is None:
         raise _NotComputed("; ".join(f"{p.field}: {p.detail}" if p.path else p.detail for p in definition.errors))
     try:
-        return compute.run_allocation(session, data_dir, row.tenant_id, definition.dimension, definition.metric_sources)
+        return compute.run_allocation(
+            session,
+            engine,
+            row.tenant_id,
+            definition.dimension,
+            definition.metric_sources,
+            into=compute.new_result_folder(row.id),
+        )
     except DomainError as exc:  # an allocation error, a metric gone, usage that cannot be read
         raise _NotComputed(str(exc)) from None
     except ConservationError as exc:  # a bug in the engine: the details go to the log, not to the user
@@ -151,22 +160,22 @@ def _compute(session: Session, row: Dimension, data_dir: Path, definition: Defin
         ) from exc
 
 
-def _save_results(session: Session, row: Dimension, data_dir: Path, definition: Definition) -> list[Problem]:
+def _save_results(session: Session, row: Dimension, engine: compute.Engine, definition: Definition) -> list[Problem]:
     """A user's save: the definition on ``row`` and its results, both or (raising) neither."""
     try:
-        result = _compute(session, row, data_dir, definition)
+        result = _compute(session, row, engine, definition)
     except _NotComputed as exc:
         raise FailedPrecondition(
             f"virtual dimension {row.name!r} could not be computed, so it was not saved: {exc}"
         ) from None
-    return _record(session, row, data_dir, definition, result)
+    return _record(session, row, engine, definition, result)
 
 
 def _record(
-    session: Session, row: Dimension, data_dir: Path, definition: Definition, result: AllocationResult | None
+    session: Session, row: Dimension, engine: compute.Engine, definition: Definition, result: compute.Computed | None
 ) -> list[Problem]:
     """Point ``row`` at ``result`` and set its status; returns the warnings (also in ``status_message``)."""
-    results.point_to(session, row, data_dir, result)
+    results.point_to(session, row, engine.store, result)
     row.computed_at = utcnow()
     if result is None:
         row.status, row.status_message = DimensionStatus.NO_COST_DATA, NO_COST_DATA
@@ -177,41 +186,41 @@ def _record(
     return warnings
 
 
-def _unmatched_rules(definition: Definition, result: AllocationResult) -> list[Problem]:
+def _unmatched_rules(definition: Definition, result: compute.Computed) -> list[Problem]:
     """A warning per rule that matched no cost row: normal when a rule is written before its data arrives."""
     if definition.dimension is None:
         return []
-    allocations = result.allocations
-    used = set(pc.unique(allocations.column("rule")).to_pylist())
-    rows = pc.count_distinct(allocations.column("row_id")).as_py()
+    used = set(result.totals().by_rule)
     return [
         Problem.warning(
             ("rules", index),
             "Rule Matches No Cost",
-            f"Rule `{rule.name}` matched none of the {rows} cost rows held: check its conditions, or an earlier "
-            "rule takes those rows first.",
+            f"Rule `{rule.name}` matched none of the {result.cost_rows} cost rows held: check its conditions, or an "
+            "earlier rule takes those rows first.",
         )
         for index, rule in enumerate(definition.dimension.rules)
         if rule.name not in used
     ]
 
 
-def recompute(session: Session, row: Dimension, data_dir: Path) -> list[Problem]:
+def recompute(session: Session, row: Dimension, engine: compute.Engine) -> list[Problem]:
     """Compute the saved dimension again over the data held now (new cost data or usage, or on request) and
     record the outcome on ``row``; returns the warnings. A failure is recorded as status ERROR, with the
     results of the last successful computation still served; it is never raised."""
     definition = parse_definition(_data(row), compute.metric_lookup(session, row.tenant_id))
     try:
-        result = _compute(session, row, data_dir, definition)
+        result = _compute(session, row, engine, definition)
     except _NotComputed as exc:
         message = str(exc)
         log.warning("virtual dimension %s could not be recomputed: %s", row.id, message)
         row.status, row.status_message, row.computed_at = DimensionStatus.ERROR, message, utcnow()
         return [Problem.warning((), "Allocation Not Computed", message)]
-    return _record(session, row, data_dir, definition, result)
+    return _record(session, row, engine, definition, result)
 
 
-def recompute_tenant(session: Session, tenant_id: str, data_dir: Path, metrics_datasource_id: str | None = None) -> int:
+def recompute_tenant(
+    session: Session, tenant_id: str, engine: compute.Engine, metrics_datasource_id: str | None = None
+) -> int:
     """Recompute the tenant's dimensions after new cost data (all of them) or new usage (those whose rules
     read ``metrics_datasource_id``); returns how many were recomputed. Also removes result files left by
     transactions that never committed."""
@@ -219,8 +228,8 @@ def recompute_tenant(session: Session, tenant_id: str, data_dir: Path, metrics_d
     if metrics_datasource_id is not None:
         rows = [r for r in rows if metrics_datasource_id in _metric_datasources(r)]
     for row in rows:
-        recompute(session, row, data_dir)
-    results.sweep(session, data_dir, tenant_id)
+        recompute(session, row, engine)
+    results.sweep(session, engine.store, tenant_id)
     return len(rows)
 
 
@@ -238,62 +247,62 @@ def _metric_datasources(row: Dimension) -> set[str]:
 @dataclass(frozen=True)
 class AllocationState:
     row: Dimension
-    summary: compute.Summary | None
+    summary: summaries.Summary | None
     """Of the results served (those of the last successful computation); None without."""
 
 
-def allocation_state(session: Session, tenant: Tenant, dimension_id: str, data_dir: Path) -> AllocationState:
+def allocation_state(session: Session, tenant: Tenant, dimension_id: str, engine: compute.Engine) -> AllocationState:
     """A read: the row and its result pointer come from the database, then the session's connection goes
-    back to the pool before the Parquet is read and summarised. Releasing ends the transaction, so a
-    transaction that has written (a recompute) uses `state_of` instead."""
+    back to the pool before the summary is read. Releasing ends the transaction, so a transaction that has
+    written (a recompute) uses `state_of` instead."""
     row = get_dimension(session, tenant, dimension_id)
     release(session)
-    return state_of(row, data_dir)
+    return state_of(row, engine)
 
 
-def state_of(row: Dimension, data_dir: Path) -> AllocationState:
-    """The state of the results ``row`` points at (columnar work: read and summarise its Parquet)."""
-    table = compute.read_allocations(compute.result_path(data_dir, row.tenant_id, row.id, row.allocation_file))
-    return AllocationState(row, compute.summarise(table) if table is not None else None)
+def state_of(row: Dimension, engine: compute.Engine) -> AllocationState:
+    """The state of the results ``row`` points at, from their summary (read once per process and cached)."""
+    table = compute.read_summary(engine.store, compute.result_keys(row.tenant_id, row.id, row.allocation_file))
+    return AllocationState(row, summaries.totals(table) if table is not None else None)
 
 
 def impact(
-    session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path
+    session: Session, tenant: Tenant, data: DimensionData, definition: Definition, engine: compute.Engine
 ) -> Problem | None:
     """The money a change moves per value over the last 30 days of cost data, as a WARNING finding (None
     without cost data). Against the saved dimension when ``data`` has the id of one, else against nothing."""
     try:
-        return _impact(session, tenant, data, definition, data_dir)
+        return _impact(session, tenant, data, definition, engine)
     except DomainError as exc:  # a preview must never block a plan on its own
         return Problem.warning((), "Allocation Impact Not Computed", f"The 30-day preview failed: {exc}")
 
 
 def _impact(
-    session: Session, tenant: Tenant, data: DimensionData, definition: Definition, data_dir: Path
+    session: Session, tenant: Tenant, data: DimensionData, definition: Definition, engine: compute.Engine
 ) -> Problem | None:
-    window = compute.last_30_days(data_dir, tenant.id)
+    window = compute.last_30_days(session, engine.store, tenant.id)
     if window is None or definition.dimension is None:
         return None
     proposed = compute.run_allocation(
-        session, data_dir, tenant.id, definition.dimension, definition.metric_sources, window
+        session, engine, tenant.id, definition.dimension, definition.metric_sources, window
     )
     if proposed is None:
         return None
-    after = compute.summarise(proposed.allocations)
-    before: compute.Summary | None = None
+    after = proposed.totals()
+    before: summaries.Summary | None = None
     saved_id = data.get("id")
     if saved_id:
         saved_definition, _ = check_dimension(session, tenant, _data(get_dimension(session, tenant, saved_id)))
         if saved_definition.dimension is not None:
             saved = compute.run_allocation(
-                session, data_dir, tenant.id, saved_definition.dimension, saved_definition.metric_sources, window
+                session, engine, tenant.id, saved_definition.dimension, saved_definition.metric_sources, window
             )
-            before = compute.summarise(saved.allocations) if saved is not None else None
+            before = saved.totals() if saved is not None else None
     return _impact_finding(window, definition.dimension.leftover, after, before)
 
 
 def _impact_finding(
-    window: tuple[date, date], leftover: str, after: compute.Summary, before: compute.Summary | None
+    window: tuple[date, date], leftover: str, after: summaries.Summary, before: summaries.Summary | None
 ) -> Problem:
     start, end = window
     span = f"{start.isoformat()} – {(end - timedelta(days=1)).isoformat()}"

@@ -44,7 +44,7 @@ def get_dimension(dimension_id: str, s: SessionDep, t: TenantDep):
 )
 def allocation_state(dimension_id: str, services: ServicesDep, s: SessionDep, t: TenantDep):
     """Where the dimension's cost went: per value, per rule, leftover, last computed, status."""
-    return to_json(state_to_proto(service.allocation_state(s, t, dimension_id, services.settings.data_dir)))
+    return to_json(state_to_proto(service.allocation_state(s, t, dimension_id, services.engine)))
 
 
 @router.post(
@@ -54,8 +54,8 @@ def allocation_state(dimension_id: str, services: ServicesDep, s: SessionDep, t:
 )
 def recompute(dimension_id: str, services: ServicesDep, s: SessionDep, t: TenantDep):
     """Compute the dimension again now from the cost and usage data held."""
-    data_dir = services.settings.data_dir
+    engine = services.engine
     row = service.get_dimension(s, t, dimension_id)
-    service.recompute(s, row, data_dir)
+    service.recompute(s, row, engine)
     s.flush()
-    return to_json(state_to_proto(service.state_of(row, data_dir)))
+    return to_json(state_to_proto(service.state_of(row, engine)))

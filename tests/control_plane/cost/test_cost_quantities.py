@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from control_plane.billing.schema import source_table, with_row_identity
-from control_plane.billing.store import CostStore
 from control_plane.cost.query import query_costs
 from control_plane.dimensions import service as dimensions
+from control_plane.dimensions.compute import Engine
 from control_plane.models import Tenant
 from control_plane.tenants.service import create_tenant
+from devtools.seed import seed_month
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 ROWS = [
@@ -58,15 +59,15 @@ def test_tokens_follow_the_cost_they_came_with(sessions, settings):
         len(ROWS),
     )
     rows = with_row_identity(table, datasource_id="bds_a", billing_period="2026-03", partition_id=1)
-    CostStore(settings.data_dir).replace_month(tenant_id, "bds_a", "2026-03", rows)
+    seed_month(sessions, settings.data_dir, tenant_id, "bds_a", "2026-03", rows)
     with sessions.begin() as session:
         tenant = session.get(Tenant, tenant_id)
-        dimensions.create_dimension(session, tenant, TEAM, settings.data_dir)
+        dimensions.create_dimension(session, tenant, TEAM, Engine.local(settings.data_dir))
     with sessions.begin() as session:
         page = query_costs(
             session,
             session.get(Tenant, tenant_id),
-            settings.data_dir,
+            Engine.local(settings.data_dir),
             start=date(2026, 3, 1),
             end=date(2026, 3, 31),
             granularity="MONTH",
@@ -85,7 +86,7 @@ def test_tokens_follow_the_cost_they_came_with(sessions, settings):
         plain = query_costs(
             session,
             session.get(Tenant, tenant_id),
-            settings.data_dir,
+            Engine.local(settings.data_dir),
             start=date(2026, 3, 1),
             end=date(2026, 3, 31),
             granularity="MONTH",

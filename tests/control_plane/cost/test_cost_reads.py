@@ -9,15 +9,16 @@ from decimal import Decimal
 import pytest
 
 from control_plane.billing.cur import normalize
-from control_plane.billing.store import CostStore
 from control_plane.cost.preview import preview_cost_split
 from control_plane.cost.query import query_costs
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions import compute
+from control_plane.dimensions.compute import Engine
 from control_plane.metrics import query
 from control_plane.models import MetricDefinition, MetricsDatasource, MetricValue, Tenant
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import guide_cur
+from devtools.seed import seed_month
 from tests.control_plane.pool import checked_out_when_called
 
 JANUARY = {"start": date(2026, 1, 1), "end": date(2026, 1, 31)}
@@ -55,7 +56,7 @@ def tenant_id(engine, settings) -> str:
         )
         tenant_id = tenant.id
     costs = normalize(guide_cur(), datasource_id="bds_guide", billing_period="2026-01", partition_id=1)
-    CostStore(settings.data_dir).replace_month(tenant_id, "bds_guide", "2026-01", costs)
+    seed_month(create_sessionmaker(engine), settings.data_dir, tenant_id, "bds_guide", "2026-01", costs)
     return tenant_id
 
 
@@ -64,21 +65,21 @@ def test_a_cost_query_runs_duckdb_without_a_database_connection(engine, tenant_i
 
     with create_sessionmaker(engine).begin() as session:
         tenant = session.get(Tenant, tenant_id)
-        page = query_costs(session, tenant, settings.data_dir, **JANUARY, granularity="MONTH")
+        page = query_costs(session, tenant, Engine.local(settings.data_dir), **JANUARY, granularity="MONTH")
 
     assert seen == [0]
     assert [(r.period, r.cost) for r in page.rows] == [("2026-01", Decimal("1171.00"))]
 
 
 def test_a_preview_allocates_without_a_database_connection(engine, tenant_id, settings, monkeypatch):
-    seen = checked_out_when_called(monkeypatch, engine, compute, "run_allocation")
+    seen = checked_out_when_called(monkeypatch, engine, compute, "allocate_partitions")
 
     with create_sessionmaker(engine).begin() as session:
         tenant = session.get(Tenant, tenant_id)
         preview = preview_cost_split(
             session,
             tenant,
-            settings.data_dir,
+            Engine.local(settings.data_dir),
             **JANUARY,
             metric={"metrics_datasource_id": "mds_usage", "metric_name": "api_calls", "dimension": "team"},
             cost_filter=[{"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon API Gateway"]}],
@@ -108,7 +109,7 @@ def test_a_preview_fills_the_usage_without_a_database_connection(engine, tenant_
         preview = preview_cost_split(
             session,
             tenant,
-            settings.data_dir,
+            Engine.local(settings.data_dir),
             **JANUARY,
             metric={"metrics_datasource_id": "mds_usage", "metric_name": "api_calls", "dimension": "team"},
             cost_filter=[{"column": "ServiceName", "operator": "EQUALS", "values": ["Amazon API Gateway"]}],

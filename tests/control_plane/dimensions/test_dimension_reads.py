@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from control_plane.billing.cur import normalize
-from control_plane.billing.store import CostStore
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions import compute
 from control_plane.dimensions import service as dimensions
+from control_plane.dimensions.compute import Engine
 from control_plane.models import Tenant
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import guide_cur
+from devtools.seed import seed_month
 from tests.control_plane.pool import checked_out_when_called
 
 TEAM = {
@@ -47,18 +48,22 @@ def saved(engine, settings) -> tuple[str, str]:
         tenant, _token = create_tenant(session, "Tenant A")
         tenant_id = tenant.id
     costs = normalize(guide_cur(), datasource_id="bds_guide", billing_period="2026-01", partition_id=1)
-    CostStore(settings.data_dir).replace_month(tenant_id, "bds_guide", "2026-01", costs)
+    seed_month(create_sessionmaker(engine), settings.data_dir, tenant_id, "bds_guide", "2026-01", costs)
     with create_sessionmaker(engine).begin() as session:
-        row, _warnings = dimensions.create_dimension(session, session.get(Tenant, tenant_id), TEAM, settings.data_dir)
+        row, _warnings = dimensions.create_dimension(
+            session, session.get(Tenant, tenant_id), TEAM, Engine.local(settings.data_dir)
+        )
         return tenant_id, row.id
 
 
 def test_the_allocation_state_is_summarised_without_a_database_connection(engine, saved, settings, monkeypatch):
     tenant_id, dimension_id = saved
-    seen = checked_out_when_called(monkeypatch, engine, compute, "read_allocations")
+    seen = checked_out_when_called(monkeypatch, engine, compute, "read_summary")
 
     with create_sessionmaker(engine).begin() as session:
-        state = dimensions.allocation_state(session, session.get(Tenant, tenant_id), dimension_id, settings.data_dir)
+        state = dimensions.allocation_state(
+            session, session.get(Tenant, tenant_id), dimension_id, Engine.local(settings.data_dir)
+        )
 
     assert seen == [0]
     assert state.summary is not None

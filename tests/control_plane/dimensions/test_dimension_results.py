@@ -24,13 +24,16 @@ from grpc_status import rpc_status
 
 from control_plane.allocation import AllocationError, ConservationError
 from control_plane.billing.cur import normalize
-from control_plane.billing.store import CostStore
+from control_plane.datastore import DataStore
 from control_plane.dimensions import compute, results
+from control_plane.dimensions.compute import Engine
 from control_plane.dimensions.service import recompute_tenant
+from control_plane.dimensions.summary import SUMMARY_SCHEMA
 from control_plane.models import Dimension
 from costory_proto.costory.v1 import common_pb2, cost_pb2
 from costory_proto.costory.v1 import virtual_dimension_pb2 as pb
 from devtools.sample_cur import guide_cur
+from devtools.seed import seed_month
 
 EC2 = "Amazon Elastic Compute Cloud"
 UNMATCHED = (
@@ -40,9 +43,9 @@ UNMATCHED = (
 
 
 @pytest.fixture
-def costs(tenant_a, settings):
+def costs(tenant_a, sessions, settings):
     table = normalize(guide_cur(), datasource_id="bds_guide", billing_period="2026-01", partition_id=1)
-    CostStore(settings.data_dir).replace_month(tenant_a.tenant_id, "bds_guide", "2026-01", table)
+    seed_month(sessions, settings.data_dir, tenant_a.tenant_id, "bds_guide", "2026-01", table)
 
 
 def rule(name: str, service: str, value: str, operator: str = "EQUALS") -> pb.DimensionRule:
@@ -81,8 +84,10 @@ def served(client, dimension_id: str) -> tuple[str, dict[str, str], dict[str, st
 
 
 def files(settings, tenant_id: str) -> list[str]:
-    folder = compute.tenant_folder(settings.data_dir, tenant_id)
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet")) if folder.exists() else []
+    """The results in the store, as the pointers naming them (a computation's folder, or a legacy file)."""
+    base = compute.tenant_folder(tenant_id)
+    keys = [o.key[len(base) + 1 :] for o in DataStore.local(settings.data_dir).list(base)]
+    return sorted({"/".join(key.split("/")[:2]) for key in keys})
 
 
 def pointer(sessions, dimension_id: str) -> str | None:
@@ -118,7 +123,7 @@ class TestARuleMatchingNothingIsAWarning:
         created = create(tenant_a, dimension(rule("ec2", EC2, "Compute"), rule("bedrock", "Amazon Bedrock", "AI")))
 
         with sessions.begin() as session:  # what a billing import calls once its month is loaded
-            assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir) == 1
+            assert recompute_tenant(session, tenant_a.tenant_id, Engine.local(settings.data_dir)) == 1
 
         got = tenant_a.dimensions.GetVirtualDimension(pb.GetVirtualDimensionRequest(id=created.id))
         assert (got.status, got.status_message) == ("COMPUTED", UNMATCHED)
@@ -200,7 +205,7 @@ class TestARecomputeAfterNewDataThatFails:
 
         monkeypatch.setattr(compute, "allocate", fail)
         with sessions.begin() as session:
-            assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir) == 1
+            assert recompute_tenant(session, tenant_a.tenant_id, Engine.local(settings.data_dir)) == 1
         monkeypatch.undo()
 
         got = tenant_a.dimensions.GetVirtualDimension(pb.GetVirtualDimensionRequest(id=created.id))
@@ -217,7 +222,7 @@ class TestResultFiles:
         created = create(tenant_a, dimension(rule("ec2", EC2, "Compute")))
         first = pointer(sessions, created.id)
         assert files(settings, tenant_a.tenant_id) == [first]
-        assert first is not None and first.startswith(f"{created.id}/") and len(first) == len(created.id) + 41
+        assert first is not None and first.startswith(f"{created.id}/") and len(first) == len(created.id) + 33
 
         update(tenant_a, dimension(rule("s3", "Amazon Simple Storage Service", "Storage"), id=created.id))
 
@@ -225,10 +230,10 @@ class TestResultFiles:
         assert second != first
         assert files(settings, tenant_a.tenant_id) == [second]
         with sessions.begin() as session:  # what cost queries read through
-            folder = compute.tenant_folder(settings.data_dir, tenant_a.tenant_id)
-            current = results.current_allocation_path(session, settings.data_dir, tenant_a.tenant_id, created.id)
-            elsewhere = results.current_allocation_path(session, settings.data_dir, "ten_other", created.id)
-        assert (current, elsewhere) == (folder / str(second), None)
+            base = compute.tenant_folder(tenant_a.tenant_id)
+            current = results.current_results(session, tenant_a.tenant_id, created.id)
+            elsewhere = results.current_results(session, "ten_other", created.id)
+        assert (current, elsewhere) == (compute.ResultKeys(f"{base}/{second}"), None)
         values = {"Storage": "12.00", "Unallocated": "1159.00"}
         assert served(tenant_a, created.id) == ("COMPUTED", values, values)
 
@@ -243,8 +248,10 @@ class TestResultFiles:
 
         with pytest.raises(RuntimeError), sessions.begin() as session:
             row = session.get(Dimension, created.id)
-            result = compute.AllocationResult(pa.table({"rule": ["ec2"]}), [])
-            results.point_to(session, row, settings.data_dir, result)
+            store = DataStore.local(settings.data_dir)
+            folder = f"{compute.tenant_folder(tenant_a.tenant_id)}/{compute.new_result_folder(created.id)}"
+            store.write_table(f"{folder}/part-00000.parquet", pa.table({"rule": ["ec2"]}))
+            results.point_to(session, row, store, compute.Computed(folder, SUMMARY_SCHEMA.empty_table()))
             session.flush()
             assert len(files(settings, tenant_a.tenant_id)) == 2  # written, not served
             raise RuntimeError("the import failed after the recompute")
@@ -254,38 +261,41 @@ class TestResultFiles:
     def test_the_sweep_removes_old_files_no_row_points_at(self, tenant_a, costs, sessions, settings):
         created = create(tenant_a, dimension(rule("ec2", EC2, "Compute")))
         current = pointer(sessions, created.id)
-        folder = compute.tenant_folder(settings.data_dir, tenant_a.tenant_id)
-        crashed = f"{created.id}/{'a' * 32}.parquet"  # a process died between writing and committing
-        in_flight = f"{created.id}/{'b' * 32}.parquet"  # a transaction still running
+        store = DataStore.local(settings.data_dir)
+        base = compute.tenant_folder(tenant_a.tenant_id)
+        crashed = f"{created.id}/{'a' * 32}/part-00000.parquet"  # a process died between writing and committing
+        in_flight = f"{created.id}/{'b' * 32}/part-00000.parquet"  # a transaction still running
         legacy = f"{created.id}.parquet"  # written before migration 0006, since replaced
-        gone = f"vd_{'c' * 32}/{'d' * 32}.parquet"  # of a dimension deleted meanwhile
+        gone = f"vd_{'c' * 32}/{'d' * 32}.parquet"  # of a dimension deleted meanwhile (before summaries)
         hour_ago = time.time() - results.GRACE_SECONDS - 60
         for name in (crashed, in_flight, legacy, gone):
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(b"PAR1")
-        for name in (crashed, legacy, gone, current):
-            os.utime(folder / name, (hour_ago, hour_ago))
+            store.write_table(f"{base}/{name}", pa.table({"x": [1]}))
+        for name in (crashed, legacy, gone, *(o.key[len(base) + 1 :] for o in store.list(f"{base}/{current}"))):
+            os.utime(store.path(f"{base}/{name}"), (hour_ago, hour_ago))
 
         with sessions.begin() as session:
-            assert results.sweep(session, settings.data_dir, tenant_a.tenant_id) == 3
+            assert results.sweep(session, store, tenant_a.tenant_id) == 3
 
-        assert files(settings, tenant_a.tenant_id) == sorted([current, in_flight])
-        assert not (folder / f"vd_{'c' * 32}").exists()
+        assert files(settings, tenant_a.tenant_id) == sorted([current, in_flight.rpartition("/")[0]])
+        assert store.list(f"{base}/vd_{'c' * 32}") == []
 
 
 def test_a_pointer_is_read_only_in_the_shapes_written(settings):
-    data_dir, tenant, dimension_id = settings.data_dir, "ten_1", "vd_1"
-    folder = compute.tenant_folder(data_dir, tenant)
-    assert compute.result_path(data_dir, tenant, dimension_id, None) is None
-    assert compute.result_path(data_dir, tenant, dimension_id, "vd_1.parquet") == folder / "vd_1.parquet"
-    unique = f"vd_1/{'0' * 32}.parquet"
-    assert compute.result_path(data_dir, tenant, dimension_id, unique) == folder / unique
-    for bad in ("../vd_1.parquet", "vd_2.parquet", f"vd_2/{'0' * 32}.parquet", "vd_1/../../x.parquet", "/etc/x"):
-        with pytest.raises(ValueError, match="is not one of dimension 'vd_1'"):
-            compute.result_path(data_dir, tenant, dimension_id, bad)
+    tenant, dimension_id = "ten_1", "vd_1"
+    base = compute.tenant_folder(tenant)
+    assert compute.result_keys(tenant, dimension_id, None) is None
+    assert compute.result_keys(tenant, dimension_id, "vd_1.parquet") == compute.ResultKeys(None, f"{base}/vd_1.parquet")
+    unique = f"vd_1/{'0' * 32}"
+    assert compute.result_keys(tenant, dimension_id, unique) == compute.ResultKeys(f"{base}/{unique}")
+    older = f"vd_1/{'0' * 32}.parquet"
+    assert compute.result_keys(tenant, dimension_id, older) == compute.ResultKeys(None, f"{base}/{older}")
+    for bad in ("../vd_1.parquet", "vd_2.parquet", f"vd_2/{'0' * 32}", "vd_1/../../x.parquet", "/etc/x", "vd_1/x"):
+        with pytest.raises(ValueError, match="are not one of dimension 'vd_1'"):
+            compute.result_keys(tenant, dimension_id, bad)
     with pytest.raises(ValueError, match="unsafe tenant id"):
-        compute.tenant_folder(data_dir, "../other")
-    assert compute.read_allocations(folder / unique) is None  # removed since the pointer was read: nothing served
+        compute.tenant_folder("../other")
+    store = DataStore.local(settings.data_dir)  # removed since the pointer was read: nothing served
+    assert compute.read_summary(store, compute.ResultKeys(f"{base}/{unique}")) is None
 
 
 class TestRegularExpressionsAreRe2:
@@ -366,7 +376,7 @@ class TestRegularExpressionsAreRe2:
         assert ["cost_filter", 0, "values", 0] in locations
 
 
-def test_a_catastrophic_regex_does_not_stall_another_tenants_calls(tenant_a, tenant_b, settings):
+def test_a_catastrophic_regex_does_not_stall_another_tenants_calls(tenant_a, tenant_b, sessions, settings):
     """`(a+)+$` against 10,000 distinct resource ids of 31 to 55 characters ("aaa…ab<n>"): a backtracking engine
     needs about 2**30 steps per id; RE2 reads each once, in C++ without the GIL. Tenant B's calls made meanwhile
     answer in the time they take when the server is idle."""
@@ -383,7 +393,7 @@ def test_a_catastrophic_regex_does_not_stall_another_tenants_calls(tenant_a, ten
         for n in range(10_000)
     ]
     table = normalize(cur_table(rows), datasource_id="bds_many", billing_period="2026-01", partition_id=3)
-    CostStore(settings.data_dir).replace_month(tenant_a.tenant_id, "bds_many", "2026-01", table)
+    seed_month(sessions, settings.data_dir, tenant_a.tenant_id, "bds_many", "2026-01", table)
     heavy = dimension(
         pb.DimensionRule(
             name="backtracking",

@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from control_plane.billing.cur import normalize
-from control_plane.billing.store import CostStore
+from control_plane.dimensions.compute import Engine
 from control_plane.metrics.importer import import_datasource
 from control_plane.storage import AwsCredentials, S3ObjectStore
 from costory_proto.costory.v1 import cost_pb2
@@ -20,6 +20,7 @@ from costory_proto.costory.v1 import metrics_datasource_pb2 as metrics_pb
 from costory_proto.costory.v1 import virtual_dimension_pb2 as pb
 from devtools.sample_cur import guide_cur
 from devtools.sample_usage import ROWS, upload
+from devtools.seed import seed_month
 
 BUCKET = "guide-usage"
 GATEWAY = pb.RuleCondition(column="ServiceName", operator="EQUALS", values=["Amazon API Gateway"])
@@ -66,7 +67,7 @@ def guide(tenant_a, sessions, settings, moto):
     )
     import_datasource(sessions, created.id, store, trigger="MANUAL", owner="test", now=lambda: datetime.now(UTC))
     costs = normalize(guide_cur(), datasource_id="bds_guide", billing_period="2026-01", partition_id=1)
-    CostStore(settings.data_dir).replace_month(tenant_a.tenant_id, "bds_guide", "2026-01", costs)
+    seed_month(sessions, settings.data_dir, tenant_a.tenant_id, "bds_guide", "2026-01", costs)
     return created.id
 
 
@@ -141,7 +142,7 @@ def test_the_guide_dimension_splits_the_gateway_by_daily_usage(tenant_a, guide):
     assert totals == ("1171.00", "92.00", "7.86")
 
 
-def test_a_day_without_usage_and_an_unmapped_owner_go_to_the_leftover(tenant_a, guide, settings):
+def test_a_day_without_usage_and_an_unmapped_owner_go_to_the_leftover(tenant_a, guide, sessions, settings):
     # Team_B maps to nothing; and a gateway charge on 2026-01-05, a day without usage rows at all.
     late = normalize(
         guide_cur()
@@ -151,7 +152,7 @@ def test_a_day_without_usage_and_an_unmapped_owner_go_to_the_leftover(tenant_a, 
         billing_period="2026-01",
         partition_id=2,
     )
-    CostStore(settings.data_dir).replace_month(tenant_a.tenant_id, "bds_late", "2026-01", late)
+    seed_month(sessions, settings.data_dir, tenant_a.tenant_id, "bds_late", "2026-01", late)
     dimension = team_dimension(guide, strategy="MANUAL", table={"Team_A": "Payments"})
     created = tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=dimension))
     values, _rules, totals = state_of(tenant_a, created.id)
@@ -291,9 +292,17 @@ def test_new_usage_recomputes_only_the_dimensions_reading_it(tenant_a, guide, se
     )
     tenant_a.dimensions.CreateVirtualDimension(pb.CreateVirtualDimensionRequest(virtual_dimension=tagged_only))
     with sessions.begin() as session:
-        assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir, metrics_datasource_id=guide) == 1
-        assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir, metrics_datasource_id="mds_other") == 0
-        assert recompute_tenant(session, tenant_a.tenant_id, settings.data_dir) == 2
+        assert (
+            recompute_tenant(session, tenant_a.tenant_id, Engine.local(settings.data_dir), metrics_datasource_id=guide)
+            == 1
+        )
+        assert (
+            recompute_tenant(
+                session, tenant_a.tenant_id, Engine.local(settings.data_dir), metrics_datasource_id="mds_other"
+            )
+            == 0
+        )
+        assert recompute_tenant(session, tenant_a.tenant_id, Engine.local(settings.data_dir)) == 2
 
 
 def test_the_same_reads_over_rest(tenant_a, guide, settings):
@@ -348,7 +357,7 @@ def test_a_preview_that_cannot_be_computed_is_a_warning_not_an_error(tenant_a, g
         tenant = session.get(Tenant, tenant_a.tenant_id)
         definition = parse_definition(data, compute.metric_lookup(session, tenant.id))
         session.query(MetricDefinition).delete()  # the metric disappears between the check and the preview
-        finding = service.impact(session, tenant, data, definition, settings.data_dir)
+        finding = service.impact(session, tenant, data, definition, Engine.local(settings.data_dir))
     assert (finding.severity, finding.summary) == ("WARNING", "Allocation Impact Not Computed")
     assert finding.detail == (
         f"The 30-day preview failed: metric 'api_call_count' not found in metrics datasource {guide!r}"

@@ -8,14 +8,16 @@ import sqlalchemy as sa
 
 from control_plane.allocation import AllocationError
 from control_plane.billing.cur import normalize
-from control_plane.billing.store import CostStore
+from control_plane.datastore import DataStore
 from control_plane.db import create_engine, create_sessionmaker
 from control_plane.dimensions import compute
 from control_plane.dimensions import service as dimensions
+from control_plane.dimensions.compute import Engine
 from control_plane.errors import FailedPrecondition
 from control_plane.models import Dimension, Tenant
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import guide_cur
+from devtools.seed import seed_month
 
 TEAM = {
     "name": "team",
@@ -54,10 +56,10 @@ def test_allocate_then_a_failed_update_on_postgres(pg_sessions, tmp_path, monkey
         tenant, _token = create_tenant(session, "pg")
         tenant_id = tenant.id
     costs = normalize(guide_cur(), datasource_id="bds_pg", billing_period="2026-01", partition_id=1)
-    CostStore(tmp_path).replace_month(tenant_id, "bds_pg", "2026-01", costs)
+    seed_month(pg_sessions, tmp_path, tenant_id, "bds_pg", "2026-01", costs)
     with pg_sessions.begin() as session:
         tenant = session.get(Tenant, tenant_id)
-        row, warnings = dimensions.create_dimension(session, tenant, TEAM, tmp_path)
+        row, warnings = dimensions.create_dimension(session, tenant, TEAM, Engine.local(tmp_path))
         assert warnings == []
         dimension_id = row.id
     with pg_sessions.begin() as session:
@@ -65,7 +67,7 @@ def test_allocate_then_a_failed_update_on_postgres(pg_sessions, tmp_path, monkey
         assert session.scalar(sa.select(Dimension.status)) == "COMPUTED"
         served = session.scalar(sa.select(Dimension.allocation_file))
         # last: reading the state gives the connection back, which ends this transaction
-        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, tmp_path)) == SPLIT
+        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, Engine.local(tmp_path))) == SPLIT
 
     def fail(*_args, **_kwargs):
         raise AllocationError("usage of rule 'calls' on 2026-01-02 is negative (-3)")
@@ -73,13 +75,16 @@ def test_allocate_then_a_failed_update_on_postgres(pg_sessions, tmp_path, monkey
     monkeypatch.setattr(compute, "allocate", fail)
     with pytest.raises(FailedPrecondition), pg_sessions.begin() as session:
         tenant = session.get(Tenant, tenant_id)
-        dimensions.update_dimension(session, tenant, dimension_id, {"rules": TEAM["rules"][:1]}, ["rules"], tmp_path)
+        dimensions.update_dimension(
+            session, tenant, dimension_id, {"rules": TEAM["rules"][:1]}, ["rules"], Engine.local(tmp_path)
+        )
     monkeypatch.undo()
 
     with pg_sessions.begin() as session:
         tenant = session.get(Tenant, tenant_id)
         row = dimensions.get_dimension(session, tenant, dimension_id)
         assert ([r["name"] for r in row.rules], row.allocation_file) == (["tagged", "gateway"], served)
-        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, tmp_path)) == SPLIT
-    folder = compute.tenant_folder(tmp_path, tenant_id)
-    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet")) == [served]
+        assert by_value(dimensions.allocation_state(session, tenant, dimension_id, Engine.local(tmp_path))) == SPLIT
+    base = compute.tenant_folder(tenant_id)
+    keys = {o.key[len(base) + 1 :].rpartition("/")[0] for o in DataStore.local(tmp_path).list(base)}
+    assert keys == {served}
