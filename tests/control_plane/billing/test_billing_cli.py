@@ -30,7 +30,7 @@ def reimport(config, datasource_id: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_reimport_replaces_changed_months(settings, moto, tenant_a, role_arn):  # noqa: F811
+def test_reimport_replaces_changed_months(settings, sessions, moto, tenant_a, role_arn):  # noqa: F811
     write_cur(aws(moto, "s3"), BUCKET, "cur/", "costory", "2026-11", guide_cur("2026-11"))
     created = create(tenant_a, role_arn=role_arn)
 
@@ -40,7 +40,8 @@ def test_reimport_replaces_changed_months(settings, moto, tenant_a, role_arn):  
     )  # fmt: skip
     again = reimport(settings, created.id)
     assert (again.returncode, again.stdout) == (0, "SUCCEEDED: 1 files, months replaced: none, unchanged: 2026-11\n")
-    assert CostStore(settings.data_dir).read(tenant_a.tenant_id).num_rows == 17
+    with sessions() as session:
+        assert CostStore(settings.data_dir).read(session, tenant_a.tenant_id).num_rows == 17
     got = tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id))
     assert (got.status, got.status_message) == ("OK", "0 month(s) imported, 1 unchanged.")
 

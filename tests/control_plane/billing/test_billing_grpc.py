@@ -257,9 +257,14 @@ class TestImport:
         assert field_violations(error) == [("status", "`status` must be one of LOADED, QUARANTINED or empty.")]
 
         costs = CostStore(settings.data_dir)
-        assert costs.read(tenant_a.tenant_id).num_rows == 17
+        with sessions() as session:
+            assert costs.read(session, tenant_a.tenant_id).num_rows == 17
+        folder = settings.data_dir / "costs" / tenant_a.tenant_id / created.id
+        with sessions() as session:
+            partition_id = session.scalar(sa.select(BillingPeriod.partition_id))
+        assert [p.name for p in folder.iterdir()] == [f"2026-11.{partition_id}.parquet"]
         tenant_a.billing.DeleteBillingDatasourceAws(pb.DeleteBillingDatasourceAwsRequest(id=created.id))
-        assert costs.paths(tenant_a.tenant_id) == []
+        assert not folder.exists()
         with sessions.begin() as session:
             assert session.scalar(sa.select(sa.func.count()).select_from(BillingPeriod)) == 0
             assert session.scalar(sa.select(sa.func.count()).select_from(BillingFile)) == 0
@@ -298,7 +303,9 @@ class TestTenantIsolation:
             ),
         ],
     )
-    def test_another_tenants_datasource_is_not_found(self, settings, moto, tenant_a, tenant_b, role_arn, call):
+    def test_another_tenants_datasource_is_not_found(
+        self, settings, sessions, moto, tenant_a, tenant_b, role_arn, call
+    ):
         write_cur(aws(moto, "s3"), BUCKET, "cur/", "costory", "2026-11", guide_cur("2026-11"))
         created = create(tenant_a, role_arn=role_arn)
         tenant_a.billing.ImportBillingDatasourceAws(pb.ImportBillingDatasourceAwsRequest(id=created.id))
@@ -309,6 +316,8 @@ class TestTenantIsolation:
         assert error.code() == grpc.StatusCode.NOT_FOUND
         assert tenant_a.billing.GetBillingDatasourceAws(pb.GetBillingDatasourceAwsRequest(id=created.id)) == before
         costs = CostStore(settings.data_dir)
-        assert (costs.read(tenant_a.tenant_id).num_rows, costs.read(tenant_b.tenant_id).num_rows) == (17, 0)
+        with sessions() as session:
+            held = (costs.read(session, tenant_a.tenant_id).num_rows, costs.read(session, tenant_b.tenant_id).num_rows)
+        assert held == (17, 0)
         listed = tenant_b.billing.ListBillingDatasourceAws(pb.ListBillingDatasourceAwsRequest())
         assert list(listed.billing_datasources) == []

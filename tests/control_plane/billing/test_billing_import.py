@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import boto3
 import pyarrow as pa
@@ -50,6 +51,25 @@ def run(sessions, settings, moto, datasource_id):
     return import_billing(sessions, datasource_id, store, CostStore(settings.data_dir))
 
 
+def held(sessions, costs, tenant_id, **options):
+    """The tenant's cost rows from its committed partitions."""
+    with sessions() as session:
+        return costs.read(session, tenant_id, **options)
+
+
+def month_file(sessions, costs, tenant_id, datasource_id, month) -> Path:
+    """The file of the month's committed partition: `<month>.<partition id>.parquet`."""
+    with sessions() as session:
+        period = session.scalar(
+            sa.select(BillingPeriod).where(
+                BillingPeriod.datasource_id == datasource_id, BillingPeriod.billing_period == month
+            )
+        )
+    path = Path(costs.store.path(costs.key(tenant_id, datasource_id, month, period.partition_id)))
+    assert path.name == f"{month}.{period.partition_id}.parquet" and path.exists()
+    return path
+
+
 def october(cost=10.0):
     return cur_table(
         [{"usage_day": "2025-10-05", "line_item_product_code": "AmazonEC2", "line_item_unblended_cost": cost}]
@@ -68,9 +88,9 @@ def test_a_re_exported_month_replaces_that_month_only(sessions, settings, moto, 
     )
     costs = CostStore(settings.data_dir)
     tenant_id = "ten_" + datasource_id.removeprefix("bds_")
-    january_file = costs.month_path(tenant_id, datasource_id, "2026-01")
+    january_file = month_file(sessions, costs, tenant_id, datasource_id, "2026-01")
     january_bytes, january_mtime = january_file.read_bytes(), january_file.stat().st_mtime_ns
-    january_ids = costs.read(tenant_id, columns=["x_BillingPeriod", "x_RowId"]).filter(
+    january_ids = held(sessions, costs, tenant_id, columns=["x_BillingPeriod", "x_RowId"]).filter(
         pc.equal(pc.field("x_BillingPeriod"), "2026-01")
     ).column("x_RowId").to_pylist()
 
@@ -84,7 +104,7 @@ def test_a_re_exported_month_replaces_that_month_only(sessions, settings, moto, 
     restated = run(sessions, settings, moto, datasource_id)
     assert (restated.months_replaced, restated.months_unchanged) == (["2025-10"], ["2026-01"])
 
-    table = costs.read(tenant_id, columns=["x_BillingPeriod", "BilledCost", "x_RowId"])
+    table = held(sessions, costs, tenant_id, columns=["x_BillingPeriod", "BilledCost", "x_RowId"])
     by_month = table.group_by("x_BillingPeriod").aggregate([("BilledCost", "sum"), ("BilledCost", "count")])
     assert sorted(zip(*(by_month.column(c).to_pylist() for c in by_month.column_names), strict=True)) == [
         ("2025-10", Decimal("8.750000000000"), 2),
@@ -109,7 +129,8 @@ def test_a_broken_file_is_quarantined_and_its_month_kept(sessions, settings, mot
     assert [key for key, _ in result.quarantined] == [broken_key]
     assert result.quarantined[0][1].startswith("Not a Parquet file")
     tenant_id = "ten_" + datasource_id.removeprefix("bds_")
-    assert CostStore(settings.data_dir).read(tenant_id, columns=["BilledCost"]).column("BilledCost").to_pylist() == [
+    costs = CostStore(settings.data_dir)
+    assert held(sessions, costs, tenant_id, columns=["BilledCost"]).column("BilledCost").to_pylist() == [
         Decimal("10.000000000000")
     ]
     with sessions.begin() as session:
@@ -157,8 +178,10 @@ def october_v2():
     )
 
 
-def month_rows(costs, tenant_id, month):
-    table = costs.read(
+def month_rows(sessions, costs, tenant_id, month):
+    table = held(
+        sessions,
+        costs,
         tenant_id,
         columns=["x_BillingPeriod", "ChargePeriodStart", "ServiceName", "ChargeCategory", "BilledCost", "x_RowId"],
     )
@@ -194,15 +217,15 @@ def test_must_show_a_re_exported_month_replaces_that_month_only(sessions, settin
         "2026-10": (october_id, 2, "12.500000000000"),
         "2026-11": (november_id, 17, "1171.000000000000"),
     }
-    assert month_rows(costs, tenant_id, "2026-10") == [
+    assert month_rows(sessions, costs, tenant_id, "2026-10") == [
         ("2026-10-05", "AmazonEC2", "Usage", Decimal("10.000000000000"), (october_id << 32) + 0),
         ("2026-10-06", "AmazonS3", "Usage", Decimal("2.500000000000"), (october_id << 32) + 1),
     ]
-    october_file = costs.month_path(tenant_id, datasource_id, "2026-10")
-    november_file = costs.month_path(tenant_id, datasource_id, "2026-11")
+    october_file = month_file(sessions, costs, tenant_id, datasource_id, "2026-10")
+    november_file = month_file(sessions, costs, tenant_id, datasource_id, "2026-11")
     november_bytes, november_mtime = november_file.read_bytes(), november_file.stat().st_mtime_ns
     october_mtime = october_file.stat().st_mtime_ns
-    november_rows = month_rows(costs, tenant_id, "2026-11")
+    november_rows = month_rows(sessions, costs, tenant_id, "2026-11")
     assert [r[4] for r in november_rows] == [(november_id << 32) + i for i in range(17)]
     gateway = sum(r[3] for r in november_rows if r[1] == "Amazon API Gateway")
     assert gateway == Decimal("1000.000000000000")
@@ -230,7 +253,7 @@ def test_must_show_a_re_exported_month_replaces_that_month_only(sessions, settin
         "2026-10": (new_october_id, 3, "11.250000000000"),
         "2026-11": (november_id, 17, "1171.000000000000"),
     }
-    assert month_rows(costs, tenant_id, "2026-10") == [
+    assert month_rows(sessions, costs, tenant_id, "2026-10") == [
         ("2026-10-05", "AmazonEC2", "Usage", Decimal("9.750000000000"), (new_october_id << 32) + 0),
         ("2026-10-06", "AmazonS3", "Usage", Decimal("2.500000000000"), (new_october_id << 32) + 1),
         ("2026-10-31", "AmazonEC2", "Credit", Decimal("-1.000000000000"), (new_october_id << 32) + 2),
@@ -238,9 +261,16 @@ def test_must_show_a_re_exported_month_replaces_that_month_only(sessions, settin
     # November: the same bytes, never rewritten, the same row ids.
     assert november_file.read_bytes() == november_bytes
     assert november_file.stat().st_mtime_ns == november_mtime
-    assert month_rows(costs, tenant_id, "2026-11") == november_rows
-    assert costs.paths(tenant_id) == [october_file, november_file]
-    assert not list(october_file.parent.glob("*.tmp"))
+    assert month_rows(sessions, costs, tenant_id, "2026-11") == november_rows
+    # October's new partition is a new object; the replaced one is gone, nothing else was left.
+    new_october_file = month_file(sessions, costs, tenant_id, datasource_id, "2026-10")
+    assert new_october_file != october_file
+    assert sorted(october_file.parent.iterdir()) == [new_october_file, november_file]
+    with sessions() as session:
+        assert costs.partition_keys(session, tenant_id) == [
+            f"costs/{tenant_id}/{datasource_id}/2026-10.{after['2026-10'][0]}.parquet",
+            f"costs/{tenant_id}/{datasource_id}/2026-11.{november_id}.parquet",
+        ]
 
 
 def test_a_restated_month_never_reuses_the_row_ids_of_the_partition_it_replaced(
@@ -285,7 +315,7 @@ def test_a_file_without_a_required_column_is_quarantined_and_nothing_else_is_los
     costs = CostStore(settings.data_dir)
     write_cur(s3, BUCKET, PREFIX, EXPORT, "2026-11", guide_cur("2026-11"))
     run(sessions, settings, moto, datasource_id)
-    november_file = costs.month_path(tenant_id, datasource_id, "2026-11")
+    november_file = month_file(sessions, costs, tenant_id, datasource_id, "2026-11")
     november_bytes = november_file.read_bytes()
 
     # November gains a part without line_item_unblended_cost; October arrives intact.
@@ -327,11 +357,8 @@ def test_a_month_whose_files_all_disappeared_keeps_its_data(sessions, settings, 
 
     assert (result.files_seen, result.changed_months, result.months_unchanged) == (1, [], ["2026-10", "2026-11"])
     assert period_records(sessions)["2026-10"][1:] == (2, "12.500000000000")
-    totals = (
-        CostStore(settings.data_dir)
-        .read(tenant_of(datasource_id), columns=["x_BillingPeriod"])
-        .column("x_BillingPeriod")
-    )
+    totals = held(sessions, CostStore(settings.data_dir), tenant_of(datasource_id), columns=["x_BillingPeriod"])
+    totals = totals.column("x_BillingPeriod")
     assert pc.value_counts(totals).to_pylist() == [
         {"values": "2026-10", "counts": 2},
         {"values": "2026-11", "counts": 17},

@@ -58,7 +58,10 @@ def test_restated_month_on_postgresql(pg_sessions, moto, tmp_path):
     write_cur(s3, "bills", "cur/", "costory", "2026-11", guide_cur("2026-11"))
     assert run().changed_months == ["2026-10", "2026-11"]
     first = periods()
-    november_path = costs.month_path(tenant_id, "bds_pgr", "2026-11")
+    with pg_sessions() as session:
+        first_keys = costs.partition_keys(session, tenant_id)
+    assert first_keys == [f"costs/{tenant_id}/bds_pgr/{m}.{first[m][0]}.parquet" for m in ("2026-10", "2026-11")]
+    november_path = tmp_path / first_keys[1]
     november_bytes = november_path.read_bytes()
 
     restated = cur_table(
@@ -72,7 +75,13 @@ def test_restated_month_on_postgresql(pg_sessions, moto, tmp_path):
     assert after["2026-11"] == first["2026-11"]
     assert after["2026-10"][1:] == (2, "12.250000000000") and after["2026-10"][0] > max(i for i, _, _ in first.values())
     assert november_path.read_bytes() == november_bytes
-    table = costs.read(tenant_id, columns=["x_BillingPeriod", "BilledCost", "x_RowId"])
+    with pg_sessions() as session:
+        assert costs.partition_keys(session, tenant_id) == [
+            f"costs/{tenant_id}/bds_pgr/2026-10.{after['2026-10'][0]}.parquet",
+            first_keys[1],
+        ]
+        table = costs.read(session, tenant_id, columns=["x_BillingPeriod", "BilledCost", "x_RowId"])
+    assert not (tmp_path / first_keys[0]).exists()  # the replaced October went with the commit
     october_rows = table.filter(pc.equal(pc.field("x_BillingPeriod"), "2026-10")).to_pylist()
     assert [(r["BilledCost"], r["x_RowId"]) for r in october_rows] == [
         (Decimal("6.125000000000"), (after["2026-10"][0] << 32) + i) for i in range(2)

@@ -203,9 +203,10 @@ def test_an_anthropic_import_then_a_revoked_key(sources, tenant_a, sessions, set
         months,
         f"{len(months)} month(s) updated from the Anthropic Admin API (the days from {start}), 0 unchanged.",
     )
-    table = CostStore(settings.data_dir).read(
-        tenant_a.tenant_id, columns=["SubAccountId", "ResourceName", "BilledCost"]
-    )
+    with sessions() as session:
+        table = CostStore(settings.data_dir).read(
+            session, tenant_a.tenant_id, columns=["SubAccountId", "ResourceName", "BilledCost"]
+        )
     by_key = {r["ResourceName"]: r["BilledCost"] for r in table.to_pylist()}
     # 1M and 3M input tokens at $3 per million.
     assert by_key == {"team-a": Decimal("3.000000000000"), "team-b": Decimal("9.000000000000")}
@@ -224,7 +225,8 @@ def test_an_anthropic_import_then_a_revoked_key(sources, tenant_a, sessions, set
     got = sources.GetBillingDatasourceAnthropic(billing_source_pb2.GetBillingDatasourceAnthropicRequest(id=created.id))
     assert got.status == "ERROR" and "`admin_api_key`" in got.status_message
     # The data imported before the key was revoked is kept.
-    assert CostStore(settings.data_dir).read(tenant_a.tenant_id).num_rows == 2
+    with sessions() as session:
+        assert CostStore(settings.data_dir).read(session, tenant_a.tenant_id).num_rows == 2
 
     everything = "\n".join(
         [every_text_in_the_database(sessions), caplog.text, MessageToJson(summary), MessageToJson(failed)]

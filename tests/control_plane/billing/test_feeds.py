@@ -67,8 +67,9 @@ def source(sessions, settings):
     return tenant_id, datasource_id, CostStore(settings.data_dir)
 
 
-def held(costs: CostStore, tenant_id: str) -> list[tuple[str, str, str]]:
-    table = costs.read(tenant_id, columns=["ChargePeriodStart", "SubAccountId", "BilledCost", "x_BillingPeriod"])
+def held(sessions, costs: CostStore, tenant_id: str) -> list[tuple[str, str, str]]:
+    with sessions() as session:
+        table = costs.read(session, tenant_id, columns=["ChargePeriodStart", "SubAccountId", "BilledCost"])
     return sorted(
         (str(r["ChargePeriodStart"].date()), r["SubAccountId"], f"{r['BilledCost']:.2f}") for r in table.to_pylist()
     )
@@ -81,7 +82,7 @@ def test_a_versioned_source_reads_only_the_days_whose_version_changed(sessions, 
     first = import_source(sessions, datasource_id, reader, costs, now=lambda: at(feb2))
     assert (first.status.value, first.loaded_units) == ("SUCCEEDED", ["2026-01", "2026-02"])
     assert reader.reads == [(jan30, date(2026, 2, 1)), (feb1, date(2026, 2, 2))]
-    assert held(costs, tenant_id) == [
+    assert held(sessions, costs, tenant_id) == [
         ("2026-01-30", "a", "1.00"),
         ("2026-01-31", "a", "2.00"),
         ("2026-01-31", "b", "3.00"),
@@ -94,7 +95,7 @@ def test_a_versioned_source_reads_only_the_days_whose_version_changed(sessions, 
     reader.reads.clear()
     second = import_source(sessions, datasource_id, reader, costs, now=lambda: at(feb2))
     assert (second.loaded_units, reader.reads) == (["2026-01"], [(jan31, feb1)])
-    assert held(costs, tenant_id) == [
+    assert held(sessions, costs, tenant_id) == [
         ("2026-01-30", "a", "1.00"),
         ("2026-01-31", "a", "2.50"),
         ("2026-01-31", "b", "3.00"),
@@ -119,7 +120,7 @@ def test_a_versioned_source_reads_only_the_days_whose_version_changed(sessions, 
     del reader.costs[jan30]
     fourth = import_source(sessions, datasource_id, reader, costs, now=lambda: at(feb2))
     assert fourth.loaded_units == ["2026-01"]
-    assert [r for r in held(costs, tenant_id) if r[0] == "2026-01-30"] == []
+    assert [r for r in held(sessions, costs, tenant_id) if r[0] == "2026-01-30"] == []
 
 
 def test_an_api_is_read_again_over_the_trailing_window_and_older_days_are_kept(sessions, source):
@@ -137,7 +138,7 @@ def test_an_api_is_read_again_over_the_trailing_window_and_older_days_are_kept(s
     reader.costs[days[3]] = {"a": "40.00"}
     summary = import_source(sessions, datasource_id, reader, costs, now=lambda: at(days[-1]), refresh_days=2)
     assert (summary.loaded_units, reader.reads) == (["2026-02"], [(date(2026, 2, 1), date(2026, 2, 4))])
-    assert held(costs, tenant_id) == [
+    assert held(sessions, costs, tenant_id) == [
         ("2026-01-30", "a", "1.00"),
         ("2026-01-31", "a", "2.00"),
         ("2026-02-01", "a", "3.00"),
@@ -162,7 +163,7 @@ def test_rows_without_a_cost_quarantine_their_month_and_keep_what_it_held(sessio
     summary = import_source(sessions, datasource_id, reader, costs, now=lambda: at(date(2026, 2, 2)))
     assert summary.status.value == "PARTIAL"
     assert [(q.key, q.reason) for q in summary.quarantined] == [("2026-02", "1 row(s) from the source without a cost.")]
-    assert held(costs, tenant_id) == []
+    assert held(sessions, costs, tenant_id) == []
     with sessions() as session:
         assert session.get(BillingDatasource, datasource_id).status == "WARNING"
 
@@ -175,7 +176,7 @@ def test_a_transient_failure_fails_the_import_and_keeps_the_data(sessions, sourc
     reader.fail_with = TransientImportError("Anthropic Admin API answered HTTP 503 5 times in a row")
     with pytest.raises(TransientImportError):
         import_source(sessions, datasource_id, reader, costs, now=lambda: at(date(2026, 2, 2)))
-    assert held(costs, tenant_id) == [("2026-02-01", "a", "1.00")]
+    assert held(sessions, costs, tenant_id) == [("2026-02-01", "a", "1.00")]
     with sessions() as session:
         datasource = session.get(BillingDatasource, datasource_id)
         last = session.scalars(sa.select(ImportRecord).order_by(ImportRecord.id.desc())).first()
