@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-SUMMARY_COLUMNS = ("ProviderName", "ServiceName", "SubAccountId", "x_Model")
+SUMMARY_COLUMNS = ("Provider", "ServiceName", "SubAccountId", "x_Model")
 """Cost columns a dimension's value is summarised by (per day): a cost query grouping or filtering a dimension
 by one of them answers from the summary."""
 
