@@ -134,6 +134,16 @@ class Settings(BaseSettings):
     """How long a request waits for a free database connection before it is answered 503 with `Retry-After`
     (env `COSTORY_DB_POOL_TIMEOUT_SECONDS`)."""
 
+    admission_wait_seconds: float = 0.5
+    """How long a request that finds every slot taken (its token's share, or the process's) waits for one before
+    it is refused with 429 / 503 (env `COSTORY_ADMISSION_WAIT_SECONDS`). A freed slot goes to the longest-waiting
+    request whose token is under its share. 0: refuse at once."""
+
+    token_cache_seconds: float = 2.0
+    """How long a process remembers that an API token belongs to a tenant, so a burst of requests costs one
+    database lookup (env `COSTORY_TOKEN_CACHE_SECONDS`). A token revoked or rotated keeps working for at most this
+    long in a running `serve`. 0: look the token up on every request."""
+
     @field_validator("database_url")
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:

@@ -27,6 +27,7 @@ from control_plane.rest.edge import (
     on_validation_error,
 )
 from control_plane.services import Services
+from control_plane.tenants.service import TokenCache
 
 
 def create_app(services: Services, admission: Admission | None = None) -> FastAPI:
@@ -50,6 +51,7 @@ def create_app(services: Services, admission: Admission | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.tokens = TokenCache(settings.token_cache_seconds)
     for module in (metrics, billing, dimensions, costs, teams):
         app.include_router(module.router, dependencies=[Depends(check_parameters)])
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -16,13 +16,13 @@ from control_plane.errors import InvalidArgument
 from control_plane.limits import check_message
 from control_plane.models import Tenant
 from control_plane.services import Services
-from control_plane.tenants.service import authenticate
+from control_plane.tenants.service import TokenCache
 from costory_schema.problems import Problem
 
 M = TypeVar("M", bound=Message)
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:  # async: no worker thread needed to read an attribute
     return request.app.state.services
 
 
@@ -32,10 +32,13 @@ def _session(services: Annotated[Services, Depends(_services)]) -> Iterator[Sess
 
 
 def _tenant(
-    session: Annotated[Session, Depends(_session)], authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    session: Annotated[Session, Depends(_session)],
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Tenant:
     scheme, _, token = (authorization or "").partition(" ")
-    return authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
+    tokens: TokenCache = request.app.state.tokens
+    return tokens.authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
 
 
 ServicesDep = Annotated[Services, Depends(_services)]

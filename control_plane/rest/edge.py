@@ -130,7 +130,7 @@ class AdmissionLimit:
             return
         scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
         try:
-            key = self.admission.acquire(token.strip() if scheme.lower() == "bearer" else None)
+            key = await self.admission.acquire_async(token.strip() if scheme.lower() == "bearer" else None)
         except DomainError as error:
             await _drain(receive)  # an unread body would make the server reset the connection
             await error_response(error)(scope, receive, send)

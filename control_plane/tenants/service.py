@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from control_plane.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
 from control_plane.identity import assign_identity
@@ -117,6 +121,47 @@ def authenticate(session: Session, token: str | None) -> Tenant:
             "operator for a new one (`costory-control-plane tenants rotate-token`)"
         )
     return tenant
+
+
+class TokenCache:
+    """``authenticate``, remembering for ``ttl_seconds`` which tenant a valid token names, so a burst of requests
+    with one token costs one lookup. Only valid tokens are remembered (an invalid or revoked one is looked up each
+    time), so revoking or rotating a token takes effect in a running process within ``ttl_seconds``."""
+
+    MAX_TOKENS = 10_000
+    """Tokens remembered at most; when full, expired entries go, then everything (one lookup per token again)."""
+
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._tenants: dict[str, tuple[float, dict[str, object]]] = {}
+
+    def authenticate(self, session: Session, token: str | None) -> Tenant:
+        if not token or self.ttl_seconds <= 0:
+            return authenticate(session, token)
+        digest = hash_token(token)
+        now = self.clock()
+        with self._lock:
+            remembered = self._tenants.get(digest)
+        if remembered is not None and remembered[0] > now:
+            return _attached(session, remembered[1])
+        tenant = authenticate(session, token)
+        columns = {attribute.key: getattr(tenant, attribute.key) for attribute in inspect(Tenant).column_attrs}
+        with self._lock:
+            if len(self._tenants) >= self.MAX_TOKENS:
+                self._tenants = {k: v for k, v in self._tenants.items() if v[0] > now}
+                if len(self._tenants) >= self.MAX_TOKENS:
+                    self._tenants.clear()
+            self._tenants[digest] = (now + self.ttl_seconds, columns)
+        return tenant
+
+
+def _attached(session: Session, columns: dict[str, object]) -> Tenant:
+    """A Tenant in ``session`` as if just loaded (no query): each request gets an instance of its own."""
+    tenant = Tenant(**columns)
+    make_transient_to_detached(tenant)
+    return session.merge(tenant, load=False)
 
 
 def as_utc(value: datetime) -> datetime:
