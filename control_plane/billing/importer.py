@@ -15,6 +15,7 @@ leaves is swept at the datasource's next import.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -54,6 +55,8 @@ from control_plane.imports.pipeline import (
 )
 from control_plane.models import BillingDatasource, BillingFile, BillingPeriod, utcnow
 from control_plane.storage import ObjectInfo, ObjectStore
+
+log = logging.getLogger(__name__)
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 PAUSE_BEFORE_COMMIT = "COSTORY_TEST_ONLY_PAUSE_BEFORE_COMMIT"
@@ -188,8 +191,12 @@ class StagedPartition:
         """Nothing to do: the commit made it current (and removed the replaced partition)."""
 
     def discard(self) -> None:
-        self._finish()
-        self.costs.store.delete(self.key)
+        """Nothing will point at the object: remove it (what cannot be removed now, the sweep removes later)."""
+        try:
+            self._finish()
+            self.costs.store.delete(self.key)
+        except OSError as error:
+            log.warning("could not remove the unused partition %s from %s: %s", self.key, self.costs.store.url, error)
 
     def _finish(self) -> None:
         if self._writing is not None:

@@ -173,13 +173,14 @@ class CostStore:
         ]
 
     def record_month(
-        self, session: Session, tenant_id: str, datasource_id: str, month: str, table: pa.Table, **row: object
+        self, session: Session, tenant_id: str, datasource_id: str, month: str, table: pa.Table, fingerprint: str = ""
     ) -> str:
         """Write ``table`` (COST_SCHEMA) as the month's new partition and point the month's row at it, in
         ``session``'s transaction (tools and tests seeding a datasource; imports stream through
         ``importer.StagedPartition``). Returns the key."""
         partition_id = self.new_partition_id(session)
         key = self.key(tenant_id, datasource_id, month, partition_id)
+        self.switched(session, (), key)
         self.store.write_table(key, table.cast(COST_SCHEMA), row_group_size=ROW_GROUP_SIZE)
         previous = session.scalar(
             sa.select(BillingPeriod).where(
@@ -197,12 +198,12 @@ class CostStore:
                 datasource_id=datasource_id,
                 billing_period=month,
                 partition_id=partition_id,
-                fingerprint=str(row.get("fingerprint", "")),
+                fingerprint=fingerprint,
                 rows=table.num_rows,
                 billed_cost=f"{billed or 0:f}",
             )
         )
-        self.switched(session, replaced, key)
+        self.switched(session, replaced, None)
         return key
 
     # -- transition: until dimensions/cost read through ``partition_keys`` ----------------------------------
