@@ -275,30 +275,31 @@ def run_ours(data: Path, cost_keys: list[str], out: str, profile: Path | None) -
 
 
 def worker(implementation: str, data: Path, cost_keys: list[str], out: str, profile: Path | None) -> dict:
+    """One implementation over the partitions; modules are imported before the clock starts (a server has them
+    loaded), the input is read inside it."""
+    from bench.baselines import duckdb_lookup, numpy_codes
+    from control_plane.dimensions import compute  # noqa: F401  # ours: loaded as the server has it
+
     (data / out).mkdir(parents=True, exist_ok=True)
+    paths = [str(data / k) for k in cost_keys]
+    outs = [str(data / out / f"part-{i:05d}.parquet") for i in range(len(cost_keys))]
+    dim, usage = dimension(), usage_tables()
     before = _status("VmRSS")
     started = time.perf_counter()
+    settings = None
     if implementation == "ours":
         run_ours(data, cost_keys, out, profile)
     elif implementation == "numpy":
-        from bench.baselines import numpy_codes
-
-        outs = [str(data / out / f"part-{i:05d}.parquet") for i in range(len(cost_keys))]
-        numpy_codes.run([str(data / k) for k in cost_keys], outs, dimension(), usage_tables())
+        numpy_codes.run(paths, outs, dim, usage)
     elif implementation == "duckdb":
-        from bench.baselines import duckdb_lookup
-
-        outs = [str(data / out / f"part-{i:05d}.parquet") for i in range(len(cost_keys))]
         settings = duckdb_lookup.run(
-            [str(data / k) for k in cost_keys], outs, dimension(), usage_tables(),
+            paths, outs, dim, usage,
             memory_limit=DUCKDB_MEMORY, threads=os.cpu_count() or 2, temp_directory=str(data / "duckdb-tmp"),
         )  # fmt: skip
     else:
         raise SystemExit(f"unknown implementation {implementation!r}")
     seconds = time.perf_counter() - started
-    result = {"seconds": seconds, "peak_rss_mib": _status("VmHWM"), "rss_before_mib": before}
-    if implementation == "duckdb":
-        result["settings"] = settings
+    result = {"seconds": seconds, "peak_rss_mib": _status("VmHWM"), "rss_before_mib": before, "settings": settings}
     return result
 
 
@@ -307,9 +308,13 @@ def run_worker(implementation: str, data: Path, cost_keys: list[str], out: str, 
                "--keys", *cost_keys]  # fmt: skip
     if profile is not None:
         command += ["--profile", str(profile)]
+    started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{implementation} worker failed:\n{done.stderr[-4000:]}")
+    if done.returncode != 0:  # recorded, and the run goes on (e.g. killed for memory)
+        print(f"{implementation} worker failed ({done.returncode}):\n{done.stderr[-3000:]}", file=sys.stderr)
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return {"failed": f"{last[:200]} after {time.perf_counter() - started:.0f} s", "seconds": float("nan"),
+                "peak_rss_mib": float("nan")}
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -338,7 +343,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 50_000_000])
     parser.add_argument("--quick", action="store_true", help="1M rows, a smoke run (the doc is not written)")
     parser.add_argument("--shapes", nargs="+", default=["friendly", "independent"])
-    parser.add_argument("--layouts", type=int, nargs="+", default=[1, PARTITIONS], help="partitions per dataset")
+    parser.add_argument("--layouts", type=int, nargs="+", default=[1], help="partitions per dataset")
+    parser.add_argument("--several-at-largest", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"also the largest size, independent columns, in {PARTITIONS} partitions")
     parser.add_argument("--data", type=Path, default=Path("/tmp/costory-allocation-bench"),
                         help="where the generated partitions are kept between runs, and the results written")  # fmt: skip
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks" / "allocation.md")
@@ -357,20 +364,26 @@ def main() -> None:
     load = os.getloadavg()
     started_at = datetime.now(UTC)
     results = []
-    for rows in args.rows:
-        for shape in args.shapes:
-            for partitions in args.layouts:
+    plan = [(rows, shape, partitions) for rows in args.rows for shape in args.shapes for partitions in args.layouts]
+    if args.several_at_largest and PARTITIONS not in args.layouts:
+        plan.append((max(args.rows), "independent", PARTITIONS))
+    if True:
+        for rows, shape, partitions in plan:
+            if True:
                 keys = write_partitions(args.data, shape, rows, partitions)
                 figures, prints = {}, {}
                 for implementation in IMPLEMENTATIONS:
                     out = f"results/{implementation}"
                     shutil.rmtree(args.data / out, ignore_errors=True)
                     figures[implementation] = run_worker(implementation, args.data, keys, out)
+                    if "failed" in figures[implementation]:
+                        prints[implementation] = {"failed": figures[implementation]["failed"], "parts": 0}
+                        continue
                     prints[implementation] = fingerprint(args.data / out)
                     f = figures[implementation]
                     print(f"  {rows:>11,} {shape:11} {partitions} part(s) {implementation:6} {f['seconds']:7.2f} s "
                           f"peak {f['peak_rss_mib']:,.0f} MiB, {prints[implementation]['parts']:,} parts", file=sys.stderr)
-                reference = prints["ours"]
+                reference = prints["ours"] if "failed" not in prints["ours"] else prints["numpy"]
                 agree = {name: p == reference for name, p in prints.items()}
                 if not all(agree.values()):
                     for name, p in prints.items():
@@ -383,7 +396,7 @@ def main() -> None:
 
     profile_note = None
     if not args.no_profile and not args.quick:
-        rows = max(args.rows)
+        rows = min(args.rows)
         keys = write_partitions(args.data, "independent", rows, 1)
         path = args.data / "ours.prof"
         figures = run_worker("ours", args.data, keys, "results/profile", profile=path)
@@ -391,7 +404,9 @@ def main() -> None:
         profile_note = (rows, figures, profile_table(path))
 
     (args.data / "last-run.json").write_text(json.dumps(results, indent=1))
-    text = report(results, load, started_at, profile_note)
+    previous = args.output.read_text() if args.output.exists() else ""
+    notes = previous.split(NOTES, 1)[1] if NOTES in previous else ""
+    text = report(results, load, started_at, profile_note, notes)
     print(text)
     if not args.quick:
         args.output.write_text(text)
@@ -412,8 +427,112 @@ def profile_table(path: Path, top: int = 18) -> list[tuple[str, float, float]]:
     return rows[:top]
 
 
-def report(results: list[dict], load: tuple[float, float, float], started_at: datetime, profile_note) -> str:
-    raise NotImplementedError
+NOTES = "<!-- notes: kept when the figures are re-measured -->"
+
+
+def _gib(mib: float) -> str:
+    return f"{mib / 1024:.2f} GiB"
+
+
+def report(results: list[dict], load: tuple[float, float, float], started_at: datetime, profile_note,
+           notes: str) -> str:
+    """The benchmark doc: what was measured, the figures, the verdicts against the targets, the profile."""
+    lines = [
+        "# Benchmarks: recomputing a dimension, partitions to results",
+        "",
+        "Produced by `bench/allocation_bench.py` (`.venv/bin/python bench/allocation_bench.py --rows 10000000 "
+        "50000000`; `--quick` for a 1M-row smoke run). Each (size, shape, layout, implementation) runs in a fresh "
+        "process; **time** is wall time from the first partition opened to the last result (and, for ours, the "
+        "summary) written; **peak** is that process's VmHWM: interpreter, libraries, whatever of the input it "
+        "holds, working memory and the writers' buffers. MiB = 2^20 bytes, GiB = 2^30 bytes.",
+        "",
+        f"Machine: {machine('pyarrow', 'numpy', 'duckdb')}. Run started {started_at:%Y-%m-%d %H:%M} UTC with "
+        f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores: other work "
+        "was running, so every figure is noisy (single runs; a loaded core slows every implementation, not "
+        "equally). Re-run alone for clean figures.",
+        "",
+        "**Data.** Cost partitions in COST_SCHEMA written as the importer writes them (`DataStore.parquet_writer`, "
+        "zstd, row groups of 256k rows, string columns as Parquet encodes them: dictionary pages, falling back to "
+        "plain where a row group's dictionary outgrows 1 MiB, as ResourceId's does), `x_RowId` = partition << 32 "
+        "| row, BilledCost decimal128(28, 12) with 12 decimals (2% negative, 0.2% exactly on a half cent), "
+        "ChargePeriodStart hourly over 30 days. Columns the rules read: ServiceName (60), SubAccountId (40), "
+        "RegionId (20), ResourceId, x_IamPrincipal (2,000), tags team (30, on 95% of rows) and env (3, on 90%). "
+        "**friendly**: every one of them follows the resource (50,000 resources: ~50k combinations); "
+        "**independent**: each drawn on its own (100,000 resources: about one combination per row — the worst "
+        "case). Layout: the whole month in 1 partition (an hourly CUR month can hold 50M rows), or 5 partitions.",
+        "",
+        "**Dimension.** 50 rules: a METRIC rule splitting a service daily by usage (20 owners x 30 days, regex "
+        "mapping, one owner unmapped), 16 exact service matches, 8 account lists, 8 regexes on ResourceId, 4 on "
+        "RegionId, 3 percentage splits on RegionId AND tag:env, 2 even splits over 7 values, 4 tag rules, a "
+        "FROM_COLUMN rule with a 500-entry manual map on x_IamPrincipal, `Not(In(tag:env, dev))` taking its "
+        "value from tag:team, a service list, a catch-all.",
+        "",
+        "**Implementations** — all write (row_id, day, value, amount decimal(18, 2), rule) to zstd Parquet, one "
+        "file per partition (DuckDB: per slice), exact cents half-to-even, split by largest remainder, ties to the "
+        "smaller value:",
+        "- **ours**: `allocate_part` (control_plane/dimensions/compute.py) over every partition through "
+        "`Engine(store).map_parts` — the kernel and runner `run_allocation` uses — then `summary.merge` and the "
+        "summary written: `run_allocation` minus the database lookups (partition keys, usage). Batches of "
+        "`BATCH_ROWS` = 2^20 rows through `allocate`; the summary is built per batch as well.",
+        "- **numpy** (bench/baselines/numpy_codes.py): per row group (256k rows), string columns and the tags' keys "
+        "and values read dictionary-encoded; each one-column rule evaluated once per distinct value of the row "
+        "group's dictionary, the first matching rule per value; a row's rule = the minimum over its columns "
+        "(integer lookups) and the several-column rules; group by lookup (rule, mapped value, day); cents from "
+        "the decimal's unscaled int64; floor + remainder with integer numerators and the leftover cents by rank, "
+        "per part count, vectorized; value and rule written dictionary-encoded (same logical column: strings).",
+        "- **duckdb** (bench/baselines/duckdb_lookup.py): one GROUPING SETS scan for the distinct values and "
+        "column pairs; lookup tables value -> first rule (and FROM_COLUMN group), (RegionId, env) -> first "
+        "several-column rule, day -> METRIC group, group -> parts; per slice of 2M rows (x_RowId range, pruned to "
+        "its row groups) one `COPY … TO parquet`: joins, `least` of the candidates, `round_even` cents, the "
+        "largest remainder by `row_number()` / `sum()` windows over each multi-part row. "
+        f"Settings: threads = 2, memory_limit = {DUCKDB_MEMORY}, preserve_insertion_order = false, a temp "
+        "directory for spilling.",
+        "",
+        "Results are checked equal after every run: the part count, the total, the per-value totals and an "
+        "order-free fingerprint (sum of a hash of every (row_id, day, value, amount, rule)) must be the same as "
+        "ours — i.e. the same parts, to the cent, not only the same totals.",
+        "",
+        "| rows | shape | partitions | parts out | ours | numpy | duckdb | ours / best | ours peak RSS "
+        "| numpy peak | duckdb peak | results equal |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        f = r["figures"]
+        best = min(f["numpy"]["seconds"], f["duckdb"]["seconds"])  # nan (a failed run) never wins
+        lines.append(
+            f"| {r['rows']:,} | {r['shape']} | {r['partitions']} | {r['parts']:,} | {f['ours']['seconds']:.1f} s "
+            f"| {f['numpy']['seconds']:.1f} s | {f['duckdb']['seconds']:.1f} s | **{f['ours']['seconds'] / best:.2f}x** "
+            f"| {f['ours']['peak_rss_mib']:,.0f} MiB | {f['numpy']['peak_rss_mib']:,.0f} MiB "
+            f"| {f['duckdb']['peak_rss_mib']:,.0f} MiB | {'yes' if all(r['agree'].values()) else 'NO'} |"
+        )
+    lines.append("")
+    for rows in sorted({r["rows"] for r in results}):
+        at = [r for r in results if r["rows"] == rows]
+        ratios = [
+            r["figures"]["ours"]["seconds"] / min(r["figures"]["numpy"]["seconds"], r["figures"]["duckdb"]["seconds"])
+            for r in at
+        ]
+        peak = max(r["figures"]["ours"]["peak_rss_mib"] for r in at)
+        lines.append(
+            f"- **{rows:,} rows — time (ours ≤ 1.5x the best baseline): {'met' if max(ratios) <= 1.5 else 'NOT met'}"
+            f"** (worst {max(ratios):.2f}x, best {min(ratios):.2f}x); ours peaks at {peak:,.0f} MiB ({_gib(peak)})"
+            + (f"; **memory (≤ 2 GiB): {'met' if peak <= 2048 else 'NOT met'}**" if rows >= 50_000_000 else "")
+            + "."
+        )
+    if profile_note is not None:
+        rows, figures, table = profile_note
+        lines += [
+            "",
+            f"Where ours spends its time: cProfile of one run at {rows:,} rows, independent columns, 1 partition "
+            f"({figures['seconds']:.1f} s with the profiler on, peak {figures['peak_rss_mib']:,.0f} MiB). "
+            "Cumulative and own seconds of the heaviest functions:",
+            "",
+            "| function | cumulative | own |",
+            "| --- | --- | --- |",
+            *[f"| `{name}` | {cumulative:.2f} s | {own:.2f} s |" for name, cumulative, own in table],
+        ]
+    lines += ["", NOTES, notes.strip(), ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from bench.baselines.common import (
     Groups,
@@ -37,6 +38,8 @@ from bench.baselines.common import (
 from control_plane.allocation import AllocationKind, VirtualDimension
 from control_plane.allocation.rules import TAG_PREFIX, And, Condition, Not, Or
 
+SLICE_ROWS = 1 << 21
+"""Cost rows per statement: bounds what DuckDB holds (the parts of a slice are materialized for its two branches)."""
 NULL_KEY = "\x00null"
 """Stands for null in join keys (no cost column holds a NUL character)."""
 
@@ -59,6 +62,26 @@ def _table_mask(condition: Condition, columns: Mapping[str, pa.Array]) -> np.nda
 
 def _keys(values: pa.Array) -> pa.Array:
     return values.cast(pa.string()).fill_null(NULL_KEY)
+
+
+def _slices(path: str) -> list[tuple[int, int]]:
+    """x_RowId ranges of consecutive row groups, SLICE_ROWS rows at most, from the footer's statistics: a filter
+    on one is pruned to its row groups by DuckDB, so each statement holds one slice."""
+    metadata = pq.ParquetFile(path).metadata
+    column = [metadata.schema.column(i).path for i in range(metadata.num_columns)].index("x_RowId")
+    slices: list[tuple[int, int]] = []
+    rows = 0
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        statistics = group.column(column).statistics
+        low, high = int(statistics.min), int(statistics.max)
+        if slices and rows + group.num_rows <= SLICE_ROWS:
+            slices[-1] = (slices[-1][0], high)
+            rows += group.num_rows
+        else:
+            slices.append((low, high))
+            rows = group.num_rows
+    return slices
 
 
 def run(
@@ -168,35 +191,36 @@ def run(
     when = " ".join(f"WHEN {i} THEN b.g{i}" for i in mapped_rules)
     when += " ".join(f" WHEN {i} THEN coalesce(md{i}.g, {leftover})" for i in metric_rules)
     day_joins = " ".join(f"LEFT JOIN md{i} ON md{i}.day = b.day" for i in metric_rules)
-    cents = (
-        "coalesce(CAST(floor(c.BilledCost * 100) AS BIGINT) + CASE WHEN c.BilledCost * 100 - floor(c.BilledCost * 100)"
-        " > 0.5 THEN 1 WHEN c.BilledCost * 100 - floor(c.BilledCost * 100) = 0.5 AND "
-        "CAST(floor(c.BilledCost * 100) AS BIGINT) % 2 <> 0 THEN 1 ELSE 0 END, 0)"
+    cents = (  # half-to-even in int64 decimals where the cost fits DECIMAL(18, 12) (4x faster), else in 128 bits
+        "coalesce(CAST(round_even(TRY_CAST(c.BilledCost AS DECIMAL(18, 12)), 2) * 100 AS BIGINT), "
+        "CAST(round_even(c.BilledCost, 2) * 100 AS BIGINT), 0)"
     )
     amount = "CAST(CAST({} AS DECIMAL(18, 0)) * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2))"
     for cost_path, out_path in zip(cost_paths, out_paths, strict=True):
-        query = f"""
-        WITH base AS NOT MATERIALIZED (
-            SELECT c.x_RowId AS row_id, CAST(c.ChargePeriodStart AS DATE) AS day, {cents} AS cents,
-                   CAST({rule} AS SMALLINT) AS rule{', ' + mapped if mapped else ''}
-            FROM (SELECT x_RowId, ChargePeriodStart, BilledCost, {keyed} FROM read_parquet('{cost_path}')) c
-            {' '.join(joins)}
-        ),
-        parts AS NOT MATERIALIZED (
-            SELECT b.row_id, b.day, b.cents, rules.name AS rule, coef.value, coef.k, coef.num, coef.den, coef.n
-            FROM base b JOIN rules ON rules.r = b.rule {day_joins}
-            JOIN coef ON coef.g = CASE b.rule {when} ELSE rules.g END
-        )
-        SELECT row_id, day, value, {amount.format('cents')} AS amount, rule FROM parts WHERE n = 1
-        UNION ALL
-        SELECT row_id, day, value,
-               {amount.format('floor_cents + CASE WHEN row_number() OVER (PARTITION BY row_id ORDER BY rem DESC, k) '
-                              '<= cents - sum(floor_cents) OVER (PARTITION BY row_id) THEN 1 ELSE 0 END')} AS amount,
-               rule
-        FROM (
-            SELECT *, (cents * num - rem) // den AS floor_cents
-            FROM (SELECT *, ((cents * num) % den + den) % den AS rem FROM parts WHERE n > 1)
-        )
-        """
-        con.execute(f"COPY ({query}) TO '{out_path}' (FORMAT parquet, COMPRESSION zstd)")
+        for n, (low, high) in enumerate(_slices(cost_path)):
+            query = f"""
+            WITH base AS NOT MATERIALIZED (
+                SELECT c.x_RowId AS row_id, CAST(c.ChargePeriodStart AS DATE) AS day, {cents} AS cents,
+                       CAST({rule} AS SMALLINT) AS rule{', ' + mapped if mapped else ''}
+                FROM (SELECT x_RowId, ChargePeriodStart, BilledCost, {keyed} FROM read_parquet('{cost_path}')
+                      WHERE x_RowId BETWEEN {low} AND {high}) c
+                {' '.join(joins)}
+            ),
+            parts AS NOT MATERIALIZED (
+                SELECT b.row_id, b.day, b.cents, rules.name AS rule, coef.value, coef.k, coef.num, coef.den, coef.n
+                FROM base b JOIN rules ON rules.r = b.rule {day_joins}
+                JOIN coef ON coef.g = CASE b.rule {when} ELSE rules.g END
+            )
+            SELECT row_id, day, value, {amount.format('cents')} AS amount, rule FROM parts WHERE n = 1
+            UNION ALL
+            SELECT row_id, day, value,
+                   {amount.format('floor_cents + CASE WHEN row_number() OVER (PARTITION BY row_id ORDER BY rem DESC, k) '
+                                  '<= cents - sum(floor_cents) OVER (PARTITION BY row_id) THEN 1 ELSE 0 END')} AS amount,
+                   rule
+            FROM (
+                SELECT *, (cents * num - rem) // den AS floor_cents
+                FROM (SELECT *, ((cents * num) % den + den) % den AS rem FROM parts WHERE n > 1)
+            )
+            """
+            con.execute(f"COPY ({query}) TO '{out_path[: -len('.parquet')]}-{n:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)")
     return settings
