@@ -98,15 +98,17 @@ def request(key: str, argv: list[str]) -> bytes:
 def main(python: str, version: str) -> None:
     """Entry point of the launcher script (see ``script``)."""
     if os.environ.get(WARM) != "0" and os.environ.get(MAGIC_COOKIE_KEY) == MAGIC_COOKIE_VALUE:
-        try:  # noqa: SIM105 (contextlib would cost the launcher milliseconds)
-            _warm(python, version)
+        try:
+            started = _warm(python, version)
         except OSError:
-            pass  # nothing reached Terraform yet: start cold
+            started = None  # nothing reached Terraform yet: start cold
+        if started is not None:
+            _relay(started)
     os.execv(python, [python, "-I", "-m", "provider_shim", *sys.argv[1:]])
 
 
-def _warm(python: str, version: str) -> None:
-    """Returns only if the zygote did not start a provider."""
+def _warm(python: str, version: str) -> _socket.socket | None:
+    """The connection to the provider a zygote started for us, or None (a zygote is started for next time)."""
     directory = socket_dir(os.environ)
     private_dir(directory)
     key = code_key(version, python)
@@ -116,22 +118,25 @@ def _warm(python: str, version: str) -> None:
     except OSError:
         sock.close()
         _start_zygote(python, version, directory)
-        return
+        return None
     try:
         if not same_user(sock):
-            return
+            sock.close()
+            return None
         message = request(key, sys.argv)
         stdio = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
         sent = sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, stdio)])
         sock.sendall(message[sent:])
         sock.settimeout(30)
         reply = _line(sock)
-        if reply is None or not reply.startswith(b"started "):
-            return  # refused (e.g. the code changed under it) or gone
-        sock.settimeout(None)
-        _relay(sock)
-    finally:
+    except OSError:
         sock.close()
+        raise
+    if reply is None or not reply.startswith(b"started "):
+        sock.close()  # refused (e.g. the code changed under it) or gone
+        return None
+    sock.settimeout(None)
+    return sock
 
 
 def _line(sock: _socket.socket) -> bytes | None:
@@ -146,7 +151,8 @@ def _line(sock: _socket.socket) -> bytes | None:
 
 
 def _relay(sock: _socket.socket) -> None:
-    """Wait for the provider: forward SIGTERM/SIGINT/SIGHUP to it and end as it ended. Never returns."""
+    """Wait for the provider: forward SIGTERM/SIGINT/SIGHUP to it and end as it ended. Never returns: once a
+    provider has started, a cold start would print a second handshake."""
     import _signal as signal  # type: ignore[import-not-found]  # no stub; the signal module costs ~5 ms
 
     def forward(signum, frame):
@@ -155,20 +161,19 @@ def _relay(sock: _socket.socket) -> None:
         except OSError:
             pass
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, forward)
     try:
-        status = _line(sock)
-    except OSError:
-        status = None
-    verb, _, number = (status or b"").partition(b" ")
-    if verb == b"exit" and number.isdigit():
-        os._exit(int(number))
-    if verb == b"killed" and number.isdigit():
-        signal.signal(int(number), signal.SIG_DFL)
-        os.kill(os.getpid(), int(number))
-    os.write(2, b"costory provider: the warm provider process ended without an exit status\n")
-    os._exit(1)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, forward)
+        verb, _, number = (_line(sock) or b"").partition(b" ")
+        if verb == b"exit" and number.isdigit():
+            os._exit(int(number))
+        if verb == b"killed" and number.isdigit():
+            if int(number) not in (signal.SIGKILL, signal.SIGSTOP):
+                signal.signal(int(number), signal.SIG_DFL)
+            os.kill(os.getpid(), int(number))
+        os.write(2, b"costory provider: the warm provider process ended without an exit status\n")
+    finally:
+        os._exit(1)
 
 
 def _start_zygote(python: str, version: str, directory: str) -> None:

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
     from provider_shim.server import ProviderService
 
-__all__ = ["MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", "CertificateMaker", "dial", "handshake_line", "serve"]
+__all__ = [
+    "MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", "CertificateMaker", "dial", "handshake_line", "new_socket_dir", "serve"
+]  # fmt: skip
 CORE_PROTOCOL_VERSION = 1
 APP_PROTOCOL_VERSION = 6
 
@@ -204,9 +206,18 @@ class _DeferredServices:
         return grpc.unary_unary_rpc_method_handler(answer)
 
 
-def serve(certificate: tuple[bytes, bytes] | None = None, service: ProviderService | None = None) -> int:
-    """Serve one Terraform run. A warm start (``provider_shim.zygote``) passes a key pair made ahead and the
-    provider service it built before forking."""
+def new_socket_dir() -> str:
+    """A fresh directory (mode 0700) for the plugin's socket, removed when the plugin ends."""
+    return tempfile.mkdtemp(prefix="costory-plugin-")
+
+
+def serve(
+    certificate: tuple[bytes, bytes] | None = None,
+    service: ProviderService | None = None,
+    socket_dir: str | None = None,
+) -> int:
+    """Serve one Terraform run. A warm start (``provider_shim.zygote``) passes a key pair made ahead, the
+    provider service it built before forking, and the socket directory it removes should the launcher die."""
     if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
         sys.stderr.write(
             "This binary is a Terraform provider plugin (costory-io/costory). It is not meant to be run "
@@ -227,7 +238,7 @@ def serve(certificate: tuple[bytes, bytes] | None = None, service: ProviderServi
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     stop = threading.Event()
-    socket_dir = tempfile.mkdtemp(prefix="costory-plugin-")  # mode 0700
+    socket_dir = socket_dir or new_socket_dir()
     socket_path = os.path.join(socket_dir, "provider.sock")
     key_pem, cert_pem = maker.result()
 

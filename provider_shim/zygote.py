@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -29,6 +30,7 @@ import traceback
 from dataclasses import dataclass
 from typing import NoReturn
 
+from provider_shim import plugin
 from provider_shim.launcher import PROTOCOL, WARM_IDLE, code_key, lock_path, private_dir, same_user, socket_path
 
 CHECK_SECONDS = 2.0
@@ -121,14 +123,11 @@ class Zygote:
         os.write(lock, b"%d\n" % os.getpid())
         self.lock = lock
 
-        from provider_shim.plugin import CertificateMaker, serve
-
-        self.serve, self.CertificateMaker = serve, CertificateMaker
         self.service = _preload()
         if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
             sys.stderr.write("costory provider zygote: threads were started while loading; forking is unsafe\n")
             return 1
-        self.certificate = CertificateMaker()
+        self.certificate = plugin.CertificateMaker()
 
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.wake = (wake_read, wake_write)
@@ -137,12 +136,16 @@ class Zygote:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
+        # Bound and listening under another name first, so the path never names a socket that refuses launchers;
+        # the rename replaces a stale one (we hold the lock, so no live zygote of this key serves it).
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if os.path.exists(self.path):
-            os.unlink(self.path)  # stale: we hold the lock, so no live zygote of this key serves it
-        listener.bind(self.path)
-        os.chmod(self.path, 0o600)
+        pending = f"{self.path}.{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pending)
+        listener.bind(pending)
+        os.chmod(pending, 0o600)
         listener.listen(64)
+        os.rename(pending, self.path)
         self.listener = listener
         try:
             self._loop()
@@ -221,9 +224,11 @@ class Zygote:
             conn.close()
             return
         refusal = None
-        if start.key != self.key or code_key(self.version, self.python) != self.key:
-            refusal = b"refused: the provider's code changed\n"
+        if code_key(self.version, self.python) != self.key:
+            refusal = b"refused: the provider's code changed since this zygote started\n"
             self._close_listener()
+        elif start.key != self.key:
+            refusal = b"refused: the launcher runs other code\n"
         elif not os.path.isdir(start.cwd):
             refusal = b"refused: the working directory is gone\n"
         if refusal is not None:
@@ -236,7 +241,7 @@ class Zygote:
         certificate = None
         if self.certificate.ready():
             certificate = self.certificate.result()
-            self.certificate = self.CertificateMaker()
+            self.certificate = plugin.CertificateMaker()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -274,10 +279,11 @@ class Zygote:
 
             tempfile.tempdir = None  # chosen again from the launcher's TMPDIR
             sys.argv = [os.fsdecode(a) for a in start.argv]
+            socket_dir = plugin.new_socket_dir()
             conn.settimeout(None)
             conn.sendall(b"started %d\n" % os.getpid())
-            threading.Thread(target=_watch_launcher, args=(conn,), daemon=True).start()
-            status = self.serve(certificate, self.service)
+            threading.Thread(target=_watch_launcher, args=(conn, socket_dir), daemon=True).start()
+            status = plugin.serve(certificate, self.service, socket_dir)
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -288,7 +294,7 @@ class Zygote:
             os._exit(status)
 
 
-def _watch_launcher(conn: socket.socket) -> None:
+def _watch_launcher(conn: socket.socket, socket_dir: str) -> None:
     """In a provider child: act on the signals the launcher forwards; exit at once when it is gone."""
     buffer = b""
     while True:
@@ -296,8 +302,9 @@ def _watch_launcher(conn: socket.socket) -> None:
             data = conn.recv(256)
         except OSError:
             data = b""
-        if not data:
-            os._exit(1)  # Terraform ended the launcher: this provider must not outlive it
+        if not data:  # Terraform ended the launcher: this provider must not outlive it
+            shutil.rmtree(socket_dir, ignore_errors=True)
+            os._exit(1)
         buffer += data
         while b"\n" in buffer:
             line, _, buffer = buffer.partition(b"\n")
