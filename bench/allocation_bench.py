@@ -350,6 +350,8 @@ def main() -> None:
                         help="where the generated partitions are kept between runs, and the results written")  # fmt: skip
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks" / "allocation.md")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--code", default="the working tree", help="what code is measured, for the doc")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the doc from the last run's figures")
     parser.add_argument("--worker")
     parser.add_argument("--out")
     parser.add_argument("--keys", nargs="+")
@@ -360,6 +362,11 @@ def main() -> None:
         return
     if args.quick:
         args.rows = [1_000_000]
+    if args.report_only:
+        saved = json.loads((args.data / "last-run.json").read_text())
+        write_doc(args, saved["results"], saved["load"], datetime.fromisoformat(saved["started_at"]),
+                  saved["profile"], saved["code"])
+        return
 
     load = os.getloadavg()
     started_at = datetime.now(UTC)
@@ -403,10 +410,16 @@ def main() -> None:
         shutil.rmtree(args.data / "results", ignore_errors=True)
         profile_note = (rows, figures, profile_table(path))
 
-    (args.data / "last-run.json").write_text(json.dumps(results, indent=1))
+    saved = {"results": results, "load": load, "started_at": started_at.isoformat(), "profile": profile_note,
+             "code": args.code}  # fmt: skip
+    (args.data / "last-run.json").write_text(json.dumps(saved, indent=1))
+    write_doc(args, results, load, started_at, profile_note, args.code)
+
+
+def write_doc(args, results, load, started_at, profile_note, code: str) -> None:
     previous = args.output.read_text() if args.output.exists() else ""
     notes = previous.split(NOTES, 1)[1] if NOTES in previous else ""
-    text = report(results, load, started_at, profile_note, notes)
+    text = report(results, load, started_at, profile_note, notes, code)
     print(text)
     if not args.quick:
         args.output.write_text(text)
@@ -441,7 +454,7 @@ def _gib(mib: float) -> str:
 
 
 def report(results: list[dict], load: tuple[float, float, float], started_at: datetime, profile_note,
-           notes: str) -> str:
+           notes: str, code: str) -> str:
     """The benchmark doc: what was measured, the figures, the verdicts against the targets, the profile."""
     lines = [
         "# Benchmarks: recomputing a dimension, partitions to results",
@@ -450,7 +463,8 @@ def report(results: list[dict], load: tuple[float, float, float], started_at: da
         "50000000`; `--quick` for a 1M-row smoke run). Each (size, shape, layout, implementation) runs in a fresh "
         "process; **time** is wall time from the first partition opened to the last result (and, for ours, the "
         "summary) written; **peak** is that process's VmHWM: interpreter, libraries, whatever of the input it "
-        "holds, working memory and the writers' buffers. MiB = 2^20 bytes, GiB = 2^30 bytes.",
+        "holds, working memory and the writers' buffers. MiB = 2^20 bytes, GiB = 2^30 bytes. "
+        f"Code measured: {code}.",
         "",
         f"Machine: {machine('pyarrow', 'numpy', 'duckdb')}. Run started {started_at:%Y-%m-%d %H:%M} UTC with "
         f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores: other work "
