@@ -117,7 +117,7 @@ def _warm(python: str, version: str) -> _socket.socket | None:
         sock.connect(socket_path(directory, key))
     except OSError:
         sock.close()
-        _start_zygote(python, version, directory)
+        _start_zygote(python, version, directory, key)
         return None
     try:
         if not same_user(sock):
@@ -176,8 +176,18 @@ def _relay(sock: _socket.socket) -> None:
         os._exit(1)
 
 
-def _start_zygote(python: str, version: str, directory: str) -> None:
-    """Start a zygote for the next start, detached (double fork, own session, stdio on /dev/null)."""
+def _start_zygote(python: str, version: str, directory: str, key: str) -> None:
+    """Start a zygote for the next start, detached (double fork, own session, stdio on /dev/null), unless one
+    holds the lock already (it is loading)."""
+    import fcntl
+
+    lock = os.open(lock_path(directory, key), os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return
+    finally:
+        os.close(lock)
     env = {
         name: value
         for name, value in os.environ.items()

@@ -151,18 +151,19 @@ class Zygote:
             self._loop()
         finally:
             self._close_listener()
-            os.close(lock)
         return 0
 
     def _stop(self, signum, frame) -> None:
         self.stopping = True
 
     def _close_listener(self) -> None:
+        """Take no more launchers, and let the next zygote start while the running providers finish."""
         if self.listener is not None:
             self.listener.close()
             self.listener = None
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+            os.close(self.lock)
 
     def _loop(self) -> None:
         last_active = time.monotonic()
@@ -190,6 +191,7 @@ class Zygote:
                     except BlockingIOError:
                         break
             self._reap()
+            self.certificate.ready()  # reaps the openssl process once it is done
             if self.listener is not None and self.listener in ready:
                 self._accept(self.listener)
             if self.children or self.listener in ready:
@@ -263,9 +265,9 @@ class Zygote:
                 signal.signal(signum, signal.SIG_DFL)
             os.close(self.wake[0])
             os.close(self.wake[1])
-            os.close(self.lock)
             if self.listener is not None:
                 self.listener.close()
+                os.close(self.lock)
             for other in self.children.values():
                 other.close()
             for target, fd in enumerate(fds):
