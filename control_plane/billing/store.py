@@ -125,7 +125,8 @@ class CostStore:
         columns: list[str] | None = None,
     ) -> pa.Table:
         """Cost rows with ChargePeriodStart in [start, end) (UTC days; None: unbounded), from the tenant's
-        committed partitions (``partitions`` a session, with ``tenant_id``) or from the keys given."""
+        committed partitions (``partitions`` a session, with ``tenant_id``) or from the keys given. Transition
+        only: a tenant id instead reads every file of a local directory, ``(tenant_id, start, end)`` as before."""
         if isinstance(partitions, Session):
             if tenant_id is None:
                 raise TypeError("CostStore.read with a session needs the tenant_id")
@@ -206,7 +207,7 @@ class CostStore:
         self.switched(session, replaced, None)
         return key
 
-    # -- transition: until dimensions/cost read through ``partition_keys`` ----------------------------------
+    # -- transition: until the tests under tests/control_plane/{imports,scheduler} read through a session ------
 
     def paths(self, tenant_id: str) -> list[Path]:
         """Every partition file of the tenant in a local directory, whether a committed row names it or not
@@ -215,13 +216,6 @@ class CostStore:
             raise ValueError("CostStore.paths reads a local directory; use partition_keys")
         root = Path(self.store.path(f"costs/{tenant_id}"))
         return sorted(root.glob(f"*/*{PARQUET}")) if root.exists() else []
-
-    def replace_month(self, tenant_id: str, datasource_id: str, billing_period: str, table: pa.Table) -> Path:
-        """Write ``table`` as the month's legacy file `<YYYY-MM>.parquet`, no row recorded (transition only, for
-        tests seeding files: use ``record_month``)."""
-        key = f"{self.folder(tenant_id, datasource_id)}/{billing_period}{PARQUET}"
-        self.store.write_table(key, table.cast(COST_SCHEMA), row_group_size=ROW_GROUP_SIZE)
-        return Path(self.store.path(key))
 
     # -- removing -----------------------------------------------------------------------------------------
 
