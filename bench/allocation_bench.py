@@ -83,7 +83,9 @@ def _strings(codes: np.ndarray, values: pa.Array) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), values).cast(pa.string())
 
 
-def cost_chunk(shape: str, rows: int, first_row: int, partition: int, rng: np.random.Generator, fixed: dict) -> pa.Table:
+def cost_chunk(
+    shape: str, rows: int, first_row: int, partition: int, rng: np.random.Generator, fixed: dict
+) -> pa.Table:
     """``rows`` COST_SCHEMA rows of one partition (x_RowId from ``first_row``); ``fixed`` holds the per-resource
     attributes and string dictionaries, the same for every chunk."""
     from control_plane.billing.schema import COST_SCHEMA, MONEY, TIMESTAMP
@@ -97,7 +99,11 @@ def cost_chunk(shape: str, rows: int, first_row: int, partition: int, rng: np.ra
         principal = (of["principal"][resource] + rng.integers(0, 2, rows)) % PRINCIPALS
     else:  # each drawn on its own
         service, account = rng.integers(0, len(SERVICES), rows), rng.integers(0, len(ACCOUNTS), rows)
-        region, team, env = rng.integers(0, len(REGIONS), rows), rng.integers(0, len(TEAMS), rows), rng.integers(0, 3, rows)
+        region, team, env = (
+            rng.integers(0, len(REGIONS), rows),
+            rng.integers(0, len(TEAMS), rows),
+            rng.integers(0, 3, rows),
+        )
         has_team, has_env = rng.random(rows) < 0.95, rng.random(rows) < 0.9
         principal = rng.integers(0, PRINCIPALS, rows)
     hour = rng.integers(0, DAYS * 24, rows)
@@ -172,8 +178,10 @@ def write_partitions(folder: Path, shape: str, total: int, partitions: int) -> l
                 chunk = cost_chunk(shape, min(CHUNK, rows - first), first, p, rng, fixed)
                 writer.write_table(chunk, row_group_size=ROW_GROUP_SIZE)
     done.write_text("")
-    print(f"  generated {shape} {total:,} rows in {partitions} partition(s): {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)
+    print(
+        f"  generated {shape} {total:,} rows in {partitions} partition(s): {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
     return keys
 
 
@@ -313,8 +321,11 @@ def run_worker(implementation: str, data: Path, cost_keys: list[str], out: str, 
     if done.returncode != 0:  # recorded, and the run goes on (e.g. killed for memory)
         print(f"{implementation} worker failed ({done.returncode}):\n{done.stderr[-3000:]}", file=sys.stderr)
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        return {"failed": f"{last[:200]} after {time.perf_counter() - started:.0f} s", "seconds": float("nan"),
-                "peak_rss_mib": float("nan")}
+        return {
+            "failed": f"{last[:200]} after {time.perf_counter() - started:.0f} s",
+            "seconds": float("nan"),
+            "peak_rss_mib": float("nan"),
+        }
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -330,12 +341,48 @@ def fingerprint(folder: Path) -> dict:
     parts, total, digest = con.execute(
         f"SELECT count(*), sum(amount), sum(hash(row_id, day, value::VARCHAR, amount, rule::VARCHAR)::HUGEINT) "
         f"FROM {source}"
-    ).fetchone()
+    ).fetchone() or (0, None, None)
     by_value = dict(con.execute(f"SELECT value::VARCHAR, sum(amount) FROM {source} GROUP BY 1 ORDER BY 1").fetchall())
-    return {"parts": parts, "total": str(total), "digest": str(digest), "by_value": {k: str(v) for k, v in by_value.items()}}
+    return {
+        "parts": parts,
+        "total": str(total),
+        "digest": str(digest),
+        "by_value": {k: str(v) for k, v in by_value.items()},
+    }
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
+
+
+def measure(data: Path, rows: int, shape: str, partitions: int) -> dict:
+    """Every implementation on one dataset, each in its own process; their results checked equal."""
+    keys = write_partitions(data, shape, rows, partitions)
+    figures, prints = {}, {}
+    for implementation in IMPLEMENTATIONS:
+        out = f"results/{implementation}"
+        shutil.rmtree(data / out, ignore_errors=True)
+        figures[implementation] = f = run_worker(implementation, data, keys, out)
+        if "failed" in f:
+            prints[implementation] = {"failed": f["failed"], "parts": 0, "total": None}
+            continue
+        prints[implementation] = fingerprint(data / out)
+        print(
+            f"  {rows:>11,} {shape:11} {partitions} part(s) {implementation:6} {f['seconds']:7.2f} s "
+            f"peak {f['peak_rss_mib']:,.0f} MiB, {prints[implementation]['parts']:,} parts",
+            file=sys.stderr,
+        )
+    shutil.rmtree(data / "results", ignore_errors=True)
+    reference = next((p for p in prints.values() if "failed" not in p), prints["ours"])
+    agree = {name: p == reference for name, p in prints.items()}
+    for name, p in prints.items():
+        if p != reference:
+            shown = {k: v for k, v in p.items() if k != "by_value"}
+            print(
+                f"  MISMATCH {name}: {shown} vs { ({k: v for k, v in reference.items() if k != 'by_value'}) }",
+                file=sys.stderr,
+            )
+    return {"rows": rows, "shape": shape, "partitions": partitions, "figures": figures, "agree": agree,
+            "parts": reference["parts"], "total": reference["total"]}  # fmt: skip
 
 
 def main() -> None:
@@ -344,10 +391,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1M rows, a smoke run (the doc is not written)")
     parser.add_argument("--shapes", nargs="+", default=["friendly", "independent"])
     parser.add_argument("--layouts", type=int, nargs="+", default=[1], help="partitions per dataset")
-    parser.add_argument("--several-at-largest", action=argparse.BooleanOptionalAction, default=True,
-                        help=f"also the largest size, independent columns, in {PARTITIONS} partitions")
+    parser.add_argument(
+        "--several-at-largest",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"also the largest size, independent columns, in {PARTITIONS} partitions",
+    )
     parser.add_argument("--data", type=Path, default=Path("/tmp/costory-allocation-bench"),
-                        help="where the generated partitions are kept between runs, and the results written")  # fmt: skip
+                        help="generated partitions (kept between runs) and results go here")  # fmt: skip
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks" / "allocation.md")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--code", default="the working tree", help="what code is measured, for the doc")
@@ -364,8 +415,14 @@ def main() -> None:
         args.rows = [1_000_000]
     if args.report_only:
         saved = json.loads((args.data / "last-run.json").read_text())
-        write_doc(args, saved["results"], saved["load"], datetime.fromisoformat(saved["started_at"]),
-                  saved["profile"], saved["code"])
+        write_doc(
+            args,
+            saved["results"],
+            saved["load"],
+            datetime.fromisoformat(saved["started_at"]),
+            saved["profile"],
+            saved["code"],
+        )
         return
 
     load = os.getloadavg()
@@ -374,31 +431,9 @@ def main() -> None:
     plan = [(rows, shape, partitions) for rows in args.rows for shape in args.shapes for partitions in args.layouts]
     if args.several_at_largest and PARTITIONS not in args.layouts:
         plan.append((max(args.rows), "independent", PARTITIONS))
-    if True:
-        for rows, shape, partitions in plan:
-            if True:
-                keys = write_partitions(args.data, shape, rows, partitions)
-                figures, prints = {}, {}
-                for implementation in IMPLEMENTATIONS:
-                    out = f"results/{implementation}"
-                    shutil.rmtree(args.data / out, ignore_errors=True)
-                    figures[implementation] = run_worker(implementation, args.data, keys, out)
-                    if "failed" in figures[implementation]:
-                        prints[implementation] = {"failed": figures[implementation]["failed"], "parts": 0}
-                        continue
-                    prints[implementation] = fingerprint(args.data / out)
-                    f = figures[implementation]
-                    print(f"  {rows:>11,} {shape:11} {partitions} part(s) {implementation:6} {f['seconds']:7.2f} s "
-                          f"peak {f['peak_rss_mib']:,.0f} MiB, {prints[implementation]['parts']:,} parts", file=sys.stderr)
-                reference = prints["ours"] if "failed" not in prints["ours"] else prints["numpy"]
-                agree = {name: p == reference for name, p in prints.items()}
-                if not all(agree.values()):
-                    for name, p in prints.items():
-                        if p != reference:
-                            print(f"  MISMATCH {name}: {({k: v for k, v in p.items() if k != 'by_value'})} vs "
-                                  f"{({k: v for k, v in reference.items() if k != 'by_value'})}", file=sys.stderr)
-                results.append({"rows": rows, "shape": shape, "partitions": partitions, "figures": figures,
-                                "agree": agree, "parts": reference["parts"], "total": reference["total"]})
+    for rows, shape, partitions in plan:
+        results.append(measure(args.data, rows, shape, partitions))
+        (args.data / "partial-run.json").write_text(json.dumps(results, indent=1))  # kept if a later step fails
     shutil.rmtree(args.data / "results", ignore_errors=True)
 
     profile_note = None
@@ -408,7 +443,8 @@ def main() -> None:
         path = args.data / "ours.prof"
         figures = run_worker("ours", args.data, keys, "results/profile", profile=path)
         shutil.rmtree(args.data / "results", ignore_errors=True)
-        profile_note = (rows, figures, profile_table(path))
+        if "failed" not in figures:
+            profile_note = (rows, figures, profile_table(path))
 
     saved = {"results": results, "load": load, "started_at": started_at.isoformat(), "profile": profile_note,
              "code": args.code}  # fmt: skip
@@ -445,16 +481,19 @@ NOTES = "<!-- notes: kept when the figures are re-measured -->"
 
 def _best(figures: dict) -> float:
     """The faster baseline's seconds (a failed run, nan, never wins)."""
-    return min((figures[b]["seconds"] for b in ("numpy", "duckdb") if figures[b]["seconds"] == figures[b]["seconds"]),
-               default=float("nan"))
+    return min(
+        (figures[b]["seconds"] for b in ("numpy", "duckdb") if figures[b]["seconds"] == figures[b]["seconds"]),
+        default=float("nan"),
+    )
 
 
 def _gib(mib: float) -> str:
     return f"{mib / 1024:.2f} GiB"
 
 
-def report(results: list[dict], load: tuple[float, float, float], started_at: datetime, profile_note,
-           notes: str, code: str) -> str:
+def report(
+    results: list[dict], load: tuple[float, float, float], started_at: datetime, profile_note, notes: str, code: str
+) -> str:
     """The benchmark doc: what was measured, the figures, the verdicts against the targets, the profile."""
     lines = [
         "# Benchmarks: recomputing a dimension, partitions to results",
@@ -521,7 +560,8 @@ def report(results: list[dict], load: tuple[float, float, float], started_at: da
         best = _best(f)
         lines.append(
             f"| {r['rows']:,} | {r['shape']} | {r['partitions']} | {r['parts']:,} | {f['ours']['seconds']:.1f} s "
-            f"| {f['numpy']['seconds']:.1f} s | {f['duckdb']['seconds']:.1f} s | **{f['ours']['seconds'] / best:.2f}x** "
+            f"| {f['numpy']['seconds']:.1f} s | {f['duckdb']['seconds']:.1f} s "
+            f"| **{f['ours']['seconds'] / best:.2f}x** "
             f"| {f['ours']['peak_rss_mib']:,.0f} MiB | {f['numpy']['peak_rss_mib']:,.0f} MiB "
             f"| {f['duckdb']['peak_rss_mib']:,.0f} MiB | {'yes' if all(r['agree'].values()) else 'NO'} |"
         )

@@ -46,7 +46,7 @@ NULL_KEY = "\x00null"
 
 def _expression(reference: str) -> str:
     if reference.startswith(TAG_PREFIX):
-        return f"\"Tags\"['{reference[len(TAG_PREFIX):]}']"
+        return f"\"Tags\"['{reference[len(TAG_PREFIX) :]}']"
     return f'"{reference}"'
 
 
@@ -118,7 +118,7 @@ def run(
     sets = [f"({alias[c]})" for c in columns] + ["(" + ", ".join(alias[c] for c in s) + ")" for s in column_sets]
     selected = ", ".join(f"{_expression(r)} AS {alias[r]}" for r in references)
     everything = ", ".join(alias[r] for r in references)
-    distinct = con.execute(
+    distinct: pa.Table = con.sql(
         f"SELECT grouping({everything}) AS gid, {everything} FROM (SELECT {selected} FROM read_parquet({files})) "
         f"GROUP BY GROUPING SETS ({', '.join(sets)})"
     ).to_arrow_table()
@@ -171,8 +171,9 @@ def run(
     coefficient_rows: dict[str, list] = {"g": [], "k": [], "value": [], "num": [], "den": [], "n": []}
     for g, (codes, numerators, denominator) in enumerate(groups.members):
         for k, (code, numerator) in enumerate(zip(codes, numerators, strict=True)):
-            for key, item in zip(coefficient_rows, (g, k, groups.names[code], numerator, denominator, len(codes)),
-                                 strict=True):
+            for key, item in zip(
+                coefficient_rows, (g, k, groups.names[code], numerator, denominator, len(codes)), strict=True
+            ):
                 coefficient_rows[key].append(item)
     con.register("coef", pa.table(coefficient_rows))
 
@@ -201,26 +202,32 @@ def run(
             query = f"""
             WITH base AS NOT MATERIALIZED (
                 SELECT c.x_RowId AS row_id, CAST(c.ChargePeriodStart AS DATE) AS day, {cents} AS cents,
-                       CAST({rule} AS SMALLINT) AS rule{', ' + mapped if mapped else ''}
+                       CAST({rule} AS SMALLINT) AS rule{", " + mapped if mapped else ""}
                 FROM (SELECT x_RowId, ChargePeriodStart, BilledCost, {keyed} FROM read_parquet('{cost_path}')
                       WHERE x_RowId BETWEEN {low} AND {high}) c
-                {' '.join(joins)}
+                {" ".join(joins)}
             ),
             parts AS NOT MATERIALIZED (
                 SELECT b.row_id, b.day, b.cents, rules.name AS rule, coef.value, coef.k, coef.num, coef.den, coef.n
                 FROM base b JOIN rules ON rules.r = b.rule {day_joins}
                 JOIN coef ON coef.g = CASE b.rule {when} ELSE rules.g END
             )
-            SELECT row_id, day, value, {amount.format('cents')} AS amount, rule FROM parts WHERE n = 1
+            SELECT row_id, day, value, {amount.format("cents")} AS amount, rule FROM parts WHERE n = 1
             UNION ALL
             SELECT row_id, day, value,
-                   {amount.format('floor_cents + CASE WHEN row_number() OVER (PARTITION BY row_id ORDER BY rem DESC, k) '
-                                  '<= cents - sum(floor_cents) OVER (PARTITION BY row_id) THEN 1 ELSE 0 END')} AS amount,
+                   {
+                amount.format(
+                    "floor_cents + CASE WHEN row_number() OVER (PARTITION BY row_id ORDER BY rem DESC, k) "
+                    "<= cents - sum(floor_cents) OVER (PARTITION BY row_id) THEN 1 ELSE 0 END"
+                )
+            } AS amount,
                    rule
             FROM (
                 SELECT *, (cents * num - rem) // den AS floor_cents
                 FROM (SELECT *, ((cents * num) % den + den) % den AS rem FROM parts WHERE n > 1)
             )
             """
-            con.execute(f"COPY ({query}) TO '{out_path[: -len('.parquet')]}-{n:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(
+                f"COPY ({query}) TO '{out_path[: -len('.parquet')]}-{n:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)"
+            )
     return settings

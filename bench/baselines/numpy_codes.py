@@ -152,7 +152,7 @@ class NumpyAllocator:
 
         # 3. coefficient group per row
         group = self.group_of_rule[rule]  # rule == none: the last entry, the leftover
-        day = (np.frombuffer(batch.column("ChargePeriodStart").buffers()[1], dtype=np.int64) // MICROS_PER_DAY)
+        day = np.frombuffer(batch.column("ChargePeriodStart").buffers()[1], dtype=np.int64) // MICROS_PER_DAY
         day = day[batch.column("ChargePeriodStart").offset :][:n].astype(np.int32)
         for index in self.per_row:
             rows = np.flatnonzero(rule == index)
@@ -168,7 +168,7 @@ class NumpyAllocator:
                         lookup[d - first_day] = g
                 group[rows] = lookup[day[rows] - first_day]
             else:
-                values, codes = encoded[allocation.column]
+                values, codes = encoded[allocation.column or ""]
                 group[rows] = mapped_groups(allocation, values, self.groups)[codes[rows]]
 
         # 4. cents and their split
@@ -183,16 +183,16 @@ class NumpyAllocator:
         value = np.repeat(value_codes[group, 0], count)
         for parts in np.unique(count[count > 1]).tolist():
             rows = np.flatnonzero(count == parts)
-            g = group[rows]
-            products = cents[rows, None] * numerators[g, :parts]
-            floors, remainders = np.divmod(products, denominators[g, None])
+            of_rows = group[rows]
+            products = cents[rows, None] * numerators[of_rows, :parts]
+            floors, remainders = np.divmod(products, denominators[of_rows, None])
             left = cents[rows] - floors.sum(axis=1)
             order = np.argsort(-remainders, axis=1, kind="stable")
             rank = np.empty_like(order)
             np.put_along_axis(rank, order, np.arange(parts)[None, :].repeat(len(rows), axis=0), axis=1)
             positions = starts[rows, None] + np.arange(parts)
             amount[positions] = floors + (rank < left[:, None])
-            value[positions] = value_codes[g, :parts]
+            value[positions] = value_codes[of_rows, :parts]
 
         # 5. the parts
         words = np.empty((total, 2), dtype=np.int64)
@@ -207,9 +207,7 @@ class NumpyAllocator:
                 pa.Array.from_buffers(pa.date32(), total, [None, pa.py_buffer(np.repeat(day, count))]),
                 pa.DictionaryArray.from_arrays(pa.array(value), pa.array(self.groups.names, pa.string())),
                 pa.Array.from_buffers(RESULT_SCHEMA.field("amount").type, total, [None, pa.py_buffer(words)]),
-                pa.DictionaryArray.from_arrays(
-                    pa.array(out_rule, mask=out_rule == self.shapes.none), self.rule_names
-                ),
+                pa.DictionaryArray.from_arrays(pa.array(out_rule, mask=out_rule == self.shapes.none), self.rule_names),
             ],
             schema=OUT_SCHEMA,
         )
