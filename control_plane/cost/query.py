@@ -169,12 +169,13 @@ def _from_summary(table: pa.Table, shape: _Shape) -> list[tuple]:
         where.append(f"{target} IN (SELECT unnest($f{index}))")
     sql = (
         f"SELECT {', '.join(selects)}, coalesce(sum(s.quantity), 0) AS quantity, "
-        f"CAST(sum(s.amount) AS DECIMAL(38, 12)) AS cost FROM summary s WHERE {' AND '.join(where)} "
+        f"sum(s.cents) AS cents FROM summary s WHERE {' AND '.join(where)} "
         f"GROUP BY ALL ORDER BY {', '.join(f'{k} NULLS FIRST' for k in keys)} LIMIT $limit OFFSET $offset"
     )
     with compute.connect_duckdb() as con:
         con.register("summary", table)
-        return con.execute(sql, params).fetchall()
+        fetched = con.execute(sql, params).fetchall()
+    return [(*record[:-1], Decimal(int(record[-1])).scaleb(-2)) for record in fetched]
 
 
 def _from_rows(

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,7 +23,6 @@ SUMMARY_COLUMNS = ("Provider", "ServiceName", "SubAccountId", "x_Model")
 """Cost columns a dimension's value is summarised by (per day): a cost query grouping or filtering a dimension
 by one of them answers from the summary."""
 
-TOTAL_TYPE = pa.decimal128(38, 2)
 SUMMARY_SCHEMA = pa.schema(
     [
         pa.field("day", pa.date32(), nullable=False),
@@ -30,13 +30,12 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("rule", pa.string()),
         pa.field("column", pa.string()),
         pa.field("column_value", pa.string()),
-        pa.field("amount", TOTAL_TYPE, nullable=False),
+        pa.field("cents", pa.int64(), nullable=False),
         pa.field("quantity", pa.float64(), nullable=False),
         pa.field("rows", pa.int64(), nullable=False),
     ]
 )
 _KEYS = ["day", "value", "rule", "column", "column_value"]
-_SUMS = [("amount", "sum"), ("quantity", "sum"), ("rows", "sum")]
 
 
 def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
@@ -45,58 +44,34 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
     `SUMMARY_COLUMNS` it holds.
 
     A part's quantity is the row's quantity times the part's share of the row's cost (an equal share of a
-    row whose cost is zero), as `cost.query` computes it from the results."""
-    n = costs.num_rows
+    row whose cost is zero), as `cost.query` computes it from the results. Grouping is integer work: each key
+    column's dictionary codes combined into one int64 per part."""
     if parts.num_rows == 0:
         return SUMMARY_SCHEMA.empty_table()
     position = parts.column("row_id").to_numpy()
-    amount = parts.column("amount").cast(pa.float64()).to_numpy()
+    cents = _cents(parts.column("amount"))
     first = np.empty(len(position), dtype=bool)
     first[0] = True
     np.not_equal(position[1:], position[:-1], out=first[1:])
     if "ConsumedQuantity" in costs.column_names:
         consumed = costs.column("ConsumedQuantity").cast(pa.float64()).fill_null(0).to_numpy()
-        row_amount = np.bincount(position, weights=amount, minlength=n)[position]
-        row_parts = np.bincount(position, minlength=n)[position]
+        amount = cents.astype(np.float64)
+        row_amount = np.bincount(position, weights=amount, minlength=costs.num_rows)[position]
+        row_parts = np.bincount(position, minlength=costs.num_rows)[position]
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(row_amount == 0, 1.0 / row_parts, amount / row_amount)
         quantity = consumed[position] * share
     else:
         quantity = np.zeros(len(position))
-    base = {
-        "day": parts.column("day"),
-        "value": parts.column("value"),
-        "rule": parts.column("rule"),
-        "amount": parts.column("amount"),
-        "quantity": pa.array(quantity, pa.float64()),
-        "rows": pa.array(first.astype(np.int64)),
-    }
-    pieces = [_grouped(pa.table({**base, "column": pa.nulls(len(position), pa.string())}), None)]
+    rows = first.astype(np.int64)
+    day, value, rule = _codes(parts.column("day")), _codes(parts.column("value")), _codes(parts.column("rule"))
+    pieces = [_aggregate({"day": day, "value": value, "rule": rule}, None, cents, quantity, rows)]
     take = pa.array(position)
     for name in SUMMARY_COLUMNS:
-        if name not in costs.column_names:
-            continue
-        values = costs.column(name).take(take).cast(pa.string())
-        without_rule = {k: v for k, v in base.items() if k != "rule"}
-        pieces.append(_grouped(pa.table({**without_rule, "column_value": values}), name))
+        if name in costs.column_names:
+            keys = {"day": day, "value": value, "column_value": _codes(costs.column(name).take(take))}
+            pieces.append(_aggregate(keys, name, cents, quantity, rows))
     return pa.concat_tables(pieces)
-
-
-def _grouped(table: pa.Table, column: str | None) -> pa.Table:
-    keys = [k for k in _KEYS if k in table.column_names]
-    summed = table.group_by(keys, use_threads=False).aggregate(_SUMS)
-    n = summed.num_rows
-    columns = {
-        "day": summed.column("day"),
-        "value": summed.column("value"),
-        "rule": summed.column("rule") if "rule" in keys else pa.nulls(n, pa.string()),
-        "column": pa.array([column] * n, pa.string()) if column else pa.nulls(n, pa.string()),
-        "column_value": summed.column("column_value") if "column_value" in keys else pa.nulls(n, pa.string()),
-        "amount": summed.column("amount_sum").cast(TOTAL_TYPE),
-        "quantity": summed.column("quantity_sum"),
-        "rows": summed.column("rows_sum"),
-    }
-    return pa.table(columns, schema=SUMMARY_SCHEMA)
 
 
 def merge(summaries: list[pa.Table]) -> pa.Table:
@@ -104,18 +79,76 @@ def merge(summaries: list[pa.Table]) -> pa.Table:
     tables = [t for t in summaries if t.num_rows]
     if not tables:
         return SUMMARY_SCHEMA.empty_table()
-    summed = pa.concat_tables(tables).group_by(_KEYS, use_threads=False).aggregate(_SUMS)
-    table = pa.table(
+    table = pa.concat_tables(tables)
+    merged = _aggregate(
+        {k: _codes(table.column(k)) for k in _KEYS},
+        None,
+        table.column("cents").to_numpy(),
+        table.column("quantity").to_numpy(),
+        table.column("rows").to_numpy(),
+    )
+    order = [(k, "ascending") for k in ("column", "column_value", "day", "value", "rule")]
+    return merged.sort_by(order)
+
+
+Codes = tuple[np.ndarray, pa.Array]
+"""A key column as (per-row code, dictionary); nulls have code len(dictionary)."""
+
+
+def _aggregate(
+    keys: dict[str, Codes], column: str | None, cents: np.ndarray, quantity: np.ndarray, rows: np.ndarray
+) -> pa.Table:
+    """Sum cents (exactly, int64), quantity and rows per distinct combination of ``keys``: the keys' codes mixed
+    into one int64, factorized."""
+    codes = [code for code, _ in keys.values()]
+    dictionaries = [dictionary for _, dictionary in keys.values()]
+    combined = np.zeros(len(cents), dtype=np.int64)
+    for code, dictionary in zip(codes, dictionaries, strict=True):
+        combined *= len(dictionary) + 1
+        combined += code
+    group_of, uniques = pd.factorize(combined)
+    count = len(uniques)
+    summed = np.zeros(count, dtype=np.int64)
+    np.add.at(summed, group_of, cents)
+    representative = np.zeros(count, dtype=np.int64)
+    representative[group_of] = np.arange(len(group_of))  # any part of the group: its keys are the group's
+    n = count
+    out: dict[str, pa.Array] = {}
+    for name, code, dictionary in zip(keys, codes, dictionaries, strict=True):
+        picked = code[representative]
+        out[name] = dictionary.take(pa.array(picked, mask=picked == len(dictionary)))
+    return pa.table(
         {
-            **{k: summed.column(k) for k in _KEYS},
-            "amount": summed.column("amount_sum").cast(TOTAL_TYPE),
-            "quantity": summed.column("quantity_sum"),
-            "rows": summed.column("rows_sum"),
+            "day": out["day"],
+            "value": out["value"],
+            "rule": out.get("rule", pa.nulls(n, pa.string())),
+            "column": out.get("column", pa.array([column] * n, pa.string()) if column else pa.nulls(n, pa.string())),
+            "column_value": out.get("column_value", pa.nulls(n, pa.string())),
+            "cents": pa.array(summed, pa.int64()),
+            "quantity": pa.array(np.bincount(group_of, weights=quantity, minlength=n), pa.float64()),
+            "rows": pa.array(np.bincount(group_of, weights=rows, minlength=n).astype(np.int64), pa.int64()),
         },
         schema=SUMMARY_SCHEMA,
     )
-    return table.sort_by([("column", "ascending"), ("column_value", "ascending"), ("day", "ascending"),
-                          ("value", "ascending"), ("rule", "ascending")])
+
+
+def _codes(array: pa.ChunkedArray | pa.Array) -> Codes:
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    dictionary = array.dictionary
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_date32(dictionary.type)):
+        dictionary = dictionary.cast(pa.string())
+    code = array.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return code, dictionary
+
+
+def _cents(amount: pa.ChunkedArray) -> np.ndarray:
+    """The cents of decimal128(18, 2) amounts: the unscaled value, below 10^18, is the low 64-bit word."""
+    array = amount.combine_chunks()
+    words = np.frombuffer(array.buffers()[1], dtype=np.int64, count=2 * (len(array) + array.offset))
+    return words[2 * array.offset :: 2].copy()
 
 
 def core(summary: pa.Table) -> pa.Table:
@@ -146,23 +179,32 @@ def totals(summary: pa.Table) -> Summary:
     rows = core(summary)
     if rows.num_rows == 0:
         return Summary(Decimal(0), {}, {}, None, None, 0)
-    by_value = rows.group_by("value", use_threads=False).aggregate([("amount", "sum")])
-    by_rule = rows.group_by("rule", use_threads=False).aggregate([("amount", "sum"), ("rows", "sum")])
-    values = dict(zip(by_value.column("value").to_pylist(), by_value.column("amount_sum").to_pylist(), strict=True))
+    by_value = rows.group_by("value", use_threads=False).aggregate([("cents", "sum")])
+    by_rule = rows.group_by("rule", use_threads=False).aggregate([("cents", "sum"), ("rows", "sum")])
+    values = {
+        value: _money(cents)
+        for value, cents in zip(
+            by_value.column("value").to_pylist(), by_value.column("cents_sum").to_pylist(), strict=True
+        )
+    }
     rules = {
-        rule: (amount, count)
-        for rule, amount, count in zip(
+        rule: (_money(cents), count)
+        for rule, cents, count in zip(
             by_rule.column("rule").to_pylist(),
-            by_rule.column("amount_sum").to_pylist(),
+            by_rule.column("cents_sum").to_pylist(),
             by_rule.column("rows_sum").to_pylist(),
             strict=True,
         )
     }
     return Summary(
-        total=sum(values.values(), Decimal(0)),
+        total=sum(values.values(), Decimal("0.00")),
         by_value=values,
         by_rule=rules,
         first_day=pc.min(rows.column("day")).as_py(),
         last_day=pc.max(rows.column("day")).as_py(),
         cost_rows=int(pc.sum(rows.column("rows")).as_py() or 0),
     )
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
