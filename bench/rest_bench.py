@@ -4,7 +4,8 @@ Setup (not timed): a database (SQLite file, or with `--postgres` a throwaway Pos
 tenant and its token from the CLI, a month of synthetic AWS cost rows written as partitions with the importer's
 own `StagedPartition` and recorded as its `load` records them (a `BillingDatasource`, a `PartitionId`, a
 `BillingPeriod`), then `costory-control-plane serve` in its own process and a virtual dimension created over
-gRPC (which computes its allocation). Then a load generator, in another process (httpx, asyncio), alternates
+gRPC (which computes its allocation). Then a load generator, in another process (asyncio, plain HTTP/1.1 with
+keep-alive connections), alternates
 `GET /v1/virtual-dimensions/{id}/allocation` and a dimension x day `POST /v1/costs:query`:
   - open loop: requests sent on a wall-clock schedule at `--rate` per second for `--duration` seconds, each
     request's latency measured from its scheduled time (so a server that stalls cannot hide the queue it causes);
@@ -268,37 +269,94 @@ def create_dimension(grpc_port: int, token: str) -> tuple[str, float]:
 # --- load ---------------------------------------------------------------------------------------------------------
 
 
+class Client:
+    """A minimal HTTP/1.1 keep-alive client over asyncio streams: a load generator must cost far less per request
+    than the server it measures (httpx costs ~4 ms of CPU per request, more than the server's reads here)."""
+
+    def __init__(self, host: str, port: int, token: str):
+        self.host, self.port = host, port
+        self.headers = f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        """Send one request on an idle connection (or a new one); the response's status once its body is read. A
+        kept-alive connection the server closed meanwhile is replaced once, as HTTP clients do."""
+        if self.idle:
+            reader, writer = self.idle.pop()
+            status = await self._exchange(reader, writer, method, path, body)
+            if status is not None:
+                return status
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        status = await self._exchange(reader, writer, method, path, body)
+        if status is None:
+            raise ConnectionResetError("the server closed the connection without answering")
+        return status
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, path: str, body: bytes
+    ) -> int | None:
+        head = f"{method} {path} HTTP/1.1\r\n{self.headers}"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        try:
+            writer.write(head.encode() + b"\r\n" + body)
+            status_line = await reader.readline()
+            if not status_line:
+                writer.close()
+                return None
+            length, keep = 0, True
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "connection" and value.strip().lower() == "close":
+                    keep = False
+            await reader.readexactly(length)
+            status = int(status_line.split()[1])
+        except ConnectionResetError:
+            writer.close()
+            return None
+        except BaseException:
+            writer.close()
+            raise
+        if keep:
+            self.idle.append((reader, writer))
+        else:
+            writer.close()
+        return status
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
 class Load:
     """The two reads, alternated, against one server; every outcome recorded."""
 
-    def __init__(self, base: str, token: str, dimension_id: str, connections: int):
-        import httpx
-
-        self.client = httpx.AsyncClient(
-            base_url=base,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
+    def __init__(self, base: str, token: str, dimension_id: str, reads: str = "allocation"):
+        host, _, port = base.removeprefix("http://").partition(":")
+        self.client = Client(host, int(port), token)
         self.allocation = f"/v1/virtual-dimensions/{dimension_id}/allocation"
+        self.dimension = f"/v1/virtual-dimensions/{dimension_id}"
+        self.query = json.dumps(QUERY).encode()
+        self.reads = reads
         self.latencies: list[float] = []
         self.statuses: Counter[str] = Counter()
 
     async def one(self, index: int, since: float) -> None:
         """Request number ``index``; its latency counts from ``since`` (its scheduled time in the open loop)."""
-        import httpx
-
         try:
-            if index % 2:
-                response = await self.client.post("/v1/costs:query", json=QUERY)
+            if self.reads == "edge":  # what serving costs around a route: two small reads of the database
+                status = await self.client.request("GET", self.dimension if index % 2 else "/v1/virtual-dimensions")
+            elif index % 2:
+                status = await self.client.request("POST", "/v1/costs:query", self.query)
             else:
-                response = await self.client.get(self.allocation)
-            await response.aread()
-            status = str(response.status_code)
-        except httpx.HTTPError as error:
-            status = type(error).__name__
+                status = await self.client.request("GET", self.allocation)
+            outcome = str(status)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as error:
+            outcome = type(error).__name__
         self.latencies.append(time.perf_counter() - since)
-        self.statuses[status] += 1
+        self.statuses[outcome] += 1
 
     async def open_loop(self, rate: float, duration: float) -> float:
         count = int(rate * duration)
@@ -333,8 +391,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_load(args: argparse.Namespace) -> dict[str, Any]:
-    connections = args.clients if args.mode == "closed" else 1000
-    load = Load(args.url, args.token, args.dimension_id, connections)
+    load = Load(args.url, args.token, args.dimension_id, args.reads)
     for index in range(20):  # warm connections and caches
         await load.one(index, time.perf_counter())
     load.latencies.clear()
@@ -343,9 +400,13 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         elapsed = await load.open_loop(args.rate, args.duration)
     else:
         elapsed = await load.closed_loop(args.clients, args.duration)
-    await load.client.aclose()
+    load.client.close()
     done = len(load.latencies)
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "client_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "mode": args.mode,
         "requests": done,
         "seconds": round(elapsed, 2),
@@ -358,18 +419,31 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def load_process(url: str, token: str, dimension_id: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The load generator in a process of its own (its CPU is not the server's interpreter)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_process(
+    url: str, token: str, dimension_id: str, mode: str, args: argparse.Namespace, server: int
+) -> dict[str, Any]:
+    """The load generator in a process of its own (its CPU is not the server's interpreter); the result says
+    how much CPU the server used meanwhile."""
     command = [
         sys.executable, __file__, "load", "--url", url, "--dimension-id", dimension_id, "--mode", mode,
         "--rate", str(args.rate), "--duration", str(args.duration), "--clients", str(args.clients),
+        "--reads", args.reads,
     ]
+    before = cpu_seconds(server)
     done = subprocess.run(
         command, input=token, capture_output=True, text=True, check=False, timeout=args.duration + 300
     )
     if done.returncode:
         raise SystemExit(f"the load generator failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["server_cpu_seconds"] = round(cpu_seconds(server) - before, 1)
+    return result
 
 
 # --- report -------------------------------------------------------------------------------------------------------
@@ -464,13 +538,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 [args.py_spy, "record", "-o", str(profile), "-f", "speedscope", "-p", str(server.pid), "-t"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
-        open_loop = load_process(url, token, dimension_id, "open", args)
-        closed = load_process(url, token, dimension_id, "closed", args)
+        open_loop = load_process(url, token, dimension_id, "open", args, server.pid)
+        closed = load_process(url, token, dimension_id, "closed", args, server.pid)
         if args.profile:
             spy.send_signal(2)
             spy.wait(60)
         setup = {
-            "rows": args.rows, "database": database, "clients": args.clients,
+            "reads": args.reads, "rows": args.rows, "database": database, "clients": args.clients,
             "write_seconds": write_seconds, "compute_seconds": round(compute_seconds, 1),
         }
         result = {"setup": setup, "open": open_loop, "closed": closed}
@@ -485,6 +559,13 @@ def main() -> None:
     parser.add_argument("command", nargs="?", default="bench", choices=["bench", "load"])
     parser.add_argument("--rows", type=int, default=1_000_000, help="cost rows of the month (default 1M)")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--reads",
+        choices=["allocation", "edge"],
+        default="allocation",
+        help="allocation: the allocation state and a dimension x day query (the figures); edge: a dimension and "
+        "the list of dimensions, two small database reads, to measure what serving costs around a route",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second offered")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each load phase")
     parser.add_argument("--clients", type=int, default=50, help="closed loop: concurrent clients")

@@ -8,6 +8,7 @@ port in use stops ``serve`` with an error naming the address.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -141,6 +142,14 @@ def start_http(
     return thread, http
 
 
+def freeze_startup_heap() -> None:
+    """Move every object alive now (modules, proto descriptors, mappers, the app: about a million) out of the
+    garbage collector's sight. Each full collection would otherwise traverse them all and stall every request
+    for 0.2-0.5 s, the whole p99 of a read; frozen, a collection looks only at what was created since."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then let in-flight work finish. Raises OSError (one line, naming the
     address) when a port is taken, before anything has started."""
@@ -182,6 +191,7 @@ def serve(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    freeze_startup_heap()
     stopped.wait()
     http.should_exit = True
     server.stop(GRACE_SECONDS).wait()

@@ -3,9 +3,11 @@ tenant, and request bodies parsed into their proto message."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Header, Request
 from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import Message
@@ -26,19 +28,39 @@ async def _services(request: Request) -> Services:  # async: no worker thread ne
     return request.app.state.services
 
 
-def _session(services: Annotated[Services, Depends(_services)]) -> Iterator[Session]:
-    with services.sessions.begin() as session:
+async def _session(services: Annotated[Services, Depends(_services)]) -> AsyncIterator[Session]:
+    """A session committed when the route succeeds, rolled back when it raises. Opening one takes no connection
+    (nothing to wait for, so it happens on the event loop); the commit and close, which may, run in a worker
+    thread: one thread hop per request besides the route's own."""
+    session = services.sessions()
+    try:
         yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # a client gone away still gives the connection back
+            await anyio.to_thread.run_sync(session.close)  # closing rolls back
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_commit, session)
 
 
-def _tenant(
+def _commit(session: Session) -> None:
+    with session:
+        session.commit()
+
+
+async def _tenant(
     request: Request,
     session: Annotated[Session, Depends(_session)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Tenant:
+    """The caller's tenant: from the token cache without a thread or a query, else looked up in a worker thread."""
     scheme, _, token = (authorization or "").partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" else None
     tokens: TokenCache = request.app.state.tokens
-    return tokens.authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
+    tenant = tokens.remembered(session, bearer)
+    if tenant is None:
+        tenant = await anyio.to_thread.run_sync(tokens.authenticate, session, bearer)
+    return tenant
 
 
 ServicesDep = Annotated[Services, Depends(_services)]

@@ -137,23 +137,32 @@ class TokenCache:
         self._lock = threading.Lock()
         self._tenants: dict[str, tuple[float, dict[str, object]]] = {}
 
-    def authenticate(self, session: Session, token: str | None) -> Tenant:
+    def remembered(self, session: Session, token: str | None) -> Tenant | None:
+        """The tenant of ``token`` if remembered and fresh, attached to ``session`` without a query; else None."""
         if not token or self.ttl_seconds <= 0:
-            return authenticate(session, token)
-        digest = hash_token(token)
-        now = self.clock()
+            return None
         with self._lock:
-            remembered = self._tenants.get(digest)
-        if remembered is not None and remembered[0] > now:
-            return _attached(session, remembered[1])
+            remembered = self._tenants.get(hash_token(token))
+        if remembered is None or remembered[0] <= self.clock():
+            return None
+        return _attached(session, remembered[1])
+
+    def authenticate(self, session: Session, token: str | None) -> Tenant:
+        """``authenticate``, answered from memory while the token's entry is fresh."""
+        tenant = self.remembered(session, token)
+        if tenant is not None:
+            return tenant
         tenant = authenticate(session, token)
+        if self.ttl_seconds <= 0 or not token:
+            return tenant
         columns = {attribute.key: getattr(tenant, attribute.key) for attribute in inspect(Tenant).column_attrs}
+        now = self.clock()
         with self._lock:
             if len(self._tenants) >= self.MAX_TOKENS:
                 self._tenants = {k: v for k, v in self._tenants.items() if v[0] > now}
                 if len(self._tenants) >= self.MAX_TOKENS:
                     self._tenants.clear()
-            self._tenants[digest] = (now + self.ttl_seconds, columns)
+            self._tenants[hash_token(token)] = (now + self.ttl_seconds, columns)
         return tenant
 
 
