@@ -125,15 +125,11 @@ class CostStore:
         columns: list[str] | None = None,
     ) -> pa.Table:
         """Cost rows with ChargePeriodStart in [start, end) (UTC days; None: unbounded), from the tenant's
-        committed partitions (``partitions`` a session, with ``tenant_id``) or from the keys given. Transition
-        only: a tenant id instead reads every file of a local directory, ``(tenant_id, start, end)`` as before."""
+        committed partitions (``partitions`` a session, with ``tenant_id``) or from the keys given."""
         if isinstance(partitions, Session):
             if tenant_id is None:
                 raise TypeError("CostStore.read with a session needs the tenant_id")
             keys = self.partition_keys(partitions, tenant_id)
-        elif isinstance(partitions, str):  # transition: read(tenant_id, start, end, columns)
-            keys = [self.store.key(str(p)) for p in self.paths(partitions)]
-            start, end = tenant_id, start  # type: ignore[assignment]
         else:
             keys = list(partitions)
         names = columns or COST_SCHEMA.names
@@ -206,16 +202,6 @@ class CostStore:
         )
         self.switched(session, replaced, None)
         return key
-
-    # -- transition: until the tests under tests/control_plane/{imports,scheduler} read through a session ------
-
-    def paths(self, tenant_id: str) -> list[Path]:
-        """Every partition file of the tenant in a local directory, whether a committed row names it or not
-        (transition only: use ``partition_keys``)."""
-        if not self.store.is_local:
-            raise ValueError("CostStore.paths reads a local directory; use partition_keys")
-        root = Path(self.store.path(f"costs/{tenant_id}"))
-        return sorted(root.glob(f"*/*{PARQUET}")) if root.exists() else []
 
     # -- removing -----------------------------------------------------------------------------------------
 

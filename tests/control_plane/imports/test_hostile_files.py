@@ -515,7 +515,8 @@ def test_hostile_file(table, case):
         assert months(table.sessions, datasource_id) == expected_months
         # What cost queries read: the partitions' rows, per month.
         tenant_id = "ten_" + datasource_id.removeprefix("bds_")
-        held = table.costs.read(tenant_id, columns=["x_BillingPeriod", "BilledCost"])
+        with table.sessions() as session:
+            held = table.costs.read(session, tenant_id, columns=["x_BillingPeriod", "BilledCost"])
         per_month = held.group_by("x_BillingPeriod").aggregate([("BilledCost", "count"), ("BilledCost", "sum")])
         assert {
             month: (rows, f"{billed:f}")

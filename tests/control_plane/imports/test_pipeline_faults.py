@@ -59,8 +59,9 @@ def october(cost: float) -> object:
     )
 
 
-def billed(settings, tenant_id) -> list[Decimal]:
-    table = CostStore(settings.data_dir).read(tenant_id, columns=["BilledCost"])
+def billed(sessions, settings, tenant_id) -> list[Decimal]:
+    with sessions() as session:
+        table = CostStore(settings.data_dir).read(session, tenant_id, columns=["BilledCost"])
     return sorted(table.column("BilledCost").to_pylist())
 
 
@@ -126,7 +127,7 @@ class TestStorageFailureMidRead:
 
         assert failed == [3]
         assert (result.status, result.months_replaced, result.quarantined) == ("SUCCEEDED", ["2025-10"], [])
-        assert billed(settings, tenant_id) == [Decimal("1.250000000000"), Decimal("10.000000000000")]
+        assert billed(sessions, settings, tenant_id) == [Decimal("1.250000000000"), Decimal("10.000000000000")]
 
     def test_billing_a_read_failing_every_time_is_transient_and_quarantines_nothing(
         self, sessions, settings, moto, billing_s3
@@ -152,8 +153,8 @@ class TestStorageFailureMidRead:
             ).all() == ["FAILED"]
             assert session.scalars(sa.select(BillingFile.status)).all() == []
         assert periods(sessions, ds) == []
-        assert billed(settings, tenant_id) == []
-        assert list((settings.data_dir / "costs").rglob("*.staged")) == []
+        assert billed(sessions, settings, tenant_id) == []
+        assert list((settings.data_dir / "costs").rglob("*.parquet*")) == []  # the unfinished partition removed
 
 
 class TestReplacedMidRead:
@@ -192,7 +193,7 @@ class TestReplacedMidRead:
 
         assert replaced == [key]
         assert (result.status, result.months_replaced) == ("SUCCEEDED", ["2025-10"])
-        assert billed(settings, tenant_id) == [Decimal("1.250000000000"), Decimal("99.000000000000")]
+        assert billed(sessions, settings, tenant_id) == [Decimal("1.250000000000"), Decimal("99.000000000000")]
         assert periods(sessions, ds) == [("2025-10", 2, "100.250000000000")]
         etag = billing_s3.head_object(Bucket=BILLING_BUCKET, Key=key)["ETag"].strip('"')
         with sessions() as session:
@@ -272,4 +273,4 @@ class TestKeysThatCouldNameAnotherObject:
             (escape, "Not read: the key has a `.` or `..` segment, which could name another object; rename the object.")
         ]
         assert client.gets == []
-        assert billed(settings, tenant_id) == []
+        assert billed(sessions, settings, tenant_id) == []

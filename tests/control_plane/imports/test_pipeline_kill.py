@@ -98,8 +98,10 @@ def history(sessions, column, datasource_id) -> list[tuple[str, str | None]]:
         return [(status, error) for status, error in rows]
 
 
-def billed(settings, tenant_id) -> list[Decimal]:
-    return sorted(CostStore(settings.data_dir).read(tenant_id, columns=["BilledCost"]).column(0).to_pylist())
+def billed(sessions, settings, tenant_id) -> list[Decimal]:
+    with sessions() as session:
+        table = CostStore(settings.data_dir).read(session, tenant_id, columns=["BilledCost"])
+    return sorted(table.column(0).to_pylist())
 
 
 def months(sessions, datasource_id) -> list[str]:
@@ -154,18 +156,18 @@ def test_billing_killed_before_its_commit_exposes_nothing(sessions, settings, mo
 
     kill_at(settings, moto, "billing", ds, "load", tmp_path)
 
-    assert billed(settings, tenant_id) == []  # the staged partition is not a partition
+    assert billed(sessions, settings, tenant_id) == []  # written, but no committed row names it
     assert months(sessions, ds) == []
     assert [status for status, _ in history(sessions, "billing_datasource_id", ds)] == ["RUNNING"]
-    assert len(list((settings.data_dir / "costs").rglob("*.parquet.staged"))) == 1
+    assert len(list((settings.data_dir / "costs").rglob("*.parquet"))) == 1
 
     result = import_billing(sessions, ds, store(moto), CostStore(settings.data_dir), now=eleven_minutes_from_now)
     assert (result.status, result.months_replaced) == ("SUCCEEDED", ["2025-10"])
     assert history(sessions, "billing_datasource_id", ds) == [("FAILED", INTERRUPTED), ("SUCCEEDED", None)]
-    assert billed(settings, tenant_id) == [Decimal("1.250000000000"), Decimal("10.000000000000")]
+    assert billed(sessions, settings, tenant_id) == [Decimal("1.250000000000"), Decimal("10.000000000000")]
 
 
-def test_billing_killed_between_commit_and_rename_is_finished_by_the_next_import(
+def test_billing_killed_after_its_commit_is_visible_and_the_next_import_finds_it_unchanged(
     sessions, settings, moto, billing_s3, tmp_path
 ):
     tenant_id, ds = add_billing_datasource(sessions)
@@ -173,12 +175,11 @@ def test_billing_killed_between_commit_and_rename_is_finished_by_the_next_import
 
     kill_at(settings, moto, "billing", ds, "publish", tmp_path)
 
-    assert months(sessions, ds) == ["2025-10"]  # committed
-    assert billed(settings, tenant_id) == []  # not yet in place: readers see the previous state, never a part
+    assert months(sessions, ds) == ["2025-10"]  # committed: the row names the partition, which is complete
+    assert billed(sessions, settings, tenant_id) == [Decimal("1.250000000000"), Decimal("10.000000000000")]
     assert [status for status, _ in history(sessions, "billing_datasource_id", ds)] == ["RUNNING"]
 
     result = import_billing(sessions, ds, store(moto), CostStore(settings.data_dir), now=eleven_minutes_from_now)
     assert (result.status, result.months_replaced, result.months_unchanged) == ("SUCCEEDED", [], ["2025-10"])
-    assert billed(settings, tenant_id) == [Decimal("1.250000000000"), Decimal("10.000000000000")]
-    assert list((settings.data_dir / "costs").rglob("*.parquet.staged")) == []
+    assert billed(sessions, settings, tenant_id) == [Decimal("1.250000000000"), Decimal("10.000000000000")]
     assert history(sessions, "billing_datasource_id", ds) == [("FAILED", INTERRUPTED), ("SUCCEEDED", None)]

@@ -221,7 +221,7 @@ class TestExecution:
                 session,
                 session.get(Tenant, tenant_id),
                 {"name": "service", "rules": [{"name": "by-service", "from_column": {"column": "ServiceName"}}]},
-                services.settings.data_dir,
+                services.engine,
             )
             dimension_id = dimension.id
             assert dimension.status == "NO_COST_DATA"
@@ -241,7 +241,8 @@ class TestExecution:
             computed_at = dimension.computed_at
         assert months_held(sessions, billing_id) == [("2026-01", 17, "1171.000000000000")]
         assert datasource_state(sessions, billing_id) == ("OK", "1 month(s) imported, 0 unchanged.", True)
-        costs = CostStore(services.settings.data_dir).read(tenant_id, columns=["BilledCost"])
+        with sessions() as session:
+            costs = CostStore(services.settings.data_dir).read(session, tenant_id, columns=["BilledCost"])
         assert pc.sum(costs.column("BilledCost")).as_py() == Decimal("1171.000000000000")
         assert services.access.calls == [(tenant_id, "arn:aws:iam::123456789012:role/costory-billing")]
 
