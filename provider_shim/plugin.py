@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from provider_shim.server import ProviderService
 
 __all__ = [
-    "MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", "CertificateMaker", "dial", "handshake_line", "new_socket_dir", "serve"
+    "MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", "CertificateMaker", "Listener", "dial", "handshake_line", "serve"
 ]  # fmt: skip
 CORE_PROTOCOL_VERSION = 1
 APP_PROTOCOL_VERSION = 6
@@ -211,51 +211,75 @@ def new_socket_dir() -> str:
     return tempfile.mkdtemp(prefix="costory-plugin-")
 
 
-def serve(
-    certificate: tuple[bytes, bytes] | None = None,
-    service: ProviderService | None = None,
-    socket_dir: str | None = None,
-) -> int:
-    """Serve one Terraform run. A warm start (``provider_shim.zygote``) passes a key pair made ahead, the
-    provider service it built before forking, and the socket directory it removes should the launcher die."""
+class Listener:
+    """The plugin's gRPC server, up on a fresh private socket with a fresh certificate, and its handshake line.
+    Nothing in it depends on the environment Terraform passes, so a warm zygote can start one ahead of the
+    launcher it will serve."""
+
+    def __init__(self, certificate: tuple[bytes, bytes] | None = None):
+        maker = CertificateMaker(certificate)  # first, so openssl works while grpc is imported
+
+        import grpc
+
+        self.stop = threading.Event()
+        self.services = _DeferredServices()
+        self.socket_dir = new_socket_dir()
+        try:
+            socket_path = os.path.join(self.socket_dir, "provider.sock")
+            key_pem, cert_pem = maker.result()
+            self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+            self.server.add_generic_rpc_handlers((cast("grpc.GenericRpcHandler", self.services),))
+            self.server.add_secure_port(f"unix:{socket_path}", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
+            self.server.start()
+        except BaseException:
+            self.close()
+            raise
+        self.line = handshake_line(socket_path, ssl.PEM_cert_to_DER_cert(cert_pem.decode()))
+
+    def close(self) -> None:
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _refusal() -> str | None:
+    """Why this process cannot serve the Terraform that started it, if it cannot."""
     if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
-        sys.stderr.write(
+        return (
             "This binary is a Terraform provider plugin (costory-io/costory). It is not meant to be run "
             "directly: run `terraform init` in a configuration that uses it.\n"
         )
-        return 1
     versions = os.environ.get("PLUGIN_PROTOCOL_VERSIONS", str(APP_PROTOCOL_VERSION)).split(",")
     if str(APP_PROTOCOL_VERSION) not in [v.strip() for v in versions]:
-        sys.stderr.write(f"This provider speaks plugin protocol 6; Terraform offered {','.join(versions)}.\n")
+        return f"This provider speaks plugin protocol 6; Terraform offered {','.join(versions)}.\n"
+    return None
+
+
+def serve(
+    certificate: tuple[bytes, bytes] | None = None,
+    service: ProviderService | None = None,
+    listener: Listener | None = None,
+) -> int:
+    """Serve one Terraform run. A warm start (``provider_shim.zygote``) passes the provider service it built
+    before forking and the listener (or the key pair for one) it started ahead."""
+    refusal = _refusal()
+    if refusal is not None:
+        if listener is not None:
+            listener.close()
+        sys.stderr.write(refusal)
         return 1
-
-    maker = CertificateMaker(certificate)  # first, so openssl works while grpc is imported
-
-    import grpc
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Terraform forwards Ctrl-C to the whole process group; it stops us through Shutdown instead.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    stop = threading.Event()
-    socket_dir = socket_dir or new_socket_dir()
-    socket_path = os.path.join(socket_dir, "provider.sock")
-    key_pem, cert_pem = maker.result()
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    services = _DeferredServices()
-    server.add_generic_rpc_handlers((cast("grpc.GenericRpcHandler", services),))
-    server.add_secure_port(f"unix:{socket_path}", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
-    server.start()
+    listener = listener or Listener(certificate)
     try:
-        sys.stdout.write(handshake_line(socket_path, ssl.PEM_cert_to_DER_cert(cert_pem.decode())) + "\n")
+        sys.stdout.write(listener.line + "\n")
         sys.stdout.flush()
-        services.load(stop, service)  # while Terraform connects
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        stop.wait()
-        server.stop(grace=1).wait()  # lets the Shutdown answer go out
+        listener.services.load(listener.stop, service)  # while Terraform connects
+        signal.signal(signal.SIGTERM, lambda *_: listener.stop.set())
+        listener.stop.wait()
+        listener.server.stop(grace=1).wait()  # lets the Shutdown answer go out
     finally:
-        shutil.rmtree(socket_dir, ignore_errors=True)
+        listener.close()
     # Terraform waits for the process to end; tearing down the interpreter and grpc's threads costs tens of
     # milliseconds per provider start and has nothing left to release.
     logging.shutdown()

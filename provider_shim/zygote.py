@@ -28,7 +28,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import NoReturn
 
 from provider_shim import plugin
 from provider_shim.launcher import PROTOCOL, WARM_IDLE, code_key, lock_path, private_dir, same_user, socket_path
@@ -63,26 +62,36 @@ def parse_request(payload: bytes) -> Start:
     return Start(fields[1].decode(), fields[2], int(fields[3]), argv, environ)
 
 
-def receive(conn: socket.socket) -> tuple[Start, list[int]]:
-    """Read one request and the three file descriptors sent with it."""
-    data, fds, _flags, _address = socket.recv_fds(conn, 65536, 3)
+def receive(conn: socket.socket, count: int = 3) -> tuple[bytes, list[int]]:
+    """Read one length-prefixed message and the ``count`` file descriptors sent with it (a launcher's request
+    carries its stdin, stdout and stderr)."""
+    data, fds, _flags, _address = socket.recv_fds(conn, 65536, count)
     try:
-        if len(fds) != 3 or len(data) < 4:
-            raise ValueError("a launcher request carries stdin, stdout and stderr")
+        if len(fds) != count or len(data) < 4:
+            raise ValueError("not a launcher request")
         size = int.from_bytes(data[:4], "big")
         if size > MAX_REQUEST_BYTES:
             raise ValueError("launcher request too large")
-        payload = bytearray(data[4:])
-        while len(payload) < size:
-            chunk = conn.recv(min(65536, size - len(payload)))
+        message = bytearray(data)
+        while len(message) < 4 + size:
+            chunk = conn.recv(min(65536, 4 + size - len(message)))
             if not chunk:
                 raise ValueError("launcher request cut short")
-            payload += chunk
-        return parse_request(bytes(payload)), fds
+            message += chunk
+        return bytes(message), fds
     except BaseException:
         for fd in fds:
             os.close(fd)
         raise
+
+
+_LATCHED = {b"tmpdir", b"http_proxy", b"https_proxy", b"no_proxy", b"grpc_proxy", b"no_grpc_proxy"}
+"""Read while a listener starts (its socket's directory; grpc's configuration and proxies): a spare listener,
+started in the zygote's environment, serves only a launcher that has the same values."""
+
+
+def _latched(environ: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    return {k: v for k, v in environ.items() if k.startswith(b"GRPC_") or k.lower() in _LATCHED}
 
 
 def _preload():
@@ -103,25 +112,35 @@ def _preload():
 
 
 class Zygote:
+    """1. Take the code key's lock (one zygote per key), load everything, check no thread was started.
+    2. Listen on the key's socket; keep one spare child with a listener up, waiting for a launcher.
+    3. Per launcher: check its uid and request, hand it to the spare (or, when the spare cannot serve its
+       environment, to a child forked for it), and relay that child's exit status when it ends.
+    4. Stop taking launchers when idle, told to (SIGTERM) or when the code changes; exit once the children
+       have ended."""
+
     def __init__(self, directory: str, version: str, python: str, idle_seconds: float):
         self.directory, self.version, self.python = directory, version, python
         self.idle_seconds = idle_seconds
         self.key = code_key(version, python)
         self.path = socket_path(directory, self.key)
         self.children: dict[int, socket.socket] = {}
+        """Providers serving a launcher, with the launcher's connection."""
+        self.spare: tuple[int, socket.socket] | None = None
+        self.retired: set[int] = set()
+        """Spares no longer wanted, to reap."""
         self.listener: socket.socket | None = None
         self.stopping = False
 
     def run(self) -> int:
         private_dir(self.directory)
-        lock = os.open(lock_path(self.directory, self.key), os.O_RDWR | os.O_CREAT, 0o600)
+        self.lock = os.open(lock_path(self.directory, self.key), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0  # another zygote of this code is up or starting
-        os.ftruncate(lock, 0)
-        os.write(lock, b"%d\n" % os.getpid())
-        self.lock = lock
+        os.ftruncate(self.lock, 0)
+        os.write(self.lock, b"%d\n" % os.getpid())
 
         self.service = _preload()
         if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
@@ -129,9 +148,8 @@ class Zygote:
             return 1
         self.certificate = plugin.CertificateMaker()
 
-        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.wake = (wake_read, wake_write)
-        signal.set_wakeup_fd(wake_write)
+        self.wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wake[1])
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -147,6 +165,7 @@ class Zygote:
         listener.listen(64)
         os.rename(pending, self.path)
         self.listener = listener
+        self._fork_spare()
         try:
             self._loop()
         finally:
@@ -164,6 +183,11 @@ class Zygote:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
             os.close(self.lock)
+        if self.spare is not None:
+            pid, pair = self.spare
+            pair.close()  # the spare exits when this closes
+            self.retired.add(pid)
+            self.spare = None
 
     def _loop(self) -> None:
         last_active = time.monotonic()
@@ -178,7 +202,7 @@ class Zygote:
                 next_check = now + CHECK_SECONDS
                 if self.listener is not None and code_key(self.version, self.python) != self.key:
                     self._close_listener()
-            if self.listener is None and not self.children:
+            if self.listener is None and not self.children and not self.retired:
                 return
             timeout = min(next_check - now, max(0.0, last_active + self.idle_seconds - now))
             readable = [self.wake[0]] + ([self.listener] if self.listener is not None else [])
@@ -194,25 +218,33 @@ class Zygote:
             self.certificate.ready()  # reaps the openssl process once it is done
             if self.listener is not None and self.listener in ready:
                 self._accept(self.listener)
+            if self.listener is not None and self.spare is None:
+                self._fork_spare()
             if self.children or self.listener in ready:
                 last_active = time.monotonic()
 
     def _reap(self) -> None:
-        for pid in list(self.children):
+        waited = [*self.children, *self.retired] + ([self.spare[0]] if self.spare else [])
+        for pid in waited:
             try:
                 done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 done, status = pid, 1 << 8
             if not done:
                 continue
-            conn = self.children.pop(pid)
-            if os.WIFSIGNALED(status):
-                message = b"killed %d\n" % os.WTERMSIG(status)
-            else:
-                message = b"exit %d\n" % os.waitstatus_to_exitcode(status)
-            with contextlib.suppress(OSError):  # the launcher may be gone already
-                conn.sendall(message)
-            conn.close()
+            if pid in self.children:
+                conn = self.children.pop(pid)
+                if os.WIFSIGNALED(status):
+                    message = b"killed %d\n" % os.WTERMSIG(status)
+                else:
+                    message = b"exit %d\n" % os.waitstatus_to_exitcode(status)
+                with contextlib.suppress(OSError):  # the launcher may be gone already
+                    conn.sendall(message)
+                conn.close()
+            elif self.spare is not None and pid == self.spare[0]:
+                self.spare[1].close()  # it failed to start: the next start forks a child of its own
+                self.spare = None
+            self.retired.discard(pid)
 
     def _accept(self, listener: socket.socket) -> None:
         conn, _ = listener.accept()
@@ -221,43 +253,54 @@ class Zygote:
             if not same_user(conn):
                 conn.close()
                 return
-            start, fds = receive(conn)
+            message, fds = receive(conn)
         except (OSError, ValueError):
             conn.close()
             return
+        try:
+            start = parse_request(message[4:])
+        except ValueError:
+            start = None
         refusal = None
-        if code_key(self.version, self.python) != self.key:
+        if start is None:
+            refusal = b"refused: not a launcher request\n"
+        elif code_key(self.version, self.python) != self.key:
             refusal = b"refused: the provider's code changed since this zygote started\n"
             self._close_listener()
         elif start.key != self.key:
             refusal = b"refused: the launcher runs other code\n"
         elif not os.path.isdir(start.cwd):
             refusal = b"refused: the working directory is gone\n"
-        if refusal is not None:
+        if refusal is not None or start is None:
             for fd in fds:
                 os.close(fd)
             with contextlib.suppress(OSError):
-                conn.sendall(refusal)
+                conn.sendall(refusal or b"refused\n")
             conn.close()
             return
-        certificate = None
-        if self.certificate.ready():
-            certificate = self.certificate.result()
-            self.certificate = plugin.CertificateMaker()
+        conn.settimeout(None)
+        if self.spare is not None and _latched(start.environ) == _latched(dict(os.environb)):
+            pid, pair = self.spare
+            self.spare = None
+            try:
+                socket.send_fds(pair, [message], [conn.fileno(), *fds])
+            except OSError:
+                self.retired.add(pid)
+                pid = self._fork_for(conn, start, fds)
+            pair.close()
+        else:
+            pid = self._fork_for(conn, start, fds)
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = conn
+
+    def _fork(self, child) -> int:
+        """Fork; the child closes what only the zygote uses, runs ``child`` and exits with its status."""
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
-        if pid == 0:
-            self._become_provider(conn, start, fds, certificate)
-        for fd in fds:
-            os.close(fd)
-        conn.settimeout(None)
-        self.children[pid] = conn
-
-    def _become_provider(
-        self, conn: socket.socket, start: Start, fds: list[int], certificate: tuple[bytes, bytes] | None
-    ) -> NoReturn:
-        """In the forked child: take on the launcher's process state, then serve as a cold start would."""
+        if pid:
+            return pid
         status = 1
         try:
             signal.set_wakeup_fd(-1)
@@ -268,24 +311,11 @@ class Zygote:
             if self.listener is not None:
                 self.listener.close()
                 os.close(self.lock)
-            for other in self.children.values():
-                other.close()
-            for target, fd in enumerate(fds):
-                os.dup2(fd, target)
-                os.close(fd)
-            os.chdir(start.cwd)
-            os.umask(start.umask)
-            os.environb.clear()
-            os.environb.update(start.environ)
-            import tempfile
-
-            tempfile.tempdir = None  # chosen again from the launcher's TMPDIR
-            sys.argv = [os.fsdecode(a) for a in start.argv]
-            socket_dir = plugin.new_socket_dir()
-            conn.settimeout(None)
-            conn.sendall(b"started %d\n" % os.getpid())
-            threading.Thread(target=_watch_launcher, args=(conn, socket_dir), daemon=True).start()
-            status = plugin.serve(certificate, self.service, socket_dir)
+            for conn in self.children.values():
+                conn.close()
+            if self.spare is not None:
+                self.spare[1].close()
+            status = child()
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -294,6 +324,65 @@ class Zygote:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(status)
+
+    def _next_certificate(self) -> tuple[bytes, bytes] | None:
+        """The key pair made ahead, if it is done (a new one is started)."""
+        if not self.certificate.ready():
+            return None
+        made = self.certificate.result()
+        self.certificate = plugin.CertificateMaker()
+        return made
+
+    def _fork_spare(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        certificate = self._next_certificate()
+
+        def spare() -> int:
+            ours.close()
+            listener = plugin.Listener(certificate)
+            try:
+                message, fds = receive(theirs, 4)
+            except (OSError, ValueError):  # the zygote no longer needs us
+                listener.close()
+                return 0
+            theirs.close()
+            conn = socket.socket(fileno=fds[0])
+            return _take_on(conn, parse_request(message[4:]), fds[1:], self.service, listener)
+
+        self.spare = (self._fork(spare), ours)
+        theirs.close()
+
+    def _fork_for(self, conn: socket.socket, start: Start, fds: list[int]) -> int:
+        """A child that starts its listener in the launcher's environment."""
+        certificate = self._next_certificate()  # taken here, so no two children share a key
+        return self._fork(lambda: _take_on(conn, start, fds, self.service, None, certificate))
+
+
+def _take_on(
+    conn: socket.socket,
+    start: Start,
+    fds: list[int],
+    service,
+    listener: plugin.Listener | None,
+    certificate: tuple[bytes, bytes] | None = None,
+) -> int:
+    """In a forked child: take on the launcher's process state, then serve as a cold start would."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(start.cwd)
+    os.umask(start.umask)
+    os.environb.clear()
+    os.environb.update(start.environ)
+    import tempfile
+
+    tempfile.tempdir = None  # chosen again from the launcher's TMPDIR
+    sys.argv = [os.fsdecode(a) for a in start.argv]
+    if listener is None:
+        listener = plugin.Listener(certificate)
+    conn.sendall(b"started %d\n" % os.getpid())
+    threading.Thread(target=_watch_launcher, args=(conn, listener.socket_dir), daemon=True).start()
+    return plugin.serve(service=service, listener=listener)
 
 
 def _watch_launcher(conn: socket.socket, socket_dir: str) -> None:

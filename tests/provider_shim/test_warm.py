@@ -8,6 +8,7 @@ from a child of the zygote.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -136,9 +137,21 @@ def zygote_up(directory: str) -> int:
 
 
 def children(zygote: int) -> list[int]:
-    """The providers the zygote forked (not the openssl making its next key)."""
+    """The zygote's children: providers and the spare waiting for the next launcher (not openssl)."""
     pids = [int(p) for p in Path(f"/proc/{zygote}/task/{zygote}/children").read_text().split()]
     return [p for p in pids if Path(f"/proc/{p}/comm").read_text().strip() != "openssl"]
+
+
+def serving(zygote: int, handshake: str) -> int | None:
+    """The child of the zygote listening on the socket that ``handshake`` names, if any."""
+    address = handshake.split("|")[3]
+    inodes = {line.split()[6] for line in Path("/proc/net/unix").read_text().splitlines()[1:] if line.endswith(address)}
+    for pid in children(zygote):
+        with contextlib.suppress(FileNotFoundError):
+            fds = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+            if any(f"socket:[{inode}]" in fds for inode in inodes):
+                return pid
+    return None
 
 
 def alive(pid: int) -> bool:
@@ -155,11 +168,11 @@ def test_a_warm_start_answers_the_schema_as_a_cold_start_does(start, warm_dir):
     warm = start()
 
     assert (cold.warm, first.warm, warm.warm) == (False, False, True)
-    assert len(children(zygote)) == 1  # the warm start is served by a child of the zygote
+    assert serving(zygote, warm.handshake)
     assert warm.schema() == cold.schema() == first.schema()
     assert len(tf.GetProviderSchema.Response.FromString(warm.schema()).resource_schemas) == 11
     assert [launched.shut_down() for launched in (cold, first, warm)] == [0, 0, 0]
-    wait_until(lambda: children(zygote) == [], "the warm provider to be reaped")
+    wait_until(lambda: serving(zygote, warm.handshake) is None, "the warm provider to be reaped")
 
 
 def test_warm_off_starts_cold_and_starts_no_zygote(start, warm_dir):
@@ -183,7 +196,7 @@ def test_the_launchers_environment_and_directory_reach_the_provider_and_not_the_
     configured = launched.provider.ConfigureProvider(
         tf.ConfigureProvider.Request(config=wire.encode(empty, schema.object_type)), timeout=TIMEOUT
     )
-    (provider,) = children(zygote)
+    provider = serving(zygote, launched.handshake)
 
     assert launched.warm
     assert [(d.summary, d.detail) for d in configured.diagnostics] == [
@@ -203,8 +216,8 @@ def test_the_provider_exits_when_the_launcher_is_killed(start, warm_dir):
     start().shut_down()
     zygote = zygote_up(warm_dir)
     launched = start()
-    (provider,) = children(zygote)
-    assert launched.warm and alive(provider)
+    provider = serving(zygote, launched.handshake)
+    assert launched.warm and provider and alive(provider)
 
     socket_dir = Path(launched.handshake.split("|")[3]).parent
     assert socket_dir.is_dir()
@@ -222,7 +235,8 @@ def test_sigterm_to_the_launcher_stops_the_provider_and_its_status_comes_back(st
     zygote = zygote_up(warm_dir)
     stopped, killed = start(), start()
     assert stopped.schema() and killed.schema()
-    stopped_provider, killed_provider = sorted(children(zygote))  # started in that order
+    stopped_provider, killed_provider = serving(zygote, stopped.handshake), serving(zygote, killed.handshake)
+    assert stopped_provider and killed_provider
 
     stopped.process.send_signal(signal.SIGTERM)
     os.kill(killed_provider, signal.SIGKILL)
@@ -287,6 +301,7 @@ def test_a_refusing_zygote_leaves_the_start_cold(start, warm_dir):
 def test_the_zygote_refuses_a_launcher_of_other_code(start, warm_dir):
     start().shut_down()
     zygote = zygote_up(warm_dir)
+    before = wait_until(lambda: children(zygote), "the spare")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.connect(socket_path(warm_dir, code_key(VERSION, sys.executable)))
         with open(os.devnull, "rb") as null:
@@ -294,7 +309,7 @@ def test_the_zygote_refuses_a_launcher_of_other_code(start, warm_dir):
         reply = conn.makefile("rb").readline()
 
     assert reply == b"refused: the launcher runs other code\n"
-    assert children(zygote) == []
+    assert children(zygote) == before  # the spare, still waiting
     assert start().warm  # still serving launchers of its own code
 
 
