@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from control_plane.datastore import DataStore
 from control_plane.db import release
 from control_plane.dimensions import compute
 from control_plane.dimensions import summary as summaries
+from control_plane.dimensions.results import current_results
 from control_plane.errors import InvalidArgument
 from control_plane.models import Dimension, Tenant
 from control_plane.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -92,22 +94,24 @@ def query_costs(
         raise InvalidArgument(violations)
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     offset = _decode_offset(page_token) if page_token else 0
-    store = engine.store
-    cost_keys = CostStore(store).partition_keys(session, tenant.id)
-    results = (
-        compute.result_keys(tenant.id, dimension.id, dimension.allocation_file) if dimension is not None else None
-    )
-    release(session)  # everything below reads the data store only
-    if not cost_keys or (dimension is not None and results is None):
-        return CostPage([], "")
     shape = _Shape(start, end, granularity, dimension is not None, group_by, filters, size, offset)
-    if results is not None and results.folder is not None and _summarised(group_by, filters):
-        table = compute.read_summary(store, results)
-        if table is None:  # replaced and collected since the pointer was read
+    dimension_id = dimension.id if dimension is not None else None
+    for attempt in range(2):
+        if attempt:  # the request's session is released: a short one of its own reads the pointers again
+            session = Session(bind=session.bind)
+        cost_keys = CostStore(engine.store).partition_keys(session, tenant.id)
+        results = current_results(session, tenant.id, dimension_id) if dimension_id is not None else None
+        release(session)  # everything below reads the data store only
+        if not cost_keys or (dimension_id is not None and results is None):
             return CostPage([], "")
-        fetched = _from_summary(table, shape)
-    else:
-        fetched = _from_rows(store, cost_keys, results, shape)
+        try:
+            fetched = _fetch(engine.store, cost_keys, results, shape)
+            break
+        except (OSError, duckdb.InvalidInputException):
+            # An import or recompute on another replica replaced (and removed) an object since its key was
+            # read: read the pointers again, once.
+            if attempt:
+                raise
     rows = []
     for record in fetched[:size]:
         period, rest, quantity_sum = record[0], list(record[1:-2]), record[-2]
@@ -116,6 +120,15 @@ def query_costs(
         rows.append(CostRow(period, value, group, Decimal(record[-1]).quantize(compute.CENT), float(quantity_sum)))
     next_token = _encode_offset(offset + size) if len(fetched) > size else ""
     return CostPage(rows, next_token)
+
+
+def _fetch(store: DataStore, cost_keys: list[str], results: compute.ResultKeys | None, shape: _Shape) -> list[tuple]:
+    if results is not None and results.folder is not None and _summarised(shape.group_by, shape.filters):
+        table = compute.read_summary(store, results)
+        if table is None:
+            raise FileNotFoundError(results.summary)
+        return _from_summary(table, shape)
+    return _from_rows(store, cost_keys, results, shape)
 
 
 @dataclass(frozen=True)
@@ -224,8 +237,8 @@ def _from_rows(
         con.register("costs", CostStore(store).dataset(cost_keys))
         if results is not None:
             parts = results.parts(store)
-            if not parts:  # replaced and collected since the pointer was read
-                return []
+            if not parts:
+                raise FileNotFoundError(results.folder or results.legacy_file)
             con.register("allocations", store.dataset(parts, ALLOCATIONS_SCHEMA))
         return con.execute(sql, params).fetchall()
 

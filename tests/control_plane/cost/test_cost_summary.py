@@ -14,6 +14,7 @@ import pytest
 
 from control_plane.billing.cur import normalize
 from control_plane.billing.schema import source_table, with_row_identity
+from control_plane.billing.store import CostStore
 from control_plane.cost import query
 from control_plane.cost.query import CostFilter, query_costs
 from control_plane.datastore import DataStore
@@ -131,7 +132,7 @@ def test_dimension_by_month_hand_worked(sessions, settings, tenant_id):
 
 def test_summary_reads_survive_the_rows_being_gone(sessions, settings, tenant_id):
     """The summary is all the dimension's reads need: with the result parts removed, they still answer (the
-    query over the rows would find nothing)."""
+    query over the rows cannot)."""
     before = ask(sessions, settings, tenant_id, granularity="DAY", group_by=["ServiceName"])
     store = DataStore.local(settings.data_dir)
     with sessions.begin() as session:
@@ -142,7 +143,8 @@ def test_summary_reads_survive_the_rows_being_gone(sessions, settings, tenant_id
             store.delete(key)
         state = dimensions.state_of(row, Engine(store))
     assert ask(sessions, settings, tenant_id, granularity="DAY", group_by=["ServiceName"]) == before
-    assert ask(sessions, settings, tenant_id, granularity="DAY", group_by=["RegionId"]) == []  # rows: gone
+    with pytest.raises(FileNotFoundError):  # the query over the rows: they are gone
+        ask(sessions, settings, tenant_id, granularity="DAY", group_by=["RegionId"])
     assert state.summary is not None
     assert (state.summary.total, state.summary.cost_rows) == (Decimal("1187.00"), 20)
     assert state.summary.by_rule == {
@@ -156,3 +158,32 @@ def session_dimension_id(session) -> str:
     from control_plane.models import Dimension
 
     return session.query(Dimension.id).filter(Dimension.name == "team").scalar()
+
+
+@pytest.mark.parametrize(
+    "shape", [{"granularity": "DAY"}, {"granularity": "DAY", "group_by": ["RegionId"]}], ids=["summary", "rows"]
+)
+def test_an_object_replaced_since_its_key_was_read_is_read_again(sessions, settings, tenant_id, monkeypatch, shape):
+    """Another replica's import or recompute removed what the keys named between reading them and scanning:
+    the query reads the pointers again, once, and answers as if nothing had happened."""
+    expected = ask(sessions, settings, tenant_id, **shape)
+    stale_keys, stale_results = [], []
+    real_keys, real_results = CostStore.partition_keys, query.current_results
+
+    def keys_then_gone(self, session, tenant):
+        keys = real_keys(self, session, tenant)
+        if not stale_keys:
+            stale_keys.append(keys[0].replace(".parquet", ".replaced.parquet"))
+            return [stale_keys[0], *keys[1:]]
+        return keys
+
+    def results_then_gone(session, tenant, dimension_id):
+        if not stale_results:
+            stale_results.append(compute.ResultKeys(f"{compute.tenant_folder(tenant)}/{dimension_id}/{'f' * 32}"))
+            return stale_results[0]
+        return real_results(session, tenant, dimension_id)
+
+    monkeypatch.setattr(CostStore, "partition_keys", keys_then_gone)
+    monkeypatch.setattr(query, "current_results", results_then_gone)
+    assert ask(sessions, settings, tenant_id, **shape) == expected
+    assert (len(stale_keys), len(stale_results)) == (1, 1)
