@@ -46,6 +46,8 @@ from control_plane.models import MetricDefinition, MetricsDatasource
 CENT = Decimal("0.01")
 BATCH_ROWS = 1 << 20
 """Cost rows handed to the engine at a time: bounds the working memory whatever the size of a month."""
+SUMMARY_FOLD = 8
+"""Batch summaries held before they are merged into one."""
 
 ALLOCATIONS = "allocations"
 SUMMARY_FILE = "summary.parquet"
@@ -195,6 +197,8 @@ def allocate_part(
             parts = result.allocations
             warnings.update(dict.fromkeys(result.warnings))
             parts_summaries.append(summaries.of_batch(costs, parts))
+            if len(parts_summaries) >= SUMMARY_FOLD:  # keep what is held bounded, whatever the month's size
+                parts_summaries = [summaries.merge(parts_summaries)]
             if sink is not None:
                 row_ids = costs.column("x_RowId").take(parts.column("row_id"))
                 sink.write_table(parts.set_column(0, ALLOCATIONS_SCHEMA.field("row_id"), row_ids))
