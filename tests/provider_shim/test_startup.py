@@ -194,3 +194,19 @@ def test_an_rpc_the_plugin_does_not_serve_is_unimplemented(provider, method):
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert provider.provider.GetProviderSchema(tf.GetProviderSchema.Request(), timeout=30).resource_schemas
     assert provider.shut_down() == 0
+
+
+def test_the_launcher_loads_only_the_lightest_modules_before_handing_over():
+    """The launcher Terraform executes runs ``python -I -S`` (see provider_shim.launcher.script): on the warm path
+    its interpreter start and imports are most of what a start costs."""
+    from provider_shim.launcher import ROOT
+
+    probe = (
+        "import os, sys; base = set(sys.modules); sys.path.append(sys.argv[1]); import provider_shim.launcher; "
+        "print(' '.join(sorted(set(sys.modules) - base)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, ROOT], capture_output=True, text=True, check=True
+    ).stdout.split()
+
+    assert loaded == ["__future__", "_socket", "provider_shim", "provider_shim.launcher", "zlib"]
