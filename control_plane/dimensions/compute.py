@@ -389,6 +389,19 @@ def read_summary(store: DataStore, keys: ResultKeys | None) -> pa.Table | None:
     return _cached_summary(store, keys)
 
 
+def read_totals(store: DataStore, keys: ResultKeys | None) -> summaries.Summary | None:
+    """Per value and per rule, of the results ``keys`` name (cached like the summary); None when gone."""
+    if keys is None:
+        return None
+    return _cached_totals(store, keys)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_totals(store: DataStore, keys: ResultKeys) -> summaries.Summary | None:
+    table = _cached_summary(store, keys)
+    return summaries.totals(table) if table is not None else None
+
+
 @functools.lru_cache(maxsize=256)
 def _cached_summary(store: DataStore, keys: ResultKeys) -> pa.Table | None:
     if keys.summary is not None:

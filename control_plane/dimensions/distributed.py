@@ -21,6 +21,7 @@ import importlib.metadata
 import logging
 import platform
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from control_plane.allocation import ConservationError
@@ -36,6 +37,8 @@ DISTRIBUTION = "costory-selfhosted"
 """The package whose version workers must share with this process."""
 MAX_RETRIES = 2
 """Re-runs of a task whose worker process or node died (not of a task that raised: that is deterministic)."""
+PROBE_SECONDS = 120.0
+"""How long the first task (the workers' versions) may take: a cold cluster starts a worker process for it."""
 SETTLE_SECONDS = 30.0
 """How long a failure waits for the tasks it cancelled to stop before the caller removes what they wrote."""
 _CAUSE_BYTES = 200
@@ -66,9 +69,6 @@ class _RayRunner:
         self.address = address
         self.in_flight = in_flight
         self.runtime_env = runtime_env
-        self._lock = threading.Lock()
-        self._task: Any = None
-        self._window = 0
 
     def __call__(self, kernel: Kernel, jobs: list[PartJob]) -> list[PartOutcome]:
         if not self.address:
@@ -78,7 +78,8 @@ class _RayRunner:
             )
         if not jobs:
             return []
-        task, window = self._connect(self.address)
+        cluster = _connect(self.address, self.runtime_env)
+        window = self.in_flight or max(2, 2 * cluster.cpus)
         import ray
 
         shared = ray.put(kernel)
@@ -88,7 +89,7 @@ class _RayRunner:
         try:
             while submitted < len(jobs) or running:
                 while submitted < len(jobs) and len(running) < window:
-                    running[task.remote(shared, jobs[submitted])] = submitted
+                    running[cluster.task.remote(shared, jobs[submitted])] = submitted
                     submitted += 1
                 done, _ = ray.wait(list(running), num_returns=1)
                 for ref in done:
@@ -99,31 +100,51 @@ class _RayRunner:
             raise
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _connect(self, address: str) -> tuple[Any, int]:
-        """The remote kernel and the submission window, connecting on first use (once per process)."""
-        with self._lock:
-            if self._task is not None:
-                return self._task, self._window
-            import ray
 
-            try:
-                ray.init(
-                    address=address,
-                    ignore_reinit_error=True,
-                    logging_level=logging.WARNING,
-                    log_to_driver=False,
-                    runtime_env=self.runtime_env,
-                )
-            except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError…
-                raise Unavailable(
-                    f"the Ray cluster at {address} (COSTORY_RAY_ADDRESS) could not be reached: "
-                    f"{_describe(error)}"
-                ) from None
-            _check_versions(ray.get(_versions_task(ray).remote()))
-            cpus = int(ray.cluster_resources().get("CPU", 1))
-            self._window = self.in_flight or max(2, 2 * cpus)
-            self._task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(_run_kernel)
-            return self._task, self._window
+@dataclass(frozen=True)
+class _Cluster:
+    address: str
+    task: Any
+    """The kernel as a Ray remote function."""
+    cpus: int
+
+
+_connection: _Cluster | None = None
+_connecting = threading.Lock()
+
+
+def _connect(address: str, runtime_env: dict[str, Any] | None) -> _Cluster:
+    """The cluster this process is connected to, connecting on first use. Ray holds one connection per
+    process: every runner of the process shares it (one control plane process, one COSTORY_RAY_ADDRESS)."""
+    global _connection
+    with _connecting:
+        if _connection is not None and _connection.address == address and _ray_connected():
+            return _connection
+        import ray
+
+        try:
+            ray.init(
+                address=address,
+                ignore_reinit_error=True,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                runtime_env=runtime_env,
+            )
+            worker = ray.get(ray.remote(num_cpus=0)(_versions).remote(), timeout=PROBE_SECONDS)
+        except Exception as error:  # Ray raises ConnectionError, RuntimeError, GetTimeoutError…
+            raise Unavailable(
+                f"the Ray cluster at {address} (COSTORY_RAY_ADDRESS) could not be reached: {_describe(error)}"
+            ) from None
+        _check_versions(worker)
+        task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(_run_kernel)
+        _connection = _Cluster(address, task, int(ray.cluster_resources().get("CPU", 1)))
+        return _connection
+
+
+def _ray_connected() -> bool:
+    import ray
+
+    return bool(ray.is_initialized())
 
 
 def _run_kernel(kernel: Kernel, job: PartJob) -> PartOutcome:
@@ -133,10 +154,6 @@ def _run_kernel(kernel: Kernel, job: PartJob) -> PartOutcome:
 
 def _versions() -> tuple[str, str]:
     return importlib.metadata.version(DISTRIBUTION), platform.python_version()
-
-
-def _versions_task(ray: Any) -> Any:
-    return ray.remote(num_cpus=0, max_retries=MAX_RETRIES)(_versions)
 
 
 def _check_versions(worker: tuple[str, str]) -> None:

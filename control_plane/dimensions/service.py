@@ -262,8 +262,8 @@ def allocation_state(session: Session, tenant: Tenant, dimension_id: str, engine
 
 def state_of(row: Dimension, engine: compute.Engine) -> AllocationState:
     """The state of the results ``row`` points at, from their summary (read once per process and cached)."""
-    table = compute.read_summary(engine.store, compute.result_keys(row.tenant_id, row.id, row.allocation_file))
-    return AllocationState(row, summaries.totals(table) if table is not None else None)
+    keys = compute.result_keys(row.tenant_id, row.id, row.allocation_file)
+    return AllocationState(row, compute.read_totals(engine.store, keys))
 
 
 def impact(

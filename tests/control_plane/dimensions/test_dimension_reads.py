@@ -58,7 +58,7 @@ def saved(engine, settings) -> tuple[str, str]:
 
 def test_the_allocation_state_is_summarised_without_a_database_connection(engine, saved, settings, monkeypatch):
     tenant_id, dimension_id = saved
-    seen = checked_out_when_called(monkeypatch, engine, compute, "read_summary")
+    seen = checked_out_when_called(monkeypatch, engine, compute, "read_totals")
 
     with create_sessionmaker(engine).begin() as session:
         state = dimensions.allocation_state(
