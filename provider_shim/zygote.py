@@ -8,10 +8,14 @@ them on and serves that Terraform run exactly as a cold start would, writing the
 stdout. The zygote relays the child's exit status to the launcher; the child exits when the launcher's
 connection closes, so it never outlives the process Terraform started.
 
+To take grpc's own start off the launcher's wait, one child is forked ahead (the spare) with its gRPC server
+already listening on a fresh socket and certificate; it serves the next launcher whose environment agrees with
+the zygote's on what that start read (TMPDIR, GRPC_*, proxies), and a child is forked for any other launcher.
+
 Forking is safe because the zygote never starts grpc's core (no server, no channel: it has no threads, which
-``main`` checks) and takes no locks another thread could hold; each child initialises grpc afresh. The zygote
-exits after an idle time (``COSTORY_PROVIDER_WARM_IDLE``, default 600 s), on SIGTERM, or once its code changes,
-always after the providers it started have ended.
+``Zygote.run`` checks) and takes no locks another thread could hold; each child initialises grpc afresh. The
+zygote exits after an idle time (``COSTORY_PROVIDER_WARM_IDLE``, default 600 s), on SIGTERM, or once its code
+changes, always after the providers it started have ended.
 """
 
 from __future__ import annotations
@@ -446,6 +450,7 @@ def _alive(pid: int) -> bool:
 def main(argv: list[str]) -> int:
     directory, version, python = argv
     idle = float(os.environ.get(WARM_IDLE) or 600)
+    os.chdir("/")  # holds no launcher's directory; each child changes to its own
     return Zygote(directory, version, python, idle).run()
 
 
