@@ -39,6 +39,7 @@ from provider_shim.launcher import PROTOCOL, WARM_IDLE, code_key, lock_path, pri
 CHECK_SECONDS = 2.0
 """How often an idle zygote looks for changed code."""
 REQUEST_TIMEOUT_SECONDS = 5.0
+SPARE_RETRY_SECONDS = 5.0
 MAX_REQUEST_BYTES = 1 << 20
 
 
@@ -133,6 +134,8 @@ class Zygote:
         self.spare: tuple[int, socket.socket] | None = None
         self.retired: set[int] = set()
         """Spares no longer wanted, to reap."""
+        self.spare_after = 0.0
+        """When to fork a spare again after one failed."""
         self.listener: socket.socket | None = None
         self.stopping = False
 
@@ -222,7 +225,7 @@ class Zygote:
             self.certificate.ready()  # reaps the openssl process once it is done
             if self.listener is not None and self.listener in ready:
                 self._accept(self.listener)
-            if self.listener is not None and self.spare is None:
+            if self.listener is not None and self.spare is None and time.monotonic() >= self.spare_after:
                 self._fork_spare()
             if self.children or self.listener in ready:
                 last_active = time.monotonic()
@@ -246,8 +249,9 @@ class Zygote:
                     conn.sendall(message)
                 conn.close()
             elif self.spare is not None and pid == self.spare[0]:
-                self.spare[1].close()  # it failed to start: the next start forks a child of its own
+                self.spare[1].close()  # it failed to start: starts meanwhile fork a child of their own
                 self.spare = None
+                self.spare_after = time.monotonic() + SPARE_RETRY_SECONDS
             self.retired.discard(pid)
 
     def _accept(self, listener: socket.socket) -> None:
