@@ -420,9 +420,16 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of process ``pid`` and its children (the REST processes `serve` starts)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def load_process(
@@ -515,6 +522,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "COSTORY_SCHEDULER_ENABLED": "false",
             "COSTORY_TRUST_VALIDATION": "skip",
             "COSTORY_LOG_LEVEL": "WARNING",
+            "COSTORY_REST_PROCESSES": str(args.rest_processes),
             "PYTHONPATH": str(REPO),
         }
         cli("migrate", env=env)
@@ -538,14 +546,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 [args.py_spy, "record", "-o", str(profile), "-f", "speedscope", "-p", str(server.pid), "-t"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
+        load_average = round(os.getloadavg()[0], 1)  # other work on the machine when the load starts
         open_loop = load_process(url, token, dimension_id, "open", args, server.pid)
         closed = load_process(url, token, dimension_id, "closed", args, server.pid)
         if args.profile:
             spy.send_signal(2)
             spy.wait(60)
         setup = {
-            "reads": args.reads, "rows": args.rows, "database": database, "clients": args.clients,
+            "reads": args.reads, "rows": args.rows,
+            "rest_processes": args.rest_processes, "database": database, "clients": args.clients,
             "write_seconds": write_seconds, "compute_seconds": round(compute_seconds, 1),
+            "load_average": load_average,
         }
         result = {"setup": setup, "open": open_loop, "closed": closed}
         print(json.dumps(result, indent=2))
@@ -566,6 +577,7 @@ def main() -> None:
         help="allocation: the allocation state and a dimension x day query (the figures); edge: a dimension and "
         "the list of dimensions, two small database reads, to measure what serving costs around a route",
     )
+    parser.add_argument("--rest-processes", type=int, default=1, help="COSTORY_REST_PROCESSES of the server")
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second offered")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each load phase")
     parser.add_argument("--clients", type=int, default=50, help="closed loop: concurrent clients")

@@ -8,10 +8,15 @@ port in use stops ``serve`` with an error naming the address.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent import futures
@@ -150,6 +155,58 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def start_rest_processes(settings: Settings, sock: socket.socket, count: int) -> list[subprocess.Popen[bytes]]:
+    """``count`` more processes serving the REST API on the same listening socket (the kernel hands each new
+    connection to one of them): Python runs one thread at a time per process, so on a machine of several cores
+    small reads scale with processes. Each has its own admission limits, pool and token cache; they take the
+    settings of this process and stop when it does."""
+    env = {**os.environ}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            env[f"COSTORY_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    command = [sys.executable, "-m", "control_plane.server", str(sock.fileno()), str(os.getpid())]
+    return [subprocess.Popen(command, env=env, pass_fds=[sock.fileno()]) for _ in range(count)]
+
+
+def serve_rest_process(fd: int, parent: int) -> None:
+    """A REST-only process started by ``start_rest_processes``: serves on the inherited socket until SIGTERM,
+    SIGINT, or its parent is gone."""
+    from control_plane.logs import redacting
+
+    with redacting():
+        settings = Settings()
+        logging.basicConfig(
+            level=settings.log_level or "INFO",
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        signal.signal(signal.SIGINT, lambda *_: stopped.set())
+        _terminate_with_parent()
+        if os.getppid() != parent:
+            return
+        services = build_services(settings)
+        thread, http = start_http(services, Admission.from_settings(settings), socket.socket(fileno=fd))
+        freeze_startup_heap()
+        while not stopped.wait(1.0) and os.getppid() == parent:
+            pass
+        http.should_exit = True
+        thread.join(GRACE_SECONDS)
+        services.close()
+
+
+def _terminate_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM to this process when its parent dies, even during start-up (elsewhere
+    the parent is polled once a second)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then let in-flight work finish. Raises OSError (one line, naming the
     address) when a port is taken, before anything has started."""
@@ -176,7 +233,13 @@ def serve(settings: Settings) -> None:
         services.close()
         raise
     host, http_port = sock.getsockname()[:2]
-    log.info("REST API on http://%s:%d (OpenAPI at /openapi.json)", host, http_port)
+    rest_processes = start_rest_processes(settings, sock, settings.rest_processes - 1)
+    log.info(
+        "REST API on http://%s:%d (OpenAPI at /openapi.json), %d process(es)",
+        host,
+        http_port,
+        settings.rest_processes,
+    )
 
     stopped = threading.Event()
     scheduler_thread = None
@@ -194,9 +257,20 @@ def serve(settings: Settings) -> None:
     freeze_startup_heap()
     stopped.wait()
     http.should_exit = True
+    for process in rest_processes:
+        process.terminate()
     server.stop(GRACE_SECONDS).wait()
     http_thread.join(GRACE_SECONDS)
+    for process in rest_processes:
+        try:
+            process.wait(GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
     if scheduler_thread is not None:
         scheduler_thread.join(GRACE_SECONDS)
     services.close()
     log.info("control plane stopped")
+
+
+if __name__ == "__main__":  # a process started by start_rest_processes
+    serve_rest_process(int(sys.argv[1]), int(sys.argv[2]))

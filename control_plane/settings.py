@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control_plane.db import normalize_url
@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     """How long a process remembers that an API token belongs to a tenant, so a burst of requests costs one
     database lookup (env `COSTORY_TOKEN_CACHE_SECONDS`). A token revoked or rotated keeps working for at most this
     long in a running `serve`. 0: look the token up on every request."""
+
+    rest_processes: int = Field(1, ge=1)
+    """Processes serving the REST API on its one address (env `COSTORY_REST_PROCESSES`). Python runs one thread
+    at a time per process, so reads scale with processes up to the machine's cores: on 2 cores, 2 serve about
+    twice the small reads per second of 1. Each process has its own `max_requests_in_flight`, database pool and
+    token cache; gRPC and the scheduler run in the first one only."""
 
     @field_validator("database_url")
     @classmethod
