@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     database lookup (env `COSTORY_TOKEN_CACHE_SECONDS`). A token revoked or rotated keeps working for at most this
     long in a running `serve`. 0: look the token up on every request."""
 
-    rest_processes: int = Field(1, ge=1)
+    rest_processes: int = Field(default=1, ge=1)
     """Processes serving the REST API on its one address (env `COSTORY_REST_PROCESSES`). Python runs one thread
     at a time per process, so reads scale with processes up to the machine's cores: on 2 cores, 2 serve about
     twice the small reads per second of 1. Each process has its own `max_requests_in_flight`, database pool and
