@@ -457,48 +457,57 @@ def load_process(
 
 
 def verdicts(open_loop: dict[str, Any], closed: dict[str, Any]) -> list[str]:
+    open_met = open_loop["p99_ms"] <= 50 and not open_loop["errors"]
     return [
-        f"open loop at {open_loop['requests_per_second']:.0f} requests/s offered: p99 {open_loop['p99_ms']} ms "
-        f"(target ≤ 50 ms): **{'met' if open_loop['p99_ms'] <= 50 and not open_loop['errors'] else 'not met'}**",
+        f"open loop: p99 {open_loop['p99_ms']} ms, {open_loop['errors']} errors "
+        f"(target ≤ 50 ms, no errors): **{'met' if open_met else 'not met'}**",
         f"closed loop: {closed['requests_per_second']} requests/s, {closed['errors']} errors "
         f"(target ≥ 200 requests/s, no errors): "
         f"**{'met' if closed['requests_per_second'] >= 200 and not closed['errors'] else 'not met'}**",
     ]
 
 
-def write_report(path: Path, setup: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+FIGURES_START, FIGURES_END = "<!-- figures: written by bench/rest_bench.py -->", "<!-- /figures -->"
+
+
+def figures(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "# REST reads under load",
-        "",
-        "`bench/rest_bench.py`: a real `costory-control-plane serve` on loopback; a load generator in another",
-        "process alternates `GET /v1/virtual-dimensions/{id}/allocation` and a dimension × day `POST /v1/costs:query`",
-        "(one month, granularity DAY, grouped by the dimension). Open loop: requests sent on a wall-clock schedule,",
-        "latency measured from the scheduled time (coordinated omission not hidden). Closed loop: each client sends",
-        "its next request when the previous one is answered. One API token for all requests.",
-        "",
         f"Machine: {machine('fastapi', 'uvicorn', 'uvloop', 'httptools', 'sqlalchemy', 'pyarrow', 'duckdb')}.",
         "",
+        "| code | cost rows | database | REST processes | load | requests/s | p50 ms | p99 ms | max ms | statuses "
+        "| server CPU ms/request | machine load average |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        s, o, c = run["setup"], run["open"], run["closed"]
-        lines += [
-            f"## {s['rows']:,} cost rows, {s['database']}",
-            "",
-            f"Cost rows written in {s['write_seconds']} s; dimension computed (gRPC create) in "
-            f"{s['compute_seconds']} s.",
-            "",
-            "| load | requests | requests/s | p50 ms | p99 ms | max ms | statuses |",
-            "|---|---|---|---|---|---|---|",
-            f"| open loop, {o['requests_per_second']:.0f}/s offered for {o['seconds']:.0f} s | {o['requests']} | "
-            f"{o['requests_per_second']} | {o['p50_ms']} | {o['p99_ms']} | {o['max_ms']} | {o['statuses']} |",
-            f"| closed loop, {s['clients']} clients for {c['seconds']:.0f} s | {c['requests']} | "
-            f"{c['requests_per_second']} | {c['p50_ms']} | {c['p99_ms']} | {c['max_ms']} | {c['statuses']} |",
-            "",
-            *(f"- {v}" for v in verdicts(o, c)),
-            "",
-        ]
-    path.write_text("\n".join(lines))
-    del setup
+        s = run["setup"]
+        for name, phase in (("open", run["open"]), ("closed", run["closed"])):
+            load = (
+                f"open loop, {phase['requests']} requests at {phase['requests'] / phase['seconds']:.0f}/s"
+                if name == "open"
+                else f"closed loop, {s['clients']} clients, {phase['seconds']:.0f} s"
+            )
+            cpu = 1000 * phase.get("server_cpu_seconds", 0) / max(1, phase["requests"])
+            lines.append(
+                f"| {s.get('label', '')} | {s['rows']:,} | {s['database']} | {s.get('rest_processes', 1)} | {load} "
+                f"| {phase['requests_per_second']} | {phase['p50_ms']} | {phase['p99_ms']} | {phase['max_ms']} "
+                f"| {' '.join(f'{k}: {v}' for k, v in sorted(phase['statuses'].items()))} | {cpu:.1f} "
+                f"| {s.get('load_average', '')} |"
+            )
+    lines += ["", "Targets (issue 10), per run:", ""]
+    for run in runs:
+        s = run["setup"]
+        lines.append(f"- {s.get('label', '')}, {s['rows']:,} rows, {s['database']}, {s.get('rest_processes', 1)} "
+                     f"process(es): " + "; ".join(verdicts(run["open"], run["closed"])))
+    return lines
+
+
+def write_report(path: Path, runs: list[dict[str, Any]]) -> None:
+    """The figures between the markers of ``path``; the text around them (what they mean) is kept."""
+    block = "\n".join([FIGURES_START, *figures(runs), FIGURES_END])
+    text = path.read_text() if path.exists() else f"# REST reads under load\n\n{FIGURES_START}\n{FIGURES_END}\n"
+    before, _, rest = text.partition(FIGURES_START)
+    _, _, after = rest.partition(FIGURES_END)
+    path.write_text(before + block + after)
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -553,7 +562,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             spy.send_signal(2)
             spy.wait(60)
         setup = {
-            "reads": args.reads, "rows": args.rows,
+            "label": args.label, "reads": args.reads, "rows": args.rows,
             "rest_processes": args.rest_processes, "database": database, "clients": args.clients,
             "write_seconds": write_seconds, "compute_seconds": round(compute_seconds, 1),
             "load_average": load_average,
@@ -567,7 +576,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="bench", choices=["bench", "load"])
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="bench",
+        choices=["bench", "load", "report"],
+        help="bench (default): set up, measure, report; report: rewrite --out from the runs in --append",
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="cost rows of the month (default 1M)")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument(
@@ -581,6 +596,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second offered")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each load phase")
     parser.add_argument("--clients", type=int, default=50, help="closed loop: concurrent clients")
+    parser.add_argument("--label", default="", help="what code was measured, for the report (e.g. `main at abc1234`)")
     parser.add_argument("--out", type=Path, help="write the report here (e.g. docs/benchmarks/rest.md)")
     parser.add_argument("--append", type=Path, help="a JSON file of earlier runs to report with this one")
     parser.add_argument("--profile", help="record the server with py-spy into this speedscope file")
@@ -593,6 +609,9 @@ def main() -> None:
         args.token = sys.stdin.read().strip()
         print(json.dumps(asyncio.run(run_load(args))))
         return
+    if args.command == "report":
+        write_report(args.out, json.loads(args.append.read_text()))
+        return
     result = bench(args)
     runs = [result]
     if args.append:
@@ -600,7 +619,7 @@ def main() -> None:
         runs = [*earlier, result]
         args.append.write_text(json.dumps(runs, indent=2))
     if args.out:
-        write_report(args.out, result["setup"], runs)
+        write_report(args.out, runs)
 
 
 if __name__ == "__main__":
