@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--http-address", help="host:port of the REST API (default: $COSTORY_HTTP_ADDRESS, else 127.0.0.1:8080)"
     )
+    serve.add_argument(
+        "--rest-processes",
+        type=int,
+        help="processes answering the REST API, up to the machine's cores (default: $COSTORY_REST_PROCESSES, else 1)",
+    )
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema")
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(
@@ -109,6 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         "database_url": args.database_url,
         "grpc_address": getattr(args, "grpc_address", None),
         "http_address": getattr(args, "http_address", None),
+        "rest_processes": getattr(args, "rest_processes", None),
     }
     try:
         settings = Settings(**{key: value for key, value in overrides.items() if value is not None})

@@ -148,3 +148,14 @@ def test_the_second_process_exits_when_serve_is_killed(tmp_path, token):
     finally:
         if alive(second):
             os.kill(second, signal.SIGKILL)
+
+
+def test_zero_processes_is_refused_naming_the_setting(tmp_path, capsys):
+    from control_plane.cli import main
+
+    code = main(["serve", "--rest-processes", "0", "--database-url", f"sqlite:///{tmp_path / 'never.db'}"])
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "error: rest_processes (env COSTORY_REST_PROCESSES): Input should be greater than or equal to 1\n"
+    )
+    assert not (tmp_path / "never.db").exists()
