@@ -474,9 +474,9 @@ def figures(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"Machine: {machine('fastapi', 'uvicorn', 'uvloop', 'httptools', 'sqlalchemy', 'pyarrow', 'duckdb')}.",
         "",
-        "| code | cost rows | database | REST processes | load | requests/s | p50 ms | p99 ms | max ms | statuses "
-        "| server CPU ms/request | machine load average |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| code | reads | cost rows | database | REST processes | load | requests/s | p50 ms | p99 ms | max ms "
+        "| statuses | server CPU ms/request | machine load average |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         s = run["setup"]
@@ -488,7 +488,8 @@ def figures(runs: list[dict[str, Any]]) -> list[str]:
             )
             cpu = 1000 * phase.get("server_cpu_seconds", 0) / max(1, phase["requests"])
             lines.append(
-                f"| {s.get('label', '')} | {s['rows']:,} | {s['database']} | {s.get('rest_processes', 1)} | {load} "
+                f"| {s.get('label', '')} | {s.get('reads', 'allocation')} | {s['rows']:,} | {s['database']} "
+                f"| {s.get('rest_processes', 1)} | {load} "
                 f"| {phase['requests_per_second']} | {phase['p50_ms']} | {phase['p99_ms']} | {phase['max_ms']} "
                 f"| {' '.join(f'{k}: {v}' for k, v in sorted(phase['statuses'].items()))} | {cpu:.1f} "
                 f"| {s.get('load_average', '')} |"
@@ -496,6 +497,8 @@ def figures(runs: list[dict[str, Any]]) -> list[str]:
     lines += ["", "Targets (issue 10), per run:", ""]
     for run in runs:
         s = run["setup"]
+        if s.get("reads", "allocation") != "allocation":
+            continue
         lines.append(f"- {s.get('label', '')}, {s['rows']:,} rows, {s['database']}, {s.get('rest_processes', 1)} "
                      f"process(es): " + "; ".join(verdicts(run["open"], run["closed"])))
     return lines
