@@ -66,6 +66,8 @@ from control_plane.metrics.query import AuthorizedDatasourceId
 from control_plane.models import BillingDatasource, MetricDefinition, MetricsDatasource, MetricValue
 from control_plane.tenants.service import create_tenant
 
+pytestmark = pytest.mark.xdist_group("ray")  # one cluster per worker: with `--dist loadgroup`, one in all
+
 START_SECONDS = 120
 BULK_ROWS = 997 * 50
 
@@ -107,30 +109,37 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ray_address(tmp_path_factory) -> Iterator[str]:
     """A one-node Ray cluster with 2 CPUs on loopback, in a process group of its own, for this module; the
-    address of its Ray Client server (`ray://`, as a control plane outside the cluster connects)."""
+    address of its head (the test process joins as a driver, as a control plane on the cluster's network does;
+    `ray://` goes through the same `ray.init`)."""
     import ray
+    from ray._private import ray_constants
 
+    # Ray replaces a loopback node address by the machine's outward one unless it believes it runs on a laptop:
+    # the cluster (its environment) and this driver (the constant Ray read from it) are told so, and stay on
+    # loopback.
+    loopback = pytest.MonkeyPatch()
+    loopback.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
     folder = tmp_path_factory.mktemp("ray")
-    client_port = _free_port()
+    port = _free_port()
     command = [
         str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--num-cpus", "2",
-        "--node-ip-address", "127.0.0.1", "--port", str(_free_port()), "--ray-client-server-port", str(client_port),
+        "--node-ip-address", "127.0.0.1", "--port", str(port), "--ray-client-server-port", str(_free_port()),
         "--include-dashboard", "false", "--disable-usage-stats", "--object-store-memory", str(200 << 20),
         "--temp-dir", str(folder),
     ]  # fmt: skip
-    # Ray replaces a loopback node address by the machine's outward one unless it believes it runs on a laptop.
     environment = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     log = (folder / "ray-start.log").open("wb")
     head = subprocess.Popen(
         command, cwd=folder, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        _wait_for(head, folder / "ray-start.log", client_port)
-        yield f"ray://127.0.0.1:{client_port}"
+        _wait_for(head, folder / "ray-start.log", port)
+        yield f"127.0.0.1:{port}"
     finally:
         ray.shutdown()
         _stop(head)
         log.close()
+        loopback.undo()
 
 
 def _wait_for(head: subprocess.Popen, log: Path, port: int) -> None:
@@ -147,15 +156,14 @@ def _wait_for(head: subprocess.Popen, log: Path, port: int) -> None:
 
 
 def _stop(head: subprocess.Popen) -> None:
-    """The head and every process it started (its process group): asked, then, past a few seconds, killed."""
+    """The head and every process it started (its process group): asked, then killed past a few seconds (a
+    head drains for up to 30 s after a SIGTERM; nothing here needs draining once the driver has left)."""
     group = head.pid
-    try:
+    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(group, signal.SIGTERM)
-        head.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
+        head.wait(timeout=3)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)  # the GCS drains for up to 30 s after a SIGTERM
+        os.killpg(group, signal.SIGKILL)
     head.wait(timeout=10)
 
 
