@@ -35,7 +35,8 @@ PACKAGES = ("provider_shim", "costory_proto", "costory_schema")
 """What the zygote has loaded: a change to any of their files makes it stale."""
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ZYGOTE_ENV = ("PATH", "HOME", "LANG", "TMPDIR", "XDG_RUNTIME_DIR")
-"""The zygote's environment: enough to run, and no credentials (each provider gets its launcher's)."""
+"""The zygote's environment (with LC_* and GRPC_*): enough to run, and no credentials (each provider gets its
+launcher's)."""
 
 
 def socket_dir(environ: Mapping[str, str]) -> str:
@@ -191,7 +192,7 @@ def _start_zygote(python: str, version: str, directory: str, key: str) -> None:
     env = {
         name: value
         for name, value in os.environ.items()
-        if name in _ZYGOTE_ENV or name.startswith(("LC_", WARM_DIR, WARM_IDLE))
+        if name in _ZYGOTE_ENV or name.startswith(("LC_", "GRPC_", WARM_DIR, WARM_IDLE))
     }
     pid = os.fork()
     if pid == 0:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from provider_shim.server import ProviderService
 
 __all__ = [
-    "MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", "CertificateMaker", "Listener", "dial", "handshake_line", "serve"
+    "MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", "CertificateMaker", "Listener", "dial", "handshake_line",
+    "make_certificate", "serve"
 ]  # fmt: skip
 CORE_PROTOCOL_VERSION = 1
 APP_PROTOCOL_VERSION = 6
@@ -81,10 +82,11 @@ class CertificateMaker:
                 if key_start < cert_start:
                     return out[key_start:cert_start], out[cert_start:]
                 return out[key_start:], out[cert_start:key_start]
-        return _certificate_in_process()
+        return make_certificate()
 
 
-def _certificate_in_process() -> tuple[bytes, bytes]:
+def make_certificate() -> tuple[bytes, bytes]:
+    """The key and certificate made in-process with the cryptography package (the warm zygote's way)."""
     import datetime
 
     from cryptography import x509

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import os
 import select
 import shutil
@@ -111,6 +112,7 @@ def _preload():
     from provider_shim import client, resources  # noqa: F401
     from provider_shim.server import ProviderService
 
+    plugin.make_certificate()  # loads cryptography: each start gets its key pair from it
     service = ProviderService()  # reads os.environ when called: each child fills it in before serving
     service.prepare()
     return service
@@ -150,10 +152,10 @@ class Zygote:
         os.write(self.lock, b"%d\n" % os.getpid())
 
         self.service = _preload()
+        gc.freeze()  # what is loaded stays shared with the children: their collections neither scan nor touch it
         if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
             sys.stderr.write("costory provider zygote: threads were started while loading; forking is unsafe\n")
             return 1
-        self.certificate = plugin.CertificateMaker()
 
         self.wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake[1])
@@ -222,7 +224,6 @@ class Zygote:
                     except BlockingIOError:
                         break
             self._reap()
-            self.certificate.ready()  # reaps the openssl process once it is done
             if self.listener is not None and self.listener in ready:
                 self._accept(self.listener)
             if self.listener is not None and self.spare is None and time.monotonic() >= self.spare_after:
@@ -333,17 +334,9 @@ class Zygote:
             sys.stderr.flush()
             os._exit(status)
 
-    def _next_certificate(self) -> tuple[bytes, bytes] | None:
-        """The key pair made ahead, if it is done (a new one is started)."""
-        if not self.certificate.ready():
-            return None
-        made = self.certificate.result()
-        self.certificate = plugin.CertificateMaker()
-        return made
-
     def _fork_spare(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        certificate = self._next_certificate()
+        certificate = plugin.make_certificate()  # in-process: a fraction of a millisecond, no openssl process
 
         def spare() -> int:
             ours.close()
@@ -355,14 +348,14 @@ class Zygote:
                 return 0
             theirs.close()
             conn = socket.socket(fileno=fds[0])
-            return _take_on(conn, parse_request(message[4:]), fds[1:], self.service, listener)
+            return _take_on(conn, parse_request(message[4:]), fds[1:], self.service, listener, None)
 
         self.spare = (self._fork(spare), ours)
         theirs.close()
 
     def _fork_for(self, conn: socket.socket, start: Start, fds: list[int]) -> int:
         """A child that starts its listener in the launcher's environment."""
-        certificate = self._next_certificate()  # taken here, so no two children share a key
+        certificate = plugin.make_certificate()  # here, so no two children share a key
         return self._fork(lambda: _take_on(conn, start, fds, self.service, None, certificate))
 
 
@@ -372,7 +365,7 @@ def _take_on(
     fds: list[int],
     service,
     listener: plugin.Listener | None,
-    certificate: tuple[bytes, bytes] | None = None,
+    certificate: tuple[bytes, bytes] | None,
 ) -> int:
     """In a forked child: take on the launcher's process state, then serve as a cold start would."""
     for target, fd in enumerate(fds):

@@ -137,9 +137,8 @@ def zygote_up(directory: str) -> int:
 
 
 def children(zygote: int) -> list[int]:
-    """The zygote's children: providers and the spare waiting for the next launcher (not openssl)."""
-    pids = [int(p) for p in Path(f"/proc/{zygote}/task/{zygote}/children").read_text().split()]
-    return [p for p in pids if Path(f"/proc/{p}/comm").read_text().strip() != "openssl"]
+    """The zygote's children: providers and the spare waiting for the next launcher."""
+    return [int(p) for p in Path(f"/proc/{zygote}/task/{zygote}/children").read_text().split()]
 
 
 def serving(zygote: int, handshake: str) -> int | None:
