@@ -112,6 +112,7 @@ def main() -> None:
     from ray._private import ray_constants
 
     ray_constants.ENABLE_RAY_CLUSTER = False  # the local cluster stays on loopback
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback only: no token written to ~/.ray
     with tempfile.TemporaryDirectory() as folder:
         store = DataStore.local(Path(folder))
         keys = []

@@ -119,6 +119,8 @@ def ray_address(tmp_path_factory) -> Iterator[str]:
     # loopback.
     loopback = pytest.MonkeyPatch()
     loopback.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    # Both ends without Ray's token authentication, whatever token a user's ~/.ray holds (loopback only).
+    loopback.setenv("RAY_AUTH_MODE", "disabled")
     folder = tmp_path_factory.mktemp("ray")
     port = _free_port()
     command = [
@@ -127,7 +129,7 @@ def ray_address(tmp_path_factory) -> Iterator[str]:
         "--include-dashboard", "false", "--disable-usage-stats", "--object-store-memory", str(200 << 20),
         "--temp-dir", str(folder),
     ]  # fmt: skip
-    environment = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    environment = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     log = (folder / "ray-start.log").open("wb")
     head = subprocess.Popen(
         command, cwd=folder, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
