@@ -148,7 +148,7 @@ def start_http(
 
 
 def freeze_startup_heap() -> None:
-    """Move every object alive now (modules, proto descriptors, mappers, the app: about a million) out of the
+    """Move every object alive now (modules, proto descriptors, mappers, the app: a few hundred thousand) out of the
     garbage collector's sight. Each full collection would otherwise traverse them all and stall every request
     for 0.2-0.5 s, the whole p99 of a read; frozen, a collection looks only at what was created since."""
     gc.collect()
