@@ -62,6 +62,12 @@ ALLOCATIONS_SCHEMA = pa.schema(
         pa.field("rule", pa.string()),
     ]
 )
+CODED_ALLOCATIONS_SCHEMA = pa.schema(
+    [
+        field.with_type(pa.dictionary(pa.int32(), pa.string())) if field.name in ("value", "rule") else field
+        for field in ALLOCATIONS_SCHEMA
+    ]
+)
 MAX_CENTS = 10**18  # exclusive: amounts are decimal128(18, 2)
 EPOCH = date(1970, 1, 1)
 INT64_LIMIT = 2**63
@@ -85,11 +91,13 @@ class AllocationResult:
 
 
 def allocate(
-    costs: pa.Table, dimension: VirtualDimension, usage: Mapping[str, pa.Table] | None = None
+    costs: pa.Table, dimension: VirtualDimension, usage: Mapping[str, pa.Table] | None = None, *, coded: bool = False
 ) -> AllocationResult:
     """Spread every row of `costs` over the values of `dimension`; see the module docstring for rounding.
 
     `usage` maps the name of each METRIC rule to its usage table (`day` date32, `owner` string, `value` float64).
+    ``coded``: `value` and `rule` come as dictionary arrays (CODED_ALLOCATIONS_SCHEMA) over the dimension's
+    values and rule names, as the engine holds them, for callers that group or write them (no hashing again).
     """
     # 1. Normalise: check the inputs; read row_ids (stamped 0..n-1 if absent), days and costs as numpy arrays;
     #    round every cost to integer cents, half-to-even, vectorized (floats as written, decimals exactly).
@@ -131,7 +139,7 @@ def allocate(
         counts = plan.group_sizes[chunk.groups]
         starts = np.cumsum(counts) - counts
         words, out_value = _distribute(chunk, plan, counts, starts)
-        table = _emit(chunk, values, rule_names, counts, words, out_value)
+        table = _emit(chunk, values, rule_names, counts, words, out_value, coded)
         del words, out_value
         _check_conservation(table, chunk, starts)
         pieces.append(table)
@@ -810,13 +818,24 @@ def _python_ints(values: np.ndarray | list[int]) -> np.ndarray:
 
 
 def _emit(
-    chunk: _Chunk, values: pa.Array, rule_names: pa.Array, counts: np.ndarray, words: np.ndarray, out_value: np.ndarray
+    chunk: _Chunk,
+    values: pa.Array,
+    rule_names: pa.Array,
+    counts: np.ndarray,
+    words: np.ndarray,
+    out_value: np.ndarray,
+    coded: bool = False,
 ) -> pa.Table:
     total = len(words)
-    value = values.take(pa.array(out_value))
     out_rule = np.repeat(chunk.rules, counts)
-    rule = rule_names.take(pa.array(out_rule, mask=out_rule < 0))
+    value_codes = pa.array(out_value.astype(np.int32, copy=False))
+    rule_codes = pa.array(out_rule.astype(np.int32, copy=False), mask=out_rule < 0)
     del out_rule
+    if coded:
+        value = pa.DictionaryArray.from_arrays(value_codes, values)
+        rule = pa.DictionaryArray.from_arrays(rule_codes, rule_names)
+    else:
+        value, rule = values.take(value_codes), rule_names.take(rule_codes)
     return pa.table(
         {
             "row_id": pa.array(np.repeat(chunk.ids, counts), pa.int64()),
@@ -825,7 +844,7 @@ def _emit(
             "amount": pa.Array.from_buffers(AMOUNT_TYPE, total, [None, pa.py_buffer(words)]),
             "rule": rule,
         },
-        schema=ALLOCATIONS_SCHEMA,
+        schema=CODED_ALLOCATIONS_SCHEMA if coded else ALLOCATIONS_SCHEMA,
     )
 
 

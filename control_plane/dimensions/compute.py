@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.allocation import VirtualDimension, allocate
-from control_plane.allocation.engine import ALLOCATIONS_SCHEMA
+from control_plane.allocation.engine import CODED_ALLOCATIONS_SCHEMA
 from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.billing.schema import COST_SCHEMA
 from control_plane.billing.store import CostStore
@@ -185,15 +185,21 @@ def allocate_part(
     engine_columns = ["ChargePeriodStart", "BilledCost", *(c for c in columns if c in references or c == "Tags")]
     text = [c for c in columns if pa.types.is_string(COST_SCHEMA.field(c).type)]
     dataset = store.dataset([job.cost_key], COST_SCHEMA, dictionary_columns=text)
-    scanner = dataset.scanner(columns=columns, filter=_window_filter(window), batch_size=BATCH_ROWS)
+    scanner = dataset.scanner(
+        columns=columns,
+        filter=_window_filter(window),
+        batch_size=BATCH_ROWS,
+        batch_readahead=1,  # what is read ahead is held: keep it to one row group or so, whatever the month
+        fragment_readahead=1,
+    )
     parts_summaries: list[pa.Table] = []
     warnings: dict[str, None] = {}
     rows = 0
-    writer = store.parquet_writer(job.part_key, ALLOCATIONS_SCHEMA) if job.part_key else nullcontext()
+    writer = store.parquet_writer(job.part_key, CODED_ALLOCATIONS_SCHEMA) if job.part_key else nullcontext()
     with writer as sink:
         for costs in _bounded(scanner.to_batches(), BATCH_ROWS):
             rows += costs.num_rows
-            result = allocate(costs.select(engine_columns), dimension, usage)  # row_id: the position in costs
+            result = allocate(costs.select(engine_columns), dimension, usage, coded=True)  # row_id: the position
             parts = result.allocations
             warnings.update(dict.fromkeys(result.warnings))
             parts_summaries.append(summaries.of_batch(costs, parts))
@@ -201,7 +207,7 @@ def allocate_part(
                 parts_summaries = [summaries.merge(parts_summaries)]
             if sink is not None:
                 row_ids = costs.column("x_RowId").take(parts.column("row_id"))
-                sink.write_table(parts.set_column(0, ALLOCATIONS_SCHEMA.field("row_id"), row_ids))
+                sink.write_table(parts.set_column(0, CODED_ALLOCATIONS_SCHEMA.field("row_id"), row_ids))
             del costs, result, parts
     return PartOutcome(summaries.merge(parts_summaries), list(warnings), rows)
 

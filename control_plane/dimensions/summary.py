@@ -64,12 +64,12 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
     else:
         quantity = np.zeros(len(position))
     rows = first.astype(np.int64)
-    day, value, rule = _codes(parts.column("day")), _codes(parts.column("value")), _codes(parts.column("rule"))
+    day, value, rule = _days(parts.column("day")), _codes(parts.column("value")), _codes(parts.column("rule"))
     pieces = [_aggregate({"day": day, "value": value, "rule": rule}, None, cents, quantity, rows)]
-    take = pa.array(position)
     for name in SUMMARY_COLUMNS:
         if name in costs.column_names:
-            keys = {"day": day, "value": value, "column_value": _codes(costs.column(name).take(take))}
+            per_row, dictionary = _codes(costs.column(name))
+            keys = {"day": day, "value": value, "column_value": (per_row[position], dictionary)}
             pieces.append(_aggregate(keys, name, cents, quantity, rows))
     return pa.concat_tables(pieces)
 
@@ -99,17 +99,28 @@ def _aggregate(
     keys: dict[str, Codes], column: str | None, cents: np.ndarray, quantity: np.ndarray, rows: np.ndarray
 ) -> pa.Table:
     """Sum cents (exactly, int64), quantity and rows per distinct combination of ``keys``: the keys' codes mixed
-    into one int64, factorized."""
+    into one int64, counted densely when the combinations are few, else factorized."""
     codes = [code for code, _ in keys.values()]
     dictionaries = [dictionary for _, dictionary in keys.values()]
     combined = np.zeros(len(cents), dtype=np.int64)
+    space = 1
     for code, dictionary in zip(codes, dictionaries, strict=True):
-        combined *= len(dictionary) + 1
-        combined += code
-    group_of, uniques = pd.factorize(combined)
-    count = len(uniques)
-    summed = np.zeros(count, dtype=np.int64)
-    np.add.at(summed, group_of, cents)
+        size = len(dictionary) + 1
+        if space * size >= 1 << 62:  # keep the mixed key inside int64: renumber what is mixed so far densely
+            combined, uniques = pd.factorize(combined)
+            space = len(uniques)
+        combined = combined * size + code
+        space *= size
+    if space <= DENSE_GROUPS:  # the usual case: count into every possible group, keep those with parts
+        present = np.flatnonzero(np.bincount(combined, minlength=space))
+        number = np.zeros(space, dtype=np.int64)
+        number[present] = np.arange(len(present))
+        group_of = number[combined]
+        count = len(present)
+    else:
+        group_of, uniques = pd.factorize(combined)
+        count = len(uniques)
+    summed = _exact_sums(group_of, cents, count)
     representative = np.zeros(count, dtype=np.int64)
     representative[group_of] = np.arange(len(group_of))  # any part of the group: its keys are the group's
     n = count
@@ -132,8 +143,35 @@ def _aggregate(
     )
 
 
+DENSE_GROUPS = 1 << 22
+"""Below this many possible key combinations, groups are counted into a dense array (bincount) rather than
+hashed: days × values × rules or × a column's values is small in practice."""
+
+
+def _exact_sums(group_of: np.ndarray, cents: np.ndarray, count: int) -> np.ndarray:
+    """Σ cents per group, exactly: the high and low 32-bit halves are summed separately in float64, a million
+    values at a time, so that no float sum reaches 2^53."""
+    summed = np.zeros(count, dtype=np.int64)
+    for start in range(0, len(cents), 1 << 20):
+        part, groups = cents[start : start + (1 << 20)], group_of[start : start + (1 << 20)]
+        low = np.bincount(groups, weights=(part & 0xFFFFFFFF).astype(np.float64), minlength=count)
+        high = np.bincount(groups, weights=(part >> 32).astype(np.float64), minlength=count)
+        summed += (high.astype(np.int64) << 32) + low.astype(np.int64)
+    return summed
+
+
+def _days(array: pa.ChunkedArray) -> Codes:
+    """Days as dense codes from the first day (no hashing)."""
+    days = array.combine_chunks().cast(pa.int32()).to_numpy()
+    first = int(days.min()) if len(days) else 0
+    span = int(days.max()) - first + 1 if len(days) else 0
+    return (days - first).astype(np.int64), pa.array(np.arange(first, first + span, dtype=np.int32)).cast(pa.date32())
+
+
 def _codes(array: pa.ChunkedArray | pa.Array) -> Codes:
     if isinstance(array, pa.ChunkedArray):
+        if pa.types.is_dictionary(array.type) and array.num_chunks > 1:
+            array = pa.table({"c": array}).unify_dictionaries().column(0)
         array = array.combine_chunks()
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
