@@ -101,7 +101,7 @@ emulators: $(BQEMULATOR) $(AZURITE)
 # Lint first (seconds), then the suite on two workers: it is I/O- and subprocess-bound (terraform, moto,
 # PostgreSQL), so two workers halve the wall time on a 2-core machine.
 test: lint provider postgres emulators
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 # ruff (import sorting, bugbear) and mypy, configured in pyproject.toml.
 lint: install
