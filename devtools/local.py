@@ -114,6 +114,8 @@ class Terraform:
             "TF_CLI_CONFIG_FILE": str(TERRAFORMRC),
             "TF_IN_AUTOMATION": "1",
             "CHECKPOINT_DISABLE": "1",
+            # Where the provider's warm process lives (tests give it a directory of their own, then stop it).
+            **{k: os.environ[k] for k in ("COSTORY_PROVIDER_WARM_DIR",) if k in os.environ},
             **env,
         }
 
