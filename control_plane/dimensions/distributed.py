@@ -48,7 +48,7 @@ class PartitionFailed(Unavailable):
     """A cost partition could not be computed on the cluster (the data store unreachable from a worker, the
     object gone, a worker lost past its retries)."""
 
-    def __init__(self, message: str, cost_key: str):
+    def __init__(self, message: str, cost_key: str = ""):
         super().__init__(message)
         self.cost_key = cost_key
 
