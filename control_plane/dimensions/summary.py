@@ -149,8 +149,13 @@ hashed: days × values × rules or × a column's values is small in practice."""
 
 
 def _exact_sums(group_of: np.ndarray, cents: np.ndarray, count: int) -> np.ndarray:
-    """Σ cents per group, exactly: the high and low 32-bit halves are summed separately in float64, a million
-    values at a time, so that no float sum reaches 2^53."""
+    """Σ cents per group, exactly. Float64 sums are exact below 2^53: when no sum can reach it (the usual case)
+    one bincount does; otherwise the high and low 32-bit halves are summed apart, a million values at a time."""
+    if not len(cents):
+        return np.zeros(count, dtype=np.int64)
+    largest = max(abs(int(cents.max())), abs(int(cents.min())))
+    if largest * len(cents) < 1 << 53:
+        return np.bincount(group_of, weights=cents.astype(np.float64), minlength=count).astype(np.int64)
     summed = np.zeros(count, dtype=np.int64)
     for start in range(0, len(cents), 1 << 20):
         part, groups = cents[start : start + (1 << 20)], group_of[start : start + (1 << 20)]
