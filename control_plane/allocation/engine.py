@@ -399,14 +399,20 @@ def _check_usage_names(dimension: VirtualDimension, usage: Mapping[str, pa.Table
 
 def _tag_values(costs: pa.Table, key: str) -> pa.Array:
     """The value of tag `key` on every cost row (null where absent): the first entry of the row's map with that
-    key, found with one comparison over all the map keys instead of a lookup per row."""
+    key, found with one comparison over all the map keys (over the distinct keys when the map was read
+    dictionary-encoded, whose values then stay dictionary-encoded) instead of a lookup per row."""
     tags = _whole(costs.column("Tags"))
     if not pa.types.is_map(tags.type):
         return pc.map_lookup(tags, pa.scalar(key), "first").cast(pa.string())
     offsets = tags.offsets.to_numpy().astype(np.int64)
     first, last = int(offsets[0]), int(offsets[-1])
-    hit = pc.equal(tags.keys.slice(first, last - first), pa.scalar(key, tags.type.key_type))
-    hit = hit.fill_null(False).to_numpy(zero_copy_only=False)
+    keys = tags.keys.slice(first, last - first)
+    if pa.types.is_dictionary(keys.type):  # read dictionary-encoded: compare the distinct keys only
+        is_key = pc.equal(keys.dictionary, pa.scalar(key, keys.type.value_type)).fill_null(False)
+        lookup = np.append(is_key.to_numpy(zero_copy_only=False), False)
+        hit = lookup[keys.indices.fill_null(len(keys.dictionary)).to_numpy(zero_copy_only=False)]
+    else:
+        hit = pc.equal(keys, pa.scalar(key, tags.type.key_type)).fill_null(False).to_numpy(zero_copy_only=False)
     positions = np.flatnonzero(hit) + first
     seen = np.zeros(len(hit) + 1, dtype=np.int64)  # hits before each entry of the child
     np.cumsum(hit, out=seen[1:])
@@ -415,7 +421,8 @@ def _tag_values(costs: pa.Table, key: str) -> pa.Array:
     if tags.null_count:
         found &= tags.is_valid().to_numpy(zero_copy_only=False)
     index = np.where(found, positions[np.minimum(before, max(len(positions) - 1, 0))] if len(positions) else 0, -1)
-    return tags.items.take(pa.array(index, mask=~found)).cast(pa.string())
+    found_values = tags.items.take(pa.array(index, mask=~found))
+    return found_values if pa.types.is_dictionary(found_values.type) else found_values.cast(pa.string())
 
 
 def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.ndarray]:

@@ -184,20 +184,14 @@ def allocate_part(
     columns = [name for name in COST_SCHEMA.names if name in names]
     engine_columns = ["ChargePeriodStart", "BilledCost", *(c for c in columns if c in references or c == "Tags")]
     text = [c for c in columns if pa.types.is_string(COST_SCHEMA.field(c).type)]
-    dataset = store.dataset([job.cost_key], COST_SCHEMA, dictionary_columns=text)
-    scanner = dataset.scanner(
-        columns=columns,
-        filter=_window_filter(window),
-        batch_size=BATCH_ROWS,
-        batch_readahead=1,  # what is read ahead is held: keep it to one row group or so, whatever the month
-        fragment_readahead=1,
-    )
+    if "Tags" in columns:
+        text += ["Tags.key_value.key", "Tags.key_value.value"]
     parts_summaries: list[pa.Table] = []
     warnings: dict[str, None] = {}
     rows = 0
     writer = store.parquet_writer(job.part_key, CODED_ALLOCATIONS_SCHEMA) if job.part_key else nullcontext()
     with writer as sink:
-        for costs in _bounded(scanner.to_batches(), BATCH_ROWS):
+        for costs in _bounded(_row_groups(store, job.cost_key, columns, text, window), BATCH_ROWS):
             rows += costs.num_rows
             result = allocate(costs.select(engine_columns), dimension, usage, coded=True)  # row_id: the position
             parts = result.allocations
@@ -210,6 +204,31 @@ def allocate_part(
                 sink.write_table(parts.set_column(0, CODED_ALLOCATIONS_SCHEMA.field("row_id"), row_ids))
             del costs, result, parts
     return PartOutcome(summaries.merge(parts_summaries), list(warnings), rows)
+
+
+def _row_groups(
+    store: DataStore, key: str, columns: list[str], text: list[str], window: tuple[date, date] | None
+) -> Iterator[pa.RecordBatch]:
+    """The partition's rows one Parquet row group at a time, strings dictionary-encoded as stored: what is held
+    is a row group, whatever the partition's size (a dataset scanner's read-ahead held gigabytes of a 50M-row
+    month). Row groups whose days all fall outside ``window`` are skipped from their statistics."""
+    row_filter = _window_filter(window)
+    day = COST_SCHEMA.get_field_index("ChargePeriodStart")
+    with store.filesystem.open_input_file(store.path(key)) as handle:
+        source = pq.ParquetFile(handle, read_dictionary=text)
+        for group in range(source.num_row_groups):
+            if window is not None and _outside(source.metadata.row_group(group).column(day).statistics, window):
+                continue
+            table = source.read_row_group(group, columns=columns)
+            if row_filter is not None:
+                table = table.filter(row_filter)
+            yield from table.to_batches()
+
+
+def _outside(statistics: pq.Statistics | None, window: tuple[date, date]) -> bool:
+    if statistics is None or not statistics.has_min_max:
+        return False
+    return _utc_day(statistics.max) < window[0] or _utc_day(statistics.min) >= window[1]
 
 
 def _bounded(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[pa.Table]:

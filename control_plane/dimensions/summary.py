@@ -2,8 +2,8 @@
 
 A summary is a small table in long form, one row per (day, value, rule) — the *core* rows, `column` null —
 and one per (day, value, column, column value) for each of `SUMMARY_COLUMNS` (the cost columns dashboards group
-a dimension by), with the cents allocated, the usage quantity that goes with them, and `rows`: the cost rows
-counted once each, at their first part, so sums of `rows` count cost rows, not parts. It is built per batch as
+a dimension by), with the cents allocated and the usage quantity that goes with them; the core rows also carry
+`rows`: the cost rows counted once each, at their first part, so sums of `rows` count cost rows, not parts. It is built per batch as
 the engine runs (`of_batch`), merged (`merge`), and written next to the results; `GetAllocationState` and the
 common `QueryCosts` shapes answer from it, whatever the size of the bill.
 """
@@ -63,15 +63,94 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
         quantity = consumed[position] * share
     else:
         quantity = np.zeros(len(position))
-    rows = first.astype(np.int64)
+    rows = first.astype(np.float64)
     day, value, rule = _days(parts.column("day")), _codes(parts.column("value")), _codes(parts.column("rule"))
-    pieces = [_aggregate({"day": day, "value": value, "rule": rule}, None, cents, quantity, rows)]
+    sums = _Sums(cents, quantity if quantity.any() else None)
+    values = len(value[1]) + 1
+    day_value = day[0] * values + value[0]  # shared by every piece: (day, value) first, then the piece's key
+    pieces = [_dense_piece(day, value, day_value, rule, "rule", None, sums, rows)]
     for name in SUMMARY_COLUMNS:
         if name in costs.column_names:
             per_row, dictionary = _codes(costs.column(name))
-            keys = {"day": day, "value": value, "column_value": (per_row[position], dictionary)}
-            pieces.append(_aggregate(keys, name, cents, quantity, rows))
+            pieces.append(
+                _dense_piece(day, value, day_value, (per_row[position], dictionary), "column_value", name, sums, None)
+            )
     return pa.concat_tables(pieces)
+
+
+class _Sums:
+    """What every piece of a batch adds up per group: cents (exactly), and the usage quantity when any."""
+
+    def __init__(self, cents: np.ndarray, quantity: np.ndarray | None):
+        self.cents, self.quantity = cents, quantity
+        largest = max(abs(int(cents.max())), abs(int(cents.min()))) if len(cents) else 0
+        self.as_float = cents.astype(np.float64) if largest * len(cents) < 1 << 53 else None
+
+    def of(self, group_of: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.as_float is not None:
+            cents = np.bincount(group_of, weights=self.as_float, minlength=count).astype(np.int64)
+        else:
+            cents = _exact_sums(group_of, self.cents, count)
+        if self.quantity is None:
+            return cents, np.zeros(count)
+        return cents, np.bincount(group_of, weights=self.quantity, minlength=count)
+
+
+def _dense_piece(
+    day: Codes,
+    value: Codes,
+    day_value: np.ndarray,
+    key: Codes,
+    key_name: str,
+    column: str | None,
+    sums: _Sums,
+    rows: np.ndarray | None,
+) -> pa.Table:
+    """One piece of a batch's summary: per (day, value, key), counted into a dense array of every combination
+    (days × values × keys is small), or factorized when it is not."""
+    size = len(key[1]) + 1
+    combined = day_value * size + key[0]
+    space = (len(day[1]) + 1) * (len(value[1]) + 1) * size
+    if space > DENSE_GROUPS:
+        codes = {"day": day, "value": value, key_name: key}
+        return _aggregate(
+            codes,
+            column,
+            sums.cents,
+            sums.quantity if sums.quantity is not None else np.zeros(len(combined)),
+            rows if rows is not None else np.zeros(len(combined)),
+        )
+    present = np.flatnonzero(np.bincount(combined, minlength=space))
+    number = np.zeros(space, dtype=np.int64)
+    number[present] = np.arange(len(present))
+    group_of = number[combined]
+    count = len(present)
+    cents, quantity = sums.of(group_of, count)
+    counted = (
+        np.bincount(group_of, weights=rows, minlength=count).astype(np.int64)
+        if rows is not None
+        else np.zeros(count, dtype=np.int64)
+    )
+    day_value_of, key_of = np.divmod(present, size)
+    day_of, value_of = np.divmod(day_value_of, len(value[1]) + 1)
+
+    def pick(codes: np.ndarray, dictionary: pa.Array) -> pa.Array:
+        return dictionary.take(pa.array(codes, mask=codes == len(dictionary)))
+
+    nulls = pa.nulls(count, pa.string())
+    return pa.table(
+        {
+            "day": pick(day_of, day[1]),
+            "value": pick(value_of, value[1]),
+            "rule": pick(key_of, key[1]) if key_name == "rule" else nulls,
+            "column": pa.array([column] * count, pa.string()) if column else nulls,
+            "column_value": pick(key_of, key[1]) if key_name == "column_value" else nulls,
+            "cents": pa.array(cents, pa.int64()),
+            "quantity": pa.array(quantity, pa.float64()),
+            "rows": pa.array(counted, pa.int64()),
+        },
+        schema=SUMMARY_SCHEMA,
+    )
 
 
 def merge(summaries: list[pa.Table]) -> pa.Table:
