@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -29,7 +30,6 @@ from control_plane.datastore import DataStore
 from control_plane.db import release
 from control_plane.dimensions import compute
 from control_plane.dimensions import summary as summaries
-from control_plane.dimensions.results import current_results
 from control_plane.errors import InvalidArgument
 from control_plane.models import Dimension, Tenant
 from control_plane.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -97,16 +97,20 @@ def query_costs(
     offset = _decode_offset(page_token) if page_token else 0
     shape = _Shape(start, end, granularity, dimension is not None, group_by, filters, size, offset)
     dimension_id = dimension.id if dimension is not None else None
+    pointer = dimension.allocation_file if dimension is not None else None
     for attempt in range(2):
         if attempt:  # the request's session is released: a short one of its own reads the pointers again
             session = Session(bind=session.bind)
-        cost_keys = CostStore(engine.store).partition_keys(session, tenant.id)
-        results = current_results(session, tenant.id, dimension_id) if dimension_id is not None else None
+            pointer = session.scalar(sa.select(Dimension.allocation_file).where(Dimension.id == dimension_id))
+        results = compute.result_keys(tenant.id, dimension_id, pointer) if dimension_id is not None else None
+        summarised = results is not None and results.folder is not None and _summarised(group_by, filters)
+        # The summary is all a summarised query reads; any other reads the committed partitions.
+        cost_keys = [] if summarised else CostStore(engine.store).partition_keys(session, tenant.id)
         release(session)  # everything below reads the data store only
-        if not cost_keys or (dimension_id is not None and results is None):
+        if dimension_id is not None and results is None or not (summarised or cost_keys):
             return CostPage([], "")
         try:
-            fetched = _fetch(engine.store, cost_keys, results, shape)
+            fetched = _fetch(engine.store, cost_keys, results, shape, summarised)
             break
         except (OSError, duckdb.InvalidInputException):
             # An import or recompute on another replica replaced (and removed) an object since its key was
@@ -123,12 +127,14 @@ def query_costs(
     return CostPage(rows, next_token)
 
 
-def _fetch(store: DataStore, cost_keys: list[str], results: compute.ResultKeys | None, shape: _Shape) -> list[tuple]:
-    if results is not None and results.folder is not None and _summarised(shape.group_by, shape.filters):
-        table = compute.read_summary(store, results)
-        if table is None:
+def _fetch(
+    store: DataStore, cost_keys: list[str], results: compute.ResultKeys | None, shape: _Shape, summarised: bool
+) -> list[tuple]:
+    if summarised and results is not None:
+        pieces = compute.read_summary_pieces(store, results)
+        if pieces is None:
             raise FileNotFoundError(results.summary)
-        return _from_summary(table, shape)
+        return _from_summary(pieces, shape)
     return _from_rows(store, cost_keys, results, shape)
 
 
@@ -162,21 +168,24 @@ def _summarised(group_by: list[str], filters: list[CostFilter]) -> bool:
     return len(columns) <= 1 and columns <= set(summaries.SUMMARY_COLUMNS)
 
 
-def _from_summary(table: pa.Table, shape: _Shape) -> list[tuple]:
+def _from_summary(pieces: dict[str | None, pa.Table], shape: _Shape) -> list[tuple]:
     """The query answered from the dimension's summary (a few thousand rows, whatever the bill's size), with
-    Arrow's kernels: no SQL engine to start for a read that takes milliseconds."""
+    Arrow's kernels: the piece of the column asked for (the core rows without one), its days sliced by binary
+    search (pieces are sorted by day), grouped, sorted and paged."""
     columns = set(shape.group_by) | {f.column for f in shape.filters if f.column != DIMENSION_FILTER}
-    day = table.column("day")
-    mask = pc.and_(
-        pc.greater_equal(day, pa.scalar(shape.start, pa.date32())),
-        pc.less_equal(day, pa.scalar(shape.end, pa.date32())),
-    )
-    piece = table.column("column")
-    mask = pc.and_(mask, pc.equal(piece, next(iter(columns))) if columns else pc.is_null(piece))
-    for item in shape.filters:
-        target = table.column("value" if item.column == DIMENSION_FILTER else "column_value")
-        mask = pc.and_(mask, pc.is_in(target, pa.array(item.values, pa.string())))
-    rows = table.filter(mask)
+    table = pieces.get(next(iter(columns)) if columns else None)
+    if table is None:
+        return []
+    days = table.column("day").to_numpy()
+    first, last = np.searchsorted(days, [np.datetime64(shape.start), np.datetime64(shape.end + timedelta(days=1))])
+    rows = table.slice(first, last - first)
+    if shape.filters:
+        mask = None
+        for item in shape.filters:
+            target = rows.column("value" if item.column == DIMENSION_FILTER else "column_value")
+            term = pc.is_in(target, pa.array(item.values, pa.string()))
+            mask = term if mask is None else pc.and_(mask, term)
+        rows = rows.filter(mask)
     period = rows.column("day").cast(pa.string())
     if shape.granularity == "MONTH":
         period = pc.utf8_slice_codeunits(period, 0, 7)

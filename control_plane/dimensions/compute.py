@@ -424,6 +424,23 @@ def read_summary(store: DataStore, keys: ResultKeys | None) -> pa.Table | None:
     return _cached_summary(store, keys)
 
 
+def read_summary_pieces(store: DataStore, keys: ResultKeys) -> dict[str | None, pa.Table] | None:
+    """The summary split by piece (None: the core rows; else a summarised column), each sorted by day, as cost
+    queries read it (cached like the summary); None when gone."""
+    return _cached_pieces(store, keys)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_pieces(store: DataStore, keys: ResultKeys) -> dict[str | None, pa.Table] | None:
+    table = _cached_summary(store, keys)
+    if table is None:
+        return None
+    pieces: dict[str | None, pa.Table] = {None: summaries.core(table).sort_by("day")}
+    for name in summaries.SUMMARY_COLUMNS:
+        pieces[name] = summaries.by_column(table, name).sort_by("day")
+    return pieces
+
+
 def read_totals(store: DataStore, keys: ResultKeys | None) -> summaries.Summary | None:
     """Per value and per rule, of the results ``keys`` name (cached like the summary); None when gone."""
     if keys is None:
