@@ -30,7 +30,7 @@ help:
 	@echo "make lint   - ruff and mypy alone"
 	@echo "make proto  - regenerate costory_proto/ from proto/"
 	@echo "make provider - build the Terraform filesystem mirror and CLI config in $(PROVIDER_DIR)"
-	@echo "make bench  - provider start-up, plan/apply and import timings (figures in docs/benchmarks.md)"
+	@echo "make bench  - provider, import, allocation (10M/50M rows), REST reads, Ray and normalisation figures (docs/benchmarks/)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -115,6 +115,8 @@ bench: provider
 	$(PY) bench/provider_bench.py
 	$(PY) bench/import_bench.py
 	$(PY) bench/allocation_bench.py
+	$(PY) bench/rest_bench.py --rows 50000000 --rest-processes 2 --out docs/benchmarks/rest.md
+	$(PY) bench/distributed_bench.py
 	$(PY) bench/azure_normalize_bench.py
 	$(PY) bench/gcp_normalize_bench.py
 
