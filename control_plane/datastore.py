@@ -12,10 +12,11 @@ mid-write leaves only an object nothing points at, collected later.
 from __future__ import annotations
 
 import functools
+import logging
 import posixpath
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,9 +26,13 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from control_plane.settings import Settings
+
+log = logging.getLogger(__name__)
 
 PARQUET_OPTIONS = {"compression": "zstd"}
 
@@ -127,9 +132,54 @@ class DataStore:
         with suppress(FileNotFoundError):
             self.filesystem.delete_file(self.path(key))
 
+    def remove(self, key: str) -> None:
+        """Delete the object, or every object of the folder, that ``key`` names (nothing there: nothing to do)."""
+        info = self.filesystem.get_file_info(self.path(key))
+        if info.type == pafs.FileType.File:
+            self.delete(key)
+        elif info.type == pafs.FileType.Directory:
+            self.delete_folder(key)
+
     def delete_folder(self, prefix: str) -> None:
         with suppress(FileNotFoundError):
             self.filesystem.delete_dir(self.path(prefix))
+
+
+@dataclass
+class Cleanup:
+    """Objects or folders to remove once a database transaction has ended, one way or the other: what it
+    replaced after it commits (nothing points at it any more), what it wrote after it rolls back (nothing ever
+    will). A removal that fails is logged and left to the sweeps; the transaction's outcome stands."""
+
+    store: DataStore
+    on_commit: list[str] = field(default_factory=list)
+    on_rollback: list[str] = field(default_factory=list)
+
+    def committed(self, _session: Session) -> None:
+        self._remove(self.on_commit)
+
+    def rolled_back(self, _session: Session) -> None:
+        self._remove(self.on_rollback)
+
+    def _remove(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.store.remove(key)
+            except OSError as error:
+                log.warning("could not remove %s from %s: %s", key, self.store.url, error)
+        self.on_commit.clear()
+        self.on_rollback.clear()
+
+
+def cleanup(session: Session, store: DataStore) -> Cleanup:
+    """The session's `Cleanup` for ``store`` (made, and hooked to the session's transaction, on first use)."""
+    slot = ("costory.cleanup", store.url)
+    pending = session.info.get(slot)
+    if pending is None:
+        pending = session.info[slot] = Cleanup(store)
+        sa.event.listen(session, "after_commit", pending.committed)
+        sa.event.listen(session, "after_rollback", pending.rolled_back)
+    return pending
 
 
 def open_store(settings: Settings) -> DataStore:

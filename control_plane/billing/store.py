@@ -20,8 +20,7 @@ month without its keyed object is read from its staged file (adopted by the next
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from control_plane.billing.schema import COST_SCHEMA
-from control_plane.datastore import DataStore
+from control_plane.datastore import DataStore, cleanup
 from control_plane.models import BillingDatasource, BillingPeriod, PartitionId, utcnow
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,6 @@ GRACE = timedelta(hours=1)
 """How old an object no committed row names must be before ``sweep`` removes it: longer than any import takes
 between writing a partition and committing it."""
 
-_PENDING = "costory.cost_partitions"
 
 
 def partition_of(period: BillingPeriod) -> int:
@@ -155,7 +153,7 @@ class CostStore:
     def switched(self, session: Session, replaced: Iterable[str], written: str | None) -> None:
         """The transaction of ``session`` switches a month from the ``replaced`` objects to ``written``: the
         replaced ones are removed once it commits, the written one if it rolls back."""
-        pending = _pending(session, self.store)
+        pending = cleanup(session, self.store)
         pending.on_commit.extend(replaced)
         if written is not None:
             pending.on_rollback.append(written)
@@ -207,7 +205,7 @@ class CostStore:
 
     def drop_datasource(self, session: Session, tenant_id: str, datasource_id: str) -> None:
         """The datasource is being deleted in ``session``'s transaction: its folder goes once it commits."""
-        _pending(session, self.store).folders_on_commit.append(self.folder(tenant_id, datasource_id))
+        cleanup(session, self.store).on_commit.append(self.folder(tenant_id, datasource_id))
 
     def sweep(
         self, tenant_id: str, datasource_id: str, committed: Mapping[str, int], *, now: datetime | None = None
@@ -257,44 +255,3 @@ def charged_between(start: date | None, end: date | None) -> ds.Expression | Non
         term = ds.field("ChargePeriodStart") >= instant if lower else ds.field("ChargePeriodStart") < instant
         condition = term if condition is None else condition & term
     return condition
-
-
-@dataclass
-class _Pending:
-    """Objects to remove when the session's transaction ends, one way or the other."""
-
-    store: DataStore
-    on_commit: list[str] = field(default_factory=list)
-    on_rollback: list[str] = field(default_factory=list)
-    folders_on_commit: list[str] = field(default_factory=list)
-
-    def committed(self, _session: Session) -> None:
-        for folder in self.folders_on_commit:
-            self._attempt(self.store.delete_folder, folder)
-        self._remove(self.on_commit)
-
-    def rolled_back(self, _session: Session) -> None:
-        self._remove(self.on_rollback)
-
-    def _remove(self, keys: list[str]) -> None:
-        for key in keys:
-            self._attempt(self.store.delete, key)
-        self.on_commit.clear()
-        self.on_rollback.clear()
-        self.folders_on_commit.clear()
-
-    def _attempt(self, remove: Callable[[str], None], key: str) -> None:
-        try:
-            remove(key)
-        except OSError as error:  # the sweep retries; the transaction's outcome stands
-            log.warning("could not remove %s from %s: %s", key, self.store.url, error)
-
-
-def _pending(session: Session, store: DataStore) -> _Pending:
-    slot = (_PENDING, store.url)
-    pending = session.info.get(slot)
-    if pending is None:
-        pending = session.info[slot] = _Pending(store)
-        sa.event.listen(session, "after_commit", pending.committed)
-        sa.event.listen(session, "after_rollback", pending.rolled_back)
-    return pending

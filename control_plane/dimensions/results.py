@@ -13,24 +13,20 @@ The pointer must change in the session's outermost transaction: a rolled-back sa
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from control_plane.datastore import DataStore
+from control_plane.datastore import DataStore, cleanup
 from control_plane.dimensions import compute
 from control_plane.models import Dimension
 
-log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 3600
 """How old an object no row points at must be before `sweep` removes it: longer than any transaction that
 could still commit a pointer to it."""
 
-_PENDING = "costory.allocation_results"
 
 
 def current_results(session: Session, tenant_id: str, dimension_id: str) -> compute.ResultKeys | None:
@@ -52,17 +48,17 @@ def point_to(session: Session, row: Dimension, store: DataStore, computed: compu
             raise ValueError(f"results {computed.folder!r} are not under {base!r}")
         pointer = computed.folder[len(base) :]
         compute.result_keys(row.tenant_id, row.id, pointer)  # refuses a folder of another dimension
-        _pending(session, store).on_rollback.append(computed.folder)
+        cleanup(session, store).on_rollback.append(computed.folder)
     row.allocation_file = pointer
     if previous is not None:
-        _pending(session, store).on_commit.append(_location(previous))
+        cleanup(session, store).on_commit.append(_location(previous))
 
 
 def forget(session: Session, row: Dimension, store: DataStore) -> None:
     """The dimension is being deleted: its results go once the transaction commits."""
     current = compute.result_keys(row.tenant_id, row.id, row.allocation_file)
     if current is not None:
-        _pending(session, store).on_commit.append(_location(current))
+        cleanup(session, store).on_commit.append(_location(current))
 
 
 def sweep(session: Session, store: DataStore, tenant_id: str, *, now: float | None = None) -> int:
@@ -86,39 +82,3 @@ def sweep(session: Session, store: DataStore, tenant_id: str, *, now: float | No
 
 def _location(keys: compute.ResultKeys) -> str:
     return keys.folder or keys.legacy_file or ""
-
-
-@dataclass
-class _Pending:
-    """Results to remove when the session's transaction ends, one way or the other."""
-
-    store: DataStore
-    on_commit: list[str] = field(default_factory=list)
-    on_rollback: list[str] = field(default_factory=list)
-
-    def committed(self, _session: Session) -> None:
-        self._remove(self.on_commit)
-
-    def rolled_back(self, _session: Session) -> None:
-        self._remove(self.on_rollback)
-
-    def _remove(self, locations: list[str]) -> None:
-        for location in locations:
-            try:
-                if location.endswith(".parquet"):
-                    self.store.delete(location)
-                else:
-                    self.store.delete_folder(location)
-            except OSError as error:  # the sweep retries; the transaction's outcome stands
-                log.warning("could not remove allocation results %s: %s", location, error)
-        self.on_commit.clear()
-        self.on_rollback.clear()
-
-
-def _pending(session: Session, store: DataStore) -> _Pending:
-    pending = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = _Pending(store)
-        sa.event.listen(session, "after_commit", pending.committed)
-        sa.event.listen(session, "after_rollback", pending.rolled_back)
-    return pending
