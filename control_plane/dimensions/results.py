@@ -22,7 +22,6 @@ from control_plane.datastore import DataStore, cleanup
 from control_plane.dimensions import compute
 from control_plane.models import Dimension
 
-
 GRACE_SECONDS = 3600
 """How old an object no row points at must be before `sweep` removes it: longer than any transaction that
 could still commit a pointer to it."""
