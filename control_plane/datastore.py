@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PARQUET_OPTIONS = {"compression": "zstd"}
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}
 
 
 @dataclass(frozen=True)

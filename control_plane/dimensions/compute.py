@@ -190,7 +190,11 @@ def allocate_part(
     parts_summaries: list[pa.Table] = []
     warnings: dict[str, None] = {}
     rows = 0
-    writer = store.parquet_writer(job.part_key, CODED_ALLOCATIONS_SCHEMA) if job.part_key else nullcontext()
+    writer = (
+        store.parquet_writer(job.part_key, CODED_ALLOCATIONS_SCHEMA, use_dictionary=["day", "value", "rule"])
+        if job.part_key
+        else nullcontext()
+    )  # row ids and amounts are nearly all distinct: no dictionary tried for them
     with writer as sink:
         for costs in _bounded(_row_groups(store, job.cost_key, columns, text, window), BATCH_ROWS):
             rows += costs.num_rows

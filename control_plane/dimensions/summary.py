@@ -3,9 +3,9 @@
 A summary is a small table in long form, one row per (day, value, rule) — the *core* rows, `column` null —
 and one per (day, value, column, column value) for each of `SUMMARY_COLUMNS` (the cost columns dashboards group
 a dimension by), with the cents allocated and the usage quantity that goes with them; the core rows also carry
-`rows`: the cost rows counted once each, at their first part, so sums of `rows` count cost rows, not parts. It is built per batch as
-the engine runs (`of_batch`), merged (`merge`), and written next to the results; `GetAllocationState` and the
-common `QueryCosts` shapes answer from it, whatever the size of the bill.
+`rows`: the cost rows counted once each, at their first part, so sums of `rows` count cost rows, not parts. It
+is built per batch as the engine runs (`of_batch`), merged (`merge`), and written next to the results;
+`GetAllocationState` and the common `QueryCosts` shapes answer from it, whatever the size of the bill.
 """
 
 from __future__ import annotations
@@ -68,14 +68,39 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
     sums = _Sums(cents, quantity if quantity.any() else None)
     values = len(value[1]) + 1
     day_value = day[0] * values + value[0]  # shared by every piece: (day, value) first, then the piece's key
-    pieces = [_dense_piece(day, value, day_value, rule, "rule", None, sums, rows)]
+    core = _dense_piece(day, value, day_value, rule, "rule", None, sums, rows)
+    pieces = [core]
     for name in SUMMARY_COLUMNS:
-        if name in costs.column_names:
-            per_row, dictionary = _codes(costs.column(name))
-            pieces.append(
-                _dense_piece(day, value, day_value, (per_row[position], dictionary), "column_value", name, sums, None)
-            )
+        if name not in costs.column_names:
+            continue
+        per_row, dictionary = _codes(costs.column(name))
+        if len(per_row) and per_row.min() == per_row.max():  # one value (or none) in the batch: the core's sums
+            only = per_row[0]
+            pieces.append(_constant_piece(core, name, None if only == len(dictionary) else dictionary[only].as_py()))
+            continue
+        key = (per_row[position], dictionary)
+        pieces.append(_dense_piece(day, value, day_value, key, "column_value", name, sums, None))
     return pa.concat_tables(pieces)
+
+
+def _constant_piece(core: pa.Table, column: str, column_value: str | None) -> pa.Table:
+    """The piece of a column holding one value on every row of the batch (an AWS bill's `Provider`, its
+    `x_Model`, null): per (day, value), the core rows added up over the rules."""
+    summed = core.group_by(["day", "value"], use_threads=False).aggregate([("cents", "sum"), ("quantity", "sum")])
+    n = summed.num_rows
+    return pa.table(
+        {
+            "day": summed.column("day"),
+            "value": summed.column("value"),
+            "rule": pa.nulls(n, pa.string()),
+            "column": pa.array([column] * n, pa.string()),
+            "column_value": pa.array([column_value] * n, pa.string()),
+            "cents": summed.column("cents_sum"),
+            "quantity": summed.column("quantity_sum"),
+            "rows": pa.array(np.zeros(n, dtype=np.int64)),
+        },
+        schema=SUMMARY_SCHEMA,
+    )
 
 
 class _Sums:
