@@ -39,9 +39,9 @@ class Services:
     def engine(self) -> Engine:
         """Where allocations are computed and kept: the data store of `data_url` / `data_dir`, and the local
         engine or, with `engine = "ray"`, Ray tasks on the cluster at `ray_address`."""
-        from control_plane.dimensions.compute import Engine, run_here
+        from control_plane.dimensions.compute import Engine, PartRunner, run_here
 
-        runner = run_here
+        runner: PartRunner = run_here
         if self.settings.engine == "ray":
             from control_plane.dimensions.distributed import ray_runner
 
