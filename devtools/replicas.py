@@ -68,10 +68,10 @@ class Replica:
                 self.kill()
 
 
-def start_replica(name: str, workdir: Path, environment: Mapping[str, str]) -> Replica:
-    """Start `serve` with ``environment`` (COSTORY_* settings, AWS_* credentials) over the current one; its
-    gRPC and REST APIs on 127.0.0.1 ports the kernel picks. Raises RuntimeError with the log when it does not
-    come up."""
+def launch(name: str, workdir: Path, environment: Mapping[str, str]) -> Replica:
+    """Start `serve` with ``environment`` over the current one (COSTORY_* settings, AWS_* credentials; by default
+    its APIs on 127.0.0.1 ports the kernel picks and its data under ``workdir``), its stderr read line by line;
+    returns at once, started or not (`wait_for` what it logs)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -96,6 +96,13 @@ def start_replica(name: str, workdir: Path, environment: Mapping[str, str]) -> R
             replica.lines.put(line)
 
     threading.Thread(target=pump, name=f"stderr-{name}", daemon=True).start()
+    return replica
+
+
+def start_replica(name: str, workdir: Path, environment: Mapping[str, str]) -> Replica:
+    """`launch`, then wait until both APIs listen and note their ports. Raises RuntimeError with the log when
+    the replica does not come up."""
+    replica = launch(name, workdir, environment)
     grpc_line = replica.wait_for(r"gRPC API on 127\.0\.0\.1:(\d+)", STARTUP_SECONDS)
     rest_line = replica.wait_for(r"REST API on http://127\.0\.0\.1:(\d+)", STARTUP_SECONDS)
     if grpc_line is None or rest_line is None:

@@ -4,26 +4,20 @@ while the server's peak memory stays within a stated bound."""
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import select
-import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.tenants.service import create_tenant
+from devtools.replicas import STARTUP_SECONDS, Replica, launch
 
-STARTUP_SECONDS = 60.0
 EXIT_SECONDS = 10.0
 """A second `serve` on a used port must be gone within this (it needs ~2 s to import and migrate)."""
 BODY_BYTES = 50 * 1024 * 1024
@@ -31,83 +25,31 @@ PEAK_GROWTH_BOUND = 16 * 1024 * 1024
 """What refusing the 50 MB bodies may add to the server's peak RSS (VmHWM): the limit is 1 MiB."""
 
 
-@dataclass
-class Served:
-    process: subprocess.Popen
-    lines: queue.Queue = field(default_factory=queue.Queue)
-    output: list[str] = field(default_factory=list)
-
-    def wait_for(self, pattern: str, seconds: float) -> re.Match | None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.process.poll() is not None and self.lines.empty():
-                    return None
-                continue
-            self.output.append(line)
-            found = re.search(pattern, line)
-            if found:
-                return found
-        return None
-
-    def text(self) -> str:
-        while not self.lines.empty():
-            self.output.append(self.lines.get())
-        return "".join(self.output)
-
-
-def serve(tmp_path: Path, name: str, grpc_address: str, http_address: str) -> Served:
-    env = {
-        **os.environ,
-        "COSTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'costory.db'}",
-        "COSTORY_DATA_DIR": str(tmp_path / "data"),
-        "COSTORY_TRUST_VALIDATION": "skip",
-        "COSTORY_GRPC_ADDRESS": grpc_address,
-        "COSTORY_HTTP_ADDRESS": http_address,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "control_plane", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
+def serve(tmp_path: Path, name: str, grpc_address: str, http_address: str) -> Replica:
+    return launch(
+        name,
+        tmp_path,
+        {
+            "COSTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'costory.db'}",
+            "COSTORY_TRUST_VALIDATION": "skip",
+            "COSTORY_GRPC_ADDRESS": grpc_address,
+            "COSTORY_HTTP_ADDRESS": http_address,
+        },
     )
-    served = Served(process)
-
-    def pump():
-        assert process.stderr is not None
-        for line in process.stderr:
-            served.lines.put(line)
-
-    threading.Thread(target=pump, name=f"stderr-{name}", daemon=True).start()
-    return served
-
-
-def stop(served: Served) -> None:
-    if served.process.poll() is None:
-        served.process.send_signal(signal.SIGTERM)
-        try:
-            served.process.wait(30)
-        except subprocess.TimeoutExpired:
-            served.process.kill()
-            served.process.wait()
 
 
 @pytest.fixture
-def first(tmp_path) -> Iterator[tuple[Served, int, int]]:
+def first(tmp_path) -> Iterator[tuple[Replica, int, int]]:
     """A running `serve` on ports picked by the kernel: (process, gRPC port, REST port)."""
     migrate(f"sqlite:///{tmp_path / 'costory.db'}")
     served = serve(tmp_path, "first", "127.0.0.1:0", "127.0.0.1:0")
     try:
         grpc_line = served.wait_for(r"gRPC API on 127\.0\.0\.1:(\d+)", STARTUP_SECONDS)
         rest_line = served.wait_for(r"REST API on http://127\.0\.0\.1:(\d+)", STARTUP_SECONDS)
-        assert grpc_line and rest_line, served.text()
+        assert grpc_line and rest_line, served.log()
         yield served, int(grpc_line.group(1)), int(rest_line.group(1))
     finally:
-        stop(served)
+        served.stop()
 
 
 @pytest.mark.parametrize("taken", ["grpc", "rest"])
@@ -122,10 +64,10 @@ def test_a_second_serve_on_a_used_port_exits_at_once_naming_the_address(first, t
     try:
         code = second.process.wait(EXIT_SECONDS + 20)
     except subprocess.TimeoutExpired:
-        stop(second)
-        pytest.fail(f"the second serve kept running:\n{second.text()}")
+        second.stop()
+        pytest.fail(f"the second serve kept running:\n{second.log()}")
     seconds = time.monotonic() - started
-    output = second.text()
+    output = second.log()
     taken_address = grpc_address if taken == "grpc" else http_address
     kind = "gRPC" if taken == "grpc" else "REST"
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,39 +14,22 @@ import pytest
 
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.tenants.service import create_tenant
-from tests.control_plane.test_control_plane_serve import STARTUP_SECONDS, Served, stop
+from devtools.replicas import STARTUP_SECONDS, Replica, launch
 
 GONE_SECONDS = 20.0
 
 
-def start(tmp_path: Path) -> Served:
-    env = {
-        **os.environ,
-        "COSTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'costory.db'}",
-        "COSTORY_DATA_DIR": str(tmp_path / "data"),
-        "COSTORY_TRUST_VALIDATION": "skip",
-        "COSTORY_SCHEDULER_ENABLED": "false",
-        "COSTORY_GRPC_ADDRESS": "127.0.0.1:0",
-        "COSTORY_HTTP_ADDRESS": "127.0.0.1:0",
-        "COSTORY_REST_PROCESSES": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "control_plane", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
+def start(tmp_path: Path) -> Replica:
+    return launch(
+        "rest",
+        tmp_path,
+        {
+            "COSTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'costory.db'}",
+            "COSTORY_TRUST_VALIDATION": "skip",
+            "COSTORY_SCHEDULER_ENABLED": "false",
+            "COSTORY_REST_PROCESSES": "2",
+        },
     )
-    served = Served(process)
-
-    def pump() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            served.lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return served
 
 
 def children(pid: int) -> list[int]:
@@ -102,14 +82,14 @@ def token(tmp_path) -> str:
     return token
 
 
-def started_with_a_second_process(tmp_path: Path) -> tuple[Served, int, int]:
+def started_with_a_second_process(tmp_path: Path) -> tuple[Replica, int, int]:
     served = start(tmp_path)
     line = served.wait_for(r"REST API on http://127\.0\.0\.1:(\d+) \(OpenAPI at /openapi.json\), 2 process", 60)
-    assert line, served.text()
+    assert line, served.log()
     port = int(line.group(1))
     deadline = time.monotonic() + STARTUP_SECONDS
     while not (second := children(served.process.pid)):
-        assert time.monotonic() < deadline, served.text()
+        assert time.monotonic() < deadline, served.log()
         time.sleep(0.05)
     return served, port, second[0]
 
@@ -134,8 +114,8 @@ def test_the_second_process_answers_while_the_first_is_stopped_and_stops_with_se
         assert statuses == [200] * 6
         assert len(children(served.process.pid)) == 1
     finally:
-        stop(served)
-    assert served.process.returncode == 0, served.text()
+        served.stop()
+    assert served.process.returncode == 0, served.log()
     assert not alive(second)
 
 
