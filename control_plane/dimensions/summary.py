@@ -66,9 +66,7 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
     rows = first.astype(np.float64)
     day, value, rule = _days(parts.column("day")), _codes(parts.column("value")), _codes(parts.column("rule"))
     sums = _Sums(cents, quantity if quantity.any() else None)
-    values = len(value[1]) + 1
-    day_value = day[0] * values + value[0]  # shared by every piece: (day, value) first, then the piece's key
-    core = _dense_piece(day, value, day_value, rule, "rule", None, sums, rows)
+    core = _aggregate({"day": day, "value": value, "rule": rule}, None, sums, rows)
     pieces = [core]
     for name in SUMMARY_COLUMNS:
         if name not in costs.column_names:
@@ -78,8 +76,8 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
             only = per_row[0]
             pieces.append(_constant_piece(core, name, None if only == len(dictionary) else dictionary[only].as_py()))
             continue
-        key = (per_row[position], dictionary)
-        pieces.append(_dense_piece(day, value, day_value, key, "column_value", name, sums, None))
+        keys = {"day": day, "value": value, "column_value": (per_row[position], dictionary)}
+        pieces.append(_aggregate(keys, name, sums, None))
     return pa.concat_tables(pieces)
 
 
@@ -104,78 +102,22 @@ def _constant_piece(core: pa.Table, column: str, column_value: str | None) -> pa
 
 
 class _Sums:
-    """What every piece of a batch adds up per group: cents (exactly), and the usage quantity when any."""
+    """What is added up per group: cents, exactly, and the usage quantity when there is any."""
 
     def __init__(self, cents: np.ndarray, quantity: np.ndarray | None):
         self.cents, self.quantity = cents, quantity
         largest = max(abs(int(cents.max())), abs(int(cents.min()))) if len(cents) else 0
+        # Float64 sums are exact below 2^53: when no sum can reach it (the usual case) one bincount does.
         self.as_float = cents.astype(np.float64) if largest * len(cents) < 1 << 53 else None
 
     def of(self, group_of: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         if self.as_float is not None:
             cents = np.bincount(group_of, weights=self.as_float, minlength=count).astype(np.int64)
         else:
-            cents = _exact_sums(group_of, self.cents, count)
+            cents = _summed_in_halves(group_of, self.cents, count)
         if self.quantity is None:
             return cents, np.zeros(count)
         return cents, np.bincount(group_of, weights=self.quantity, minlength=count)
-
-
-def _dense_piece(
-    day: Codes,
-    value: Codes,
-    day_value: np.ndarray,
-    key: Codes,
-    key_name: str,
-    column: str | None,
-    sums: _Sums,
-    rows: np.ndarray | None,
-) -> pa.Table:
-    """One piece of a batch's summary: per (day, value, key), counted into a dense array of every combination
-    (days × values × keys is small), or factorized when it is not."""
-    size = len(key[1]) + 1
-    combined = day_value * size + key[0]
-    space = (len(day[1]) + 1) * (len(value[1]) + 1) * size
-    if space > DENSE_GROUPS:
-        codes = {"day": day, "value": value, key_name: key}
-        return _aggregate(
-            codes,
-            column,
-            sums.cents,
-            sums.quantity if sums.quantity is not None else np.zeros(len(combined)),
-            rows if rows is not None else np.zeros(len(combined)),
-        )
-    present = np.flatnonzero(np.bincount(combined, minlength=space))
-    number = np.zeros(space, dtype=np.int64)
-    number[present] = np.arange(len(present))
-    group_of = number[combined]
-    count = len(present)
-    cents, quantity = sums.of(group_of, count)
-    counted = (
-        np.bincount(group_of, weights=rows, minlength=count).astype(np.int64)
-        if rows is not None
-        else np.zeros(count, dtype=np.int64)
-    )
-    day_value_of, key_of = np.divmod(present, size)
-    day_of, value_of = np.divmod(day_value_of, len(value[1]) + 1)
-
-    def pick(codes: np.ndarray, dictionary: pa.Array) -> pa.Array:
-        return dictionary.take(pa.array(codes, mask=codes == len(dictionary)))
-
-    nulls = pa.nulls(count, pa.string())
-    return pa.table(
-        {
-            "day": pick(day_of, day[1]),
-            "value": pick(value_of, value[1]),
-            "rule": pick(key_of, key[1]) if key_name == "rule" else nulls,
-            "column": pa.array([column] * count, pa.string()) if column else nulls,
-            "column_value": pick(key_of, key[1]) if key_name == "column_value" else nulls,
-            "cents": pa.array(cents, pa.int64()),
-            "quantity": pa.array(quantity, pa.float64()),
-            "rows": pa.array(counted, pa.int64()),
-        },
-        schema=SUMMARY_SCHEMA,
-    )
 
 
 def merge(summaries: list[pa.Table]) -> pa.Table:
@@ -184,13 +126,8 @@ def merge(summaries: list[pa.Table]) -> pa.Table:
     if not tables:
         return SUMMARY_SCHEMA.empty_table()
     table = pa.concat_tables(tables)
-    merged = _aggregate(
-        {k: _codes(table.column(k)) for k in _KEYS},
-        None,
-        table.column("cents").to_numpy(),
-        table.column("quantity").to_numpy(),
-        table.column("rows").to_numpy(),
-    )
+    sums = _Sums(table.column("cents").to_numpy(), table.column("quantity").to_numpy())
+    merged = _aggregate({k: _codes(table.column(k)) for k in _KEYS}, None, sums, table.column("rows").to_numpy())
     order = [(k, "ascending") for k in ("column", "column_value", "day", "value", "rule")]
     return merged.sort_by(order)
 
@@ -199,14 +136,37 @@ Codes = tuple[np.ndarray, pa.Array]
 """A key column as (per-row code, dictionary); nulls have code len(dictionary)."""
 
 
-def _aggregate(
-    keys: dict[str, Codes], column: str | None, cents: np.ndarray, quantity: np.ndarray, rows: np.ndarray
-) -> pa.Table:
-    """Sum cents (exactly, int64), quantity and rows per distinct combination of ``keys``: the keys' codes mixed
-    into one int64, counted densely when the combinations are few, else factorized."""
-    codes = [code for code, _ in keys.values()]
-    dictionaries = [dictionary for _, dictionary in keys.values()]
-    combined = np.zeros(len(cents), dtype=np.int64)
+def _aggregate(keys: dict[str, Codes], column: str | None, sums: _Sums, rows: np.ndarray | None) -> pa.Table:
+    """Per distinct combination of ``keys``: the sums, and the cost rows counted (``rows``: a weight per part;
+    None: not counted)."""
+    group_of, count, representative = _groups([code for code, _ in keys.values()], [d for _, d in keys.values()])
+    cents, quantity = sums.of(group_of, count)
+    counted = np.zeros(count) if rows is None else np.bincount(group_of, weights=rows, minlength=count)
+    out: dict[str, pa.Array] = {}
+    for name, (code, dictionary) in keys.items():
+        picked = code[representative]
+        out[name] = dictionary.take(pa.array(picked, mask=picked == len(dictionary)))
+    nulls = pa.nulls(count, pa.string())
+    return pa.table(
+        {
+            "day": out["day"],
+            "value": out["value"],
+            "rule": out.get("rule", nulls),
+            "column": out.get("column", pa.array([column] * count, pa.string()) if column else nulls),
+            "column_value": out.get("column_value", nulls),
+            "cents": pa.array(cents, pa.int64()),
+            "quantity": pa.array(quantity, pa.float64()),
+            "rows": pa.array(counted.astype(np.int64), pa.int64()),
+        },
+        schema=SUMMARY_SCHEMA,
+    )
+
+
+def _groups(codes: list[np.ndarray], dictionaries: list[pa.Array]) -> tuple[np.ndarray, int, np.ndarray]:
+    """(each row's group number, how many groups, a row of each group): the codes mixed into one int64 key,
+    counted into a dense array of every combination when there are few (days × values × rules, or × a
+    column's values: the usual case), else factorized."""
+    combined = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
     space = 1
     for code, dictionary in zip(codes, dictionaries, strict=True):
         size = len(dictionary) + 1
@@ -215,51 +175,26 @@ def _aggregate(
             space = len(uniques)
         combined = combined * size + code
         space *= size
-    if space <= DENSE_GROUPS:  # the usual case: count into every possible group, keep those with parts
+    if space <= DENSE_GROUPS:
         present = np.flatnonzero(np.bincount(combined, minlength=space))
         number = np.zeros(space, dtype=np.int64)
         number[present] = np.arange(len(present))
-        group_of = number[combined]
-        count = len(present)
+        group_of, count = number[combined], len(present)
     else:
         group_of, uniques = pd.factorize(combined)
         count = len(uniques)
-    summed = _exact_sums(group_of, cents, count)
     representative = np.zeros(count, dtype=np.int64)
-    representative[group_of] = np.arange(len(group_of))  # any part of the group: its keys are the group's
-    n = count
-    out: dict[str, pa.Array] = {}
-    for name, code, dictionary in zip(keys, codes, dictionaries, strict=True):
-        picked = code[representative]
-        out[name] = dictionary.take(pa.array(picked, mask=picked == len(dictionary)))
-    return pa.table(
-        {
-            "day": out["day"],
-            "value": out["value"],
-            "rule": out.get("rule", pa.nulls(n, pa.string())),
-            "column": out.get("column", pa.array([column] * n, pa.string()) if column else pa.nulls(n, pa.string())),
-            "column_value": out.get("column_value", pa.nulls(n, pa.string())),
-            "cents": pa.array(summed, pa.int64()),
-            "quantity": pa.array(np.bincount(group_of, weights=quantity, minlength=n), pa.float64()),
-            "rows": pa.array(np.bincount(group_of, weights=rows, minlength=n).astype(np.int64), pa.int64()),
-        },
-        schema=SUMMARY_SCHEMA,
-    )
+    representative[group_of] = np.arange(len(group_of))  # any row of the group: its keys are the group's
+    return group_of, count, representative
 
 
 DENSE_GROUPS = 1 << 22
-"""Below this many possible key combinations, groups are counted into a dense array (bincount) rather than
-hashed: days × values × rules or × a column's values is small in practice."""
+"""Up to this many possible key combinations, groups are counted into a dense array rather than hashed."""
 
 
-def _exact_sums(group_of: np.ndarray, cents: np.ndarray, count: int) -> np.ndarray:
-    """Σ cents per group, exactly. Float64 sums are exact below 2^53: when no sum can reach it (the usual case)
-    one bincount does; otherwise the high and low 32-bit halves are summed apart, a million values at a time."""
-    if not len(cents):
-        return np.zeros(count, dtype=np.int64)
-    largest = max(abs(int(cents.max())), abs(int(cents.min())))
-    if largest * len(cents) < 1 << 53:
-        return np.bincount(group_of, weights=cents.astype(np.float64), minlength=count).astype(np.int64)
+def _summed_in_halves(group_of: np.ndarray, cents: np.ndarray, count: int) -> np.ndarray:
+    """Σ cents per group, exactly, when float64 sums could reach 2^53: the high and low 32-bit halves summed
+    apart, a million values at a time."""
     summed = np.zeros(count, dtype=np.int64)
     for start in range(0, len(cents), 1 << 20):
         part, groups = cents[start : start + (1 << 20)], group_of[start : start + (1 << 20)]
