@@ -191,9 +191,7 @@ def open_store(settings: Settings) -> DataStore:
 def _open(url: str | None, directory: str, endpoint_url: str | None, region: str) -> DataStore:
     if not url:
         return DataStore.local(Path(directory))
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ValueError(f"COSTORY_DATA_URL must look like s3://bucket/prefix; got a {parsed.scheme or 'bare'} URL")
+    parsed = urlparse(url)  # checked by the settings: s3://bucket/prefix
     options: dict[str, object] = {"region": region}
     if endpoint_url:
         endpoint = urlparse(endpoint_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -154,6 +155,14 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:
         return normalize_url(value)
+
+    @field_validator("data_url")
+    @classmethod
+    def _s3_data_url(cls, value: str | None) -> str | None:
+        parsed = urlparse(value or "")
+        if value and (parsed.scheme != "s3" or not parsed.netloc):
+            raise ValueError("must look like s3://bucket/prefix (S3 or an S3-compatible store), or be unset")
+        return value or None
 
     # -- operations: logging and the CLI's database waits (control_plane/logs.py, control_plane/cli.py) --
 

@@ -378,3 +378,13 @@ class TestLogs:
         assert result.stderr == (
             "error: log_level (env COSTORY_LOG_LEVEL): Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'\n"
         )
+
+
+def test_a_data_url_that_is_not_s3_is_refused_naming_the_setting(settings):
+    result = run("serve", "--database-url", settings.database_url, env={"COSTORY_DATA_URL": "gs://bucket/costs"})
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: data_url (env COSTORY_DATA_URL): Value error, must look like s3://bucket/prefix (S3 or an "
+        "S3-compatible store), or be unset\n"
+    )
