@@ -173,9 +173,7 @@ def _from_summary(pieces: dict[str | None, pa.Table], shape: _Shape) -> list[tup
     Arrow's kernels: the piece of the column asked for (the core rows without one), its days sliced by binary
     search (pieces are sorted by day), grouped, sorted and paged."""
     columns = set(shape.group_by) | {f.column for f in shape.filters if f.column != DIMENSION_FILTER}
-    table = pieces.get(next(iter(columns)) if columns else None)
-    if table is None:
-        return []
+    table = pieces[next(iter(columns)) if columns else None]
     days = table.column("day").to_numpy()
     first, last = np.searchsorted(days, [np.datetime64(shape.start), np.datetime64(shape.end + timedelta(days=1))])
     rows = table.slice(first, last - first)

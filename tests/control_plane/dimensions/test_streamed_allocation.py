@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from control_plane.allocation import AllocationError
+from control_plane.allocation import AllocationError, VirtualDimension
 from control_plane.allocation.engine import ALLOCATIONS_SCHEMA
 from control_plane.billing.schema import COST_SCHEMA
 from control_plane.datastore import DataStore
@@ -88,3 +88,40 @@ def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batc
     assert totals.cost_rows == whole.num_rows == computed.cost_rows
     assert totals.total == sum(by_value.values(), Decimal(0))
     assert pc.sum(computed.summary.column("rows")).as_py() == whole.num_rows  # counted once, in the core rows
+
+
+def test_a_window_reads_only_its_days_row_groups_included(tmp_path):
+    """Ten rows on ten days, three rows per row group (days 1-3, 4-6, 7-9, 10): a preview of days 3-6 allocates
+    exactly those days' rows (row groups wholly outside the window are skipped by their statistics, the one
+    whose last day is the window's first is read and filtered)."""
+    n = 10
+    days = [datetime(2026, 11, 1 + i, tzinfo=UTC) for i in range(n)]
+    table = pa.table(
+        {
+            f.name: {
+                "x_RowId": pa.array(range(n), pa.int64()),
+                "ChargePeriodStart": pa.array(days),
+                "BilledCost": pa.array([Decimal(i + 1) for i in range(n)]),
+                "ServiceName": pa.array(["EC2"] * n),
+                "x_DatasourceId": pa.array(["bds_1"] * n),
+                "x_BillingPeriod": pa.array(["2026-11"] * n),
+            }.get(f.name, pa.nulls(n, f.type)).cast(f.type)
+            for f in COST_SCHEMA
+        },
+        schema=COST_SCHEMA,
+    )
+    store = DataStore.local(tmp_path)
+    store.write_table("costs/ten_1/bds_1/2026-11.1.parquet", table, row_group_size=3)
+    window = (date(2026, 11, 3), date(2026, 11, 7))  # [start, end): days 3, 4, 5 and 6
+    dimension = VirtualDimension("team", ())
+    computed = compute.allocate_partitions(
+        Engine(store), "ten_1", ["costs/ten_1/bds_1/2026-11.1.parquet"], dimension, {}, window
+    )
+    assert computed is not None
+    totals = computed.totals()
+    assert (computed.cost_rows, totals.total, totals.first_day, totals.last_day) == (
+        4,
+        Decimal("18.00"),  # the rows of days 3-6 cost $3, $4, $5 and $6
+        date(2026, 11, 3),
+        date(2026, 11, 6),
+    )
