@@ -22,10 +22,11 @@ TOOLS := $(CURDIR)/.tools
 BQEMULATOR := $(TOOLS)/bqemulator/bin/bqemulator
 AZURITE := $(TOOLS)/node_modules/.bin/azurite
 
-.PHONY: help install proto provider postgres emulators test lint demo bench clean
+.PHONY: help install proto provider postgres chromium vendor-charts emulators test lint demo bench clean
 
 help:
 	@echo "make demo   - both guides on loopback (moto, Azurite, bqemulator, API stand-ins): apply, import, per-team tables"
+	@echo "make demo SERVE=1 - the same, then keep the control plane and its dashboard running"
 	@echo "make test   - ruff, mypy, then every test (unit, gRPC, acceptance with the real terraform CLI)"
 	@echo "make lint   - ruff and mypy alone"
 	@echo "make proto  - regenerate costory_proto/ from proto/"
@@ -98,9 +99,30 @@ $(AZURITE):
 
 emulators: $(BQEMULATOR) $(AZURITE)
 
+# The dashboard's browser tests drive Debian's chromium with Playwright (Playwright's own browser download needs
+# the internet): installed here when missing, like the PostgreSQL binaries.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing chromium (apt-get install chromium)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is missing at /usr/bin/chromium: install your distribution's chromium package"; exit 1; fi
+
+# The dashboard's chart code, vendored from npm (no CDN): re-fetch it and check it is the recorded build.
+CHARTJS_VERSION := 4.6.1
+CHARTJS_SHA256 := 338399fb5bafe598d21cfc471b0590b61ceb321a985fade4f68499b151f67fbf
+VENDOR_DIR := control_plane/web/static/vendor
+vendor-charts:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null && tar xzf chart.js-$(CHARTJS_VERSION).tgz) && \
+	echo "$(CHARTJS_SHA256)  $$tmp/package/dist/chart.umd.js" | sha256sum --check --quiet && \
+	cp "$$tmp/package/dist/chart.umd.js" $(VENDOR_DIR)/chart.umd.js && \
+	cp "$$tmp/package/LICENSE.md" $(VENDOR_DIR)/chart.js.LICENSE.md && \
+	echo "chart.js $(CHARTJS_VERSION) in $(VENDOR_DIR) (sha256 checked)"
+
 # Lint first (seconds), then the suite on two workers: it is I/O- and subprocess-bound (terraform, moto,
 # PostgreSQL), so two workers halve the wall time on a 2-core machine.
-test: lint provider postgres emulators
+test: lint provider postgres emulators chromium
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 # ruff (import sorting, bugbear) and mypy, configured in pyproject.toml.
@@ -108,8 +130,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# `make demo SERVE=1` keeps the control plane running after the guides, with the dashboard's address printed.
 demo: provider emulators
-	$(PY) -m devtools.demo
+	$(PY) -m devtools.demo $(if $(SERVE),--serve)
 
 bench: provider
 	$(PY) bench/provider_bench.py
