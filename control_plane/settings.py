@@ -151,6 +151,15 @@ class Settings(BaseSettings):
     twice the small reads per second of 1. Each process has its own `max_requests_in_flight`, database pool and
     token cache; gRPC and the scheduler run in the first one only."""
 
+    session_cookie_secure: bool = False
+    """Mark the dashboard's session cookie `Secure`, so browsers send it over HTTPS only (env
+    `COSTORY_SESSION_COOKIE_SECURE`). Turn it on whenever the control plane is reached over HTTPS (behind a TLS
+    proxy); plain-HTTP loopback use needs it off."""
+
+    session_hours: float = Field(default=12.0, gt=0)
+    """How long a dashboard sign-in lasts before the token must be given again (env `COSTORY_SESSION_HOURS`). The
+    token itself is checked on every request, so revoking it ends every session at once."""
+
     @field_validator("database_url")
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:
