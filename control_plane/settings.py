@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control_plane.db import normalize_url
+
+EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+"""What an email address must look like here (the same shape as a team member's `email`)."""
 
 
 class Settings(BaseSettings):
@@ -226,3 +230,43 @@ class Settings(BaseSettings):
     api_backfill_days: int = 90
     """How far back the first import of such a source reads when it has no `start_date`
     (env `COSTORY_API_BACKFILL_DAYS`)."""
+
+    # -- notifications: email over SMTP (control_plane/notify/email.py) --
+
+    smtp_host: str | None = None
+    """The SMTP server that sends notification email (env `COSTORY_SMTP_HOST`). Unset: email notifications fail
+    with a message saying to set it (Slack ones are unaffected)."""
+
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """Its port (env `COSTORY_SMTP_PORT`): 587 (submission with STARTTLS) unless set."""
+
+    smtp_username: str | None = None
+    """User to authenticate as (env `COSTORY_SMTP_USERNAME`); unset: no authentication."""
+
+    smtp_password: SecretStr | None = Field(default=None, validate_default=True)
+    """Password of `smtp_username`, from the environment only (env `COSTORY_SMTP_PASSWORD`); never logged nor
+    shown in an error."""
+
+    smtp_from: str | None = Field(default=None, validate_default=True)
+    """The sender address of notification email, e.g. `costory@example.com` (env `COSTORY_SMTP_FROM`); required
+    with `smtp_host`."""
+
+    smtp_starttls: bool = True
+    """Upgrade the connection with STARTTLS before authenticating and sending (env `COSTORY_SMTP_STARTTLS`); turn
+    off only for a relay on loopback or a private network."""
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not EMAIL_ADDRESS.fullmatch(value):
+            raise ValueError("must be an email address such as `costory@example.com`")
+        if not value and info.data.get("smtp_host"):
+            raise ValueError("must be set with COSTORY_SMTP_HOST: the sender of notification email")
+        return value or None
+
+    @field_validator("smtp_password")
+    @classmethod
+    def _password_with_username(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None and info.data.get("smtp_username"):
+            raise ValueError("must be set with COSTORY_SMTP_USERNAME")
+        return value
