@@ -28,6 +28,7 @@ from control_plane.admission import Admission
 from control_plane.billing.grpc import BillingDatasourceServicer
 from control_plane.billing.sources_grpc import BillingSourceServicer
 from control_plane.cost.grpc import CostServicer
+from control_plane.dashboards.grpc import DashboardServicer
 from control_plane.dimensions.grpc import VirtualDimensionServicer
 from control_plane.metrics.grpc import MetricsDatasourceServicer
 from control_plane.rpc import Edge
@@ -39,6 +40,7 @@ from costory_proto.costory.v1 import (
     billing_datasource_pb2_grpc,
     billing_source_pb2_grpc,
     cost_pb2_grpc,
+    dashboard_pb2_grpc,
     metrics_datasource_pb2_grpc,
     team_pb2_grpc,
     tenant_pb2_grpc,
@@ -104,6 +106,7 @@ def add_servicers(server: grpc.Server, services: Services) -> None:
     )
     cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(services), server)
     team_pb2_grpc.add_TeamServiceServicer_to_server(TeamServicer(services), server)
+    dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(DashboardServicer(services), server)
 
 
 def bind_http(address: str) -> socket.socket:

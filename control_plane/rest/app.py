@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 
 from control_plane.admission import Admission
 from control_plane.errors import DomainError
-from control_plane.rest import billing, costs, dimensions, metrics, teams
+from control_plane.rest import billing, costs, dashboards, dimensions, metrics, teams
 from control_plane.rest.edge import (
     AdmissionLimit,
     BodyLimit,
@@ -52,7 +52,7 @@ def create_app(services: Services, admission: Admission | None = None) -> FastAP
     )
     app.state.services = services
     app.state.tokens = TokenCache(settings.token_cache_seconds)
-    for module in (metrics, billing, dimensions, costs, teams):
+    for module in (metrics, billing, dimensions, costs, teams, dashboards):
         app.include_router(module.router, dependencies=[Depends(check_parameters)])
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(DomainError, on_exception)
