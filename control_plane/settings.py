@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     database lookup (env `COSTORY_TOKEN_CACHE_SECONDS`). A token revoked or rotated keeps working for at most this
     long in a running `serve`. 0: look the token up on every request."""
 
+    token: SecretStr | None = None
+    """The tenant API token `costory-control-plane mcp` acts as (env `COSTORY_TOKEN`). Read from the environment
+    only: a command-line argument would be visible to every user of the machine in the process list."""
+
     rest_processes: int = Field(default=1, ge=1)
     """Processes serving the REST API on its one address (env `COSTORY_REST_PROCESSES`). Python runs one thread
     at a time per process, so reads scale with processes up to the machine's cores: on 2 cores, 2 serve about
