@@ -1,5 +1,5 @@
-"""`costory-control-plane`: serve, migrate, manage tenants (create, list, rotate or revoke their API token, set
-their Google key) and import datasources now.
+"""`costory-control-plane`: serve, serve MCP over stdio, migrate, manage tenants (create, list, rotate or revoke
+their API token, set their Google key) and import datasources now.
 
 Every command runs with secrets redacted from its logs (``control_plane.logs``). The ``tenants`` and
 ``migrate`` commands say which database they used, and wait at most ``database_lock_timeout_seconds`` for a
@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes answering the REST API, up to the machine's cores (default: $COSTORY_REST_PROCESSES, else 1)",
     )
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema")
+    commands.add_parser(
+        "mcp",
+        parents=[database],
+        help="serve the MCP tools over stdio as the tenant of the API token in $COSTORY_TOKEN (for Claude Desktop and "
+        "other MCP clients)",
+    )
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(
         dest="tenants_command", required=True
@@ -130,6 +136,8 @@ def _run(args: argparse.Namespace) -> int:
             from control_plane.server import serve
 
             serve(settings)
+        elif args.command == "mcp":
+            _serve_mcp(settings)
         elif args.command == "migrate":
             with _database(settings, may_create=True, migrating=False) as url:
                 migrate(url)
@@ -312,6 +320,31 @@ def _set_google_key(settings: Settings, args: argparse.Namespace) -> None:
         tenant = set_google_key(session, args.name, key_json)
         email, subject_id = tenant.service_account_email, tenant.google_subject_id
     print(f"tenant {args.name!r} now uses Google service account {email} (sub {subject_id})", file=sys.stderr)
+
+
+def _serve_mcp(settings: Settings) -> None:
+    """MCP over stdin/stdout until the client closes it. The token is checked first, so a wrong or revoked one
+    fails at once with one line on stderr instead of on the first tool call; stdout carries only the protocol."""
+    import anyio
+
+    from control_plane.mcp.server import build_server
+    from control_plane.services import build_services
+    from control_plane.tenants.service import authenticate
+
+    token = settings.token.get_secret_value() if settings.token else ""
+    if not token:
+        raise DomainError(
+            "set COSTORY_TOKEN to the tenant's API token (`costory-control-plane tenants create` prints it); "
+            "the token is never taken on the command line"
+        )
+    with _database(settings, may_create=False) as url:
+        services = build_services(settings.model_copy(update={"database_url": url}))
+    try:
+        with services.sessions() as session:
+            authenticate(session, token)
+        anyio.run(build_server(services, token=token).run_stdio_async)
+    finally:
+        services.close()
 
 
 _TENANT_COMMANDS = {
