@@ -29,6 +29,7 @@ from control_plane.rest.edge import (
 )
 from control_plane.services import Services
 from control_plane.tenants.service import TokenCache
+from control_plane.web import routes as web
 
 
 def create_app(services: Services, admission: Admission | None = None) -> FastAPI:
@@ -53,7 +54,7 @@ def create_app(services: Services, admission: Admission | None = None) -> FastAP
     )
     app.state.services = services
     app.state.tokens = TokenCache(settings.token_cache_seconds)
-    for module in (metrics, billing, dimensions, costs, teams, dashboards):
+    for module in (metrics, billing, dimensions, costs, teams, dashboards, web):
         app.include_router(module.router, dependencies=[Depends(check_parameters)])
     mcp_http.mount(app, services)  # MCP over streamable HTTP at /mcp, same tokens
     app.add_exception_handler(RequestValidationError, on_validation_error)

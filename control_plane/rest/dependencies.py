@@ -19,6 +19,7 @@ from control_plane.limits import check_message
 from control_plane.models import Tenant
 from control_plane.services import Services
 from control_plane.tenants.service import TokenCache
+from control_plane.web.session import cookie_token
 from costory_schema.problems import Problem
 
 M = TypeVar("M", bound=Message)
@@ -53,9 +54,13 @@ async def _tenant(
     session: Annotated[Session, Depends(_session)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Tenant:
-    """The caller's tenant: from the token cache without a thread or a query, else looked up in a worker thread."""
+    """The caller's tenant: from the token cache without a thread or a query, else looked up in a worker thread.
+    The bearer token, else the one in the dashboard's session cookie (checked the same way, so a revoked token
+    stops working through the cookie too)."""
     scheme, _, token = (authorization or "").partition(" ")
     bearer = token.strip() if scheme.lower() == "bearer" else None
+    if bearer is None:
+        bearer = cookie_token(request, request.app.state.services.settings)
     tokens: TokenCache = request.app.state.tokens
     tenant = tokens.remembered(session, bearer)
     if tenant is None:
