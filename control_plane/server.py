@@ -31,6 +31,7 @@ from control_plane.cost.grpc import CostServicer
 from control_plane.dashboards.grpc import DashboardServicer
 from control_plane.dimensions.grpc import VirtualDimensionServicer
 from control_plane.metrics.grpc import MetricsDatasourceServicer
+from control_plane.notify.grpc import NotificationServicer
 from control_plane.rpc import Edge
 from control_plane.services import Services, build_services
 from control_plane.settings import Settings
@@ -42,6 +43,7 @@ from costory_proto.costory.v1 import (
     cost_pb2_grpc,
     dashboard_pb2_grpc,
     metrics_datasource_pb2_grpc,
+    notification_pb2_grpc,
     team_pb2_grpc,
     tenant_pb2_grpc,
     virtual_dimension_pb2_grpc,
@@ -106,6 +108,7 @@ def add_servicers(server: grpc.Server, services: Services) -> None:
     )
     cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(services), server)
     team_pb2_grpc.add_TeamServiceServicer_to_server(TeamServicer(services), server)
+    notification_pb2_grpc.add_NotificationServiceServicer_to_server(NotificationServicer(services), server)
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(DashboardServicer(services), server)
 
 
