@@ -13,19 +13,35 @@
    OpenAI stand-ins, Azurite and bqemulator on loopback, Bedrock calls in a CUR on moto; apply, import every
    source, print AI spend per team x provider x model with tokens, and check the per-team totals against the sum
    of what the sources bill;
-9. stop moto, remove the temporary directory.
+9. stop moto, remove the temporary directory;
+10. with `--serve` (`make demo SERVE=1`): a control plane holding a small two-month bill of AWS, Anthropic and
+    OpenAI cost with a `team` dimension, kept running with the web dashboard's address printed until Ctrl-C; the
+    tenant's token goes to a file readable by you only (never to the output). Without it, the demo ends by saying
+    how to get there.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
 
+from control_plane.billing.schema import source_table, with_row_identity
+from control_plane.db import create_engine, create_sessionmaker
+from control_plane.dimensions import service as dimensions
+from control_plane.dimensions.compute import Engine
+from control_plane.models import Tenant
 from devtools.llm_guide import adds_up, report, run_guide
 from devtools.local import (
     REPO,
@@ -37,6 +53,7 @@ from devtools.local import (
 )
 from devtools.sample_cur import guide_cur, write_cur
 from devtools.sample_usage import upload
+from devtools.seed import seed_month
 
 EXAMPLE = REPO / "examples" / "terraform" / "split-shared-api-costs"
 
@@ -45,7 +62,12 @@ def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description="Both guides on loopback.")
+    parser.add_argument(
+        "--serve", action="store_true", help="then keep a control plane with sample cost running for the dashboard"
+    )
+    serve = parser.parse_args(argv).serve
     if not terraform_available():
         print("terraform or the provider mirror is missing: run `make demo`", file=sys.stderr)
         return 1
@@ -155,6 +177,14 @@ def main() -> int:
             guide.mkdir()
             if not adds_up(run_guide(guide, moto, say, show=report)):
                 return 1
+            if serve:
+                serve_dashboard(root / "dashboard")
+            else:
+                say("The web dashboard")
+                print("  `make demo SERVE=1` (or `python -m devtools.demo --serve`) ends with a control plane kept")
+                print("  running on sample cost: open the address it prints (http://127.0.0.1:<port>/dashboard) and")
+                print("  sign in with the tenant token it writes to a file. Your own: `costory-control-plane serve`,")
+                print("  then http://127.0.0.1:8080/dashboard.")
         finally:
             say("Stopping the control plane and the emulator")
             if control_plane is not None:
@@ -162,6 +192,101 @@ def main() -> int:
             moto.stop()
     print("Done.")
     return 0
+
+
+# -- the dashboard's sample tenant (also the browser tests' data) ----------------------------------------------
+
+DASHBOARD_DATASOURCE = "bds_dashboard"
+DASHBOARD_ROWS = [
+    # (day, Provider, ServiceName, ResourceName, x_Model, x_TokenType, tokens, cost)
+    ("2026-02-05", "AWS", "Amazon EC2", "team-payments", None, None, None, "40.00"),
+    ("2026-02-10", "Anthropic", "Claude", "team-search", "claude-sonnet-4", "input", 2_000_000, "6.00"),
+    ("2026-02-12", "OpenAI", "OpenAI API", "team-search", "gpt-4.1", "input", 1_000_000, "2.00"),
+    ("2026-02-20", "AWS", "Amazon S3", "shared-bucket", None, None, None, "10.00"),
+    ("2026-03-02", "AWS", "Amazon EC2", "team-payments", None, None, None, "50.00"),
+    ("2026-03-03", "Anthropic", "Claude", "team-payments", "claude-sonnet-4", "input", 1_000_000, "3.00"),
+    ("2026-03-03", "Anthropic", "Claude", "team-payments", "claude-sonnet-4", "output", 200_000, "3.00"),
+    ("2026-03-05", "Anthropic", "Claude", "team-search", "claude-sonnet-4", "input", 3_000_000, "9.00"),
+    ("2026-03-06", "OpenAI", "OpenAI API", "team-search", "gpt-4.1", "input", 500_000, "1.00"),
+    ("2026-03-09", "AWS", "Amazon S3", "shared-bucket", None, None, None, "12.00"),
+    ("2026-03-10", "Anthropic", "Claude", "shared", "claude-haiku", "output", 100, "1.00"),
+]
+"""Two months of cost: cloud resources and AI tokens named after the team that owns them, a shared AI key split
+evenly, and a shared bucket no rule claims (the leftover)."""
+DASHBOARD_TEAM = {
+    "name": "team",
+    "rules": [
+        {
+            "name": "per-key",
+            "conditions": [{"column": "ResourceName", "operator": "MATCHES", "values": ["^team-"]}],
+            "from_column": {"column": "ResourceName", "mapping": {"strategy": "REGEX", "regex": "^team-(.+)$"}},
+        },
+        {
+            "name": "shared-evenly",
+            "conditions": [{"column": "ResourceName", "operator": "EQUALS", "values": ["shared"]}],
+            "split_even": ["payments", "search"],
+        },
+    ],
+}
+
+
+def seed_dashboard(sessions: sessionmaker[Session], data_dir: Path, tenant_id: str) -> str:
+    """Record DASHBOARD_ROWS as the tenant's February and March 2026 bills and create the `team` dimension over
+    them; returns the dimension's id."""
+    for partition, month in enumerate(sorted({row[0][:7] for row in DASHBOARD_ROWS}), start=1):
+        rows = [row for row in DASHBOARD_ROWS if row[0].startswith(month)]
+        columns = {
+            "ChargePeriodStart": [datetime.fromisoformat(r[0]).replace(tzinfo=UTC) for r in rows],
+            "BilledCost": [Decimal(r[7]) for r in rows],
+            "EffectiveCost": [Decimal(r[7]) for r in rows],
+            "ListCost": [Decimal(r[7]) for r in rows],
+            "Provider": [r[1] for r in rows],
+            "ServiceName": [r[2] for r in rows],
+            "ResourceName": [r[3] for r in rows],
+            "x_Model": [r[4] for r in rows],
+            "x_TokenType": [r[5] for r in rows],
+            "ConsumedQuantity": [None if r[6] is None else float(r[6]) for r in rows],
+            "ConsumedUnit": [None if r[6] is None else "Tokens" for r in rows],
+        }
+        table = with_row_identity(
+            source_table(columns, len(rows)),
+            datasource_id=DASHBOARD_DATASOURCE,
+            billing_period=month,
+            partition_id=partition,
+        )
+        seed_month(sessions, data_dir, tenant_id, DASHBOARD_DATASOURCE, month, table)
+    with sessions.begin() as session:
+        tenant = session.get_one(Tenant, tenant_id)
+        row, _warnings = dimensions.create_dimension(session, tenant, DASHBOARD_TEAM, Engine.local(data_dir))
+        return row.id
+
+
+def serve_dashboard(workdir: Path) -> None:
+    """A control plane with the sample tenant, running until Ctrl-C, its dashboard's address printed."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    say("The web dashboard on sample cost (Ctrl-C stops it)")
+    control_plane = start_control_plane(workdir, {"COSTORY_SCHEDULER_ENABLED": "false"})
+    try:
+        token = control_plane.create_tenant("dashboard-demo")
+        engine = create_engine(control_plane.database_url)
+        sessions = create_sessionmaker(engine)
+        with sessions() as session:
+            tenant_id = session.scalars(sa.select(Tenant.id).where(Tenant.name == "dashboard-demo")).one()
+        seed_dashboard(sessions, workdir / "data", tenant_id)
+        engine.dispose()
+        token_file = Path.home() / ".costory-demo-token"
+        descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(token + "\n")
+        print(f"  Dashboard: http://{control_plane.http_address}/dashboard")
+        print(f"  Sign in with the token in {token_file} (readable by you only); Ctrl-C stops the control plane.")
+        while control_plane.process.poll() is None:
+            time.sleep(1)
+        print(f"  the control plane exited: {control_plane.log_path.read_text()[-2000:]}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        control_plane.stop()
 
 
 if __name__ == "__main__":

@@ -76,6 +76,4 @@ def set_cookie(response: Response, settings: Settings, token: str) -> None:
 
 
 def clear_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(
-        COOKIE, path="/", httponly=True, samesite="strict", secure=settings.session_cookie_secure
-    )
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=settings.session_cookie_secure)
