@@ -46,7 +46,8 @@ def field_problem(name: str, path: Path) -> Problem | None:
     return Problem(
         path,
         "Unknown Field",
-        f"`{name}` is not a field; use a cost column ({', '.join(RULE_COLUMNS)}), `tag:<key>` or `dimension:<id>`.",
+        f"`{name}` is not a field; use `tag:<key>`, `dimension:<id>` or a cost column such as `ServiceName`, "
+        "`Provider` or `x_Model` (every one is listed in docs/resources/dashboard.md).",
     )
 
 
