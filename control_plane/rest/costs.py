@@ -33,6 +33,7 @@ def preview_split(body: PreviewBody, services: ServicesDep, s: SessionDep, t: Te
     response_model_exclude_none=True,
 )
 def query_costs(body: QueryBody, services: ServicesDep, s: SessionDep, t: TenantDep):  # type: ignore[valid-type]
-    """Cost by day or month grouped by a virtual dimension and/or cost columns, with filters; paginated."""
+    """Cost by day, week, month or in total, grouped and filtered by virtual dimensions (`dimension:<id>`), cost
+    columns and tags; billed, effective or list cost; presets, the previous period, top-N; paginated."""
     request = parse_body(body, pb.QueryCostsRequest(), services)
     return to_json(api.query(services, s, t, request))

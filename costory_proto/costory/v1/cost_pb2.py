@@ -22,34 +22,36 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from costory_proto.costory.v1 import options_pb2 as costory_dot_v1_dot_options__pb2
+from costory_proto.costory.v1 import query_pb2 as costory_dot_v1_dot_query__pb2
 from costory_proto.costory.v1 import virtual_dimension_pb2 as costory_dot_v1_dot_virtual__dimension__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63ostory/v1/cost.proto\x12\ncostory.v1\x1a\"costory/v1/virtual_dimension.proto\"\x98\x01\n\x17PreviewCostSplitRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12\'\n\x06metric\x18\x03 \x01(\x0b\x32\x17.costory.v1.MetricSplit\x12.\n\x0b\x63ost_filter\x18\x04 \x03(\x0b\x32\x19.costory.v1.RuleCondition\"G\n\nPreviewRow\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05usage\x18\x02 \x01(\x01\x12\r\n\x05share\x18\x03 \x01(\t\x12\x0c\n\x04\x63ost\x18\x04 \x01(\t\"\x82\x01\n\x18PreviewCostSplitResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.costory.v1.PreviewRow\x12\x13\n\x0btotal_usage\x18\x02 \x01(\x01\x12\x12\n\ntotal_cost\x18\x03 \x01(\t\x12\x17\n\x0funmapped_owners\x18\x04 \x03(\t\",\n\nCostFilter\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\t\"\xcb\x01\n\x11QueryCostsRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12\x13\n\x0bgranularity\x18\x03 \x01(\t\x12\x19\n\x11virtual_dimension\x18\x04 \x01(\t\x12\x10\n\x08group_by\x18\x05 \x03(\t\x12\'\n\x07\x66ilters\x18\x06 \x03(\x0b\x32\x16.costory.v1.CostFilter\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"\xb8\x01\n\x07\x43ostRow\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x17\n\x0f\x64imension_value\x18\x02 \x01(\t\x12-\n\x05group\x18\x03 \x03(\x0b\x32\x1e.costory.v1.CostRow.GroupEntry\x12\x0c\n\x04\x63ost\x18\x04 \x01(\t\x12\x19\n\x11\x63onsumed_quantity\x18\x05 \x01(\x01\x1a,\n\nGroupEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"P\n\x12QueryCostsResponse\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.costory.v1.CostRow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb9\x01\n\x0b\x43ostService\x12]\n\x10PreviewCostSplit\x12#.costory.v1.PreviewCostSplitRequest\x1a$.costory.v1.PreviewCostSplitResponse\x12K\n\nQueryCosts\x12\x1d.costory.v1.QueryCostsRequest\x1a\x1e.costory.v1.QueryCostsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63ostory/v1/cost.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\x1a\x16\x63ostory/v1/query.proto\x1a\"costory/v1/virtual_dimension.proto\"\x98\x01\n\x17PreviewCostSplitRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12\'\n\x06metric\x18\x03 \x01(\x0b\x32\x17.costory.v1.MetricSplit\x12.\n\x0b\x63ost_filter\x18\x04 \x03(\x0b\x32\x19.costory.v1.RuleCondition\"G\n\nPreviewRow\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05usage\x18\x02 \x01(\x01\x12\r\n\x05share\x18\x03 \x01(\t\x12\x0c\n\x04\x63ost\x18\x04 \x01(\t\"\x82\x01\n\x18PreviewCostSplitResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.costory.v1.PreviewRow\x12\x13\n\x0btotal_usage\x18\x02 \x01(\x01\x12\x12\n\ntotal_cost\x18\x03 \x01(\t\x12\x17\n\x0funmapped_owners\x18\x04 \x03(\t\"\xb7\x01\n\x11QueryCostsRequest\x12,\n\x05query\x18\t \x01(\x0b\x32\x15.costory.v1.CostQueryB\x06\xca\xf3\x18\x02\x08\x01\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\tJ\x04\x08\x01\x10\x07R\nstart_dateR\x08\x65nd_dateR\x0bgranularityR\x11virtual_dimensionR\x08group_byR\x07\x66ilters\"\xd6\x01\n\x07\x43ostRow\x12\x0e\n\x06period\x18\x01 \x01(\t\x12-\n\x05group\x18\x03 \x03(\x0b\x32\x1e.costory.v1.CostRow.GroupEntry\x12\x0c\n\x04\x63ost\x18\x04 \x01(\t\x12\x15\n\x08quantity\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\rprevious_cost\x18\x06 \x01(\t\x1a,\n\nGroupEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_quantityJ\x04\x08\x02\x10\x03R\x0f\x64imension_value\"\xdf\x01\n\x12QueryCostsResponse\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.costory.v1.CostRow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_cost\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x1b\n\x13previous_start_date\x18\x06 \x01(\t\x12\x19\n\x11previous_end_date\x18\x07 \x01(\t\x12\x1b\n\x13previous_total_cost\x18\x08 \x01(\t2\xb9\x01\n\x0b\x43ostService\x12]\n\x10PreviewCostSplit\x12#.costory.v1.PreviewCostSplitRequest\x1a$.costory.v1.PreviewCostSplitResponse\x12K\n\nQueryCosts\x12\x1d.costory.v1.QueryCostsRequest\x1a\x1e.costory.v1.QueryCostsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'costory.v1.cost_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_QUERYCOSTSREQUEST'].fields_by_name['query']._loaded_options = None
+  _globals['_QUERYCOSTSREQUEST'].fields_by_name['query']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_COSTROW_GROUPENTRY']._loaded_options = None
   _globals['_COSTROW_GROUPENTRY']._serialized_options = b'8\001'
-  _globals['_PREVIEWCOSTSPLITREQUEST']._serialized_start=74
-  _globals['_PREVIEWCOSTSPLITREQUEST']._serialized_end=226
-  _globals['_PREVIEWROW']._serialized_start=228
-  _globals['_PREVIEWROW']._serialized_end=299
-  _globals['_PREVIEWCOSTSPLITRESPONSE']._serialized_start=302
-  _globals['_PREVIEWCOSTSPLITRESPONSE']._serialized_end=432
-  _globals['_COSTFILTER']._serialized_start=434
-  _globals['_COSTFILTER']._serialized_end=478
-  _globals['_QUERYCOSTSREQUEST']._serialized_start=481
-  _globals['_QUERYCOSTSREQUEST']._serialized_end=684
-  _globals['_COSTROW']._serialized_start=687
-  _globals['_COSTROW']._serialized_end=871
-  _globals['_COSTROW_GROUPENTRY']._serialized_start=827
-  _globals['_COSTROW_GROUPENTRY']._serialized_end=871
-  _globals['_QUERYCOSTSRESPONSE']._serialized_start=873
-  _globals['_QUERYCOSTSRESPONSE']._serialized_end=953
-  _globals['_COSTSERVICE']._serialized_start=956
-  _globals['_COSTSERVICE']._serialized_end=1141
+  _globals['_PREVIEWCOSTSPLITREQUEST']._serialized_start=124
+  _globals['_PREVIEWCOSTSPLITREQUEST']._serialized_end=276
+  _globals['_PREVIEWROW']._serialized_start=278
+  _globals['_PREVIEWROW']._serialized_end=349
+  _globals['_PREVIEWCOSTSPLITRESPONSE']._serialized_start=352
+  _globals['_PREVIEWCOSTSPLITRESPONSE']._serialized_end=482
+  _globals['_QUERYCOSTSREQUEST']._serialized_start=485
+  _globals['_QUERYCOSTSREQUEST']._serialized_end=668
+  _globals['_COSTROW']._serialized_start=671
+  _globals['_COSTROW']._serialized_end=885
+  _globals['_COSTROW_GROUPENTRY']._serialized_start=805
+  _globals['_COSTROW_GROUPENTRY']._serialized_end=849
+  _globals['_QUERYCOSTSRESPONSE']._serialized_start=888
+  _globals['_QUERYCOSTSRESPONSE']._serialized_end=1111
+  _globals['_COSTSERVICE']._serialized_start=1114
+  _globals['_COSTSERVICE']._serialized_end=1299
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,5 @@
+from costory_proto.costory.v1 import options_pb2 as _options_pb2
+from costory_proto.costory.v1 import query_pb2 as _query_pb2
 from costory_proto.costory.v1 import virtual_dimension_pb2 as _virtual_dimension_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -43,36 +45,18 @@ class PreviewCostSplitResponse(_message.Message):
     unmapped_owners: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, rows: _Optional[_Iterable[_Union[PreviewRow, _Mapping]]] = ..., total_usage: _Optional[float] = ..., total_cost: _Optional[str] = ..., unmapped_owners: _Optional[_Iterable[str]] = ...) -> None: ...
 
-class CostFilter(_message.Message):
-    __slots__ = ("column", "values")
-    COLUMN_FIELD_NUMBER: _ClassVar[int]
-    VALUES_FIELD_NUMBER: _ClassVar[int]
-    column: str
-    values: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, column: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
-
 class QueryCostsRequest(_message.Message):
-    __slots__ = ("start_date", "end_date", "granularity", "virtual_dimension", "group_by", "filters", "page_size", "page_token")
-    START_DATE_FIELD_NUMBER: _ClassVar[int]
-    END_DATE_FIELD_NUMBER: _ClassVar[int]
-    GRANULARITY_FIELD_NUMBER: _ClassVar[int]
-    VIRTUAL_DIMENSION_FIELD_NUMBER: _ClassVar[int]
-    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
-    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("query", "page_size", "page_token")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    start_date: str
-    end_date: str
-    granularity: str
-    virtual_dimension: str
-    group_by: _containers.RepeatedScalarFieldContainer[str]
-    filters: _containers.RepeatedCompositeFieldContainer[CostFilter]
+    query: _query_pb2.CostQuery
     page_size: int
     page_token: str
-    def __init__(self, start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., granularity: _Optional[str] = ..., virtual_dimension: _Optional[str] = ..., group_by: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[CostFilter, _Mapping]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, query: _Optional[_Union[_query_pb2.CostQuery, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class CostRow(_message.Message):
-    __slots__ = ("period", "dimension_value", "group", "cost", "consumed_quantity")
+    __slots__ = ("period", "group", "cost", "quantity", "previous_cost")
     class GroupEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -81,21 +65,33 @@ class CostRow(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     PERIOD_FIELD_NUMBER: _ClassVar[int]
-    DIMENSION_VALUE_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
-    CONSUMED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_COST_FIELD_NUMBER: _ClassVar[int]
     period: str
-    dimension_value: str
     group: _containers.ScalarMap[str, str]
     cost: str
-    consumed_quantity: float
-    def __init__(self, period: _Optional[str] = ..., dimension_value: _Optional[str] = ..., group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[str] = ..., consumed_quantity: _Optional[float] = ...) -> None: ...
+    quantity: float
+    previous_cost: str
+    def __init__(self, period: _Optional[str] = ..., group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[str] = ..., quantity: _Optional[float] = ..., previous_cost: _Optional[str] = ...) -> None: ...
 
 class QueryCostsResponse(_message.Message):
-    __slots__ = ("rows", "next_page_token")
+    __slots__ = ("rows", "next_page_token", "total_cost", "start_date", "end_date", "previous_start_date", "previous_end_date", "previous_total_cost")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_START_DATE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_END_DATE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[CostRow]
     next_page_token: str
-    def __init__(self, rows: _Optional[_Iterable[_Union[CostRow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_cost: str
+    start_date: str
+    end_date: str
+    previous_start_date: str
+    previous_end_date: str
+    previous_total_cost: str
+    def __init__(self, rows: _Optional[_Iterable[_Union[CostRow, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_cost: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., previous_start_date: _Optional[str] = ..., previous_end_date: _Optional[str] = ..., previous_total_cost: _Optional[str] = ...) -> None: ...

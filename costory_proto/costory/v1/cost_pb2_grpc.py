@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class CostServiceStub:
-    """Reading cost: the explorer's formula preview, and cost grouped by virtual dimensions and cost columns.
+    """Reading cost: the explorer's formula preview, and cost queries (the query model of query.proto).
     """
 
     def __init__(self, channel):
@@ -48,7 +48,7 @@ class CostServiceStub:
 
 
 class CostServiceServicer:
-    """Reading cost: the explorer's formula preview, and cost grouped by virtual dimensions and cost columns.
+    """Reading cost: the explorer's formula preview, and cost queries (the query model of query.proto).
     """
 
     def PreviewCostSplit(self, request, context):
@@ -60,7 +60,8 @@ class CostServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def QueryCosts(self, request, context):
-        """Cost by day or month, grouped by one virtual dimension and/or normalized cost columns, with filters.
+        """Cost by day, week, month or in total, grouped and filtered by virtual dimensions, cost columns and tags;
+        billed, effective or list cost, usage quantities, presets, the previous period, top-N.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -88,7 +89,7 @@ def add_CostServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CostService:
-    """Reading cost: the explorer's formula preview, and cost grouped by virtual dimensions and cost columns.
+    """Reading cost: the explorer's formula preview, and cost queries (the query model of query.proto).
     """
 
     @staticmethod
