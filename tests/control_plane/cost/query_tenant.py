@@ -66,7 +66,11 @@ TEAM = {
 ENV = {
     "name": "env",
     "rules": [
-        {"name": "prod", "conditions": [{"column": "tag:env", "operator": "EQUALS", "values": ["prod"]}], "value": "prod"},
+        {
+            "name": "prod",
+            "conditions": [{"column": "tag:env", "operator": "EQUALS", "values": ["prod"]}],
+            "value": "prod",
+        },
         {"name": "dev", "conditions": [{"column": "tag:env", "operator": "EQUALS", "values": ["dev"]}], "value": "dev"},
         {
             "name": "shared",

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from control_plane.billing.schema import source_table, with_row_identity
-from control_plane.cost.query import query_costs
+from control_plane.cost.model import Query
+from control_plane.cost.query import run
 from control_plane.dimensions import service as dimensions
 from control_plane.dimensions.compute import Engine
 from control_plane.models import Tenant
@@ -62,37 +63,33 @@ def test_tokens_follow_the_cost_they_came_with(sessions, settings):
     seed_month(sessions, settings.data_dir, tenant_id, "bds_a", "2026-03", rows)
     with sessions.begin() as session:
         tenant = session.get(Tenant, tenant_id)
-        dimensions.create_dimension(session, tenant, TEAM, Engine.local(settings.data_dir))
+        team, _ = dimensions.create_dimension(session, tenant, TEAM, Engine.local(settings.data_dir))
+        by = f"dimension:{team.id}"
+    march = {"start": date(2026, 3, 1), "end": date(2026, 3, 31), "granularity": "MONTH", "with_quantity": True}
     with sessions.begin() as session:
-        page = query_costs(
+        result = run(
             session,
             session.get(Tenant, tenant_id),
             Engine.local(settings.data_dir),
-            start=date(2026, 3, 1),
-            end=date(2026, 3, 31),
-            granularity="MONTH",
-            virtual_dimension="team",
-            group_by=["x_Model"],
+            Query(group_by=(by, "x_Model"), **march),
         )
-    assert [(r.dimension_value, r.group, r.cost, r.consumed_quantity) for r in page.rows] == [
+    assert [(r.group[by], r.group["x_Model"], r.cost, r.quantity) for r in result.rows] == [
         # The $1.00 haiku output row (100 tokens) is split evenly: 50 tokens each; the free 900-token input
         # row too: 450 each.
-        ("payments", {"x_Model": "claude-haiku"}, Decimal("0.50"), 500.0),
-        ("payments", {"x_Model": "claude-sonnet-4"}, Decimal("6.00"), 1_200_000.0),
-        ("search", {"x_Model": "claude-haiku"}, Decimal("0.50"), 500.0),
-        ("search", {"x_Model": "claude-sonnet-4"}, Decimal("9.00"), 3_000_000.0),
+        ("payments", "claude-haiku", Decimal("0.50"), 500.0),
+        ("payments", "claude-sonnet-4", Decimal("6.00"), 1_200_000.0),
+        ("search", "claude-haiku", Decimal("0.50"), 500.0),
+        ("search", "claude-sonnet-4", Decimal("9.00"), 3_000_000.0),
     ]
+    assert result.total == Decimal("16.00")
     with sessions.begin() as session:
-        plain = query_costs(
+        plain = run(
             session,
             session.get(Tenant, tenant_id),
             Engine.local(settings.data_dir),
-            start=date(2026, 3, 1),
-            end=date(2026, 3, 31),
-            granularity="MONTH",
-            group_by=["x_TokenType"],
+            Query(group_by=("x_TokenType",), **march),
         )
-    assert [(r.group, r.cost, r.consumed_quantity) for r in plain.rows] == [
+    assert [(r.group, r.cost, r.quantity) for r in plain.rows] == [
         ({"x_TokenType": "input"}, Decimal("12.00"), 4_000_900.0),
         ({"x_TokenType": "output"}, Decimal("4.00"), 200_100.0),
     ]

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from control_plane.billing.cur import normalize
+from control_plane.cost.model import Query
 from control_plane.cost.preview import preview_cost_split
-from control_plane.cost.query import query_costs
+from control_plane.cost.query import run
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.dimensions import compute
 from control_plane.dimensions.compute import Engine
@@ -65,10 +66,10 @@ def test_a_cost_query_runs_duckdb_without_a_database_connection(engine, tenant_i
 
     with create_sessionmaker(engine).begin() as session:
         tenant = session.get(Tenant, tenant_id)
-        page = query_costs(session, tenant, Engine.local(settings.data_dir), **JANUARY, granularity="MONTH")
+        result = run(session, tenant, Engine.local(settings.data_dir), Query(**JANUARY, granularity="MONTH"))
 
     assert seen == [0]
-    assert [(r.period, r.cost) for r in page.rows] == [("2026-01", Decimal("1171.00"))]
+    assert [(r.period, r.cost) for r in result.rows] == [("2026-01", Decimal("1171.00"))]
 
 
 def test_a_preview_allocates_without_a_database_connection(engine, tenant_id, settings, monkeypatch):

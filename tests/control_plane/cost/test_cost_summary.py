@@ -16,12 +16,12 @@ from control_plane.billing.cur import normalize
 from control_plane.billing.schema import source_table, with_row_identity
 from control_plane.billing.store import CostStore
 from control_plane.cost import query
-from control_plane.cost.query import CostFilter, query_costs
+from control_plane.cost.model import Filter, Query
 from control_plane.datastore import DataStore
 from control_plane.dimensions import compute
 from control_plane.dimensions import service as dimensions
 from control_plane.dimensions.compute import Engine
-from control_plane.models import Tenant
+from control_plane.models import Dimension, Tenant
 from control_plane.tenants.service import create_tenant
 from devtools.sample_cur import guide_cur
 from devtools.seed import seed_month
@@ -75,17 +75,32 @@ def tenant_id(sessions, settings) -> str:
 
 
 def ask(sessions, settings, tenant_id, **shape):
+    """(period, team, other groups, cost, quantity) per row of the query by `team` (filters naming `team`
+    filter its values), January 2026."""
+    shape = dict(shape)
+    limit = shape.pop("limit", None)
     with sessions.begin() as session:
-        page = query_costs(
+        team = session.query(Dimension.id).filter(Dimension.name == "team").scalar()
+        by = f"dimension:{team}"
+        filters = tuple(Filter(by if f[0] == "team" else f[0], "IN", f[1]) for f in shape.pop("filters", ()))
+        result = query.run(
             session,
             session.get(Tenant, tenant_id),
             Engine.local(settings.data_dir),
-            start=date(2026, 1, 1),
-            end=date(2026, 1, 31),
-            virtual_dimension="team",
-            **shape,
+            Query(
+                start=date(2026, 1, 1),
+                end=date(2026, 1, 31),
+                group_by=(by, *shape.pop("group_by", ())),
+                filters=filters,
+                with_quantity=True,
+                **shape,
+            ),
+            limit=limit,
         )
-    return [(r.period, r.dimension_value, r.group, r.cost, r.consumed_quantity) for r in page.rows]
+    assert sum(r.cost for r in result.rows) == result.total or limit
+    return [
+        (r.period, r.group[by], {k: v for k, v in r.group.items() if k != by}, r.cost, r.quantity) for r in result.rows
+    ]
 
 
 SHAPES = {
@@ -93,14 +108,16 @@ SHAPES = {
     "by day": {"granularity": "DAY"},
     "by service": {"granularity": "MONTH", "group_by": ["ServiceName"]},
     "by model, daily": {"granularity": "DAY", "group_by": ["x_Model"]},
-    "values filtered": {"granularity": "MONTH", "filters": [CostFilter("dimension", ("Payments", "Compute"))]},
-    "provider filtered": {"granularity": "MONTH", "filters": [CostFilter("Provider", ("Anthropic",))]},
+    "values filtered": {"granularity": "MONTH", "filters": [("team", ("Payments", "Compute"))]},
+    "provider filtered": {"granularity": "MONTH", "filters": [("Provider", ("Anthropic",))]},
     "by account, filtered": {
         "granularity": "DAY",
         "group_by": ["SubAccountId"],
-        "filters": [CostFilter("SubAccountId", ("123456789012",)), CostFilter("dimension", ("Unallocated",))],
+        "filters": [("SubAccountId", ("123456789012",)), ("team", ("Unallocated",))],
     },
-    "paged": {"granularity": "DAY", "page_size": 2},
+    "paged": {"granularity": "DAY", "limit": 2},
+    "weekly, top 2": {"granularity": "WEEK", "top_n": 2},
+    "in total, compared": {"granularity": "TOTAL", "compare": True},
 }
 
 
@@ -108,7 +125,7 @@ SHAPES = {
 def test_the_summary_answers_as_the_rows_do(sessions, settings, tenant_id, monkeypatch, shape):
     from_summary = ask(sessions, settings, tenant_id, **shape)
     with monkeypatch.context() as patched:
-        patched.setattr(query, "_summarised", lambda group_by, filters: False)
+        patched.setattr(query, "_summarised", lambda _query: False)
         from_rows = ask(sessions, settings, tenant_id, **shape)
     assert from_summary == from_rows
     assert from_summary  # every shape has rows
@@ -155,8 +172,6 @@ def test_summary_reads_survive_the_rows_being_gone(sessions, settings, tenant_id
 
 
 def session_dimension_id(session) -> str:
-    from control_plane.models import Dimension
-
     return session.query(Dimension.id).filter(Dimension.name == "team").scalar()
 
 
