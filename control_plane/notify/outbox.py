@@ -235,6 +235,12 @@ def deliver_due(services: Services, now: datetime) -> int:
             _send(claimed, settings)
         except DeliveryError as error:
             outcome: DeliveryError | None = error
+        except Exception as error:  # a bug: whether anything left is unknown, so never resent
+            log.error("notification %s: delivery stopped on %s", claimed.id, type(error).__name__)
+            outcome = UncertainDelivery(
+                f"Delivery stopped on an unexpected error ({type(error).__name__}): it may have been delivered, and "
+                "is not resent automatically. Report it with the control plane's log."
+            )
         else:
             outcome = None
             if os.environ.get(CRASH_AFTER_SEND):  # test-only failpoint, see CRASH_AFTER_SEND

@@ -145,3 +145,24 @@ def test_a_connection_broken_after_sending_is_uncertain_and_never_resent(service
         "The connection to Slack broke after the message was sent: it may have been posted. Check the channel; it is "
         "not resent automatically."
     )
+
+
+def test_an_unexpected_error_is_uncertain_and_logged_without_detail(services, tenant_id, webhook, monkeypatch, caplog):
+    """A bug in a channel: whether anything left is unknown, so the row is never resent."""
+    from control_plane.notify import slack
+
+    def broken(url, text, blocks):
+        raise RuntimeError(f"bug while posting to {url}")
+
+    monkeypatch.setattr(slack, "send", broken)
+    queue(services, tenant_id, Recipient("SLACK", webhook))
+    deliver_due(services, NOW)
+    deliver_due(services, NOW + timedelta(days=1))
+    row = one(services)
+    assert (row.status, row.attempts) == (Status.UNCERTAIN, 1)
+    assert row.last_error == (
+        "Delivery stopped on an unexpected error (RuntimeError): it may have been delivered, and is not resent "
+        "automatically. Report it with the control plane's log."
+    )
+    assert f"notification {row.id}: delivery stopped on RuntimeError" in caplog.messages
+    assert WEBHOOK_PATH not in caplog.text
