@@ -27,6 +27,7 @@ import grpc
 from control_plane.admission import Admission
 from control_plane.billing.grpc import BillingDatasourceServicer
 from control_plane.billing.sources_grpc import BillingSourceServicer
+from control_plane.budgets.grpc import add_to_server as add_alerting_servicers
 from control_plane.cost.grpc import CostServicer
 from control_plane.dashboards.grpc import DashboardServicer
 from control_plane.dimensions.grpc import VirtualDimensionServicer
@@ -109,6 +110,7 @@ def add_servicers(server: grpc.Server, services: Services) -> None:
     cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(services), server)
     team_pb2_grpc.add_TeamServiceServicer_to_server(TeamServicer(services), server)
     notification_pb2_grpc.add_NotificationServiceServicer_to_server(NotificationServicer(services), server)
+    add_alerting_servicers(server, services)
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(DashboardServicer(services), server)
 
 

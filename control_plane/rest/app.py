@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from control_plane.admission import Admission
 from control_plane.errors import DomainError
 from control_plane.mcp import http as mcp_http
-from control_plane.rest import billing, costs, dashboards, dimensions, metrics, notifications, teams
+from control_plane.rest import billing, budgets, costs, dashboards, dimensions, metrics, notifications, teams
 from control_plane.rest.edge import (
     AdmissionLimit,
     BodyLimit,
@@ -54,7 +54,7 @@ def create_app(services: Services, admission: Admission | None = None) -> FastAP
     )
     app.state.services = services
     app.state.tokens = TokenCache(settings.token_cache_seconds)
-    for module in (metrics, billing, dimensions, costs, teams, dashboards, web, notifications):
+    for module in (metrics, billing, dimensions, costs, teams, dashboards, web, notifications, budgets):
         app.include_router(module.router, dependencies=[Depends(check_parameters)])
     mcp_http.mount(app, services)  # MCP over streamable HTTP at /mcp, same tokens
     app.add_exception_handler(RequestValidationError, on_validation_error)
