@@ -65,7 +65,7 @@ class _Rule:
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[str]:  # noqa: N805 (SQLAlchemy's declared_attr takes the class)
+    def tenant_id(cls) -> Mapped[str]:
         return mapped_column(sa.ForeignKey("tenants.id"), index=True)
 
 
