@@ -13,7 +13,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Self
 from uuid import uuid4
 
@@ -72,6 +72,11 @@ class Scheduler:
     process once the lease expires, and the late outcome of the first is then ignored.
 
     ``now`` is the clock (UTC-aware); tests pass a fixed or controlled one.
+
+    ``evaluate(now)`` (budgets, alerts and reports) runs after a tick in which a run succeeded, and once per UTC
+    day; ``deliver(now)`` (the notifications due) after it, at every tick, so retries go out without waiting for
+    new data. Both are idempotent across processes (the outbox's unique keys and delivery leases); a failure is
+    logged, and an evaluation that failed is tried again at the next tick.
     """
 
     def __init__(
@@ -83,6 +88,8 @@ class Scheduler:
         owner: str | None = None,
         now: Callable[[], datetime] = utcnow,
         is_transient: Callable[[Exception], bool] = never_transient,
+        evaluate: Callable[[datetime], object] | None = None,
+        deliver: Callable[[datetime], object] | None = None,
     ):
         self.session_factory = session_factory
         self.execute = execute
@@ -90,6 +97,10 @@ class Scheduler:
         self.owner = owner or new_owner_id()
         self.now = now
         self.is_transient = is_transient
+        self.evaluate = evaluate
+        self.deliver = deliver
+        self._evaluated_on: date | None = None
+        """The UTC day of this process's last successful evaluation."""
 
     def tick(self) -> int:
         """Plan due runs, then claim and execute runs until none is claimable; returns how many ran."""
@@ -112,11 +123,12 @@ class Scheduler:
         # 1. Plan: one run per due slot, missed days included (billing: the latest missed slot only).
         # 2. Claim the oldest claimable run (commit), 3. execute it outside any transaction while its
         #    lease is renewed, 4. record the outcome (commit); repeat until nothing is claimable.
+        # 5. Evaluate budgets, alerts and reports after new data (or once a day), then deliver what is due.
         with self.session_factory() as session:
             planned = plan_due_runs(session, self.now(), self.settings)
         if planned:
             log.info("planned %d import run(s)", planned)
-        executed = 0
+        executed = succeeded = 0
         while stop_event is None or not stop_event.is_set():
             with self.session_factory() as session:
                 run = claim_next_run(session, self.now(), self.owner, self.settings)
@@ -124,11 +136,28 @@ class Scheduler:
                     break
                 kind = RunKind.of(run)
                 claimed = ClaimedRun(run.id, datasource_of(run), run.scheduled_for, run.attempts, self.owner, kind)
-            self._run(claimed)
+            succeeded += self._run(claimed)
             executed += 1
+        self._evaluate_and_deliver(bool(succeeded))
         return executed
 
-    def _run(self, run: ClaimedRun) -> None:
+    def _evaluate_and_deliver(self, new_data: bool) -> None:
+        now = self.now()
+        if self.evaluate is not None and (new_data or self._evaluated_on != now.date()):
+            try:
+                self.evaluate(now)
+            except Exception:
+                log.exception("evaluating budgets, alerts and reports failed; next try at the next tick")
+            else:
+                self._evaluated_on = now.date()
+        if self.deliver is not None:
+            try:
+                self.deliver(now)
+            except Exception:
+                log.exception("delivering notifications failed; next try at the next tick")
+
+    def _run(self, run: ClaimedRun) -> bool:
+        """Execute and record one run; whether it succeeded."""
         label = f"run {run.id} ({run.kind} {run.datasource_id}, {run.scheduled_for.isoformat()})"
         try:
             with _LeaseKeeper(self, run.id):
@@ -145,13 +174,14 @@ class Scheduler:
                 log.warning("%s failed, will retry: %s", label, error)
             else:
                 log.error("%s failed: %s", label, error)
-            return
+            return False
         with self.session_factory() as session:
             completed = complete_run(session, run.id, self.owner, self.now())
         if completed:
             log.info("%s succeeded", label)
         else:
             log.warning("%s finished after its lease was lost; another process took it over", label)
+        return True
 
 
 class _LeaseKeeper:
