@@ -90,10 +90,12 @@ class HandMade:
     env: str
 
 
-def seed(sessions, data_dir, name: str = "Tenant Q") -> HandMade:
-    with sessions.begin() as session:
-        tenant, token = create_tenant(session, name)
-        tenant_id = tenant.id
+def seed(sessions, data_dir, tenant_id: str | None = None, token: str = "") -> HandMade:
+    """The rows and both dimensions, for a new tenant or the one given."""
+    if tenant_id is None:
+        with sessions.begin() as session:
+            tenant, token = create_tenant(session, "Tenant Q")
+            tenant_id = tenant.id
     for partition, month in enumerate(("2026-01", "2026-02", "2026-03"), start=1):
         rows = [r for r in ROWS if r[0].startswith(month)]
         table = source_table(
