@@ -114,8 +114,8 @@ def check_recipients(recipients: Sequence[Recipient]) -> list[Problem]:
                     Problem(
                         (*path, "address"),
                         "Invalid Email Address",
-                        f"`{mask(recipient.kind, recipient.address)}` is not an email address; use one such as "
-                        "`name@example.com`.",
+                        "An email recipient's address must be one address such as `name@example.com` (one `@`, "
+                        "a domain with a dot, no spaces).",
                     )
                 )
         else:
