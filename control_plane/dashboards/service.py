@@ -16,13 +16,16 @@ import sqlalchemy as sa
 from google.protobuf.json_format import ParseDict, ParseError
 from sqlalchemy.orm import Session
 
-from control_plane.dashboards import queries
+from control_plane.cost import api as cost_api
+from control_plane.cost import query as cost_query
+from control_plane.cost.model import DIMENSION_PREFIX, Query
+from control_plane.cost.query import dimension_ids
 from control_plane.dashboards.models import Dashboard
 from control_plane.errors import DomainError, InvalidArgument, NotFound, public_view
 from control_plane.findings import raise_errors
 from control_plane.messages import to_data, to_json
-from control_plane.models import Tenant, utcnow
-from control_plane.pagination import MAX_PAGE_SIZE, Page, page_of
+from control_plane.models import Dimension, Tenant, utcnow
+from control_plane.pagination import Page, page_of
 from control_plane.services import Services
 from control_plane.teams.grpc import rfc3339
 from costory_proto.costory.v1 import cost_pb2
@@ -55,15 +58,46 @@ def _too_long(message: pb.Dashboard) -> list[Problem]:
     ]
 
 
+def dimension_problems(session: Session, tenant: Tenant, query: Query, path: Path) -> list[Problem]:
+    """`dimension:<id>` fields naming no virtual dimension of ``tenant`` (another tenant's id included), each at
+    its place in the query: a saved query is checked when it is saved, not first when a dashboard is opened."""
+    named = [((*path, "group_by", i), name) for i, name in enumerate(query.group_by)]
+    named += [((*path, "filters", i, "field"), f.field) for i, f in enumerate(query.filters)]
+    named = [(where, name) for where, name in named if name.startswith(DIMENSION_PREFIX)]
+    if not named:
+        return []
+    found = set(
+        session.scalars(
+            sa.select(Dimension.id).where(Dimension.tenant_id == tenant.id, Dimension.id.in_(dimension_ids(query)))
+        )
+    )
+    return [
+        Problem(
+            where,
+            "Unknown Dimension",
+            f"`{name}` names no virtual dimension of this tenant; use `dimension:<id>` with the id of one "
+            "(the `id` of a `costory_virtual_dimension`, or GET /v1/dimensions).",
+        )
+        for where, name in named
+        if name[len(DIMENSION_PREFIX) :] not in found
+    ]
+
+
 def check_dashboard(session: Session, tenant: Tenant, message: pb.Dashboard) -> list[Problem]:
-    """The proto's rules, then each widget's query (fields, operators, range, the tenant's dimensions). One
-    problem per attribute: the first found (the proto's rule) is the one shown."""
+    """The proto's rules, then each widget's query as the cost API checks it (`cost.query.problems`) plus the
+    tenant's dimensions. One problem per attribute: the first found is the one shown."""
     problems = rules.check(pb.Dashboard.DESCRIPTOR, to_data(message)) + _too_long(message)
     for index, widget in enumerate(message.widgets):
-        if widget.HasField("query"):
-            path = ("widgets", index, "query")
-            problems += queries.problems_of(widget.query, path)
-            problems += queries.dimension_problems(session, tenant, widget.query, path)
+        if not widget.HasField("query"):
+            continue
+        path = ("widgets", index, "query")
+        try:
+            query = cost_api.to_query(widget.query, path)
+        except InvalidArgument as error:
+            problems += error.violations
+            continue
+        problems += cost_query.problems(query, path)
+        problems += dimension_problems(session, tenant, query, path)
     first: dict[tuple, Problem] = {}
     for problem in problems:
         first.setdefault(problem.path, problem)
@@ -160,15 +194,13 @@ def dashboard_data(services: Services, session: Session, tenant: Tenant, dashboa
     """Every widget's query answered by the cost API's own `api.query` (the numbers are the API's by
     construction), one page of the largest size each. A widget whose query cannot be answered now (a dimension
     deleted since, no cost data) carries the error the cost API would give, and the others are still answered."""
-    from control_plane.cost import api
-
     dashboard = to_proto(get_dashboard(session, tenant, dashboard_id))
     out = pb.DashboardData(dashboard_id=dashboard.id)
     for widget in dashboard.widgets:
         item = out.widgets.add(title=widget.title, kind=widget.kind, query=widget.query)
-        request = cost_pb2.QueryCostsRequest(query=widget.query, page_size=MAX_PAGE_SIZE)
+        request = cost_pb2.QueryCostsRequest(query=widget.query, page_size=cost_api.MAX_PAGE_SIZE)
         try:
-            item.result.CopyFrom(api.query(services, session, tenant, request))
+            item.result.CopyFrom(cost_api.query(services, session, tenant, request))
         except DomainError as error:
             item.error = public_view(error).message
     return out

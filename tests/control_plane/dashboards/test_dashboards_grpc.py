@@ -10,6 +10,8 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
+from control_plane.billing.schema import RULE_COLUMNS
+from control_plane.errors import MAX_DETAIL_BYTES, cap
 from costory_proto.costory.v1 import dashboard_pb2 as pb
 from costory_proto.costory.v1 import dashboard_pb2_grpc, query_pb2
 from tests.control_plane.dashboards.conftest import filter_, widget
@@ -83,8 +85,12 @@ class TestCreateDashboard:
                 [
                     (
                         "widgets[1].query.group_by[0]",
-                        "`Team` is not a field; use `tag:<key>`, `dimension:<id>` or a cost column such as "
-                        "`ServiceName`, `Provider` or `x_Model` (every one is listed in docs/resources/dashboard.md).",
+                        cap(
+                            "`Team` is not a field; use `dimension:<id>`, `tag:<key>` or one of "
+                            + ", ".join(RULE_COLUMNS)
+                            + ".",
+                            MAX_DETAIL_BYTES,
+                        ),
                     )
                 ],
                 id="unknown-field",
@@ -94,7 +100,7 @@ class TestCreateDashboard:
                 [
                     (
                         "widgets[2].query.filters[0].operator",
-                        "`operator` is `LIKE`; it must be one of `IN`, `NOT_IN`, `EQUALS`, `PREFIX`.",
+                        "`operator` is `LIKE`; it must be one of `IN`, `NOT_IN`, `EQUALS`, `PREFIX` (case-sensitive).",
                     )
                 ],
                 id="bad-operator",
@@ -187,7 +193,7 @@ class TestUpdateDashboard:
         bad = [widget(), widget(filters=[filter_("tag:team", "EQUALS", "a", "b")])]
         error = refused(lambda: update(tenant_a, pb.Dashboard(id=dashboard.id, widgets=bad), "widgets"))
         assert field_violations(error) == [
-            ("widgets[1].query.filters[0].values", "`EQUALS` takes exactly one value (2 given); use `IN` for several.")
+            ("widgets[1].query.filters[0].values", "EQUALS takes exactly one value (2 given).")
         ]
         assert stub(tenant_a).GetDashboard(pb.GetDashboardRequest(id=dashboard.id)) == dashboard
 
