@@ -15,7 +15,7 @@ from control_plane.budgets.preview import Preview, preview, preview_finding
 from control_plane.budgets.service import ALERT, BUDGET, REPORT
 from control_plane.findings import raise_errors
 from control_plane.findings import to_proto as finding_to_proto
-from control_plane.messages import to_data
+from control_plane.messages import parse_day, to_data
 from control_plane.models import Tenant, utcnow
 from control_plane.rpc import tenant_rpc
 from control_plane.secrets import SecretBox, secret_box
@@ -50,10 +50,13 @@ def preview_to_proto(result: Preview) -> pb.PreviewAlertResponse:
     )
 
 
-def budget_status_of(services: Services, session: Session, tenant: Tenant, budget_id: str) -> pb.BudgetStatus:
-    """GetBudgetStatus, for gRPC and REST: the period holding today's UTC date."""
+def budget_status_of(
+    services: Services, session: Session, tenant: Tenant, budget_id: str, day: str = ""
+) -> pb.BudgetStatus:
+    """GetBudgetStatus, for gRPC and REST: the period holding ``day`` (YYYY-MM-DD; today's UTC date when empty)."""
+    today = parse_day(day, "date") if day else utcnow().date()
     budget = cast(Budget, service.get(session, tenant, BUDGET, budget_id))
-    return status_to_proto(budget.id, budget_status(session, tenant, services.engine, budget, utcnow().date()))
+    return status_to_proto(budget.id, budget_status(session, tenant, services.engine, budget, today))
 
 
 def preview_of(services: Services, session: Session, tenant: Tenant, request: pb.PreviewAlertRequest):
@@ -102,7 +105,7 @@ class BudgetServicer(_Servicer, alerting_pb2_grpc.BudgetServiceServicer):
 
     @tenant_rpc
     def GetBudgetStatus(self, request, session: Session, tenant: Tenant) -> pb.BudgetStatus:
-        return budget_status_of(self.services, session, tenant, request.id)
+        return budget_status_of(self.services, session, tenant, request.id, request.date)
 
 
 class AlertServicer(_Servicer, alerting_pb2_grpc.AlertServiceServicer):

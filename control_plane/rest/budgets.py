@@ -82,9 +82,10 @@ def delete_budget(budget_id: str, s: SessionDep, t: TenantDep):
     response_model=model_for(pb.BudgetStatus.DESCRIPTOR),
     response_model_exclude_none=True,
 )
-def budget_status(budget_id: str, services: ServicesDep, s: SessionDep, t: TenantDep):
-    """The current period: amount, actual so far, forecast of the period-end cost, thresholds crossed."""
-    return to_json(budget_status_of(services, s, t, budget_id))
+def budget_status(budget_id: str, services: ServicesDep, s: SessionDep, t: TenantDep, date: str = ""):
+    """The current period (the one holding `date`, YYYY-MM-DD, when given): amount, actual so far, forecast of the
+    period-end cost, thresholds crossed."""
+    return to_json(budget_status_of(services, s, t, budget_id, date))
 
 
 # -- alerts --------------------------------------------------------------------------------------------------

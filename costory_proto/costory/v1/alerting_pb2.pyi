@@ -210,10 +210,12 @@ class ListBudgetsResponse(_message.Message):
     def __init__(self, budgets: _Optional[_Iterable[_Union[Budget, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetBudgetStatusRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "date")
     ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    date: str
+    def __init__(self, id: _Optional[str] = ..., date: _Optional[str] = ...) -> None: ...
 
 class CreateAlertRequest(_message.Message):
     __slots__ = ("alert",)
