@@ -146,11 +146,13 @@ def test_a_database_pool_timeout_is_unavailable_not_internal(tenant_a, rest, mon
 
 def test_an_error_echoing_10_kb_of_input_is_capped_on_both_servers(tenant_a, rest):
     name = "é" * 5_000 + "x" * 100  # 10 KB of UTF-8, multi-byte characters at the cut
-    request = {"start_date": "2026-01-01", "end_date": "2026-01-31", "virtual_dimension": name}
+    request = {"query": {"start_date": "2026-01-01", "end_date": "2026-01-31", "group_by": [name]}}
+    from google.protobuf.json_format import ParseDict
+
     from costory_proto.costory.v1 import cost_pb2
 
     with pytest.raises(grpc.RpcError) as caught:
-        tenant_a.costs.QueryCosts(cost_pb2.QueryCostsRequest(**request))
+        tenant_a.costs.QueryCosts(ParseDict(request, cost_pb2.QueryCostsRequest()))
     response = rest.post("/v1/costs:query", json=request, headers={"Authorization": f"Bearer {tenant_a.token}"})
 
     status = rpc_status.from_call(caught.value)
@@ -158,36 +160,42 @@ def test_an_error_echoing_10_kb_of_input_is_capped_on_both_servers(tenant_a, res
     status.details[0].Unpack(bad_request)
     [violation] = bad_request.field_violations
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violation.field == "virtual_dimension"
-    assert violation.description.startswith("No virtual dimension named `éé")
+    assert violation.field == "query.group_by[0]"
+    assert violation.description.startswith("`éé")
     assert violation.description.endswith("…")
     assert len(violation.description.encode()) <= errors.MAX_DETAIL_BYTES
     assert len(caught.value.details().encode()) <= errors.MAX_MESSAGE_BYTES
     [detail] = response.json()["detail"]
-    assert (response.status_code, detail["loc"], detail["msg"]) == (400, ["virtual_dimension"], violation.description)
+    assert (response.status_code, detail["loc"], detail["msg"]) == (
+        400,
+        ["query", "group_by", 0],
+        violation.description,
+    )
 
 
 def test_thousands_of_violations_are_listed_up_to_a_cap(tenant_a, rest):
-    from costory_proto.costory.v1 import cost_pb2
+    from costory_proto.costory.v1 import cost_pb2, query_pb2
 
     group_by = [f"NotAColumn{i}" for i in range(900)]
     with pytest.raises(grpc.RpcError) as caught:
         tenant_a.costs.QueryCosts(
-            cost_pb2.QueryCostsRequest(start_date="2026-01-01", end_date="2026-01-02", group_by=group_by)
+            cost_pb2.QueryCostsRequest(
+                query=query_pb2.CostQuery(start_date="2026-01-01", end_date="2026-01-02", group_by=group_by)
+            )
         )
     response = rest.post(
         "/v1/costs:query",
-        json={"start_date": "2026-01-01", "end_date": "2026-01-02", "group_by": group_by},
+        json={"query": {"start_date": "2026-01-01", "end_date": "2026-01-02", "group_by": group_by}},
         headers={"Authorization": f"Bearer {tenant_a.token}"},
     )
 
     bad_request = error_details_pb2.BadRequest()
     rpc_status.from_call(caught.value).details[0].Unpack(bad_request)
     fields = [v.field for v in bad_request.field_violations]
-    assert fields == [f"group_by[{i}]" for i in range(errors.MAX_VIOLATIONS)] + [""]
+    assert fields == [f"query.group_by[{i}]" for i in range(errors.MAX_VIOLATIONS)] + [""]
     assert (
         bad_request.field_violations[-1].description == f"{900 - errors.MAX_VIOLATIONS} more violation(s) not listed."
     )
-    assert [d["loc"] for d in response.json()["detail"]] == [["group_by", i] for i in range(errors.MAX_VIOLATIONS)] + [
-        []
-    ]
+    assert [d["loc"] for d in response.json()["detail"]] == [
+        ["query", "group_by", i] for i in range(errors.MAX_VIOLATIONS)
+    ] + [[]]

@@ -72,7 +72,9 @@ def read(port: int, token: str, index: int) -> tuple[int | str, str | None, floa
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
         if index % 2:
-            body = json.dumps({"start_date": "2026-01-01", "end_date": "2026-01-31", "group_by": ["ServiceName"]})
+            body = json.dumps(
+                {"query": {"start_date": "2026-01-01", "end_date": "2026-01-31", "group_by": ["ServiceName"]}}
+            )
             connection.request("POST", "/v1/costs:query", body=body, headers=headers)
         else:
             connection.request("GET", "/v1/metrics-datasources", headers=headers)

@@ -14,9 +14,16 @@ from grpc_status import rpc_status
 
 from control_plane.rest.app import create_app
 from control_plane.services import build_services
-from costory_proto.costory.v1 import cost_pb2, metrics_datasource_pb2, virtual_dimension_pb2
+from costory_proto.costory.v1 import cost_pb2, metrics_datasource_pb2, query_pb2, virtual_dimension_pb2
 
 DAYS = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
+
+
+def q(**fields) -> dict:
+    """A cost query's body: January, with ``fields``."""
+    return {"query": {**DAYS, **fields}}
+
+
 MANY = 1_001  # one over the default list cap
 
 
@@ -34,45 +41,45 @@ def rest(settings):
 
 REST_PROBES = [
     # (method, url, json body, expected status, expected loc of the first violation)
-    pytest.param("post", "/v1/costs:query", {**DAYS, "end_date": "9999-12-31"}, 400, ["end_date"], id="end-9999"),
+    pytest.param("post", "/v1/costs:query", q(end_date="9999-12-31"), 400, ["query", "end_date"], id="end-9999"),
     pytest.param(
-        "post", "/v1/costs:query", {**DAYS, "start_date": "0001-01-01"}, 400, ["start_date"], id="start-year-1"
+        "post", "/v1/costs:query", q(start_date="0001-01-01"), 400, ["query", "start_date"], id="start-year-1"
     ),
-    pytest.param("post", "/v1/costs:query", {**DAYS, "start_date": "2026-13-01"}, 400, ["start_date"], id="month-13"),
+    pytest.param("post", "/v1/costs:query", q(start_date="2026-13-01"), 400, ["query", "start_date"], id="month-13"),
     pytest.param(
-        "post", "/v1/costs:query", {**DAYS, "group_by": ["tag:k"] * 20_000}, 400, ["group_by"], id="group-by-20000"
+        "post", "/v1/costs:query", q(group_by=["tag:k"] * 20_000), 400, ["query", "group_by"], id="group-by-20000"
     ),
     pytest.param(
         "post",
         "/v1/costs:query",
-        {**DAYS, "filters": [{"column": "ServiceName", "values": ["a"]}] * MANY},
+        q(filters=[{"field": "ServiceName", "operator": "IN", "values": ["a"]}] * MANY),
         400,
-        ["filters"],
+        ["query", "filters"],
         id="filters-over-cap",
     ),
     pytest.param(
         "post",
         "/v1/costs:query",
-        {**DAYS, "filters": [{"column": "ServiceName", "values": ["a"] * MANY}]},
+        q(filters=[{"field": "ServiceName", "operator": "IN", "values": ["a"] * MANY}]),
         400,
-        ["filters", 0, "values"],
+        ["query", "filters", 0, "values"],
         id="filter-values-over-cap",
     ),
     pytest.param(
-        "post", "/v1/costs:query", {**DAYS, "group_by": ["ServiceName\x00"]}, 400, ["group_by", 0], id="nul-in-group-by"
+        "post", "/v1/costs:query", q(group_by=["ServiceName\x00"]), 400, ["query", "group_by", 0], id="nul-in-group-by"
     ),
     pytest.param(
         "post",
         "/v1/costs:query",
-        {**DAYS, "virtual_dimension": "team\x00"},
+        q(filters=[{"field": "ServiceName", "operator": "IN", "values": ["a\x00"]}]),
         400,
-        ["virtual_dimension"],
-        id="nul-in-name",
+        ["query", "filters", 0, "values", 0],
+        id="nul-in-value",
     ),
     pytest.param(
         "post",
         "/v1/costs:query",
-        {**DAYS, "page_token": token_for("offset:" + "9" * 40)},
+        {"query": DAYS, "page_token": token_for("offset:" + "9" * 40)},
         400,
         ["page_token"],
         id="huge-offset",
@@ -80,16 +87,22 @@ REST_PROBES = [
     pytest.param(
         "post",
         "/v1/costs:query",
-        {**DAYS, "page_token": token_for("offset:-1")},
+        {"query": DAYS, "page_token": token_for("offset:-1")},
         400,
         ["page_token"],
         id="negative-offset",
     ),
-    pytest.param("post", "/v1/costs:query", {**DAYS, "page_token": "%%%"}, 400, ["page_token"], id="garbage-token"),
-    pytest.param("post", "/v1/costs:query", {**DAYS, "page_size": -1}, 400, ["page_size"], id="negative-page-size"),
-    pytest.param("post", "/v1/costs:query", {**DAYS, "granularity": "YEAR"}, 400, ["granularity"], id="granularity"),
-    pytest.param("post", "/v1/costs:query", {**DAYS, "bogus": 1}, 400, ["bogus"], id="unknown-field"),
-    pytest.param("post", "/v1/costs:query", {**DAYS, "group_by": "ServiceName"}, 400, ["group_by"], id="not-a-list"),
+    pytest.param(
+        "post", "/v1/costs:query", {"query": DAYS, "page_token": "%%%"}, 400, ["page_token"], id="garbage-token"
+    ),
+    pytest.param(
+        "post", "/v1/costs:query", {"query": DAYS, "page_size": -1}, 400, ["page_size"], id="negative-page-size"
+    ),
+    pytest.param("post", "/v1/costs:query", q(granularity="YEAR"), 400, ["query", "granularity"], id="granularity"),
+    pytest.param("post", "/v1/costs:query", {"query": DAYS, "bogus": 1}, 400, ["bogus"], id="unknown-field"),
+    pytest.param("post", "/v1/costs:query", {"query": {}}, 400, ["query", "start_date"], id="no-range"),
+    pytest.param("post", "/v1/costs:query", {}, 400, ["query"], id="no-query"),
+    pytest.param("post", "/v1/costs:query", q(group_by="ServiceName"), 400, ["query", "group_by"], id="not-a-list"),
     pytest.param(
         "post",
         "/v1/costs:preview-split",
@@ -184,24 +197,34 @@ def field_of(error: grpc.RpcError) -> str:
 
 GRPC_PROBES = [
     pytest.param(
-        lambda c: c.costs.QueryCosts(cost_pb2.QueryCostsRequest(**{**DAYS, "end_date": "9999-12-31"})),
-        "end_date",
+        lambda c: c.costs.QueryCosts(
+            cost_pb2.QueryCostsRequest(query=query_pb2.CostQuery(**q(end_date="9999-12-31")["query"]))
+        ),
+        "query.end_date",
         id="end-9999",
     ),
     pytest.param(
-        lambda c: c.costs.QueryCosts(cost_pb2.QueryCostsRequest(**DAYS, group_by=["tag:k"] * 20_000)),
-        "group_by",
+        lambda c: c.costs.QueryCosts(
+            cost_pb2.QueryCostsRequest(query=query_pb2.CostQuery(**DAYS, group_by=["tag:k"] * 20_000))
+        ),
+        "query.group_by",
         id="group-by-20000",
     ),
     pytest.param(
         lambda c: c.costs.QueryCosts(
-            cost_pb2.QueryCostsRequest(**DAYS, filters=[cost_pb2.CostFilter(column="ServiceName", values=["a"] * MANY)])
+            cost_pb2.QueryCostsRequest(
+                query=query_pb2.CostQuery(
+                    **DAYS, filters=[query_pb2.QueryFilter(field="ServiceName", operator="IN", values=["a"] * MANY)]
+                )
+            )
         ),
-        "filters[0].values",
+        "query.filters[0].values",
         id="filter-values-over-cap",
     ),
     pytest.param(
-        lambda c: c.costs.QueryCosts(cost_pb2.QueryCostsRequest(**DAYS, page_token=token_for("offset:" + "9" * 40))),
+        lambda c: c.costs.QueryCosts(
+            cost_pb2.QueryCostsRequest(query=query_pb2.CostQuery(**DAYS), page_token=token_for("offset:" + "9" * 40))
+        ),
         "page_token",
         id="huge-offset",
     ),
@@ -249,7 +272,7 @@ def test_grpc_probe(tenant_a, call, field):
 def test_a_grpc_message_over_the_limit_is_refused(tenant_a, settings):
     huge = "x" * (settings.max_request_bytes + 1)
     with pytest.raises(grpc.RpcError) as caught:
-        tenant_a.costs.QueryCosts(cost_pb2.QueryCostsRequest(**DAYS, virtual_dimension=huge))
+        tenant_a.costs.QueryCosts(cost_pb2.QueryCostsRequest(query=query_pb2.CostQuery(**DAYS, group_by=[huge])))
 
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 

@@ -161,7 +161,7 @@ def test_20000_group_by_entries_get_400_naming_group_by(first, tmp_path):
     with create_sessionmaker(engine).begin() as session:
         token = create_tenant(session, "Tenant A")[1]
     engine.dispose()
-    body = json.dumps({"start_date": "2026-01-01", "end_date": "2026-01-31", "group_by": ["tag:k"] * 20_000})
+    body = json.dumps({"query": {"start_date": "2026-01-01", "end_date": "2026-01-31", "group_by": ["tag:k"] * 20_000}})
     connection = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=30)
     connection.request(
         "POST",
@@ -177,7 +177,7 @@ def test_20000_group_by_entries_get_400_naming_group_by(first, tmp_path):
         400,
         [
             {
-                "loc": ["group_by"],
+                "loc": ["query", "group_by"],
                 "msg": "`group_by` has 20000 items; at most 1000 are accepted.",
                 "type": "Too Many Items",
             }

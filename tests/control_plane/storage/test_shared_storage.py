@@ -132,7 +132,14 @@ def november_total(replica: Replica, token: str) -> list[tuple[str, str]]:
         replica,
         token,
         "/v1/costs:query",
-        {"start_date": "2026-11-01", "end_date": "2026-11-30", "granularity": "MONTH", "group_by": ["ChargeCategory"]},
+        {
+            "query": {
+                "start_date": "2026-11-01",
+                "end_date": "2026-11-30",
+                "granularity": "MONTH",
+                "group_by": ["ChargeCategory"],
+            }
+        },
     )
     assert status == 200, answer
     return sorted((row["group"].get("ChargeCategory", ""), row["cost"]) for row in answer.get("rows", []))
