@@ -230,31 +230,34 @@ DASHBOARD_TEAM = {
 }
 
 
+def seed_rows(
+    sessions: sessionmaker[Session], data_dir: Path, tenant_id: str, rows: list[tuple], datasource_id: str
+) -> None:
+    """Record ``rows`` (as DASHBOARD_ROWS) as the tenant's bills of ``datasource_id``, one partition a month."""
+    for partition, month in enumerate(sorted({row[0][:7] for row in rows}), start=1):
+        chosen = [row for row in rows if row[0].startswith(month)]
+        columns = {
+            "ChargePeriodStart": [datetime.fromisoformat(r[0]).replace(tzinfo=UTC) for r in chosen],
+            "BilledCost": [Decimal(r[7]) for r in chosen],
+            "EffectiveCost": [Decimal(r[7]) for r in chosen],
+            "ListCost": [Decimal(r[7]) for r in chosen],
+            "Provider": [r[1] for r in chosen],
+            "ServiceName": [r[2] for r in chosen],
+            "ResourceName": [r[3] for r in chosen],
+            "x_Model": [r[4] for r in chosen],
+            "x_TokenType": [r[5] for r in chosen],
+            "ConsumedQuantity": [None if r[6] is None else float(r[6]) for r in chosen],
+            "ConsumedUnit": [None if r[6] is None else "Tokens" for r in chosen],
+        }
+        table = source_table(columns, len(chosen))
+        table = with_row_identity(table, datasource_id=datasource_id, billing_period=month, partition_id=partition)
+        seed_month(sessions, data_dir, tenant_id, datasource_id, month, table)
+
+
 def seed_dashboard(sessions: sessionmaker[Session], data_dir: Path, tenant_id: str) -> str:
     """Record DASHBOARD_ROWS as the tenant's February and March 2026 bills and create the `team` dimension over
     them; returns the dimension's id."""
-    for partition, month in enumerate(sorted({row[0][:7] for row in DASHBOARD_ROWS}), start=1):
-        rows = [row for row in DASHBOARD_ROWS if row[0].startswith(month)]
-        columns = {
-            "ChargePeriodStart": [datetime.fromisoformat(r[0]).replace(tzinfo=UTC) for r in rows],
-            "BilledCost": [Decimal(r[7]) for r in rows],
-            "EffectiveCost": [Decimal(r[7]) for r in rows],
-            "ListCost": [Decimal(r[7]) for r in rows],
-            "Provider": [r[1] for r in rows],
-            "ServiceName": [r[2] for r in rows],
-            "ResourceName": [r[3] for r in rows],
-            "x_Model": [r[4] for r in rows],
-            "x_TokenType": [r[5] for r in rows],
-            "ConsumedQuantity": [None if r[6] is None else float(r[6]) for r in rows],
-            "ConsumedUnit": [None if r[6] is None else "Tokens" for r in rows],
-        }
-        table = with_row_identity(
-            source_table(columns, len(rows)),
-            datasource_id=DASHBOARD_DATASOURCE,
-            billing_period=month,
-            partition_id=partition,
-        )
-        seed_month(sessions, data_dir, tenant_id, DASHBOARD_DATASOURCE, month, table)
+    seed_rows(sessions, data_dir, tenant_id, DASHBOARD_ROWS, DASHBOARD_DATASOURCE)
     with sessions.begin() as session:
         tenant = session.get_one(Tenant, tenant_id)
         row, _warnings = dimensions.create_dimension(session, tenant, DASHBOARD_TEAM, Engine.local(data_dir))

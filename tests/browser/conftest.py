@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,7 +20,7 @@ import pytest
 
 from control_plane.db import create_engine, create_sessionmaker, migrate
 from control_plane.tenants.service import create_tenant
-from devtools.demo import seed_dashboard
+from devtools.demo import seed_dashboard, seed_rows
 from devtools.replicas import Replica, start_replica
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,8 +58,10 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
-    """`serve` over a SQLite file holding tenant Acme (the sample bill and its `team` dimension) and tenant Gone
-    (whose token a test revokes). The token cache is off so a revoked token is refused at the next request."""
+    """`serve` over a SQLite file holding tenant Acme (the sample bill and its `team` dimension), tenant Budgeted
+    (cost on the first day of the current month, for budget status, which reads the period holding today) and
+    tenant Gone (whose token a test revokes). The token cache is off so a revoked token is refused at the next
+    request."""
     root = tmp_path_factory.mktemp("dashboard")
     database_url = f"sqlite:///{root / 'costory.db'}"
     migrate(database_url)
@@ -67,9 +70,11 @@ def served(tmp_path_factory) -> Iterator[Served]:
     tokens = {}
     with sessions.begin() as session:
         acme, tokens["Acme"] = create_tenant(session, "Acme")
+        budgeted, tokens["Budgeted"] = create_tenant(session, "Budgeted")
         _gone, tokens["Gone"] = create_tenant(session, "Gone")
-        acme_id = acme.id
+        acme_id, budgeted_id = acme.id, budgeted.id
     team_id = seed_dashboard(sessions, root / "data", acme_id)
+    seed_rows(sessions, root / "data", budgeted_id, this_months_rows(), "bds_current")
     engine.dispose()
     replica = start_replica(
         "dashboard",
@@ -85,6 +90,16 @@ def served(tmp_path_factory) -> Iterator[Served]:
         yield Served(replica, database_url, root / "data", tokens, team_id)
     finally:
         replica.stop()
+
+
+def this_months_rows() -> list[tuple]:
+    """The current UTC month's first day: 7.00 of Anthropic and 5.00 of OpenAI tokens, 100.00 of EC2."""
+    first = datetime.now(UTC).date().replace(day=1).isoformat()
+    return [
+        (first, "Anthropic", "Claude", "team-search", "claude-sonnet-4", "input", 1_000_000, "7.00"),
+        (first, "OpenAI", "OpenAI API", "team-search", "gpt-4.1", "input", 1_000_000, "5.00"),
+        (first, "AWS", "Amazon EC2", "team-payments", None, None, None, "100.00"),
+    ]
 
 
 @pytest.fixture(scope="session")

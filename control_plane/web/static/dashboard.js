@@ -97,21 +97,29 @@
   // A cost query (the CostQuery message of proto/costory/v1/query.proto) and its answer, as the page uses it:
   // {start, end, total, previousTotal, rows: [{period, group, cost, quantity, previousCost}]}.
   async function queryCosts(query) {
-    const body = await api("/v1/costs:query", {method: "POST", body: {query}});
-    return costResult(body);
+    const pages = [];
+    let token = "";
+    do {
+      const body = await api("/v1/costs:query", {method: "POST", body: {query, page_size: 1000, page_token: token}});
+      pages.push(body);
+      token = body.next_page_token || "";
+    } while (token);
+    const result = costResult(pages[0]);
+    for (const more of pages.slice(1)) result.rows.push(...costResult(more).rows);
+    return result;
   }
 
   function costResult(body) {
     return {
       start: body.start_date || "",
       end: body.end_date || "",
-      total: body.total || "0",
-      previousTotal: body.previous_total,
+      total: body.total_cost || "0.00",
+      previousTotal: body.previous_total_cost,
       rows: (body.rows || []).map((row) => ({
         period: row.period || "",
         group: row.group || {},
-        cost: row.cost || "0",
-        quantity: row.consumed_quantity === undefined ? (row.quantity || 0) : row.consumed_quantity,
+        cost: row.cost || "0.00",
+        quantity: row.quantity || 0,
         previousCost: row.previous_cost,
       })),
     };
@@ -175,7 +183,12 @@
     return sign + digits + (fraction === undefined ? "" : `.${fraction}`);
   }
 
-  const money = (text) => grouped(text === undefined ? "0" : text);
+  // An amount as the API wrote it, zeros past the cents dropped (79.000000000000 -> 79.00): exact, never rounded.
+  function money(text) {
+    const [whole, fraction] = String(text === undefined || text === null ? "0.00" : text).split(".");
+    if (fraction === undefined || fraction.length <= 2) return grouped(String(text ?? "0.00"));
+    return grouped(`${whole}.${fraction.replace(/0+$/, "").padEnd(2, "0")}`);
+  }
   const percent = (text) => (text === null ? "—" : `${text}%`);
   const tokens = (value) => grouped(String(Math.round(Number(value || 0))));
 
@@ -316,7 +329,7 @@
         const count = BigInt(Math.round(Number(r.quantity || 0)));
         const per = count === 0n ? null : ratio(r.cost, count.toString(), 4, 1000000n);
         return [value(r, "Provider"), value(r, "x_Model"), teamField ? value(r, teamField) : "—",
-          tokens(r.quantity), money(r.cost), per === null ? "—" : money(per)];
+          tokens(r.quantity), money(r.cost), per === null ? "—" : grouped(per)];
       })));
   }
 
