@@ -25,7 +25,11 @@ from control_plane.billing import service as billing
 from control_plane.billing import sources_service
 from control_plane.billing.grpc import to_proto as aws_to_proto
 from control_plane.billing.kinds import KINDS
+from control_plane.budgets import service as rules
+from control_plane.budgets.grpc import budget_status_of, preview_of
+from control_plane.budgets.service import ALERT
 from control_plane.cost import api as cost_api
+from control_plane.dashboards import service as dashboards
 from control_plane.dimensions import service as dimensions
 from control_plane.dimensions.messages import state_to_proto
 from control_plane.dimensions.messages import to_proto as dimension_to_proto
@@ -34,16 +38,19 @@ from control_plane.limits import check_message
 from control_plane.mcp import explain
 from control_plane.mcp.auth import token_of
 from control_plane.mcp.schema import input_model, to_data
+from control_plane.messages import to_data as data_of
 from control_plane.messages import to_json
 from control_plane.metrics import service as metrics
 from control_plane.metrics.messages import to_proto as metrics_to_proto
 from control_plane.models import Tenant
 from control_plane.pagination import MAX_PAGE_SIZE, Page
+from control_plane.secrets import secret_box
 from control_plane.services import Services
 from control_plane.teams import service as teams
 from control_plane.teams.grpc import to_proto as team_to_proto
 from control_plane.tenants.service import TokenCache
-from costory_proto.costory.v1 import cost_pb2, team_pb2, virtual_dimension_pb2
+from costory_proto.costory.v1 import alerting_pb2, cost_pb2, dashboard_pb2, query_pb2, team_pb2, virtual_dimension_pb2
+from costory_schema.options import terraform_attribute
 from costory_schema.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,12 @@ A query field is a cost column (`ServiceName`, `Provider`, `x_Model`, ...), `tag
 (the value of a virtual dimension). Amounts are decimal strings in the billing currency, rounded to cents."""
 
 MetricSplitIn = input_model(virtual_dimension_pb2.MetricSplit.DESCRIPTOR)
+CostQueryIn = input_model(query_pb2.CostQuery.DESCRIPTOR)
+AlertIn = input_model(alerting_pb2.Alert.DESCRIPTOR)
+DashboardIn = input_model(dashboard_pb2.Dashboard.DESCRIPTOR)
+_WIDGET_QUERY: Any = dashboard_pb2.Widget.DESCRIPTOR.fields_by_name["query"]
+QUERY_DESCRIPTION = terraform_attribute(_WIDGET_QUERY).description
+"""What a query is, as the `costory_dashboard` resource documents a widget's query."""
 RuleConditionIn = input_model(virtual_dimension_pb2.RuleCondition.DESCRIPTOR)
 
 PageSize = Annotated[int, Field(ge=0, le=MAX_PAGE_SIZE, description="Items per page; 0: 50.")]
@@ -208,6 +221,85 @@ def build_server(services: Services, token: str | None = None, tokens: TokenCach
         def work(s: Session, t: Tenant) -> dict[str, Any]:
             request = _parse(body, cost_pb2.PreviewCostSplitRequest(), services)
             return to_json(cost_api.preview(services, s, t, request))
+
+        return await edge.run(ctx, work)
+
+    @server.tool(annotations=READ_ONLY)
+    async def query_costs(
+        ctx: Context,
+        query: Annotated[CostQueryIn, Field(description=QUERY_DESCRIPTION)],  # type: ignore[valid-type]
+        page_size: Annotated[int, Field(ge=0, le=1000, description="Rows per page; 0: 100.")] = 0,
+        page_token: PageToken = "",
+    ) -> dict[str, Any]:
+        """Cost (and token quantities) over a range or preset, grouped by any fields (`dimension:<id>`, cost
+        columns, `tag:<key>`), filtered, by DAY / WEEK / MONTH / TOTAL, with the previous period and top-N: the
+        rows, their total and the range read. The same answer as the REST API's `POST /v1/costs:query`."""
+        body = {"query": to_data(query), "page_size": page_size, "page_token": page_token}
+
+        def work(s: Session, t: Tenant) -> dict[str, Any]:
+            return to_json(cost_api.query(services, s, t, _parse(body, cost_pb2.QueryCostsRequest(), services)))
+
+        return await edge.run(ctx, work)
+
+    @server.tool(annotations=READ_ONLY)
+    async def budget_status(
+        ctx: Context,
+        budget_id: Annotated[str, Field(description="The budget's id.")],
+        date: Annotated[str, Field(description="A day of the period to read (YYYY-MM-DD); empty: today (UTC).")] = "",
+    ) -> dict[str, Any]:
+        """A budget's period: its amount, the actual cost so far, the forecast of the period-end cost and the
+        thresholds crossed."""
+        return await edge.run(ctx, lambda s, t: to_json(budget_status_of(services, s, t, budget_id, date)))
+
+    @server.tool(annotations=READ_ONLY)
+    async def preview_alert(
+        ctx: Context,
+        alert: Annotated[AlertIn, Field(description="The alert to try (nothing is saved).")],  # type: ignore[valid-type]
+        days: Annotated[
+            int, Field(ge=0, le=366, description="Days looked back from the last day with cost; 0: 90.")
+        ] = 0,
+    ) -> dict[str, Any]:
+        """The days an alert would have fired on over the look-back, after its de-duplication window."""
+        body = {"alert": to_data(alert), "days": days}
+
+        def work(s: Session, t: Tenant) -> dict[str, Any]:
+            return to_json(preview_of(services, s, t, _parse(body, alerting_pb2.PreviewAlertRequest(), services)))
+
+        return await edge.run(ctx, work)
+
+    @server.tool(annotations=WRITE)
+    async def create_alert(
+        ctx: Context,
+        alert: Annotated[AlertIn, Field(description="The alert to save.")],  # type: ignore[valid-type]
+    ) -> dict[str, Any]:
+        """Save an alert on a scope's daily cost (notified by Slack and/or email). The webhook URL is stored
+        encrypted and never shown again."""
+        body = {"alert": to_data(alert)}
+
+        def work(s: Session, t: Tenant) -> dict[str, Any]:
+            request = _parse(body, alerting_pb2.CreateAlertRequest(), services)
+            row = rules.create(s, t, ALERT, data_of(request.alert), secret_box(services.settings))
+            return to_json(rules.to_proto(ALERT, row))
+
+        return await edge.run(ctx, work)
+
+    @server.tool(annotations=WRITE)
+    async def create_or_update_dashboard(
+        ctx: Context,
+        dashboard: Annotated[DashboardIn, Field(description="The dashboard: its name, description and widgets.")],  # type: ignore[valid-type]
+        dashboard_id: Annotated[
+            str, Field(description="The id of the dashboard to replace (all its fields); empty: create one.")
+        ] = "",
+    ) -> dict[str, Any]:
+        """Save a dashboard made of widgets, each a cost query (the query model of query_costs) and how to draw
+        it; with `dashboard_id`, replace that dashboard's name, description and widgets."""
+        body = to_data(dashboard)
+
+        def work(s: Session, t: Tenant) -> dict[str, Any]:
+            data = data_of(_parse(body, dashboard_pb2.Dashboard(), services))
+            if dashboard_id:
+                return to_json(dashboards.to_proto(dashboards.update_dashboard(s, t, dashboard_id, data, [])))
+            return to_json(dashboards.to_proto(dashboards.create_dashboard(s, t, data)))
 
         return await edge.run(ctx, work)
 

@@ -25,7 +25,11 @@ READ_ONLY_TOOLS = {
     "list_datasources",
     "list_teams",
     "preview_split",
+    "query_costs",
+    "budget_status",
+    "preview_alert",
 }
+WRITING_TOOLS = {"create_alert", "create_or_update_dashboard"}
 
 
 def run(services, token: str, body: Callable[[ClientSession], Awaitable[Any]]) -> Any:
@@ -43,7 +47,10 @@ def call(services, token: str, tool: str, arguments: dict[str, Any] | None = Non
 
 
 def test_the_tools_are_listed_with_their_read_only_annotations(services, world):
-    assert run(services, world.token_a, tool_annotations) == {name: True for name in READ_ONLY_TOOLS}
+    assert run(services, world.token_a, tool_annotations) == {
+        **{name: True for name in READ_ONLY_TOOLS},
+        **{name: False for name in WRITING_TOOLS},
+    }
 
 
 def test_input_schemas_carry_descriptions_enums_and_required_fields(services, world):
