@@ -66,6 +66,11 @@ class Status:
     crossed: list[Crossed]
 
 
+def plain(number: Decimal) -> Decimal:
+    """Without trailing zeros or an exponent: 100.0 -> 100, 12.50 -> 12.5."""
+    return Decimal(format(number.normalize(), "f"))
+
+
 def crossed_thresholds(amount: Decimal, thresholds: Sequence[dict[str, Any]], actual: Decimal, projected: Decimal):
     """The thresholds reached: ``percent`` of ``amount`` at or below the actual cost (ACTUAL) or the forecast."""
     out = []
@@ -74,7 +79,7 @@ def crossed_thresholds(amount: Decimal, thresholds: Sequence[dict[str, Any]], ac
         limit = cents(amount * share / 100)
         of = ThresholdOf(threshold["of"])
         if (actual if of == ThresholdOf.ACTUAL else projected) >= limit:
-            out.append(Crossed(share.normalize(), of, limit))
+            out.append(Crossed(plain(share), of, limit))
     return out
 
 
@@ -221,7 +226,7 @@ def evaluate_alert(services: Services, alert_id: str, today: date) -> int:
 def _condition_text(rule: AlertRule) -> str:
     if rule.amount is not None:
         return f"the daily amount {money(rule.amount)}"
-    return f"the {rule.trailing_days}-day average raised by {rule.percent.normalize()}%"
+    return f"the {rule.trailing_days}-day average raised by {plain(rule.percent)}%"
 
 
 def report_period(frequency: Frequency | str, today: date) -> tuple[date, date]:

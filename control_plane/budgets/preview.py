@@ -139,7 +139,8 @@ def preview(session: Session, tenant: Tenant, engine: Engine, data: Mapping[str,
         return Preview(None, None, [])
     start = end - timedelta(days=days - 1)
     history_start = start - timedelta(days=rule.trailing_days)
-    _, _, daily = daily_costs(session, tenant, engine, filters, metric, start=history_start, end=end)
+    with Session(bind=session.get_bind()) as again:  # the first read gave the caller's session back
+        _, _, daily = daily_costs(again, tenant, engine, filters, metric, start=history_start, end=end)
     return Preview(start, end, firings(daily, rule, start, end))
 
 
