@@ -106,7 +106,8 @@ def test_update_replaces_the_fields_named_and_a_named_absent_webhook_is_removed(
         ["finops@example.com"],
     )
     with sessions() as session:
-        assert session.get(Budget, created.id).slack_webhook_sealed is None  # type: ignore[union-attr]
+        row = session.get(Budget, created.id)
+        assert row is not None and row.slack_webhook_sealed is None
     assert refused(
         budgets.UpdateBudget, pb.UpdateBudgetRequest(budget=change, update_mask=FieldMask(paths=["id"]))
     ) == [
@@ -207,7 +208,6 @@ def test_team_recipients_must_be_the_tenants(tenant_a, tenant_b):
     assert refused(
         budgets.CreateBudget, pb.CreateBudgetRequest(budget=message(pb.Budget, {**BUDGET, "team_ids": [team.id]}))
     ) == [("team_ids[0]", f"`{team.id}` is not a team of this tenant; use the `id` of a `costory_team`.")]
-    _, alerts_b, _ = stubs(tenant_b)
     created = stubs(tenant_b)[0].CreateBudget(
         pb.CreateBudgetRequest(budget=message(pb.Budget, {**BUDGET, "team_ids": [team.id]}))
     )
@@ -235,8 +235,8 @@ def test_budget_status_on_the_hand_made_march(tenant_a, march):
             pb.CrossedThreshold(percent="100", of="FORECAST", threshold_amount="5000.00"),
         ],
     )
-    # As of March 5 (cost known through the 5th: 700; run rate 140 over 26 days left): forecast 4340, nothing crossed
-    # but 30% of the actual... 700 < 1500: nothing.
+    # As of March 5 (cost known through the 5th: 700; run rate 140 over the 26 days left): forecast 4340; no
+    # threshold is reached (700 < 1500, 4340 < 5000).
     early = budgets.GetBudgetStatus(pb.GetBudgetStatusRequest(id=created.id, date="2026-03-05"))
     assert (early.actual, early.forecast, list(early.crossed)) == ("700.00", "4340.00", [])
     assert refused(budgets.GetBudgetStatus, pb.GetBudgetStatusRequest(id=created.id, date="March 5")) == [
