@@ -30,7 +30,7 @@ from control_plane.dimensions.compute import Engine
 from control_plane.dimensions.service import recompute_tenant
 from control_plane.dimensions.summary import SUMMARY_SCHEMA
 from control_plane.models import Dimension
-from costory_proto.costory.v1 import common_pb2, cost_pb2
+from costory_proto.costory.v1 import common_pb2, cost_pb2, query_pb2
 from costory_proto.costory.v1 import virtual_dimension_pb2 as pb
 from devtools.sample_cur import guide_cur
 from devtools.seed import seed_month
@@ -71,15 +71,18 @@ def update(client, message: pb.VirtualDimension) -> pb.VirtualDimension:
 def served(client, dimension_id: str) -> tuple[str, dict[str, str], dict[str, str]]:
     """(status, cost per value from GetAllocationState, cost per value from QueryCosts)."""
     state = client.dimensions.GetAllocationState(pb.GetAllocationStateRequest(id=dimension_id))
+    by = f"dimension:{dimension_id}"
     query = client.costs.QueryCosts(
         cost_pb2.QueryCostsRequest(
-            start_date="2026-01-01", end_date="2026-01-31", granularity="MONTH", virtual_dimension="team"
+            query=query_pb2.CostQuery(
+                start_date="2026-01-01", end_date="2026-01-31", granularity="MONTH", group_by=[by]
+            )
         )
     )
     return (
         state.status,
         {v.value: v.cost for v in state.values},
-        {r.dimension_value: r.cost for r in query.rows},
+        {r.group[by]: r.cost for r in query.rows},
     )
 
 
@@ -157,7 +160,7 @@ class TestAFailedSaveChangesNothing:
         def fail(*_args, **_kwargs):
             raise failure
 
-        monkeypatch.setattr(compute, "allocate", fail)
+        monkeypatch.setattr(compute.Allocator, "allocate", fail)
         with pytest.raises(grpc.RpcError) as error:
             update(tenant_a, dimension(rule("s3", "Amazon Simple Storage Service", "Storage"), id=created.id))
 
@@ -186,7 +189,7 @@ class TestAFailedSaveChangesNothing:
         def fail(*_args, **_kwargs):
             raise AllocationError("a rule reads column 'x_Odd', which the cost table lacks")
 
-        monkeypatch.setattr(compute, "allocate", fail)
+        monkeypatch.setattr(compute.Allocator, "allocate", fail)
         with pytest.raises(grpc.RpcError) as error:
             create(tenant_a, dimension(rule("ec2", EC2, "Compute")))
 
@@ -203,7 +206,7 @@ class TestARecomputeAfterNewDataThatFails:
         def fail(*_args, **_kwargs):
             raise AllocationError("usage of rule 'calls' on 2026-01-02 is negative (-3)")
 
-        monkeypatch.setattr(compute, "allocate", fail)
+        monkeypatch.setattr(compute.Allocator, "allocate", fail)
         with sessions.begin() as session:
             assert recompute_tenant(session, tenant_a.tenant_id, Engine.local(settings.data_dir)) == 1
         monkeypatch.undo()

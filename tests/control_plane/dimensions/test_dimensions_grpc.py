@@ -15,7 +15,7 @@ from control_plane.billing.cur import normalize
 from control_plane.dimensions.compute import Engine
 from control_plane.metrics.importer import import_datasource
 from control_plane.storage import AwsCredentials, S3ObjectStore
-from costory_proto.costory.v1 import cost_pb2
+from costory_proto.costory.v1 import cost_pb2, query_pb2
 from costory_proto.costory.v1 import metrics_datasource_pb2 as metrics_pb
 from costory_proto.costory.v1 import virtual_dimension_pb2 as pb
 from devtools.sample_cur import guide_cur
@@ -180,22 +180,24 @@ def test_updating_recomputes_and_queries_group_by_the_dimension(tenant_a, guide)
     values, _rules, _totals = state_of(tenant_a, created.id)
     assert values == {"Team_A": "807.25", "Team_B": "192.75", "Shared": "171.00"}
 
+    team = f"dimension:{created.id}"
+    january = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
     monthly = tenant_a.costs.QueryCosts(
-        cost_pb2.QueryCostsRequest(
-            start_date="2026-01-01", end_date="2026-01-31", granularity="MONTH", virtual_dimension="team"
-        )
+        cost_pb2.QueryCostsRequest(query=query_pb2.CostQuery(**january, granularity="MONTH", group_by=[team]))
     )
-    assert [(r.period, r.dimension_value, r.cost) for r in monthly.rows] == [
+    assert [(r.period, r.group[team], r.cost) for r in monthly.rows] == [
         ("2026-01", "Shared", "171.00"),
         ("2026-01", "Team_A", "807.25"),
         ("2026-01", "Team_B", "192.75"),
     ]
     by_service = tenant_a.costs.QueryCosts(
         cost_pb2.QueryCostsRequest(
-            start_date="2026-01-04",
-            end_date="2026-01-04",
-            group_by=["ServiceName"],
-            filters=[cost_pb2.CostFilter(column="ChargeCategory", values=["Usage"])],
+            query=query_pb2.CostQuery(
+                start_date="2026-01-04",
+                end_date="2026-01-04",
+                group_by=["ServiceName"],
+                filters=[query_pb2.QueryFilter(field="ChargeCategory", operator="IN", values=["Usage"])],
+            )
         )
     )
     assert [(r.period, dict(r.group), r.cost) for r in by_service.rows] == [
@@ -203,23 +205,15 @@ def test_updating_recomputes_and_queries_group_by_the_dimension(tenant_a, guide)
         ("2026-01-04", {"ServiceName": "Amazon Elastic Compute Cloud"}, "19.75"),
         ("2026-01-04", {"ServiceName": "Amazon Simple Storage Service"}, "3.00"),
     ]
-    paged = tenant_a.costs.QueryCosts(
-        cost_pb2.QueryCostsRequest(
-            start_date="2026-01-01", end_date="2026-01-31", virtual_dimension="team", page_size=7
-        )
-    )
+    by_day = query_pb2.CostQuery(**january, group_by=[team])
+    paged = tenant_a.costs.QueryCosts(cost_pb2.QueryCostsRequest(query=by_day, page_size=7))
     rest = tenant_a.costs.QueryCosts(
-        cost_pb2.QueryCostsRequest(
-            start_date="2026-01-01",
-            end_date="2026-01-31",
-            virtual_dimension="team",
-            page_size=7,
-            page_token=paged.next_page_token,
-        )
+        cost_pb2.QueryCostsRequest(query=by_day, page_size=7, page_token=paged.next_page_token)
     )
     # 4 days x (Team_A, Team_B, Shared) = 12 rows
     assert (len(paged.rows), len(rest.rows), rest.next_page_token) == (7, 5, "")
-    assert len({(r.period, r.dimension_value) for r in [*paged.rows, *rest.rows]}) == 12
+    assert len({(r.period, r.group[team]) for r in [*paged.rows, *rest.rows]}) == 12
+    assert (paged.total_cost, rest.total_cost) == ("1171.00", "1171.00")  # every page's total covers all rows
 
 
 def test_plan_time_validation_and_impact(tenant_a, guide):
@@ -272,8 +266,13 @@ def test_tenants_cannot_see_each_other(tenant_a, tenant_b, guide):
             pb.CreateVirtualDimensionRequest(virtual_dimension=team_dimension(guide))
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # A's metrics datasource is not B's
-    empty = tenant_b.costs.QueryCosts(cost_pb2.QueryCostsRequest(start_date="2026-01-01", end_date="2026-01-31"))
-    assert list(empty.rows) == []
+    january = query_pb2.CostQuery(start_date="2026-01-01", end_date="2026-01-31")
+    empty = tenant_b.costs.QueryCosts(cost_pb2.QueryCostsRequest(query=january))
+    assert (list(empty.rows), empty.total_cost) == ([], "0.00")
+    january.group_by.append(f"dimension:{created.id}")  # A's dimension, by id: as missing for B as any other id
+    with pytest.raises(grpc.RpcError) as error:
+        tenant_b.costs.QueryCosts(cost_pb2.QueryCostsRequest(query=january))
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_usage_rows_of_the_guide_add_up():
@@ -325,21 +324,21 @@ def test_the_same_reads_over_rest(tenant_a, guide, settings):
                 "7.86",
                 "17",
             )
+            team = f"dimension:{created.id}"
             query = {
                 "start_date": "2026-01-01",
                 "end_date": "2026-01-31",
                 "granularity": "MONTH",
-                "virtual_dimension": "team",
-                "group_by": ["RegionId"],
-                "filters": [{"column": "dimension", "values": ["Team_A", "Team_B"]}],
+                "group_by": [team, "RegionId"],
+                "filters": [{"field": team, "operator": "IN", "values": ["Team_A", "Team_B"]}],
             }
-            rows = api.post("/v1/costs:query", json=query, headers=headers).json()["rows"]
-            assert [(r["dimension_value"], r.get("group"), r["cost"]) for r in rows] == [
-                ("Team_A", {"RegionId": "us-east-1"}, "857.25"),
-                ("Team_B", {"RegionId": "us-east-1"}, "221.75"),
+            rows = api.post("/v1/costs:query", json={"query": query}, headers=headers).json()["rows"]
+            assert [(r["group"], r["cost"]) for r in rows] == [
+                ({team: "Team_A", "RegionId": "us-east-1"}, "857.25"),
+                ({team: "Team_B", "RegionId": "us-east-1"}, "221.75"),
             ]
-            bad = api.post("/v1/costs:query", json={**query, "group_by": ["BilledCost"]}, headers=headers)
-            assert (bad.status_code, bad.json()["detail"][0]["loc"]) == (400, ["group_by", 0])
+            bad = api.post("/v1/costs:query", json={"query": {**query, "group_by": ["BilledCost"]}}, headers=headers)
+            assert (bad.status_code, bad.json()["detail"][0]["loc"]) == (400, ["query", "group_by", 0])
             assert api.get(f"/v1/virtual-dimensions/{created.id}/allocation").status_code == 401
     finally:
         services.close()
