@@ -79,8 +79,8 @@ def send(settings: Settings, notification_id: str, to: str, masked: str, subject
             raise _classify(code, f"The SMTP server {where} refused {masked} ({code}: {scrub(said)})") from None
         except smtplib.SMTPResponseException as error:
             raise _classify(
-                error.smtp_code, f"The SMTP server {where} refused the message ({error.smtp_code}: "
-                f"{scrub(error.smtp_error)})"
+                error.smtp_code,
+                f"The SMTP server {where} refused the message ({error.smtp_code}: {scrub(error.smtp_error)})",
             ) from None
         except OSError:  # smtplib's errors are OSErrors too: a disconnect, a timeout
             raise UncertainDelivery(
@@ -105,6 +105,7 @@ def _classify(code: int, what: str) -> TransientDelivery | PermanentDelivery:
 
 def _by_code(error: Exception, where: str, scrub, when: str) -> TransientDelivery | PermanentDelivery:
     if isinstance(error, smtplib.SMTPResponseException):
-        return _classify(error.smtp_code, f"The SMTP server {where} answered {error.smtp_code} {when}: "
-                         f"{scrub(error.smtp_error)}")
+        return _classify(
+            error.smtp_code, f"The SMTP server {where} answered {error.smtp_code} {when}: {scrub(error.smtp_error)}"
+        )
     return TransientDelivery(f"The connection to the SMTP server {where} broke {when} ({type(error).__name__}).")

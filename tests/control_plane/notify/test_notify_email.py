@@ -17,8 +17,13 @@ from tests.control_plane.notify.support import NOW, one, outbox, queue
 
 def with_settings(services: Services, **changes) -> Services:
     """The same database and process, other SMTP settings."""
-    return Services(services.settings.model_copy(update=changes), services.sessions, services.identity,
-                    services.access, services.owner)
+    return Services(
+        services.settings.model_copy(update=changes),
+        services.sessions,
+        services.identity,
+        services.access,
+        services.owner,
+    )
 
 
 def test_each_recipient_gets_the_exact_message(services, tenant_id, mailbox):
