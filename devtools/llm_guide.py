@@ -180,7 +180,7 @@ def _total(rows: list[dict[str, Any]], column: str) -> Decimal:
 @dataclass
 class GuideResult:
     rows: list[dict[str, Any]]
-    """QueryCosts rows: team (dimension_value), group {Provider, x_Model}, cost, consumed_quantity."""
+    """QueryCosts rows over the two days: team, group {Provider, x_Model}, cost, quantity (tokens)."""
     source_bills: dict[str, Decimal]
     """What each source bills over the two days, computed from the data each was given."""
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -189,7 +189,7 @@ class GuideResult:
     def per_team(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
         for row in self.rows:
-            team = row.get("dimension_value", "")
+            team = row["team"]
             totals[team] = totals.get(team, Decimal(0)) + Decimal(row["cost"])
         return dict(sorted(totals.items()))
 
@@ -303,17 +303,21 @@ def run_guide(
                 imports[source] = result
                 print(f"  {source:<10}{result['status']:<10}{result.get('message', '')}")
 
+            team = f"dimension:{outputs['virtual_dimension_id']}"
             answer = rest.post(
                 "/v1/costs:query",
                 json={
-                    "start_date": days[0].isoformat(),
-                    "end_date": days[-1].isoformat(),
-                    "granularity": "MONTH",
-                    "virtual_dimension": "team",
-                    "group_by": ["Provider", "x_Model"],
+                    "query": {
+                        "start_date": days[0].isoformat(),
+                        "end_date": days[-1].isoformat(),
+                        "granularity": "TOTAL",
+                        "group_by": [team, "Provider", "x_Model"],
+                        "with_quantity": True,
+                    },
+                    "page_size": 1000,
                 },
             ).json()
-            result = GuideResult(_merged_months(answer.get("rows", [])), bills, imports)
+            result = GuideResult(_by_team(answer.get("rows", []), team), bills, imports)
             say("AI spend per team x provider x model, with tokens (REST: POST /v1/costs:query)")
             show(result)
 
@@ -326,18 +330,13 @@ def run_guide(
     return result
 
 
-def _merged_months(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The query's rows summed over the months the two days fall in (one month, except on a month's first days)."""
-    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+def _by_team(rows: list[dict[str, Any]], team: str) -> list[dict[str, Any]]:
+    """The query's rows (one period: TOTAL) with the team taken out of the group."""
+    out = []
     for row in rows:
-        group = row.get("group", {})
-        key = (row.get("dimension_value", ""), group.get("Provider", ""), group.get("x_Model", ""))
-        into = merged.setdefault(
-            key, {"dimension_value": key[0], "group": group, "cost": "0", "consumed_quantity": 0.0}
-        )
-        into["cost"] = str(Decimal(into["cost"]) + Decimal(row["cost"]))
-        into["consumed_quantity"] += float(row.get("consumed_quantity", 0.0))
-    return [merged[k] for k in sorted(merged)]
+        group = dict(row.get("group", {}))
+        out.append({"team": group.pop(team, ""), "group": group, "cost": row["cost"], "quantity": row["quantity"]})
+    return out
 
 
 def adds_up(result: GuideResult) -> bool:
@@ -352,10 +351,10 @@ def report(result: GuideResult) -> None:
     sources' bills."""
     print(f"  {'team':<10}{'provider':<17}{'model':<28}{'tokens':>14}{'cost':>11}{'$/1M tokens':>13}")
     for row in result.rows:
-        tokens, cost = row["consumed_quantity"], Decimal(row["cost"])
+        tokens, cost = row["quantity"], Decimal(row["cost"])
         per_million = f"{cost / Decimal(tokens) * 1_000_000:.2f}" if tokens else "-"
         print(
-            f"  {row['dimension_value']:<10}{row['group'].get('Provider', ''):<17}"
+            f"  {row['team']:<10}{row['group'].get('Provider', ''):<17}"
             f"{row['group'].get('x_Model', '(none)'):<28}{tokens:>14,.0f}{'$' + format(cost, ',.2f'):>11}"
             f"{per_million:>13}"
         )

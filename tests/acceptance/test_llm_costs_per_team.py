@@ -32,8 +32,7 @@ def test_ai_spend_per_team_adds_up_to_the_sources(tmp_path):
         "Google Cloud": Decimal("8.40"),
     }
     table = [
-        (r["dimension_value"], r["group"]["Provider"], r["group"].get("x_Model"), r["consumed_quantity"], r["cost"])
-        for r in result.rows
+        (r["team"], r["group"]["Provider"], r["group"].get("x_Model"), r["quantity"], r["cost"]) for r in result.rows
     ]
     assert table == [
         ("payments", "AWS", "Claude 3 Haiku", 6_800_000.0, "2.50"),
