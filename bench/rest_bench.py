@@ -64,7 +64,12 @@ DIMENSION = {
         {"name": "by-account", "conditions": [], "from_column": {"column": "SubAccountId"}},
     ],
 }
-QUERY = {"start_date": f"{MONTH}-01", "end_date": f"{MONTH}-{DAYS}", "granularity": "DAY", "virtual_dimension": "team"}
+
+
+def query_body(dimension_id: str) -> dict:
+    """The dimension x day query (the dimension's summary answers it); 50 rows a page, as the figures used."""
+    days = {"start_date": f"{MONTH}-01", "end_date": f"{MONTH}-{DAYS}", "granularity": "DAY"}
+    return {"query": {**days, "group_by": [f"dimension:{dimension_id}"]}, "page_size": 50}
 
 
 # --- setup ------------------------------------------------------------------------------------------------------
@@ -154,8 +159,13 @@ def write_costs(database_url: str, data_dir: Path, tenant_id: str, rows: int) ->
     with sessions.begin() as session:
         session.add(
             BillingDatasource(
-                id=datasource_id, tenant_id=tenant_id, name="bench", bucket_name="bench", prefix="cur/",
-                role_arn="arn:aws:iam::123456789012:role/bench", status="SUCCEEDED",
+                id=datasource_id,
+                tenant_id=tenant_id,
+                name="bench",
+                bucket_name="bench",
+                prefix="cur/",
+                role_arn="arn:aws:iam::123456789012:role/bench",
+                status="SUCCEEDED",
             )
         )
         partition_id = store.new_partition_id(session)
@@ -168,8 +178,12 @@ def write_costs(database_url: str, data_dir: Path, tenant_id: str, rows: int) ->
                 writer.write_table(batch, row_group_size=ROW_GROUP_SIZE)
         session.add(
             BillingPeriod(
-                datasource_id=datasource_id, billing_period=MONTH, partition_id=partition_id,
-                fingerprint=f"bench@{rows}", rows=rows, billed_cost=f"{billed:f}",
+                datasource_id=datasource_id,
+                billing_period=MONTH,
+                partition_id=partition_id,
+                fingerprint=f"bench@{rows}",
+                rows=rows,
+                billed_cost=f"{billed:f}",
             )
         )
     engine.dispose()
@@ -183,8 +197,13 @@ def _write_costs_by_month(sessions: Any, store: Any, tenant_id: str, datasource_
     with sessions.begin() as session:
         session.add(
             BillingDatasource(
-                id=datasource_id, tenant_id=tenant_id, name="bench", bucket_name="bench", prefix="cur/",
-                role_arn="arn:aws:iam::123456789012:role/bench", status="SUCCEEDED",
+                id=datasource_id,
+                tenant_id=tenant_id,
+                name="bench",
+                bucket_name="bench",
+                prefix="cur/",
+                role_arn="arn:aws:iam::123456789012:role/bench",
+                status="SUCCEEDED",
             )
         )
         partition = PartitionId()
@@ -204,8 +223,12 @@ def _write_costs_by_month(sessions: Any, store: Any, tenant_id: str, datasource_
     with sessions.begin() as session:
         session.add(
             BillingPeriod(
-                datasource_id=datasource_id, billing_period=MONTH, partition_id=partition_id,
-                fingerprint=staged.fingerprint, rows=staged.rows, billed_cost=f"{staged.billed:f}",
+                datasource_id=datasource_id,
+                billing_period=MONTH,
+                partition_id=partition_id,
+                fingerprint=staged.fingerprint,
+                rows=staged.rows,
+                billed_cost=f"{staged.billed:f}",
             )
         )
     staged.publish()
@@ -338,7 +361,7 @@ class Load:
         self.client = Client(host, int(port), token)
         self.allocation = f"/v1/virtual-dimensions/{dimension_id}/allocation"
         self.dimension = f"/v1/virtual-dimensions/{dimension_id}"
-        self.query = json.dumps(QUERY).encode()
+        self.query = json.dumps(query_body(dimension_id)).encode()
         self.reads = reads
         self.latencies: list[float] = []
         self.statuses: Counter[str] = Counter()
@@ -438,9 +461,23 @@ def load_process(
     """The load generator in a process of its own (its CPU is not the server's interpreter); the result says
     how much CPU the server used meanwhile."""
     command = [
-        sys.executable, __file__, "load", "--url", url, "--dimension-id", dimension_id, "--mode", mode,
-        "--rate", str(args.rate), "--duration", str(args.duration), "--clients", str(args.clients),
-        "--reads", args.reads,
+        sys.executable,
+        __file__,
+        "load",
+        "--url",
+        url,
+        "--dimension-id",
+        dimension_id,
+        "--mode",
+        mode,
+        "--rate",
+        str(args.rate),
+        "--duration",
+        str(args.duration),
+        "--clients",
+        str(args.clients),
+        "--reads",
+        args.reads,
     ]
     before = cpu_seconds(server)
     done = subprocess.run(
@@ -499,8 +536,10 @@ def figures(runs: list[dict[str, Any]]) -> list[str]:
         s = run["setup"]
         if s.get("reads", "allocation") != "allocation":
             continue
-        lines.append(f"- {s.get('label', '')}, {s['rows']:,} rows, {s['database']}, {s.get('rest_processes', 1)} "
-                     f"process(es): " + "; ".join(verdicts(run["open"], run["closed"])))
+        lines.append(
+            f"- {s.get('label', '')}, {s['rows']:,} rows, {s['database']}, {s.get('rest_processes', 1)} "
+            f"process(es): " + "; ".join(verdicts(run["open"], run["closed"]))
+        )
     return lines
 
 
@@ -556,7 +595,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             profile = Path(args.profile).resolve()
             spy = subprocess.Popen(
                 [args.py_spy, "record", "-o", str(profile), "-f", "speedscope", "-p", str(server.pid), "-t"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         load_average = round(os.getloadavg()[0], 1)  # other work on the machine when the load starts
         open_loop = load_process(url, token, dimension_id, "open", args, server.pid)
@@ -565,9 +605,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             spy.send_signal(2)
             spy.wait(60)
         setup = {
-            "label": args.label, "reads": args.reads, "rows": args.rows,
-            "rest_processes": args.rest_processes, "database": database, "clients": args.clients,
-            "write_seconds": write_seconds, "compute_seconds": round(compute_seconds, 1),
+            "label": args.label,
+            "reads": args.reads,
+            "rows": args.rows,
+            "rest_processes": args.rest_processes,
+            "database": database,
+            "clients": args.clients,
+            "write_seconds": write_seconds,
+            "compute_seconds": round(compute_seconds, 1),
             "load_average": load_average,
         }
         result = {"setup": setup, "open": open_loop, "closed": closed}
