@@ -150,6 +150,10 @@ def page(browser, recorded, served) -> Iterator:
     context.close()
     off_loopback = [u for u in recorded.requests if urlparse(u).hostname != "127.0.0.1" and not u.startswith("data:")]
     assert off_loopback == [], f"requests left loopback: {off_loopback}"
+    assert recorded.requests, "the page made no request at all"
+    # A refused call (a test's wrong token) logs "Failed to load resource"; anything else (a script error, a
+    # Content-Security-Policy refusal) is a bug.
+    assert [e for e in recorded.console_errors if not e.startswith("Failed to load resource")] == []
 
 
 def sign_in(tab, served: Served, tenant: str = "Acme") -> None:

@@ -127,3 +127,24 @@ def test_signing_out_forgets_the_session(page, served):
     assert [c for c in page.context.cookies() if c["name"] == COOKIE] == []
     page.goto(served.url + "/dashboard")
     assert page.url == served.url + "/signin"
+
+
+def test_pages_allow_this_origin_only_and_serve_only_packaged_files(page, served):
+    response = page.goto(served.url + "/signin")
+    headers = response.headers
+    assert headers["content-security-policy"].startswith("default-src 'self'; script-src 'self'; style-src 'self'")
+    assert (headers["x-frame-options"], headers["referrer-policy"], headers["cache-control"]) == (
+        "DENY",
+        "no-referrer",
+        "no-store",
+    )
+    chart = page.request.get(served.url + "/static/chart.umd.js")
+    assert (chart.status, chart.headers["content-type"]) == (200, "text/javascript; charset=utf-8")
+    assert chart.text().startswith("/*!\n * Chart.js v4.6.1")
+    for name, detail in (
+        ("nothing.js", "no static file 'nothing.js'"),
+        ("page.html", "no static file 'page.html'"),  # a template, not a static file
+        ("..%2Fsession.py", "Not Found"),  # no route: a name never holds a path
+    ):
+        missing = page.request.get(served.url + f"/static/{name}")
+        assert (missing.status, missing.json()) == (404, {"detail": detail})
