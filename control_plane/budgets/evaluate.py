@@ -30,6 +30,7 @@ from control_plane.budgets.service import Rule, scope_of
 from control_plane.cost.model import DIMENSION_PREFIX, Query
 from control_plane.dimensions.compute import Engine, money, percent
 from control_plane.errors import DomainError
+from control_plane.imports.errors import TerminalImportError
 from control_plane.models import Tenant
 from control_plane.secrets import SecretBox, secret_box
 from control_plane.services import Services
@@ -101,6 +102,21 @@ def budget_status(session: Session, tenant: Tenant, engine: Engine, budget: Budg
     return Status(amount, result.actual, result.forecast, start, end, result.as_of, crossed)
 
 
+def budget_message(name: str, status: Status, crossed: Crossed) -> tuple[str, str]:
+    """The subject and text of a threshold reached."""
+    span = f"{status.period_start} – {status.period_end}"
+    reached = f"reaching the {crossed.percent}% threshold ({money(crossed.threshold_amount)})"
+    if crossed.of == ThresholdOf.ACTUAL:
+        return f"Budget {name}: {crossed.percent}% reached", (
+            f"{name} has spent {money(status.actual)} of its {money(status.amount)} budget for {span}, {reached}. "
+            f"Forecast for the period: {money(status.forecast)}."
+        )
+    return f"Budget {name}: {crossed.percent}% forecast", (
+        f"{name} is forecast to spend {money(status.forecast)} of its {money(status.amount)} budget for {span}, "
+        f"{reached}. Spent so far: {money(status.actual)}."
+    )
+
+
 # -- recipients ----------------------------------------------------------------------------------------------
 
 
@@ -113,7 +129,7 @@ def recipients(session: Session, rule: Rule, secrets: SecretBox) -> list[Any]:
     if rule.slack_webhook_sealed:
         try:
             out.append(Recipient("SLACK", secrets.open(rule.slack_webhook_sealed, "slack_webhook_url")))
-        except DomainError as error:
+        except TerminalImportError as error:  # sealed under another key: say so, notify the others
             log.warning("%s: no Slack notification: %s", rule.id, error)
     emails = list(rule.emails)
     for team_id in rule.team_ids:
@@ -162,14 +178,7 @@ def evaluate_budget(services: Services, budget_id: str, today: date) -> int:
             return 0
         for crossed in status.crossed:
             key = f"budget:{saved.id}:{status.period_start}:{crossed.of}:{crossed.percent}"
-            word = "spent" if crossed.of == ThresholdOf.ACTUAL else "forecast to spend"
-            subject = f"Budget {saved.name}: {crossed.percent}% {'reached' if crossed.of == 'ACTUAL' else 'forecast'}"
-            text = (
-                f"{saved.name} has {word} {money(status.actual if crossed.of == 'ACTUAL' else status.forecast)} "
-                f"of {money(status.amount)} for {status.period_start} – {status.period_end} "
-                f"(threshold {crossed.percent}%: {money(crossed.threshold_amount)}). "
-                f"Actual so far {money(status.actual)}, forecast {money(status.forecast)}."
-            )
+            subject, text = budget_message(saved.name, status, crossed)
             queued += _enqueue(session, services, saved, "BUDGET", key, subject, text)
     return queued
 
