@@ -4,7 +4,9 @@ found as over REST, bad input and failures as tool errors (never a traceback), s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -242,3 +244,12 @@ def test_without_a_valid_token_every_tool_is_refused(services, world, token):
     assert error_text(call(services, token, "list_dimensions")) == (
         "Error executing tool list_dimensions: UNAUTHENTICATED: invalid or missing API token"
     )
+
+
+def test_the_docs_list_every_tool_with_its_kind():
+    text = (Path(__file__).resolve().parents[3] / "docs" / "mcp.md").read_text()
+    documented = dict(re.findall(r"^\| `(\w+)` \| (read-only|writes) \|", text, flags=re.MULTILINE))
+    assert documented == {
+        **{name: "read-only" for name in READ_ONLY_TOOLS},
+        **{name: "writes" for name in WRITING_TOOLS},
+    }
