@@ -264,6 +264,28 @@ def seed_dashboard(sessions: sessionmaker[Session], data_dir: Path, tenant_id: s
         return row.id
 
 
+def dashboard_objects(team_id: str) -> list[tuple[str, dict]]:
+    """A saved dashboard and a budget for the sample tenant, as the API creates them."""
+    ai = {"field": "Provider", "operator": "IN", "values": ["Anthropic", "OpenAI"]}
+    widgets = [
+        {
+            "title": "AI spend per team, last 30 days",
+            "kind": "STACKED_BAR",
+            "query": {"preset": "LAST_30_DAYS", "group_by": [f"dimension:{team_id}"], "filters": [ai]},
+        },
+        {"title": "Month to date", "kind": "NUMBER", "query": {"preset": "MONTH_TO_DATE", "granularity": "TOTAL"}},
+        {
+            "title": "Last month by provider",
+            "kind": "TABLE",
+            "query": {"preset": "LAST_MONTH", "granularity": "TOTAL", "group_by": ["Provider"]},
+        },
+    ]
+    return [
+        ("/v1/dashboards", {"name": "AI spend", "widgets": widgets}),
+        ("/v1/budgets", {"name": "AI", "amount": "100.00", "period": "MONTH", "filters": [ai]}),
+    ]
+
+
 def serve_dashboard(workdir: Path) -> None:
     """A control plane with the sample tenant, running until Ctrl-C, its dashboard's address printed."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -275,8 +297,13 @@ def serve_dashboard(workdir: Path) -> None:
         sessions = create_sessionmaker(engine)
         with sessions() as session:
             tenant_id = session.scalars(sa.select(Tenant.id).where(Tenant.name == "dashboard-demo")).one()
-        seed_dashboard(sessions, workdir / "data", tenant_id)
+        team = seed_dashboard(sessions, workdir / "data", tenant_id)
         engine.dispose()
+        with httpx.Client(
+            base_url=f"http://{control_plane.http_address}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as rest:
+            for path, body in dashboard_objects(team):
+                rest.post(path, json=body).raise_for_status()
         token_file = Path.home() / ".costory-demo-token"
         descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as file:
