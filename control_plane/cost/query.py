@@ -77,7 +77,7 @@ def problems(query: Query, path: tuple[PathStep, ...] = ("query",)) -> list[Prob
         seen.add(name)
     for index, item in enumerate(query.filters):
         here = (*path, "filters", index)
-        if not is_field(item.field):
+        if item.field and not is_field(item.field):  # an empty one breaks the proto's not_empty rule already
             out.append(Problem((*here, "field"), "Unknown Field", _unknown(item.field)))
         if not item.values:
             out.append(Problem((*here, "values"), "Missing Values", "A filter needs at least one value."))

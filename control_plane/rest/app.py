@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 import sqlalchemy.exc
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 
 from control_plane.admission import Admission
 from control_plane.errors import DomainError
@@ -24,6 +26,7 @@ from control_plane.rest.edge import (
     AdmissionLimit,
     BodyLimit,
     check_parameters,
+    document_errors,
     on_exception,
     on_validation_error,
 )
@@ -57,6 +60,7 @@ def create_app(services: Services, admission: Admission | None = None) -> FastAP
     for module in (metrics, billing, dimensions, costs, teams, dashboards, web, notifications, budgets):
         app.include_router(module.router, dependencies=[Depends(check_parameters)])
     mcp_http.mount(app, services)  # MCP over streamable HTTP at /mcp, same tokens
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(DomainError, on_exception)
     app.add_exception_handler(sqlalchemy.exc.TimeoutError, on_exception)
@@ -64,3 +68,13 @@ def create_app(services: Services, admission: Admission | None = None) -> FastAP
     app.add_middleware(AdmissionLimit, admission=admission or Admission.from_settings(settings))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)  # outermost: before admission
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with what every route shares filled in once for all of them (rest.edge): the
+    bearer scheme on the routes that take a token, and every error response with the error body's schema.
+    Required fields, enums and descriptions come from the proto declarations (rest.schemas.model_for)."""
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        app.openapi_schema = document_errors(document)
+    return app.openapi_schema

@@ -166,3 +166,97 @@ async def _drain(receive: Receive) -> None:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
+
+
+# -- what the OpenAPI document says about all of the above ----------------------------------------------------------
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "description": "Every error's body. `detail` lists the fields at fault for a 400 from invalid arguments (each "
+    '`loc` a path such as `["query", "filters", 1, "operator"]`), else it is a message.',
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["loc", "msg", "type"],
+                        "properties": {
+                            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                            "msg": {"type": "string", "description": "What is wrong and what to do."},
+                            "type": {"type": "string", "description": "A short Title Case summary."},
+                        },
+                    },
+                },
+            ]
+        }
+    },
+}
+ERRORS = {
+    "400": "Invalid argument (each field at fault named in `detail`) or a failed precondition.",
+    "401": "No valid API token (`Authorization: Bearer <token>`).",
+    "404": "No such object for this tenant (another tenant's ids are as missing as any other).",
+    "409": "The name or key is taken.",
+    "413": "The request body is over the limit.",
+    "429": "The tenant's share of the server is used up; retry after `Retry-After` seconds.",
+    "500": "A bug: logged on the server, no detail given.",
+    "503": "The server is saturated or a dependency is down; retry after `Retry-After` seconds.",
+}
+SECURITY_SCHEME = "bearerAuth"
+
+
+def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Every operation's error responses as this module renders them, the error body's schema, and the bearer
+    scheme on the operations that take a token (those whose dependencies read the `Authorization` header: the
+    header parameter becomes the scheme). FastAPI's 422 is replaced: validation errors are 400s here.
+
+    Which statuses an operation lists: 400 and 500 always; 401 with a token; 429 and 503 under admission
+    (`/v1/`); 404 with an id in the path or a body (a body may name ids); 409 on POST, PUT and PATCH; 413 with
+    a body."""
+    components = openapi.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A tenant's API token.",
+    }
+    for path, operations in openapi.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            has_body = "requestBody" in operation
+            statuses = {"400", "500"}
+            parameters = operation.get("parameters", [])
+            token = [p for p in parameters if p.get("in") == "header" and p.get("name", "").lower() == "authorization"]
+            if token:
+                operation["parameters"] = [p for p in parameters if p not in token]
+                if not operation["parameters"]:
+                    del operation["parameters"]
+                operation["security"] = [{SECURITY_SCHEME: []}]
+                statuses.add("401")
+            if path.startswith(GUARDED_PREFIX):
+                statuses |= {"429", "503"}
+            if "{" in path or has_body:
+                statuses.add("404")
+            if method in ("post", "put", "patch"):
+                statuses.add("409")
+            if has_body:
+                statuses.add("413")
+            responses = operation["responses"]
+            responses.pop("422", None)
+            for status in sorted(statuses):
+                responses.setdefault(
+                    status,
+                    {
+                        "description": ERRORS[status],
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    schemas = components["schemas"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return openapi

@@ -1,17 +1,27 @@
 """Pydantic models for the REST API, derived from the proto messages, so proto/ stays the one place a
 field is declared. Values follow the proto3 JSON mapping (``MessageToDict``): 64-bit integers are
-strings and timestamps are RFC 3339 strings."""
+strings and timestamps are RFC 3339 strings.
+
+What the OpenAPI document shows of a message comes from the same declarations: a field's `one_of` rule is its
+enum (and pydantic checks it), its `required` Terraform attribute or `not_empty` rule puts it in the schema's
+`required` list (documented only: the service's input rules say what is missing, naming the field), and its
+description is the comment above it in the .proto file (else its Terraform description)."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from pathlib import Path
 from types import GenericAlias
-from typing import Any
+from typing import Any, Literal
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from costory_schema.options import is_repeated
+from costory_schema.options import field_rules, is_repeated, terraform_attribute
+
+PROTO_ROOT = Path(__file__).resolve().parents[2] / "proto"
+"""Where the .proto sources are (a source checkout): their comments describe the fields."""
 
 _SCALARS: dict[int, Any] = {
     FieldDescriptor.TYPE_STRING: str,
@@ -35,15 +45,59 @@ def _field_type(field: FieldDescriptor) -> Any:
     if message is not None:
         element = _WELL_KNOWN.get(message.full_name) or model_for(message)
     else:
-        element = _SCALARS[field.type]
+        choices = tuple(field_rules(field).one_of)
+        element = Literal[choices] if choices else _SCALARS[field.type]
     return GenericAlias(list, (element,)) if is_repeated(field) else element
 
 
 @cache
 def model_for(descriptor: Descriptor) -> type[BaseModel]:
     """A pydantic model with the message's fields, all optional (proto3 omits defaults)."""
+    comments = proto_comments()
     fields: dict[str, Any] = {}
+    required = []
     for field in descriptor.fields:
         annotation = _field_type(field)
-        fields[field.name] = (annotation | None, None)
-    return create_model(descriptor.name, __config__=ConfigDict(extra="forbid"), **fields)
+        description = comments.get(field.full_name) or terraform_attribute(field).description or None
+        fields[field.name] = (annotation | None, Field(None, description=description))
+        if terraform_attribute(field).required or field_rules(field).not_empty:
+            required.append(field.name)
+    extra: Any = {"required": required} if required else None
+    config = ConfigDict(extra="forbid", json_schema_extra=extra)
+    doc = comments.get(descriptor.full_name)
+    return create_model(descriptor.name, __config__=config, __doc__=doc, **fields)
+
+
+_BLOCK = re.compile(r"^\s*(message|service|enum)\s+(\w+)\s*\{")
+_FIELD = re.compile(r"^\s*(?:optional\s+|repeated\s+)?(?:map<[^>]+>|[\w.]+)\s+(\w+)\s*=\s*\d+")
+_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;")
+
+
+@cache
+def proto_comments() -> dict[str, str]:
+    """Full name (`costory.v1.CostQuery.granularity`) -> the `//` comment lines right above its declaration,
+    from the .proto sources; empty when they are not there (an installed package without proto/)."""
+    out: dict[str, str] = {}
+    for path in sorted(PROTO_ROOT.rglob("*.proto")) if PROTO_ROOT.is_dir() else []:
+        package, scopes, depths, pending = "", [], [], []
+        depth = 0
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith("//"):
+                pending.append(stripped[2:].strip())
+                continue
+            if match := _PACKAGE.match(line):
+                package = match.group(1)
+            elif match := _BLOCK.match(line):
+                scopes.append(match.group(2))
+                depths.append(depth)
+                if pending:
+                    out[".".join([package, *scopes])] = " ".join(pending)
+            elif (match := _FIELD.match(line)) and scopes and pending:
+                out[".".join([package, *scopes, match.group(1)])] = " ".join(pending)
+            depth += line.count("{") - line.count("}")
+            while depths and depth <= depths[-1]:
+                scopes.pop()
+                depths.pop()
+            pending = []
+    return out
