@@ -34,7 +34,7 @@ from control_plane.models import utcnow
 from control_plane.notify import email, slack
 from control_plane.notify.errors import DeliveryError, PermanentDelivery, TransientDelivery, UncertainDelivery
 from control_plane.notify.models import Channel, Notification, Status
-from control_plane.scheduler.slots import as_utc, require_utc
+from control_plane.scheduler.slots import require_utc
 from control_plane.settings import EMAIL_ADDRESS, Settings
 from costory_schema.problems import Problem
 
@@ -378,8 +378,3 @@ def _update(session: Session, where: tuple[sa.ColumnElement[bool], ...], **value
         sa.update(Notification).where(*where).values(**values).execution_options(synchronize_session=False)
     )
     return cast(sa.CursorResult, result).rowcount == 1
-
-
-def as_utc_or_none(value: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back naive; they are UTC."""
-    return None if value is None else as_utc(value)

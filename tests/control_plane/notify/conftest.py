@@ -40,7 +40,14 @@ class Mailbox:
     messages: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     """(envelope sender, envelope recipients, parsed message) in order of arrival."""
     data_replies: deque[str] = field(default_factory=deque)
+    rcpt_replies: deque[str] = field(default_factory=deque)
     logins: list[str] = field(default_factory=list)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if self.rcpt_replies:
+            return self.rcpt_replies.popleft()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.data_replies:

@@ -130,3 +130,29 @@ def test_an_unreachable_smtp_server_is_retried(services, tenant_id):
     row = one(services)
     assert (row.status, as_utc(row.next_attempt_at)) == (Status.PENDING, NOW + timedelta(seconds=60))
     assert row.last_error == f"The SMTP server 127.0.0.1:{port} could not be reached (ConnectionRefusedError)."
+
+
+def test_a_refused_recipient_is_named_masked(services, tenant_id, mailbox):
+    box, port = mailbox
+    queue(services, tenant_id, Recipient("EMAIL", "ada@example.com"))
+    box.rcpt_replies.append("550 5.1.1 <ada@example.com>: Recipient address rejected: User unknown")
+    deliver_due(services, NOW)
+    row = one(services)
+    assert (row.status, box.messages) == (Status.FAILED, [])
+    assert row.last_error == (
+        f"The SMTP server 127.0.0.1:{port} refused a***@example.com (550: 5.1.1 <a***@example.com>: Recipient "
+        "address rejected: User unknown). Check the address and the server's policy."
+    )
+
+
+def test_a_recipient_deferred_with_450_is_retried(services, tenant_id, mailbox):
+    box, _port = mailbox
+    queue(services, tenant_id, Recipient("EMAIL", "ada@example.com"))
+    box.rcpt_replies.append("450 4.2.0 Mailbox busy")
+    deliver_due(services, NOW)
+    assert (one(services).status, as_utc(one(services).next_attempt_at)) == (
+        Status.PENDING,
+        NOW + timedelta(seconds=60),
+    )
+    assert deliver_due(services, NOW + timedelta(seconds=60)) == 1
+    assert [to for _, to, _ in box.messages] == [["ada@example.com"]]

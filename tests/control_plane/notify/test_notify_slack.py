@@ -166,3 +166,27 @@ def test_an_unexpected_error_is_uncertain_and_logged_without_detail(services, te
     )
     assert f"notification {row.id}: delivery stopped on RuntimeError" in caplog.messages
     assert WEBHOOK_PATH not in caplog.text
+
+
+def test_an_outcome_after_the_lease_was_taken_over_is_not_recorded(services, tenant_id, slack, webhook, caplog):
+    """While this process sends, another finds the lease expired (its clock past it) and marks the row UNCERTAIN:
+    the late SENT is not written over it, and the loss is logged."""
+    from control_plane.services import Services
+
+    other = Services(services.settings, services.sessions, services.identity, services.access, "replica-b")
+    later = NOW + timedelta(seconds=services.settings.lease_seconds + 1)
+
+    def takeover(_request):
+        deliver_due(other, later)
+        return Reply(200, b"ok")
+
+    slack.routes[("POST", "/services/*")] = takeover
+    queue(services, tenant_id, Recipient("SLACK", webhook))
+    assert deliver_due(services, NOW) == 0
+    row = one(services)
+    assert (row.status, row.sent_at, len(slack.requests)) == (Status.UNCERTAIN, None, 1)
+    assert row.last_error.startswith(f"The process sending it ({services.owner}) stopped before recording")
+    assert (
+        f"notification {row.id} (SLACK to {row.recipient_masked}): its lease expired before the outcome was "
+        "recorded" in caplog.messages
+    )
