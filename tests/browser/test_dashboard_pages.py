@@ -266,7 +266,13 @@ class TestBudgets:
 
         row = cells(page, "budgets")[0]
         period = f"{status['period_start']} to {status['period_end']}"
-        assert row[:5] == ["AI", period, "100.00", money(status["actual"]), percent(Decimal(status["actual"]), 100)]
+        assert row[:5] == [
+            "AI",
+            period,
+            "100.00",
+            money(status["actual"]),
+            percent(Decimal(status["actual"]), Decimal(100)),
+        ]
         assert row[3:5] == ["12.00", "12.0%"]  # the month's AI cost so far: 7.00 + 5.00 (EC2 is outside the scope)
         assert row[5:7] == [money(status["forecast"]), percent(Decimal(status["forecast"]), Decimal(100))]
         plotted = page.evaluate(

@@ -93,16 +93,13 @@ def test_a_revoked_tokens_cookie_stops_working(page, served):
 
 def test_changes_through_the_cookie_need_the_csrf_header(page, served):
     sign_in(page, served)
-    init = {
-        "method": "POST",
-        "body": '{"query": {"preset": "LAST_7_DAYS"}}',
-        "headers": {"Content-Type": "application/json"},
-    }
+    headers = {"Content-Type": "application/json"}
+    init = {"method": "POST", "body": '{"query": {"preset": "LAST_7_DAYS"}}', "headers": headers}
     status, body = page.evaluate(FETCH, ["/v1/costs:query", init])
     assert status == 401
     assert "must send the header `X-Costory-Csrf: 1`" in body
 
-    init["headers"]["X-Costory-Csrf"] = "1"
+    headers["X-Costory-Csrf"] = "1"
     status, _ = page.evaluate(FETCH, ["/v1/costs:query", init])
     assert status == 200
 
