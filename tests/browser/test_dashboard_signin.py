@@ -46,6 +46,8 @@ def test_the_token_lives_only_in_a_sealed_http_only_cookie(page, served, recorde
     assert token not in page.content()
     assert [url for url in recorded.requests if token in url] == []
     assert token not in served.replica.log()
+    page.goto(served.url + "/")
+    assert page.url == served.url + "/dashboard"  # signed in, the root opens the overview
 
 
 def test_a_wrong_token_is_refused(page, served):
