@@ -65,6 +65,11 @@ def send(settings: Settings, notification_id: str, to: str, masked: str, subject
                 f"The SMTP server {where} does not offer STARTTLS. Use a server that does, or set "
                 "COSTORY_SMTP_STARTTLS=false for a relay on loopback or a private network."
             ) from None
+        except ssl.SSLCertVerificationError as error:
+            raise PermanentDelivery(
+                f"The SMTP server {where} presented a certificate that is not trusted ({error.verify_message}). Give "
+                "it a certificate from a trusted authority, or add its CA to the trusted certificates (SSL_CERT_FILE)."
+            ) from None
         except smtplib.SMTPAuthenticationError as error:
             raise PermanentDelivery(
                 f"The SMTP server {where} refused COSTORY_SMTP_USERNAME / COSTORY_SMTP_PASSWORD "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from pydantic import SecretStr
 
 from control_plane.notify import Recipient, Status, deliver_due
@@ -35,11 +36,11 @@ def test_each_recipient_gets_the_exact_message(services, tenant_id, mailbox):
 
     assert box.logins == [SMTP_USER, SMTP_USER]
     rows = outbox(services)
-    assert [(sender, to) for sender, to, _ in box.messages] == [
-        ("costory@example.com", ["ada@example.com"]),
+    assert sorted((sender, to) for sender, to, _ in box.messages) == [
         ("costory@example.com", ["Grace@Example.org"]),
+        ("costory@example.com", ["ada@example.com"]),
     ]
-    for (_, to, mail), row in zip(box.messages, rows, strict=True):
+    for (_, to, mail), row in zip(box.messages, rows, strict=True):  # delivered in the outbox's order
         assert mail["From"] == "costory@example.com"
         assert mail["To"] == to[0]
         assert mail["Subject"] == "Budget Platform: 100% of March reached"
@@ -47,7 +48,7 @@ def test_each_recipient_gets_the_exact_message(services, tenant_id, mailbox):
         assert mail.get_content_type() == "text/plain"
         assert mail.get_content() == "Platform spent $1,234.50 of its $1,000.00 March budget.\r\n"  # as on the wire
         assert (row.status, row.attempts, as_utc(row.sent_at)) == (Status.SENT, 1, NOW)
-    assert [r.recipient_masked for r in rows] == ["a***@example.com", "G***@Example.org"]
+    assert sorted(r.recipient_masked for r in rows) == ["G***@Example.org", "a***@example.com"]
 
 
 def test_451_is_retried_after_the_backoff(services, tenant_id, mailbox):
@@ -156,3 +157,78 @@ def test_a_recipient_deferred_with_450_is_retried(services, tenant_id, mailbox):
     )
     assert deliver_due(services, NOW + timedelta(seconds=60)) == 1
     assert [to for _, to, _ in box.messages] == [["ada@example.com"]]
+
+
+def self_signed(directory) -> tuple[str, str]:
+    """(certificate, key) files of a certificate for 127.0.0.1, generated now."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "smtp.pem", directory / "smtp.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+def test_starttls_before_authenticating(services, tenant_id, tmp_path, monkeypatch, trusted):
+    """A server that requires STARTTLS (and TLS for AUTH): with its certificate trusted (through SSL_CERT_FILE) the
+    message is delivered over the verified connection; untrusted, nothing is sent and the reason is given."""
+    import ssl
+
+    from tests.control_plane.notify.conftest import LoopbackController, Mailbox
+
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", cert)  # what ssl.create_default_context() trusts
+    box = Mailbox()
+    controller = LoopbackController(
+        box,
+        hostname="127.0.0.1",
+        port=0,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=box.authenticate,
+    )
+    controller.start()
+    try:
+        queue(services, tenant_id, Recipient("EMAIL", "ada@example.com"))
+        tls = with_settings(services, smtp_port=controller.port, smtp_starttls=True)
+        assert deliver_due(tls, NOW) == int(trusted)
+    finally:
+        controller.stop()
+    row = one(services)
+    if trusted:
+        assert (box.logins, row.status) == ([SMTP_USER], Status.SENT)
+        assert [to for _, to, _ in box.messages] == [["ada@example.com"]]
+        return
+    assert (box.logins, box.messages, row.status) == ([], [], Status.FAILED)
+    assert row.last_error == (
+        f"The SMTP server 127.0.0.1:{controller.port} presented a certificate that is not trusted (self-signed "
+        "certificate). Give it a certificate from a trusted authority, or add its CA to the trusted certificates "
+        "(SSL_CERT_FILE)."
+    )
