@@ -398,3 +398,35 @@ def test_rest_and_grpc_give_the_same_answer(sessions, settings, tenant_a):
     bad_request = error_details_pb2.BadRequest()
     status.details[0].Unpack(bad_request)
     assert [v.field for v in bad_request.field_violations] == ["query.top_n"]
+
+
+def test_a_dimension_without_results_answers_no_rows(sessions, settings, made):
+    """A dimension whose results are not there yet (its pointer unset) answers nothing rather than every cost
+    as unallocated."""
+    from control_plane.models import Dimension
+
+    with sessions.begin() as session:
+        session.get(Dimension, made.team).allocation_file = None
+    result = ask(sessions, settings, made.tenant_id, Query(group_by=(f"dimension:{made.team}",), **Q1))
+    assert (result.rows, result.total) == ([], D("0.00"))
+
+
+def test_no_previous_period_before_the_first_day_a_request_may_name(sessions, settings, made):
+    query = Query(start=date(2000, 1, 1), end=date(2000, 1, 31), compare=True)
+    result = ask(sessions, settings, made.tenant_id, query)
+    assert (result.previous_start, result.previous_total, result.rows) == (None, None, [])
+
+
+def test_top_n_ties_go_to_the_first_name(sessions, settings, made):
+    """Row 6 (Amazon RDS, 2 February, $2.00) gives payments and search $1.00 each: the tie goes to the first
+    name, `payments`."""
+    team = f"dimension:{made.team}"
+    query = Query(
+        group_by=(team,),
+        filters=(Filter("ServiceName", "EQUALS", ("Amazon RDS",)),),
+        start=date(2026, 2, 2),
+        end=date(2026, 2, 2),
+        top_n=1,
+    )
+    result = ask(sessions, settings, made.tenant_id, query)
+    assert table(result, team) == [("2026-02-02", "payments", D("1.00")), ("2026-02-02", "Other", D("1.00"))]
