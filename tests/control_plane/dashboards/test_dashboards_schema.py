@@ -4,6 +4,9 @@ type down to a query's filters, and the widget kinds the API's enum and the prot
 from __future__ import annotations
 
 import json
+from typing import cast
+
+from google.protobuf.descriptor import FieldDescriptor
 
 from control_plane.dashboards import WidgetKind
 from costory_proto.costory.v1 import dashboard_pb2 as pb
@@ -53,4 +56,6 @@ def test_widgets_nested_type_down_to_the_filters():
 
 
 def test_widget_kinds_are_the_protos_rule():
-    assert [k.value for k in WidgetKind] == list(field_rules(pb.Widget.DESCRIPTOR.fields_by_name["kind"]).one_of)
+    assert [k.value for k in WidgetKind] == list(
+        field_rules(cast(FieldDescriptor, pb.Widget.DESCRIPTOR.fields_by_name["kind"])).one_of
+    )
