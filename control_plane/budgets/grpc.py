@@ -23,6 +23,9 @@ from control_plane.services import Services
 from costory_proto.costory.v1 import alerting_pb2 as pb
 from costory_proto.costory.v1 import alerting_pb2_grpc
 
+PREVIEW_READS = ("filters", "condition", "amount", "trailing_days", "percent")
+"""What an alert's preview cannot do without (its defaulted fields aside)."""
+
 
 def status_to_proto(budget_id: str, status: Status) -> pb.BudgetStatus:
     return pb.BudgetStatus(
@@ -138,10 +141,12 @@ class AlertServicer(_Servicer, alerting_pb2_grpc.AlertServiceServicer):
 
     @tenant_rpc
     def ValidateAlert(self, request, session: Session, tenant: Tenant) -> pb.ValidateAlertResponse:
-        """The checks, then (when they pass and every value is known) the 90-day firing preview as a warning."""
+        """The checks, then (when they pass and the values the preview reads are known) the 90-day firing preview
+        as a warning. An optional value left to its default (`metric`, `dedup_hours`) is unknown at plan time: the
+        preview takes the default."""
         data, unknown = to_data(request.alert), list(request.unknown_fields)
         findings = service.check(session, tenant, ALERT, data, unknown)
-        if not findings and not unknown:
+        if not findings and not any(path.split(".")[0].split("[")[0] in PREVIEW_READS for path in unknown):
             findings.append(preview_finding(preview(session, tenant, self.services.engine, data)))
         return pb.ValidateAlertResponse(findings=[finding_to_proto(f) for f in findings])
 

@@ -275,10 +275,19 @@ def test_alert_preview_and_the_plan_warning(tenant_a, march):
 
 def test_validate_skips_what_is_not_known_yet_and_reports_errors_as_findings(tenant_a, march):
     _, alerts, _ = stubs(tenant_a)
-    unknown = alerts.ValidateAlert(
+    # A name not known yet: no error for it, and the preview does not need it.
+    unknown_name = alerts.ValidateAlert(
         pb.ValidateAlertRequest(alert=message(pb.Alert, {**ALERT, "name": ""}), unknown_fields=["name"])
     )
-    assert list(unknown.findings) == []
+    assert [(f.severity, f.summary) for f in unknown_name.findings] == [
+        (common_pb2.Finding.WARNING, "Alert Preview (Last 90 Days)")
+    ]
+    # An amount not known yet: no "needs `amount`" error, and no preview.
+    without_amount = {k: v for k, v in ALERT.items() if k != "amount"}
+    unknown_amount = alerts.ValidateAlert(
+        pb.ValidateAlertRequest(alert=message(pb.Alert, without_amount), unknown_fields=["amount"])
+    )
+    assert list(unknown_amount.findings) == []
     wrong = alerts.ValidateAlert(pb.ValidateAlertRequest(alert=message(pb.Alert, {**ALERT, "trailing_days": 7})))
     assert [(f.severity, f.field, f.detail) for f in wrong.findings] == [
         (common_pb2.Finding.ERROR, "trailing_days", "`trailing_days` has no meaning for `ABOVE_AMOUNT`; remove it.")
