@@ -77,10 +77,12 @@ class TestAlerts:
             ("2026-01-03", "309.81"),
         ]
 
-    def test_create_keeps_the_webhook_secret_and_equals_rest(self, services, world, rest):
-        created = answer(
-            call(services, world.token_a, "create_alert", {"alert": {**self.ALERT, "slack_webhook_url": WEBHOOK}})
-        )
+    def test_create_keeps_the_webhook_secret_and_equals_rest(self, services, world, rest, caplog):
+        with caplog.at_level("DEBUG"):
+            created = answer(
+                call(services, world.token_a, "create_alert", {"alert": {**self.ALERT, "slack_webhook_url": WEBHOOK}})
+            )
+        assert "very-secret" not in caplog.text and world.token_a not in caplog.text
         assert created == rest.get(f"/v1/alerts/{created['id']}", headers=world.headers()).json()
         assert (created["name"], created["amount"]) == ("daily spend", "250")
         assert WEBHOOK not in str(created) and "very-secret" not in str(created)
