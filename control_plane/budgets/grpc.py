@@ -22,7 +22,9 @@ from control_plane.secrets import SecretBox, secret_box
 from control_plane.services import Services
 from costory_proto.costory.v1 import alerting_pb2 as pb
 from costory_proto.costory.v1 import alerting_pb2_grpc
+from costory_schema.problems import Problem
 
+MAX_PREVIEW_DAYS = 366
 PREVIEW_READS = ("filters", "condition", "amount", "trailing_days", "percent")
 """What an alert's preview cannot do without (its defaulted fields aside)."""
 
@@ -65,7 +67,11 @@ def budget_status_of(
 def preview_of(services: Services, session: Session, tenant: Tenant, request: pb.PreviewAlertRequest):
     """PreviewAlert, for gRPC and REST: the alert checked, then its firings over the look-back."""
     data = to_data(request.alert)
-    raise_errors(service.check(session, tenant, ALERT, data))
+    problems = [Problem((("alert", *p.path)), p.summary, p.detail) for p in service.check(session, tenant, ALERT, data)]
+    if not 0 <= request.days <= MAX_PREVIEW_DAYS:
+        detail = f"`days` is {request.days}; use 1 to {MAX_PREVIEW_DAYS} (90 when unset)."
+        problems.append(Problem(("days",), "Invalid Value", detail))
+    raise_errors(problems)
     return preview_to_proto(preview(session, tenant, services.engine, data, request.days))
 
 

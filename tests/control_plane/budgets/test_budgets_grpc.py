@@ -364,3 +364,19 @@ def test_another_tenant_finds_nothing(tenant_a, tenant_b):
     assert list(other.ListBudgets(pb.ListBudgetsRequest()).budgets) == []
     budgets.DeleteBudget(pb.DeleteBudgetRequest(id=created.id))
     assert list(budgets.ListBudgets(pb.ListBudgetsRequest()).budgets) == []
+
+
+def test_a_bad_preview_is_refused_naming_the_request_fields(tenant_a):
+    _, alerts, _ = stubs(tenant_a)
+    request = pb.PreviewAlertRequest(alert=message(pb.Alert, {"name": "a", "condition": "ABOVE_AMOUNT"}), days=400)
+    assert refused(alerts.PreviewAlert, request) == [
+        ("alert.amount", "`ABOVE_AMOUNT` needs `amount`; set it."),
+        ("days", "`days` is 400; use 1 to 366 (90 when unset)."),
+    ]
+
+
+def test_a_preview_without_cost_data_says_so(tenant_a):
+    _, alerts, _ = stubs(tenant_a)
+    assert alerts.PreviewAlert(pb.PreviewAlertRequest(alert=message(pb.Alert, ALERT))) == pb.PreviewAlertResponse()
+    validated = alerts.ValidateAlert(pb.ValidateAlertRequest(alert=message(pb.Alert, ALERT)))
+    assert [f.detail for f in validated.findings] == ["No cost data yet: the alert's past firings cannot be previewed."]
