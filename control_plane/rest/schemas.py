@@ -2,10 +2,11 @@
 field is declared. Values follow the proto3 JSON mapping (``MessageToDict``): 64-bit integers are
 strings and timestamps are RFC 3339 strings.
 
-What the OpenAPI document shows of a message comes from the same declarations: a field's `one_of` rule is its
-enum (and pydantic checks it), its `required` Terraform attribute or `not_empty` rule puts it in the schema's
-`required` list (documented only: the service's input rules say what is missing, naming the field), and its
-description is the comment above it in the .proto file (else its Terraform description)."""
+What the OpenAPI document shows of a message comes from the same declarations: a field's `one_of` rule is
+its enum (checked by the service's input rules, so REST and gRPC say the same), its `required` Terraform
+attribute or `not_empty` rule puts it in the schema's `required` list (documented only: the input rules say
+what is missing, naming the field), and its description is the comment above it in the .proto file (else its
+Terraform description)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import re
 from functools import cache
 from pathlib import Path
 from types import GenericAlias
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from costory_schema.options import field_rules, is_repeated, terraform_attribute
 
@@ -45,8 +46,10 @@ def _field_type(field: FieldDescriptor) -> Any:
     if message is not None:
         element = _WELL_KNOWN.get(message.full_name) or model_for(message)
     else:
-        choices = tuple(field_rules(field).one_of)
-        element = Literal[choices] if choices else _SCALARS[field.type]
+        choices = list(field_rules(field).one_of)
+        element = _SCALARS[field.type]
+        if choices:  # shown as the enum; checked by the service's input rules, as over gRPC (the same message)
+            element = Annotated[element, WithJsonSchema({"type": "string", "enum": choices})]
     return GenericAlias(list, (element,)) if is_repeated(field) else element
 
 

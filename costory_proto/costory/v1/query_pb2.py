@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from costory_proto.costory.v1 import options_pb2 as costory_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63ostory/v1/query.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\"h\n\x0bQueryFilter\x12\x15\n\x05\x66ield\x18\x01 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x01\x12\x32\n\x08operator\x18\x02 \x01(\tB \xd2\xf3\x18\x1c\"\x02IN\"\x06NOT_IN\"\x06\x45QUALS\"\x06PREFIX\x12\x0e\n\x06values\x18\x03 \x03(\t\"\xb5\x03\n\tCostQuery\x12\x10\n\x08group_by\x18\x01 \x03(\t\x12(\n\x07\x66ilters\x18\x02 \x03(\x0b\x32\x17.costory.v1.QueryFilter\x12\x37\n\x0bgranularity\x18\x03 \x01(\tB\x1d\xd2\xf3\x18\x19\"\x03\x44\x41Y\"\x04WEEK\"\x05MONTH\"\x05TOTALH\x00\x88\x01\x01\x12\x32\n\x06metric\x18\x04 \x01(\tB\x1d\xd2\xf3\x18\x19\"\x06\x42ILLED\"\tEFFECTIVE\"\x04LISTH\x01\x88\x01\x01\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x06 \x01(\t\x12|\n\x06preset\x18\x07 \x01(\tBg\xd2\xf3\x18\x63\"\x0bLAST_7_DAYS\"\x0cLAST_30_DAYS\"\x0cLAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\x0fQUARTER_TO_DATE\"\x0cYEAR_TO_DATEH\x02\x88\x01\x01\x12\x0f\n\x07\x63ompare\x18\x08 \x01(\x08\x12\r\n\x05top_n\x18\t \x01(\x05\x12\x15\n\rwith_quantity\x18\n \x01(\x08\x42\x0e\n\x0c_granularityB\t\n\x07_metricB\t\n\x07_presetb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63ostory/v1/query.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\"|\n\x0bQueryFilter\x12\x1b\n\x05\x66ield\x18\x01 \x01(\tB\x0c\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x02\x08\x01\x12\x38\n\x08operator\x18\x02 \x01(\tB&\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x1c\"\x02IN\"\x06NOT_IN\"\x06\x45QUALS\"\x06PREFIX\x12\x16\n\x06values\x18\x03 \x03(\tB\x06\xca\xf3\x18\x02\x08\x01\"\x80\x04\n\tCostQuery\x12\x18\n\x08group_by\x18\x01 \x03(\tB\x06\xca\xf3\x18\x02\x10\x01\x12\x30\n\x07\x66ilters\x18\x02 \x03(\x0b\x32\x17.costory.v1.QueryFilterB\x06\xca\xf3\x18\x02\x10\x01\x12=\n\x0bgranularity\x18\x03 \x01(\tB#\xca\xf3\x18\x02\x10\x01\xd2\xf3\x18\x19\"\x03\x44\x41Y\"\x04WEEK\"\x05MONTH\"\x05TOTALH\x00\x88\x01\x01\x12\x38\n\x06metric\x18\x04 \x01(\tB#\xca\xf3\x18\x02\x10\x01\xd2\xf3\x18\x19\"\x06\x42ILLED\"\tEFFECTIVE\"\x04LISTH\x01\x88\x01\x01\x12\x1a\n\nstart_date\x18\x05 \x01(\tB\x06\xca\xf3\x18\x02\x10\x01\x12\x18\n\x08\x65nd_date\x18\x06 \x01(\tB\x06\xca\xf3\x18\x02\x10\x01\x12\x82\x01\n\x06preset\x18\x07 \x01(\tBm\xca\xf3\x18\x02\x10\x01\xd2\xf3\x18\x63\"\x0bLAST_7_DAYS\"\x0cLAST_30_DAYS\"\x0cLAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\x0fQUARTER_TO_DATE\"\x0cYEAR_TO_DATEH\x02\x88\x01\x01\x12\x17\n\x07\x63ompare\x18\x08 \x01(\x08\x42\x06\xca\xf3\x18\x02\x10\x01\x12\x15\n\x05top_n\x18\t \x01(\x05\x42\x06\xca\xf3\x18\x02\x10\x01\x12\x1d\n\rwith_quantity\x18\n \x01(\x08\x42\x06\xca\xf3\x18\x02\x10\x01\x42\x0e\n\x0c_granularityB\t\n\x07_metricB\t\n\x07_presetb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,17 +33,33 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'costory.v1.query_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_QUERYFILTER'].fields_by_name['field']._loaded_options = None
-  _globals['_QUERYFILTER'].fields_by_name['field']._serialized_options = b'\322\363\030\002\010\001'
+  _globals['_QUERYFILTER'].fields_by_name['field']._serialized_options = b'\312\363\030\002\010\001\322\363\030\002\010\001'
   _globals['_QUERYFILTER'].fields_by_name['operator']._loaded_options = None
-  _globals['_QUERYFILTER'].fields_by_name['operator']._serialized_options = b'\322\363\030\034\"\002IN\"\006NOT_IN\"\006EQUALS\"\006PREFIX'
+  _globals['_QUERYFILTER'].fields_by_name['operator']._serialized_options = b'\312\363\030\002\010\001\322\363\030\034\"\002IN\"\006NOT_IN\"\006EQUALS\"\006PREFIX'
+  _globals['_QUERYFILTER'].fields_by_name['values']._loaded_options = None
+  _globals['_QUERYFILTER'].fields_by_name['values']._serialized_options = b'\312\363\030\002\010\001'
+  _globals['_COSTQUERY'].fields_by_name['group_by']._loaded_options = None
+  _globals['_COSTQUERY'].fields_by_name['group_by']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['filters']._loaded_options = None
+  _globals['_COSTQUERY'].fields_by_name['filters']._serialized_options = b'\312\363\030\002\020\001'
   _globals['_COSTQUERY'].fields_by_name['granularity']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['granularity']._serialized_options = b'\322\363\030\031\"\003DAY\"\004WEEK\"\005MONTH\"\005TOTAL'
+  _globals['_COSTQUERY'].fields_by_name['granularity']._serialized_options = b'\312\363\030\002\020\001\322\363\030\031\"\003DAY\"\004WEEK\"\005MONTH\"\005TOTAL'
   _globals['_COSTQUERY'].fields_by_name['metric']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['metric']._serialized_options = b'\322\363\030\031\"\006BILLED\"\tEFFECTIVE\"\004LIST'
+  _globals['_COSTQUERY'].fields_by_name['metric']._serialized_options = b'\312\363\030\002\020\001\322\363\030\031\"\006BILLED\"\tEFFECTIVE\"\004LIST'
+  _globals['_COSTQUERY'].fields_by_name['start_date']._loaded_options = None
+  _globals['_COSTQUERY'].fields_by_name['start_date']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['end_date']._loaded_options = None
+  _globals['_COSTQUERY'].fields_by_name['end_date']._serialized_options = b'\312\363\030\002\020\001'
   _globals['_COSTQUERY'].fields_by_name['preset']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['preset']._serialized_options = b'\322\363\030c\"\013LAST_7_DAYS\"\014LAST_30_DAYS\"\014LAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\017QUARTER_TO_DATE\"\014YEAR_TO_DATE'
+  _globals['_COSTQUERY'].fields_by_name['preset']._serialized_options = b'\312\363\030\002\020\001\322\363\030c\"\013LAST_7_DAYS\"\014LAST_30_DAYS\"\014LAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\017QUARTER_TO_DATE\"\014YEAR_TO_DATE'
+  _globals['_COSTQUERY'].fields_by_name['compare']._loaded_options = None
+  _globals['_COSTQUERY'].fields_by_name['compare']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['top_n']._loaded_options = None
+  _globals['_COSTQUERY'].fields_by_name['top_n']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['with_quantity']._loaded_options = None
+  _globals['_COSTQUERY'].fields_by_name['with_quantity']._serialized_options = b'\312\363\030\002\020\001'
   _globals['_QUERYFILTER']._serialized_start=64
-  _globals['_QUERYFILTER']._serialized_end=168
-  _globals['_COSTQUERY']._serialized_start=171
-  _globals['_COSTQUERY']._serialized_end=608
+  _globals['_QUERYFILTER']._serialized_end=188
+  _globals['_COSTQUERY']._serialized_start=191
+  _globals['_COSTQUERY']._serialized_end=703
 # @@protoc_insertion_point(module_scope)

@@ -138,7 +138,7 @@ def test_the_cost_query_schema_by_hand(document):
     assert query["end_date"]["description"] == "The last day read, YYYY-MM-DD (UTC, inclusive)."
     assert schemas["CostQuery"]["description"] == "What to read: the range, the grouping, the filters and the measure."
     assert schemas["QueryFilter"]["properties"]["operator"]["anyOf"][0]["enum"] == ["IN", "NOT_IN", "EQUALS", "PREFIX"]
-    assert schemas["QueryFilter"]["required"] == ["field"]
+    assert schemas["QueryFilter"]["required"] == ["field", "operator", "values"]
     assert schemas["QueryCostsRequest"]["required"] == ["query"]
     operation = document["paths"]["/v1/costs:query"]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
