@@ -109,16 +109,19 @@ def test_dashboard_lifecycle(api, tenants, add_dimension):
         pytest.param(
             {
                 "name": "x",
-                "widgets": [widget(), widget(filters=[{"field": "tag:env", "operator": "IS", "values": ["a"]}])],
+                "widgets": [
+                    widget(),
+                    widget(filters=[{"field": "tag:env", "operator": "EQUALS", "values": ["prod", "dev"]}]),
+                ],
             },
             [
                 {
-                    "loc": ["widgets", 1, "query", "filters", 0, "operator"],
-                    "msg": "`operator` is `IS`; it must be one of `IN`, `NOT_IN`, `EQUALS`, `PREFIX` (case-sensitive).",
-                    "type": "Invalid Value",
+                    "loc": ["widgets", 1, "query", "filters", 0, "values"],
+                    "msg": "EQUALS takes exactly one value (2 given).",
+                    "type": "One Value",
                 }
             ],
-            id="operator",
+            id="equals-two-values",
         ),
         pytest.param(
             {"name": "x", "widgets": [widget(group_by=["dimension:dim_missing"])]},
