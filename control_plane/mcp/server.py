@@ -59,7 +59,8 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+"""Writes create an object each time they are called without an id: not idempotent."""
 
 INSTRUCTIONS = """\
 Costory control plane: cost data imported from cloud and AI providers, allocated by virtual dimensions \
