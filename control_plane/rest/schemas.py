@@ -73,6 +73,7 @@ def model_for(descriptor: Descriptor) -> type[BaseModel]:
 
 _BLOCK = re.compile(r"^\s*(message|service|enum)\s+(\w+)\s*\{")
 _FIELD = re.compile(r"^\s*(?:optional\s+|repeated\s+)?(?:map<[^>]+>|[\w.]+)\s+(\w+)\s*=\s*\d+")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;")
 
 
@@ -84,10 +85,11 @@ def proto_comments() -> dict[str, str]:
     for path in sorted(PROTO_ROOT.rglob("*.proto")) if PROTO_ROOT.is_dir() else []:
         package, scopes, depths, pending = "", [], [], []
         depth = 0
-        for line in path.read_text().splitlines():
+        for text in path.read_text().splitlines():
+            line = _STRING.sub('""', text)  # braces inside option strings do not open blocks
             stripped = line.strip()
             if stripped.startswith("//"):
-                pending.append(stripped[2:].strip())
+                pending.append(text.strip()[2:].strip())
                 continue
             if match := _PACKAGE.match(line):
                 package = match.group(1)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from costory_proto.costory.v1 import options_pb2 as costory_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63ostory/v1/query.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\"|\n\x0bQueryFilter\x12\x1b\n\x05\x66ield\x18\x01 \x01(\tB\x0c\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x02\x08\x01\x12\x38\n\x08operator\x18\x02 \x01(\tB&\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x1c\"\x02IN\"\x06NOT_IN\"\x06\x45QUALS\"\x06PREFIX\x12\x16\n\x06values\x18\x03 \x03(\tB\x06\xca\xf3\x18\x02\x08\x01\"\x80\x04\n\tCostQuery\x12\x18\n\x08group_by\x18\x01 \x03(\tB\x06\xca\xf3\x18\x02\x10\x01\x12\x30\n\x07\x66ilters\x18\x02 \x03(\x0b\x32\x17.costory.v1.QueryFilterB\x06\xca\xf3\x18\x02\x10\x01\x12=\n\x0bgranularity\x18\x03 \x01(\tB#\xca\xf3\x18\x02\x10\x01\xd2\xf3\x18\x19\"\x03\x44\x41Y\"\x04WEEK\"\x05MONTH\"\x05TOTALH\x00\x88\x01\x01\x12\x38\n\x06metric\x18\x04 \x01(\tB#\xca\xf3\x18\x02\x10\x01\xd2\xf3\x18\x19\"\x06\x42ILLED\"\tEFFECTIVE\"\x04LISTH\x01\x88\x01\x01\x12\x1a\n\nstart_date\x18\x05 \x01(\tB\x06\xca\xf3\x18\x02\x10\x01\x12\x18\n\x08\x65nd_date\x18\x06 \x01(\tB\x06\xca\xf3\x18\x02\x10\x01\x12\x82\x01\n\x06preset\x18\x07 \x01(\tBm\xca\xf3\x18\x02\x10\x01\xd2\xf3\x18\x63\"\x0bLAST_7_DAYS\"\x0cLAST_30_DAYS\"\x0cLAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\x0fQUARTER_TO_DATE\"\x0cYEAR_TO_DATEH\x02\x88\x01\x01\x12\x17\n\x07\x63ompare\x18\x08 \x01(\x08\x42\x06\xca\xf3\x18\x02\x10\x01\x12\x15\n\x05top_n\x18\t \x01(\x05\x42\x06\xca\xf3\x18\x02\x10\x01\x12\x1d\n\rwith_quantity\x18\n \x01(\x08\x42\x06\xca\xf3\x18\x02\x10\x01\x42\x0e\n\x0c_granularityB\t\n\x07_metricB\t\n\x07_presetb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63ostory/v1/query.proto\x12\ncostory.v1\x1a\x18\x63ostory/v1/options.proto\"\xa5\x03\n\x0bQueryFilter\x12~\n\x05\x66ield\x18\x01 \x01(\tBo\xca\xf3\x18\x65\x08\x01RaThe field tested: a cost column (`ServiceName`, `x_Model`, ...), `tag:<key>` or `dimension:<id>`.\xd2\xf3\x18\x02\x08\x01\x12\xc6\x01\n\x08operator\x18\x02 \x01(\tB\xb3\x01\xca\xf3\x18\x8e\x01\x08\x01R\x89\x01`IN`, `NOT_IN`, `EQUALS` (exactly one value) or `PREFIX` (starts with one of the values). A cost without the field matches `NOT_IN` only.\xd2\xf3\x18\x1c\"\x02IN\"\x06NOT_IN\"\x06\x45QUALS\"\x06PREFIX\x12M\n\x06values\x18\x03 \x03(\tB=\xca\xf3\x18\x39\x08\x01R5The values (or prefixes) compared with; at least one.\"\xa3\t\n\tCostQuery\x12\x64\n\x08group_by\x18\x01 \x03(\tBR\xca\xf3\x18N\x10\x01RJFields to group by, in order: cost columns, `tag:<key>`, `dimension:<id>`.\x12Q\n\x07\x66ilters\x18\x02 \x03(\x0b\x32\x17.costory.v1.QueryFilterB\'\xca\xf3\x18#\x10\x01R\x1f\x43onditions that must all match.\x12\x92\x01\n\x0bgranularity\x18\x03 \x01(\tBx\xca\xf3\x18W\x10\x01RS`DAY` (the default), `WEEK` (ISO weeks, named by their Monday), `MONTH` or `TOTAL`.\xd2\xf3\x18\x19\"\x03\x44\x41Y\"\x04WEEK\"\x05MONTH\"\x05TOTALH\x00\x88\x01\x01\x12m\n\x06metric\x18\x04 \x01(\tBX\xca\xf3\x18\x37\x10\x01R3`BILLED` (the default), `EFFECTIVE` or `LIST` cost.\xd2\xf3\x18\x19\"\x06\x42ILLED\"\tEFFECTIVE\"\x04LISTH\x01\x88\x01\x01\x12\x61\n\nstart_date\x18\x05 \x01(\tBM\xca\xf3\x18I\x10\x01REThe first day read, YYYY-MM-DD (UTC): with `end_date`, or a `preset`.\x12I\n\x08\x65nd_date\x18\x06 \x01(\tB7\xca\xf3\x18\x33\x10\x01R/The last day read, YYYY-MM-DD (UTC, inclusive).\x12\xa0\x02\n\x06preset\x18\x07 \x01(\tB\x8a\x02\xca\xf3\x18\x9e\x01\x10\x01R\x99\x01`LAST_7_DAYS`, `LAST_30_DAYS`, `LAST_90_DAYS`, `LAST_MONTH`, `MONTH_TO_DATE`, `QUARTER_TO_DATE` or `YEAR_TO_DATE`, ending on the last day with cost data.\xd2\xf3\x18\x63\"\x0bLAST_7_DAYS\"\x0cLAST_30_DAYS\"\x0cLAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\x0fQUARTER_TO_DATE\"\x0cYEAR_TO_DATEH\x02\x88\x01\x01\x12\x39\n\x07\x63ompare\x18\x08 \x01(\x08\x42(\xca\xf3\x18$\x10\x01R Also answer the previous period.\x12\x64\n\x05top_n\x18\t \x01(\x05\x42U\xca\xf3\x18Q\x10\x01RMKeep the N groups with the most cost; the rest sum into `Other`. 0 keeps all.\x12\x41\n\rwith_quantity\x18\n \x01(\x08\x42*\xca\xf3\x18&\x10\x01R\"Sum ConsumedQuantity (tokens) too.B\x0e\n\x0c_granularityB\t\n\x07_metricB\t\n\x07_presetb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,33 +33,33 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'costory.v1.query_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_QUERYFILTER'].fields_by_name['field']._loaded_options = None
-  _globals['_QUERYFILTER'].fields_by_name['field']._serialized_options = b'\312\363\030\002\010\001\322\363\030\002\010\001'
+  _globals['_QUERYFILTER'].fields_by_name['field']._serialized_options = b'\312\363\030e\010\001RaThe field tested: a cost column (`ServiceName`, `x_Model`, ...), `tag:<key>` or `dimension:<id>`.\322\363\030\002\010\001'
   _globals['_QUERYFILTER'].fields_by_name['operator']._loaded_options = None
-  _globals['_QUERYFILTER'].fields_by_name['operator']._serialized_options = b'\312\363\030\002\010\001\322\363\030\034\"\002IN\"\006NOT_IN\"\006EQUALS\"\006PREFIX'
+  _globals['_QUERYFILTER'].fields_by_name['operator']._serialized_options = b'\312\363\030\216\001\010\001R\211\001`IN`, `NOT_IN`, `EQUALS` (exactly one value) or `PREFIX` (starts with one of the values). A cost without the field matches `NOT_IN` only.\322\363\030\034\"\002IN\"\006NOT_IN\"\006EQUALS\"\006PREFIX'
   _globals['_QUERYFILTER'].fields_by_name['values']._loaded_options = None
-  _globals['_QUERYFILTER'].fields_by_name['values']._serialized_options = b'\312\363\030\002\010\001'
+  _globals['_QUERYFILTER'].fields_by_name['values']._serialized_options = b'\312\363\0309\010\001R5The values (or prefixes) compared with; at least one.'
   _globals['_COSTQUERY'].fields_by_name['group_by']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['group_by']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['group_by']._serialized_options = b'\312\363\030N\020\001RJFields to group by, in order: cost columns, `tag:<key>`, `dimension:<id>`.'
   _globals['_COSTQUERY'].fields_by_name['filters']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['filters']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['filters']._serialized_options = b'\312\363\030#\020\001R\037Conditions that must all match.'
   _globals['_COSTQUERY'].fields_by_name['granularity']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['granularity']._serialized_options = b'\312\363\030\002\020\001\322\363\030\031\"\003DAY\"\004WEEK\"\005MONTH\"\005TOTAL'
+  _globals['_COSTQUERY'].fields_by_name['granularity']._serialized_options = b'\312\363\030W\020\001RS`DAY` (the default), `WEEK` (ISO weeks, named by their Monday), `MONTH` or `TOTAL`.\322\363\030\031\"\003DAY\"\004WEEK\"\005MONTH\"\005TOTAL'
   _globals['_COSTQUERY'].fields_by_name['metric']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['metric']._serialized_options = b'\312\363\030\002\020\001\322\363\030\031\"\006BILLED\"\tEFFECTIVE\"\004LIST'
+  _globals['_COSTQUERY'].fields_by_name['metric']._serialized_options = b'\312\363\0307\020\001R3`BILLED` (the default), `EFFECTIVE` or `LIST` cost.\322\363\030\031\"\006BILLED\"\tEFFECTIVE\"\004LIST'
   _globals['_COSTQUERY'].fields_by_name['start_date']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['start_date']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['start_date']._serialized_options = b'\312\363\030I\020\001REThe first day read, YYYY-MM-DD (UTC): with `end_date`, or a `preset`.'
   _globals['_COSTQUERY'].fields_by_name['end_date']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['end_date']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['end_date']._serialized_options = b'\312\363\0303\020\001R/The last day read, YYYY-MM-DD (UTC, inclusive).'
   _globals['_COSTQUERY'].fields_by_name['preset']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['preset']._serialized_options = b'\312\363\030\002\020\001\322\363\030c\"\013LAST_7_DAYS\"\014LAST_30_DAYS\"\014LAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\017QUARTER_TO_DATE\"\014YEAR_TO_DATE'
+  _globals['_COSTQUERY'].fields_by_name['preset']._serialized_options = b'\312\363\030\236\001\020\001R\231\001`LAST_7_DAYS`, `LAST_30_DAYS`, `LAST_90_DAYS`, `LAST_MONTH`, `MONTH_TO_DATE`, `QUARTER_TO_DATE` or `YEAR_TO_DATE`, ending on the last day with cost data.\322\363\030c\"\013LAST_7_DAYS\"\014LAST_30_DAYS\"\014LAST_90_DAYS\"\nLAST_MONTH\"\rMONTH_TO_DATE\"\017QUARTER_TO_DATE\"\014YEAR_TO_DATE'
   _globals['_COSTQUERY'].fields_by_name['compare']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['compare']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['compare']._serialized_options = b'\312\363\030$\020\001R Also answer the previous period.'
   _globals['_COSTQUERY'].fields_by_name['top_n']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['top_n']._serialized_options = b'\312\363\030\002\020\001'
+  _globals['_COSTQUERY'].fields_by_name['top_n']._serialized_options = b'\312\363\030Q\020\001RMKeep the N groups with the most cost; the rest sum into `Other`. 0 keeps all.'
   _globals['_COSTQUERY'].fields_by_name['with_quantity']._loaded_options = None
-  _globals['_COSTQUERY'].fields_by_name['with_quantity']._serialized_options = b'\312\363\030\002\020\001'
-  _globals['_QUERYFILTER']._serialized_start=64
-  _globals['_QUERYFILTER']._serialized_end=188
-  _globals['_COSTQUERY']._serialized_start=191
-  _globals['_COSTQUERY']._serialized_end=703
+  _globals['_COSTQUERY'].fields_by_name['with_quantity']._serialized_options = b'\312\363\030&\020\001R\"Sum ConsumedQuantity (tokens) too.'
+  _globals['_QUERYFILTER']._serialized_start=65
+  _globals['_QUERYFILTER']._serialized_end=486
+  _globals['_COSTQUERY']._serialized_start=489
+  _globals['_COSTQUERY']._serialized_end=1676
 # @@protoc_insertion_point(module_scope)
