@@ -37,8 +37,9 @@ resource "costory_team" "finops" {{
 }}
 
 resource "costory_budget" "claude" {{
-  name   = "All cost"
-  amount = "{amount}"
+  name    = "Claude API"
+  amount  = "{amount}"
+  filters = [{{ field = "ServiceName", operator = "EQUALS", values = ["Claude API"] }}]
   thresholds {{
     percent = 80
     of      = "ACTUAL"
@@ -54,6 +55,7 @@ resource "costory_budget" "claude" {{
 
 resource "costory_alert" "spike" {{
   name              = "Daily spike"
+  filters           = [{{ field = "dimension:{dimension_id}", operator = "IN", values = ["Claude API"] }}]
   condition         = "ABOVE_AMOUNT"
   amount            = "250"
   dedup_hours       = 72
@@ -96,15 +98,15 @@ def test_lifecycle_with_the_firing_preview(terraform, control_plane, dimension_i
     terraform.write(config(dimension_id))
     terraform.init()
 
-    # 1. The plan warns how often the alert would have fired: all cost (Claude API + 50 a day) above 250 on the
-    #    5th (350), 7th (310), 8th (300) and 10th (450); 72 h apart: the 5th, then the 8th.
+    # 1. The plan warns how often the alert would have fired: the `service` dimension's Claude API value above 250 on
+    #    the 5th (300), 7th (260) and 10th (400); 72 h apart: the 5th, then the 10th.
     warnings = [d for d in terraform.plan_diagnostics() if d["severity"] == "warning"]
     assert [(d["summary"], d["detail"], d.get("address")) for d in warnings] == [
         (
             "Alert Preview (Last 90 Days)",
             "Over 2025-12-11 – 2026-03-10 this alert would have fired on 2 days; the last:\n"
-            "  2026-03-08: $300.00 (above $250.00)\n"
-            "  2026-03-05: $350.00 (above $250.00)",
+            "  2026-03-10: $400.00 (above $250.00)\n"
+            "  2026-03-05: $300.00 (above $250.00)",
             ALERT,
         )
     ]
@@ -123,8 +125,9 @@ def test_lifecycle_with_the_firing_preview(terraform, control_plane, dimension_i
         "metric": "BILLED",
         "thresholds": [{"percent": 80, "of": "ACTUAL"}, {"percent": 100, "of": "FORECAST"}],
         "emails": ["finops@example.com"],
-        "filters": None,
+        "filters": [{"field": "ServiceName", "operator": "EQUALS", "values": ["Claude API"]}],
     }
+    assert alert["filters"] == [{"field": f"dimension:{dimension_id}", "operator": "IN", "values": ["Claude API"]}]
     assert budget["team_ids"] == [state["costory_team.finops"]["id"]]
     assert (alert["dedup_hours"], alert["metric"], alert["trailing_days"], alert["percent"]) == (
         72,
@@ -141,7 +144,7 @@ def test_lifecycle_with_the_firing_preview(terraform, control_plane, dimension_i
     assert terraform.resources()[BUDGET]["amount"] == "6000"
 
     # 4. Import: the control plane never returns the webhook URL, so the first plan sets it again, in place.
-    for address, applied in ((BUDGET, terraform.resources()[BUDGET]), (REPORT, report)):
+    for address, applied in ((BUDGET, terraform.resources()[BUDGET]), (ALERT, alert), (REPORT, report)):
         terraform.run("state", "rm", address)
         terraform.run("import", address, applied["id"])
         imported = terraform.resources()[address]
@@ -151,7 +154,7 @@ def test_lifecycle_with_the_firing_preview(terraform, control_plane, dimension_i
             assert imported == applied
     assert resource_actions(terraform.plan_json()) == {
         BUDGET: ["update"],
-        ALERT: ["no-op"],
+        ALERT: ["update"],
         REPORT: ["no-op"],
         "costory_team.finops": ["no-op"],
     }
