@@ -99,53 +99,218 @@ def allocate(
     ``coded``: `value` and `rule` come as dictionary arrays (CODED_ALLOCATIONS_SCHEMA) over the dimension's
     values and rule names, as the engine holds them, for callers that group or write them (no hashing again).
     """
-    # 1. Normalise: check the inputs; read row_ids (stamped 0..n-1 if absent), days and costs as numpy arrays;
-    #    round every cost to integer cents, half-to-even, vectorized (floats as written, decimals exactly).
-    # 2. Match: dictionary-encode the columns and tags the rules read, evaluate each condition once per distinct
-    #    value of the column it reads, spread the answers over the rows by integer lookup, and give each row the
-    #    first rule that matches (none: leftover).
-    # 3. Coefficient groups: give each row the group of its coefficients — the leftover, a FIXED value or a
-    #    FROM_COLUMN mapped value (one part each), a split's fixed shares, or a METRIC rule's shares on the row's
-    #    day (that day's usage; unplaced usage and days without usage to the leftover). Each group holds its
-    #    values sorted, and its shares as integer numerators over one common denominator D.
-    # 4. Distribute (steps 4-6 per chunk of CHUNK_ROWS rows, in row_id order): per group, for all its rows at once,
-    #    floor = cents * n_i // D and remainder = cents * n_i % D (int64 when it cannot overflow, Python ints
-    #    otherwise); the cents left over go one each to the parts with the largest remainders, ties to the smaller
-    #    value.
-    # 5. Emit: the chunk's parts laid out by row_id, then value, as Arrow columns.
-    # 6. Conserve: from the chunk's emitted amounts, check every row's parts sum to its rounded cost
-    #    (ConservationError). The result's columns are the chunks' pieces, in row_id order.
-    usage = dict(usage or {})
-    warnings: list[str] = []
-    _check_usage_names(dimension, usage)
+    allocator = Allocator(dimension, usage)
+    table = allocator.allocate(costs, coded=coded)
+    return AllocationResult(allocations=table, warnings=allocator.warnings())
 
-    rows = _normalise(costs, warnings)
-    encoded, rule_of_row = _match(costs, dimension)
-    plan, group_of_row, rule_of_row = _plan(dimension, usage, encoded, rule_of_row, rows.days, warnings)
-    del encoded
 
-    # Steps 4-6 run on CHUNK_ROWS rows at a time, in row_id order: a row's parts depend only on its own cents and
-    # coefficient group, so the pieces are the parts of the whole table. The per-row arrays are cut into chunks
-    # first and each chunk is dropped once emitted, so what is left of them shrinks as the result grows; only one
-    # chunk's working arrays live at a time, and the result's columns are the pieces' chunks, never concatenated.
-    chunks = _chunks(rows, group_of_row, rule_of_row)
-    del rows, group_of_row, rule_of_row
-    values = pa.array(plan.names, pa.string())
-    rule_names = pa.array([rule.name for rule in dimension.rules], pa.string())
-    pieces = []
-    chunks.reverse()
-    while chunks:
-        chunk = chunks.pop()
-        counts = plan.group_sizes[chunk.groups]
-        starts = np.cumsum(counts) - counts
-        words, out_value = _distribute(chunk, plan, counts, starts)
-        table = _emit(chunk, values, rule_names, counts, words, out_value, coded)
-        del words, out_value
-        _check_conservation(table, chunk, starts)
-        pieces.append(table)
-        del chunk, counts, starts, table
-    table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
-    return AllocationResult(allocations=table, warnings=warnings)
+@dataclass
+class Tally:
+    """What the warnings count. Adds up over batches (`Allocator`) and partitions (`add`) before it is put
+    into words (`messages`), so a month cut into batches warns once, with its totals."""
+
+    null_costs: int = 0
+    unmapped_rows: dict[int, int] = field(default_factory=dict)
+    """FROM_COLUMN rule index -> rows whose value maps to nothing (or is null)."""
+    days_without_usage: dict[int, set[int]] = field(default_factory=dict)
+    """METRIC rule index -> days (since the epoch) with matched cost and no usage."""
+    unmapped_owners: dict[int, set[str]] = field(default_factory=dict)
+    """METRIC rule index -> owners with usage on matched days that map to no value."""
+
+    def add(self, other: Tally) -> None:
+        self.null_costs += other.null_costs
+        for index, count in other.unmapped_rows.items():
+            self.unmapped_rows[index] = self.unmapped_rows.get(index, 0) + count
+        for index, days in other.days_without_usage.items():
+            self.days_without_usage.setdefault(index, set()).update(days)
+        for index, owners in other.unmapped_owners.items():
+            self.unmapped_owners.setdefault(index, set()).update(owners)
+
+    def messages(self, dimension: VirtualDimension) -> list[str]:
+        """The warnings, in rule order: null costs, unmapped values, days without usage, unmapped owners."""
+        out = []
+        if self.null_costs:
+            out.append(f"{self.null_costs} cost rows with a null BilledCost were counted as 0")
+        leftover = dimension.leftover
+        for index, rule in enumerate(dimension.rules):
+            if self.unmapped_rows.get(index):
+                out.append(
+                    f"rule {rule.name}: {self.unmapped_rows[index]} rows whose {rule.allocation.column} maps to "
+                    f"nothing went to {leftover}"
+                )
+            if self.days_without_usage.get(index):
+                days = len(self.days_without_usage[index])
+                out.append(f"rule {rule.name}: {days} days without usage went to {leftover}")
+            owners = self.unmapped_owners.get(index)
+            if owners:
+                shown = ", ".join(sorted(owners)[:5]) + (", …" if len(owners) > 5 else "")
+                out.append(
+                    f"rule {rule.name}: usage of {len(owners)} owners that map to nothing went to {leftover} ({shown})"
+                )
+        return out
+
+
+class Allocator:
+    """Allocates one dimension's cost rows a batch at a time (`allocate`). What does not depend on the batch is
+    built once and kept: the coefficient groups (each value, each split's shares, a METRIC rule's shares per day,
+    a FROM_COLUMN rule's mapping per distinct value) and the usage read into exact weights, so a month streamed
+    one row group at a time pays for them once. The warnings add up over the batches (`warnings`)."""
+
+    def __init__(self, dimension: VirtualDimension, usage: Mapping[str, pa.Table] | None = None):
+        self.dimension = dimension
+        self._usage = dict(usage or {})
+        _check_usage_names(dimension, self._usage)
+        self._registry = _Groups()
+        self._leftover_group = self._registry.single(dimension.leftover)
+        rules = dimension.rules
+        # index -1 (no rule): the leftover
+        self._group_of_rule = np.full(len(rules) + 1, self._leftover_group, dtype=np.int64)
+        self._per_row_rules: list[int] = []
+        for index, rule in enumerate(rules):
+            allocation = rule.allocation
+            kind = allocation.kind
+            if kind is AllocationKind.FIXED:
+                self._group_of_rule[index] = self._registry.single(_given(allocation.value, rule, "value"))
+            elif kind is AllocationKind.SPLIT_PERCENT:
+                percentages = _given(allocation.percentages, rule, "percentages")
+                weights = {value: Fraction(percent_decimal(p)) for value, p in percentages.items()}
+                self._group_of_rule[index] = self._registry.group(_normalised(weights))
+            elif kind is AllocationKind.SPLIT_EVEN:
+                values = _given(allocation.values, rule, "values")
+                self._group_of_rule[index] = self._registry.group(_normalised({v: Fraction(1) for v in values}))
+            else:
+                self._per_row_rules.append(index)
+        self._rule_names = pa.array([rule.name for rule in rules], pa.string())
+        self._daily: dict[int, _DailyUsage] = {}
+        self._group_of_day: dict[int, dict[int, int]] = defaultdict(dict)
+        self._group_of_mapped: dict[int, dict[str, int | None]] = defaultdict(dict)
+        self._plan: _Plan | None = None
+        self.tally = Tally()
+        """What the warnings count, over every batch so far."""
+
+    def allocate(self, costs: pa.Table, *, coded: bool = False) -> pa.Table:
+        """The parts of one batch of cost rows (see `AllocationResult.allocations`)."""
+        # 1. Normalise: check the inputs; read row_ids (stamped 0..n-1 if absent), days and costs as numpy arrays;
+        #    round every cost to integer cents, half-to-even, vectorized (floats as written, decimals exactly).
+        # 2. Match: dictionary-encode the columns and tags the rules read, evaluate each condition once per
+        #    distinct value of the column it reads, spread the answers over the rows by integer lookup, and give
+        #    each row the first rule that matches (none: leftover).
+        # 3. Coefficient groups: give each row the group of its coefficients — the leftover, a FIXED value or a
+        #    FROM_COLUMN mapped value (one part each), a split's fixed shares, or a METRIC rule's shares on the
+        #    row's day (that day's usage; unplaced usage and days without usage to the leftover). Each group holds
+        #    its values sorted, and its shares as integer numerators over one common denominator D.
+        # 4. Distribute (steps 4-6 per chunk of CHUNK_ROWS rows, in row_id order): per group, for all its rows at
+        #    once, floor = cents * n_i // D and remainder = cents * n_i % D (int64 when it cannot overflow, Python
+        #    ints otherwise); the cents left over go one each to the parts with the largest remainders, ties to
+        #    the smaller value.
+        # 5. Emit: the chunk's parts laid out by row_id, then value, as Arrow columns.
+        # 6. Conserve: from the chunk's emitted amounts, check every row's parts sum to its rounded cost
+        #    (ConservationError). The result's columns are the chunks' pieces, in row_id order.
+        rows = _normalise(costs)
+        self.tally.null_costs += rows.null_costs
+        encoded, rule_of_row = _match(costs, self.dimension)
+        group_of_row, rule_of_row = self._groups_of_rows(encoded, rule_of_row, rows.days)
+        del encoded
+        plan = self._current_plan()
+
+        # Steps 4-6 run on CHUNK_ROWS rows at a time, in row_id order: a row's parts depend only on its own cents
+        # and coefficient group, so the pieces are the parts of the whole table. The per-row arrays are cut into
+        # chunks first and each chunk is dropped once emitted, so what is left of them shrinks as the result
+        # grows; only one chunk's working arrays live at a time, and the result's columns are the pieces' chunks,
+        # never concatenated.
+        chunks = _chunks(rows, group_of_row, rule_of_row)
+        del rows, group_of_row, rule_of_row
+        pieces = []
+        chunks.reverse()
+        while chunks:
+            chunk = chunks.pop()
+            counts = plan.group_sizes[chunk.groups]
+            starts = np.cumsum(counts) - counts
+            words, out_value = _distribute(chunk, plan, counts, starts)
+            table = _emit(chunk, plan.values, self._rule_names, counts, words, out_value, coded)
+            del words, out_value
+            _check_conservation(table, chunk, starts)
+            pieces.append(table)
+            del chunk, counts, starts, table
+        return pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+
+    def warnings(self) -> list[str]:
+        """What the caller should know of every batch so far."""
+        return self.tally.messages(self.dimension)
+
+    def _groups_of_rows(
+        self, encoded: Mapping[str, _Encoded], rule_of_row: np.ndarray, days: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each cost row's coefficient group (int32; int64 beyond 2**31 groups) and rule index (-1 for none; int16,
+        int32 beyond 2**15 rules).
+
+        A FIXED or split rule is one group for all its rows; a FROM_COLUMN rule maps each distinct value of its column
+        once; a METRIC rule has one group per day it covers. Rows get their group by integer lookups."""
+        rules = self.dimension.rules
+        leftover_group = self._leftover_group
+        group_of_row = self._group_of_rule[rule_of_row]
+        first_day = int(days.min()) if len(days) else 0
+        span = int(days.max()) - first_day + 1 if len(days) else 1
+        for index in self._per_row_rules:
+            rule = rules[index]
+            allocation = rule.allocation
+            matched = np.flatnonzero(rule_of_row == index)
+            if not len(matched):
+                continue
+            if allocation.kind is AllocationKind.FROM_COLUMN:
+                column = encoded[_given(allocation.column, rule, "column")]
+                codes = column.codes[matched]
+                used = np.unique(codes[codes >= 0])
+                names = column.dictionary.take(pa.array(used)).to_pylist() if len(used) else []
+                known = self._group_of_mapped[index]
+                unknown = [name for name in names if name not in known]
+                if unknown:
+                    mapped = allocation.mapping.map(pa.array(unknown, pa.string())).to_pylist()
+                    for name, value in zip(unknown, mapped, strict=True):
+                        known[name] = None if value is None else self._registry.single(value or self.dimension.leftover)
+                # code -1 (null) picks the last entry: the leftover
+                group_of_code = np.full(len(column.dictionary) + 1, leftover_group, dtype=np.int64)
+                unmapped_code = np.ones(len(column.dictionary) + 1, dtype=bool)
+                for code, name in zip(used.tolist(), names, strict=True):
+                    group = known[name]
+                    if group is not None:
+                        group_of_code[code] = group
+                        unmapped_code[code] = False
+                group_of_row[matched] = group_of_code[codes]
+                unmapped = int(np.count_nonzero(unmapped_code[codes]))
+                if unmapped:
+                    self.tally.unmapped_rows[index] = self.tally.unmapped_rows.get(index, 0) + unmapped
+            else:  # METRIC: one group per day, from that day's usage
+                daily = self._daily.get(index)
+                if daily is None:
+                    daily = self._daily[index] = _daily_usage(rule, self._usage[rule.name], self.dimension.leftover)
+                day_of_row = days[matched] - first_day
+                group_of_day = np.full(span, leftover_group, dtype=np.int64)
+                known_days = self._group_of_day[index]
+                for offset in np.unique(day_of_row).tolist():
+                    day = offset + first_day
+                    when = EPOCH + timedelta(days=day)
+                    if when in daily.unmapped:
+                        self.tally.unmapped_owners.setdefault(index, set()).update(daily.unmapped[when])
+                    if day not in known_days:
+                        usage_weights = daily.weights.get(when)
+                        if usage_weights is None:
+                            self.tally.days_without_usage.setdefault(index, set()).add(day)
+                            known_days[day] = leftover_group
+                        else:
+                            known_days[day] = self._registry.group(_normalised(usage_weights))
+                    group_of_day[offset] = known_days[day]
+                group_of_row[matched] = group_of_day[day_of_row]
+        # per-row arrays in the narrowest type that holds them: they live as long as the batch is being allocated
+        group_type = np.int32 if len(self._registry.groups) < 2**31 else np.int64
+        rule_type = np.int16 if len(rules) < 2**15 else np.int32
+        return group_of_row.astype(group_type), rule_of_row.astype(rule_type)
+
+    def _current_plan(self) -> _Plan:
+        """The groups as arrays, built again only when a batch added groups."""
+        if self._plan is None or len(self._plan.groups) != len(self._registry.groups):
+            self._plan = self._registry.plan()
+        return self._plan
 
 
 def preview_split(metric_by_owner: Mapping[str, float], cost: Decimal) -> dict[str, tuple[Decimal, Decimal]]:
@@ -195,6 +360,8 @@ class _Rows:
     """int64 BilledCost rounded to cents (0 where null)."""
     order: np.ndarray | None
     """The permutation that sorts the rows by row_id; None when they already are."""
+    null_costs: int = 0
+    """Rows whose BilledCost is null (counted as 0)."""
 
 
 @dataclass
@@ -240,7 +407,7 @@ def _chunks(rows: _Rows, group_of_row: np.ndarray, rule_of_row: np.ndarray) -> l
 ROW_ID_MESSAGE = "row_id must be non-null and unique; drop the column to have one assigned"
 
 
-def _normalise(costs: pa.Table, warnings: list[str]) -> _Rows:
+def _normalise(costs: pa.Table) -> _Rows:
     for name in ("ChargePeriodStart", "BilledCost"):
         if name not in costs.column_names:
             raise AllocationError(f"the cost table has no {name!r} column; add it before allocating")
@@ -274,9 +441,7 @@ def _normalise(costs: pa.Table, warnings: list[str]) -> _Rows:
         cents = _float_cents(billed_array.cast(pa.float64()))
     else:
         cents = _decimal_cents(billed_array)
-    if billed_array.null_count:
-        warnings.append(f"{billed_array.null_count} cost rows with a null BilledCost were counted as 0")
-    return _Rows(row_ids, days, cents, order)
+    return _Rows(row_ids, days, cents, order, billed_array.null_count)
 
 
 def _float_cents(array: pa.Array) -> np.ndarray:
@@ -397,63 +562,76 @@ def _check_usage_names(dimension: VirtualDimension, usage: Mapping[str, pa.Table
 # --- step 2: match ---------------------------------------------------------------------------------------------
 
 
-def _tag_values(costs: pa.Table, key: str) -> pa.Array:
-    """The value of tag `key` on every cost row (null where absent): the first entry of the row's map with that
-    key, found with one comparison over all the map keys (over the distinct keys when the map was read
-    dictionary-encoded, whose values then stay dictionary-encoded) instead of a lookup per row."""
+def _tag_codes(costs: pa.Table, key: str) -> tuple[pa.Array, np.ndarray]:
+    """Tag `key` on every cost row as (distinct values, per-row index into them; -1 where absent): the first
+    entry of the row's map with that key, found with one comparison over the distinct keys (over all the map
+    keys when they were not read dictionary-encoded) and integer lookups, instead of a lookup per row."""
     tags = _whole(costs.column("Tags"))
     if not pa.types.is_map(tags.type):
-        return pc.map_lookup(tags, pa.scalar(key), "first").cast(pa.string())
+        found = pc.dictionary_encode(pc.map_lookup(tags, pa.scalar(key), "first").cast(pa.string()))
+        return found.dictionary, _indices(found)
     offsets = tags.offsets.to_numpy().astype(np.int64)
     first, last = int(offsets[0]), int(offsets[-1])
-    keys = tags.keys.slice(first, last - first)
+    keys, items = tags.keys.slice(first, last - first), tags.items.slice(first, last - first)
     if pa.types.is_dictionary(keys.type):  # read dictionary-encoded: compare the distinct keys only
         is_key = pc.equal(keys.dictionary, pa.scalar(key, keys.type.value_type)).fill_null(False)
-        lookup = np.append(is_key.to_numpy(zero_copy_only=False), False)
-        hit = lookup[keys.indices.fill_null(len(keys.dictionary)).to_numpy(zero_copy_only=False)]
+        hit = np.append(is_key.to_numpy(zero_copy_only=False), False)[_indices(keys)]  # a null key: no hit
     else:
         hit = pc.equal(keys, pa.scalar(key, tags.type.key_type)).fill_null(False).to_numpy(zero_copy_only=False)
-    positions = np.flatnonzero(hit) + first
+    if not pa.types.is_dictionary(items.type):
+        items = pc.dictionary_encode(items.cast(pa.string()))
+    positions = np.flatnonzero(hit)
     seen = np.zeros(len(hit) + 1, dtype=np.int64)  # hits before each entry of the child
     np.cumsum(hit, out=seen[1:])
     before, through = seen[offsets[:-1] - first], seen[offsets[1:] - first]
     found = through > before
     if tags.null_count:
         found &= tags.is_valid().to_numpy(zero_copy_only=False)
-    index = np.where(found, positions[np.minimum(before, max(len(positions) - 1, 0))] if len(positions) else 0, -1)
-    found_values = tags.items.take(pa.array(index, mask=~found))
-    return found_values if pa.types.is_dictionary(found_values.type) else found_values.cast(pa.string())
+    codes = np.full(len(tags), -1, dtype=np.int64)
+    if len(positions):
+        codes[found] = _indices(items)[positions[before[found]]]
+    return items.dictionary.cast(pa.string()), codes
+
+
+def _indices(array: pa.DictionaryArray) -> np.ndarray:
+    """A dictionary array's indices as int64, -1 for null."""
+    indices = array.indices
+    return (indices.fill_null(-1) if indices.null_count else indices).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.ndarray]:
     """A column or `tag:<key>` reference as (distinct string values, per-row index into them; -1 for null).
 
     Read CHUNK_ROWS rows at a time (a tag's values, or a plain column, dictionary-encoded per slice, then the
-    slices' dictionaries unified), so no column-sized string or int64 temporaries pile up."""
+    slices' dictionaries unified), so no column-sized string or int64 temporaries pile up. A column read
+    dictionary-encoded from one Parquet row group is one slice with one dictionary: nothing to unify."""
     n = costs.num_rows
     if reference.startswith(TAG_PREFIX):
         if "Tags" not in costs.column_names:
             return pa.array([], pa.string()), np.full(n, -1, dtype=np.int64)
     elif reference not in costs.column_names:
         raise AllocationError(f"a rule reads column {reference!r}, which the cost table lacks")
-    pieces: list[pa.DictionaryArray] = []
+    pieces: list[tuple[pa.Array, np.ndarray]] = []
     for start in range(0, n, CHUNK_ROWS) if n else [0]:
         rows = costs.slice(start, CHUNK_ROWS)
         if reference.startswith(TAG_PREFIX):
-            column = pa.chunked_array([_tag_values(rows, reference[len(TAG_PREFIX) :])])
-        else:
-            column = rows.column(reference)
-        if not pa.types.is_dictionary(column.type):
-            column = pc.dictionary_encode(column.cast(pa.string()))
-        pieces.extend(column.chunks)
-    if len(pieces) > 1 and not all(piece.dictionary.equals(pieces[0].dictionary) for piece in pieces[1:]):
-        pieces = pa.chunked_array(pieces, pieces[0].type).unify_dictionaries().chunks
-    dictionary = pieces[0].dictionary.cast(pa.string()) if pieces else pa.array([], pa.string())
+            pieces.append(_tag_codes(rows, reference[len(TAG_PREFIX) :]))
+            continue
+        for chunk in rows.column(reference).chunks or [pa.array([], pa.string())]:
+            if not pa.types.is_dictionary(chunk.type):
+                chunk = pc.dictionary_encode(chunk.cast(pa.string()))
+            pieces.append((chunk.dictionary, _indices(chunk)))
+    dictionary = pieces[0][0]
+    if all(d.equals(dictionary) for d, _ in pieces[1:]):
+        codes = pieces[0][1] if len(pieces) == 1 else np.concatenate([c for _, c in pieces])
+        return dictionary.cast(pa.string()), codes
+    # several dictionaries: one of all their values, and each piece's codes mapped into it
+    dictionary = pc.unique(pa.concat_arrays([d.cast(pa.string()) for d, _ in pieces]))
     codes = np.empty(n, dtype=np.int64)
     start = 0
-    for piece in pieces:
-        indices = piece.indices.fill_null(-1) if piece.indices.null_count else piece.indices
-        codes[start : start + len(piece)] = indices.to_numpy(zero_copy_only=False)
+    for values, piece in pieces:
+        into = np.append(pc.index_in(values.cast(pa.string()), dictionary).to_numpy(zero_copy_only=False), -1)
+        codes[start : start + len(piece)] = into[piece]  # -1 (null) picks the appended -1
         start += len(piece)
     return dictionary, codes
 
@@ -522,61 +700,41 @@ def evaluate_rows(condition: Condition, encoded: Mapping[str, _Encoded], rows: n
     return per_value[column.codes[rows]]  # code -1 (null) picks the appended False
 
 
-def _runs(dimension: VirtualDimension) -> list[tuple[str | None, list[int]]]:
-    """The rules in order, cut into runs of consecutive rules that read one and the same column (that column and
-    the rules' indices), and single rules reading several columns or none (None)."""
-    runs: list[tuple[str | None, list[int]]] = []
-    for index, rule in enumerate(dimension.rules):
-        references = rule.condition.references()
-        column = next(iter(references)) if len(references) == 1 else None
-        if column is not None and runs and runs[-1][0] == column:
-            runs[-1][1].append(index)
-        else:
-            runs.append((column, [index]))
-    return runs
-
-
 def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Encoded], np.ndarray]:
     """The encoded columns the rules read, and each row's first matching rule (-1 for none).
 
-    Consecutive rules on one column are decided per distinct value of that column (the first of them matching the
-    value, nulls included), then spread over the open rows with one lookup; a rule on several columns is
-    evaluated on the open rows. A row taken is dropped from the open rows only once enough were taken since the
-    last compaction (compacting costs a copy); until then new hits are checked against what is decided, at a cost
-    proportional to the hits."""
+    The rules reading one column are decided per distinct value of that column (the first of them matching the
+    value, nulls included) and spread over the rows with one lookup per column; a row's rule is the smallest
+    over its columns. A rule reading several columns (or none) is then evaluated on the rows still held by a
+    later rule. As the baseline engines do: a lookup per column, never per rule."""
     encoded = _encode(costs, sorted(dimension.references()))
-    rows = costs.num_rows
-    rule_of_row = np.full(rows, -1, dtype=np.int64)
-    open_rows = np.arange(rows, dtype=np.int32 if rows < 2**31 else np.int64)
-    taken_since_compaction = 0
-    for column_name, indices in _runs(dimension):
-        if not len(open_rows):
-            break
-        if column_name is None:
-            (index,) = indices
-            hit = evaluate_rows(dimension.rules[index].condition, encoded, open_rows)
-            targets = open_rows[hit]
-            rule_of_target = np.full(len(targets), index, dtype=np.int64)
+    rules = dimension.rules
+    none = len(rules)  # "no rule": larger than every rule index
+    kind = np.dtype(np.int16 if none < 2**15 else np.int32)
+    by_column: dict[str, list[int]] = defaultdict(list)
+    several = []
+    for index, rule in enumerate(rules):
+        references = rule.condition.references()
+        if len(references) == 1:
+            by_column[next(iter(references))].append(index)
         else:
-            column = encoded[column_name]
-            with_null = pa.table({column_name: pa.concat_arrays([column.dictionary, pa.nulls(1, pa.string())])})
-            rule_of_code = np.full(len(with_null), -1, dtype=np.int64)  # the last entry is null's (code -1)
-            for index in indices:
-                undecided = rule_of_code == -1
-                rule_of_code[undecided & evaluate(dimension.rules[index].condition, with_null)] = index
-            found = rule_of_code[column.codes[open_rows]]
-            hit = found >= 0
-            targets, rule_of_target = open_rows[hit], found[hit]
-        if taken_since_compaction:
-            fresh = rule_of_row[targets] == -1
-            targets = targets[fresh]
-            rule_of_target = rule_of_target[fresh]
-        rule_of_row[targets] = rule_of_target
-        taken_since_compaction += len(targets)
-        if taken_since_compaction * 8 > len(open_rows):
-            open_rows = open_rows[rule_of_row[open_rows] == -1]
-            taken_since_compaction = 0
-    return encoded, rule_of_row
+            several.append(index)
+    rule_of_row = np.full(costs.num_rows, none, dtype=kind)
+    for column_name, indices in by_column.items():
+        column = encoded[column_name]
+        with_null = pa.table({column_name: pa.concat_arrays([column.dictionary, pa.nulls(1, pa.string())])})
+        rule_of_code = np.full(len(with_null), none, dtype=kind)  # the last entry is null's (code -1)
+        for index in indices:
+            undecided = rule_of_code == none
+            rule_of_code[undecided & evaluate(rules[index].condition, with_null)] = index
+        if (rule_of_code < none).any():
+            np.minimum(rule_of_row, rule_of_code[column.codes], out=rule_of_row)
+    for index in several:
+        candidates = np.flatnonzero(rule_of_row > index)
+        if len(candidates):
+            hit = evaluate_rows(rules[index].condition, encoded, candidates)
+            rule_of_row[candidates[hit]] = index
+    return encoded, np.where(rule_of_row == none, -1, rule_of_row).astype(np.int64)
 
 
 # --- step 3: coefficient groups --------------------------------------------------------------------------------
@@ -584,12 +742,14 @@ def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Enc
 
 @dataclass
 class _Plan:
-    names: list[str]
-    """The dimension values; parts refer to them by index."""
+    values: pa.Array
+    """The dimension values (strings); parts refer to them by index."""
     groups: list[tuple[np.ndarray, np.ndarray | list[int], int]]
     """Per coefficient group: value indices (sorted by value), share numerators, common denominator D."""
     group_sizes: np.ndarray
     """Parts per group (int64)."""
+    first_value: np.ndarray
+    """Per group, its first value's index (int32): the value of a one-part row."""
 
 
 class _Groups:
@@ -620,95 +780,10 @@ class _Groups:
     def single(self, value: str) -> int:
         return self.group(((value, Fraction(1)),))
 
-
-def _plan(
-    dimension: VirtualDimension,
-    usage: Mapping[str, pa.Table],
-    encoded: Mapping[str, _Encoded],
-    rule_of_row: np.ndarray,
-    days: np.ndarray,
-    warnings: list[str],
-) -> tuple[_Plan, np.ndarray, np.ndarray]:
-    """The coefficient groups, each cost row's group (int32; int64 beyond 2**31 groups) and each row's rule index
-    (-1 for none; int16, int32 beyond 2**15 rules).
-
-    A FIXED or split rule is one group for all its rows; a FROM_COLUMN rule maps each distinct value of its column
-    once; a METRIC rule has one group per day it covers. Rows get their group by integer lookups."""
-    leftover = dimension.leftover
-    registry = _Groups()
-    leftover_group = registry.single(leftover)
-    rules = dimension.rules
-    group_of_rule = np.full(len(rules) + 1, leftover_group, dtype=np.int64)  # index -1 (no rule): the leftover
-    per_row_rules: list[int] = []
-    for index, rule in enumerate(rules):
-        allocation = rule.allocation
-        kind = allocation.kind
-        if kind is AllocationKind.FIXED:
-            group_of_rule[index] = registry.single(_given(allocation.value, rule, "value"))
-        elif kind is AllocationKind.SPLIT_PERCENT:
-            percentages = _given(allocation.percentages, rule, "percentages")
-            weights = {value: Fraction(percent_decimal(p)) for value, p in percentages.items()}
-            group_of_rule[index] = registry.group(_normalised(weights))
-        elif kind is AllocationKind.SPLIT_EVEN:
-            values = _given(allocation.values, rule, "values")
-            group_of_rule[index] = registry.group(_normalised({value: Fraction(1) for value in values}))
-        else:
-            per_row_rules.append(index)
-    group_of_row = group_of_rule[rule_of_row]
-
-    first_day = int(days.min()) if len(days) else 0
-    span = int(days.max()) - first_day + 1 if len(days) else 1
-    for index in per_row_rules:
-        rule = rules[index]
-        allocation = rule.allocation
-        matched = np.flatnonzero(rule_of_row == index)
-        if not len(matched):
-            continue
-        if allocation.kind is AllocationKind.FROM_COLUMN:
-            column_name = _given(allocation.column, rule, "column")
-            column = encoded[column_name]
-            codes = column.codes[matched]
-            used = np.unique(codes[codes >= 0])
-            mapped = allocation.mapping.map(column.dictionary.take(pa.array(used))).to_pylist() if len(used) else []
-            group_of_code = np.full(len(column.dictionary), leftover_group, dtype=np.int64)
-            unmapped_code = np.ones(len(column.dictionary), dtype=bool)
-            for code, value in zip(used.tolist(), mapped, strict=True):
-                group_of_code[code] = registry.single(value or leftover)
-                unmapped_code[code] = value is None
-            group_of_row[matched] = np.append(group_of_code, leftover_group)[codes]  # null (-1): the leftover
-            unmapped = int(np.count_nonzero(np.append(unmapped_code, True)[codes]))
-            if unmapped:
-                warnings.append(
-                    f"rule {rule.name}: {unmapped} rows whose {column_name} maps to nothing went to {leftover}"
-                )
-        else:  # METRIC: one group per day, from that day's usage
-            day_of_row = days[matched] - first_day
-            present = np.unique(day_of_row)
-            matched_days = {EPOCH + timedelta(days=int(d) + first_day) for d in present}
-            by_day, unmapped_owners = _usage_weights(rule, usage[rule.name], leftover, matched_days)
-            group_of_day = np.full(span, leftover_group, dtype=np.int64)
-            without_usage = 0
-            for offset in present.tolist():
-                usage_weights = by_day.get(EPOCH + timedelta(days=offset + first_day))
-                if usage_weights is None:
-                    without_usage += 1
-                    usage_weights = {leftover: Fraction(1)}
-                group_of_day[offset] = registry.group(_normalised(usage_weights))
-            group_of_row[matched] = group_of_day[day_of_row]
-            if without_usage:
-                warnings.append(f"rule {rule.name}: {without_usage} days without usage went to {leftover}")
-            if unmapped_owners:
-                shown = ", ".join(sorted(unmapped_owners)[:5]) + (", …" if len(unmapped_owners) > 5 else "")
-                warnings.append(
-                    f"rule {rule.name}: usage of {len(unmapped_owners)} owners that map to nothing went to "
-                    f"{leftover} ({shown})"
-                )
-
-    # per-row arrays in the narrowest type that holds them: they live as long as the result is being built
-    group_type = np.int32 if len(registry.groups) < 2**31 else np.int64
-    rule_type = np.int16 if len(rules) < 2**15 else np.int32
-    sizes = np.array([len(codes) for codes, _n, _d in registry.groups], dtype=np.int64)
-    return _Plan(registry.names, registry.groups, sizes), group_of_row.astype(group_type), rule_of_row.astype(rule_type)
+    def plan(self) -> _Plan:
+        sizes = np.array([len(codes) for codes, _n, _d in self.groups], dtype=np.int64)
+        first = np.array([codes[0] for codes, _n, _d in self.groups], dtype=np.int32)
+        return _Plan(pa.array(self.names, pa.string()), list(self.groups), sizes, first)
 
 
 def _given(value: T | None, rule: Rule, field_name: str) -> T:
@@ -718,11 +793,17 @@ def _given(value: T | None, rule: Rule, field_name: str) -> T:
     return value
 
 
-def _usage_weights(
-    rule: Rule, table: pa.Table, leftover: str, matched_days: set[date]
-) -> tuple[dict[date, dict[str, Fraction]], set[str]]:
-    """Per day with positive usage, the summed usage per dimension value (unmapped owners under `leftover`).
-    A loop over the usage rows (days x owners), not over cost rows."""
+@dataclass
+class _DailyUsage:
+    weights: dict[date, dict[str, Fraction]]
+    """Per day with positive usage: the summed usage per dimension value (unmapped owners under the leftover)."""
+    unmapped: dict[date, set[str]]
+    """Per day: the owners with usage that map to no value."""
+
+
+def _daily_usage(rule: Rule, table: pa.Table, leftover: str) -> _DailyUsage:
+    """A METRIC rule's usage as exact weights per day. A loop over the usage rows (days x owners), not over cost
+    rows, done once per rule."""
     day_column = table.column("day")
     if not pa.types.is_date32(day_column.type):
         day_column = day_column.cast(pa.date32())
@@ -730,21 +811,21 @@ def _usage_weights(
     owners = pc.unique(owner_column)
     mapped_owner = dict(zip(owners.to_pylist(), rule.allocation.mapping.map(owners).to_pylist(), strict=True))
     by_day: dict[date, dict[str, Fraction]] = defaultdict(lambda: defaultdict(Fraction))
-    unmapped: set[str] = set()
+    unmapped: dict[date, set[str]] = defaultdict(set)
     for day, owner, value in zip(
         day_column.to_pylist(), owner_column.to_pylist(), table.column("value").to_pylist(), strict=True
     ):
-        if day not in matched_days or value is None:
+        if value is None:
             continue
         weight = _exact(value, f"usage of rule {rule.name!r} on {day} for owner {owner!r}")
         target = mapped_owner[owner]
         if target is None:
             if weight:
-                unmapped.add(str(owner))
+                unmapped[day].add(str(owner))
             target = leftover
         by_day[day][target] += weight
     positive = {day: dict(weights) for day, weights in by_day.items() if sum(weights.values()) > 0}
-    return positive, unmapped
+    return _DailyUsage(positive, dict(unmapped))
 
 
 def _exact(value: float | int | Decimal, what: str) -> Fraction:

@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from control_plane.allocation import VirtualDimension, allocate
-from control_plane.allocation.engine import CODED_ALLOCATIONS_SCHEMA
+from control_plane.allocation import VirtualDimension
+from control_plane.allocation.engine import CODED_ALLOCATIONS_SCHEMA, Allocator, Tally
 from control_plane.allocation.rules import TAG_PREFIX
 from control_plane.billing.schema import COST_SCHEMA
 from control_plane.billing.store import CostStore
@@ -46,9 +46,9 @@ from control_plane.models import MetricDefinition, MetricsDatasource
 
 CENT = Decimal("0.01")
 BATCH_ROWS = 1 << 20
-"""Cost rows handed to the engine at a time: bounds the working memory whatever the size of a month."""
-SUMMARY_FOLD = 8
-"""Batch summaries held before they are merged into one."""
+"""Most cost rows handed to the engine at a time: bounds the working memory whatever the size of a month."""
+MIN_BATCH_ROWS = 1 << 16
+"""Row groups smaller than this are gathered before the engine takes them (each batch has a fixed cost)."""
 
 ALLOCATIONS = "allocations"
 SUMMARY_FILE = "summary.parquet"
@@ -125,7 +125,8 @@ class PartJob:
 @dataclass
 class PartOutcome:
     summary: pa.Table
-    warnings: list[str]
+    tally: Tally
+    """What the partition's warnings count (added up over the partitions)."""
     rows: int
     """Cost rows read."""
 
@@ -187,28 +188,24 @@ def allocate_part(
     text = [c for c in columns if pa.types.is_string(COST_SCHEMA.field(c).type)]
     if "Tags" in columns:
         text += ["Tags.key_value.key", "Tags.key_value.value"]
-    parts_summaries: list[pa.Table] = []
-    warnings: dict[str, None] = {}
+    summariser = summaries.Summariser()
     rows = 0
     writer = (
         store.parquet_writer(job.part_key, CODED_ALLOCATIONS_SCHEMA, use_dictionary=["day", "value", "rule"])
         if job.part_key
         else nullcontext()
     )  # row ids and amounts are nearly all distinct: no dictionary tried for them
+    allocator = Allocator(dimension, usage)
     with writer as sink:
-        for costs in _bounded(_row_groups(store, job.cost_key, columns, text, window), BATCH_ROWS):
+        for costs in _batches(_row_groups(store, job.cost_key, columns, text, window)):
             rows += costs.num_rows
-            result = allocate(costs.select(engine_columns), dimension, usage, coded=True)  # row_id: the position
-            parts = result.allocations
-            warnings.update(dict.fromkeys(result.warnings))
-            parts_summaries.append(summaries.of_batch(costs, parts))
-            if len(parts_summaries) >= SUMMARY_FOLD:  # keep what is held bounded, whatever the month's size
-                parts_summaries = [summaries.merge(parts_summaries)]
+            parts = allocator.allocate(costs.select(engine_columns), coded=True)  # row_id: the position
+            summariser.add(costs, parts)
             if sink is not None:
                 row_ids = costs.column("x_RowId").take(parts.column("row_id"))
                 sink.write_table(parts.set_column(0, CODED_ALLOCATIONS_SCHEMA.field("row_id"), row_ids))
-            del costs, result, parts
-    return PartOutcome(summaries.merge(parts_summaries), list(warnings), rows)
+            del costs, parts
+    return PartOutcome(summariser.result(), allocator.tally, rows)
 
 
 def _row_groups(
@@ -236,17 +233,17 @@ def _outside(statistics: pq.Statistics | None, window: tuple[date, date]) -> boo
     return _utc_day(statistics.max) < window[0] or _utc_day(statistics.min) >= window[1]
 
 
-def _bounded(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[pa.Table]:
-    """Record batches gathered into tables of at most ``limit`` rows (a batch larger than that is cut)."""
+def _batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """What the engine takes at a time: each Parquet row group as it is (one dictionary per string column, as
+    written: nothing to unify), small ones gathered up to MIN_BATCH_ROWS, large ones cut at BATCH_ROWS."""
     pending: list[pa.RecordBatch] = []
     held = 0
     for batch in batches:
-        while batch.num_rows:
-            take = min(batch.num_rows, limit - held)
-            pending.append(batch.slice(0, take))
-            held += take
-            batch = batch.slice(take)
-            if held == limit:
+        for start in range(0, batch.num_rows, BATCH_ROWS):
+            piece = batch.slice(start, BATCH_ROWS)
+            pending.append(piece)
+            held += piece.num_rows
+            if held >= MIN_BATCH_ROWS:
                 yield pa.Table.from_batches(pending)
                 pending, held = [], 0
     if held:
@@ -314,7 +311,10 @@ def allocate_partitions(
         if folder:
             store.delete_folder(folder)
         raise
-    warnings = list(dict.fromkeys(w for o in outcomes for w in o.warnings))
+    tally = Tally()
+    for outcome in outcomes:
+        tally.add(outcome.tally)
+    warnings = tally.messages(dimension)
     return Computed(folder, summary, warnings, rows)
 
 

@@ -38,6 +38,50 @@ SUMMARY_SCHEMA = pa.schema(
 _KEYS = ["day", "value", "rule", "column", "column_value"]
 
 
+SUMMARISED_PARTS = 1 << 20
+"""Parts gathered before they are summarised: a batch's summary is nearly as long as a month's (every day ×
+value × column value shows up in any sizeable batch), so summarising and merging fewer, larger spans is less
+work; what is held stays bounded."""
+FOLD = 8
+"""Summaries held before they are merged into one."""
+
+
+class Summariser:
+    """The summary of a stream of batches (`add` each batch's costs and parts, then `result`), built over
+    spans of about SUMMARISED_PARTS parts and merged as it goes, so what it holds does not grow with the size
+    of a month."""
+
+    def __init__(self) -> None:
+        self._costs: list[pa.Table] = []
+        self._parts: list[pa.Table] = []
+        self._rows = self._held = 0
+        self._summaries: list[pa.Table] = []
+
+    def add(self, costs: pa.Table, parts: pa.Table) -> None:
+        """``parts`` of ``costs`` as `of_batch` takes them (row_id = the position in ``costs``)."""
+        kept = [c for c in ("ConsumedQuantity", *SUMMARY_COLUMNS) if c in costs.column_names]
+        if self._rows:  # positions within the gathered span
+            parts = parts.set_column(0, parts.schema.field(0), pc.add(parts.column("row_id"), self._rows))
+        self._costs.append(costs.select(kept))
+        self._parts.append(parts)
+        self._rows += costs.num_rows
+        self._held += parts.num_rows
+        if self._held >= SUMMARISED_PARTS:
+            self._summarise()
+
+    def result(self) -> pa.Table:
+        self._summarise()
+        return merge(self._summaries, ordered=False)
+
+    def _summarise(self) -> None:
+        if self._parts:
+            costs, parts = pa.concat_tables(self._costs, promote_options="default"), pa.concat_tables(self._parts)
+            self._summaries.append(of_batch(costs, parts))
+            self._costs, self._parts, self._rows, self._held = [], [], 0, 0
+        if len(self._summaries) >= FOLD:
+            self._summaries = [merge(self._summaries, ordered=False)]
+
+
 def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
     """The summary of one batch: ``parts`` are the engine's output for ``costs`` with `row_id` = the row's
     position in ``costs`` (sorted by it, as the engine emits), ``costs`` has `ConsumedQuantity` and the
@@ -53,52 +97,42 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
     first = np.empty(len(position), dtype=bool)
     first[0] = True
     np.not_equal(position[1:], position[:-1], out=first[1:])
-    if "ConsumedQuantity" in costs.column_names:
-        consumed = costs.column("ConsumedQuantity").cast(pa.float64()).fill_null(0).to_numpy()
-        amount = cents.astype(np.float64)
-        row_amount = np.bincount(position, weights=amount, minlength=costs.num_rows)[position]
-        row_parts = np.bincount(position, minlength=costs.num_rows)[position]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(row_amount == 0, 1.0 / row_parts, amount / row_amount)
-        quantity = consumed[position] * share
-    else:
-        quantity = np.zeros(len(position))
-    rows = first.astype(np.float64)
-    day, value, rule = _days(parts.column("day")), _codes(parts.column("value")), _codes(parts.column("rule"))
-    sums = _Sums(cents, quantity if quantity.any() else None)
-    core = _aggregate({"day": day, "value": value, "rule": rule}, None, sums, rows)
+    quantity = _quantities(costs, position, cents)
+    sums = _Sums(cents, quantity)
+    by_day_value = _Mix().then(*_days(parts.column("day"))).then(*_codes(parts.column("value")))
+    core = _aggregate(("day", "value", "rule"), by_day_value.then(*_codes(parts.column("rule"))), sums, first)
     pieces = [core]
     for name in SUMMARY_COLUMNS:
         if name not in costs.column_names:
             continue
         per_row, dictionary = _codes(costs.column(name))
-        if len(per_row) and per_row.min() == per_row.max():  # one value (or none) in the batch: the core's sums
+        if len(per_row) and per_row.min() == per_row.max():  # one value (or none) in the batch: no key to mix
             only = per_row[0]
-            pieces.append(_constant_piece(core, name, None if only == len(dictionary) else dictionary[only].as_py()))
+            constant = None if only == len(dictionary) else dictionary[only].as_py()
+            pieces.append(_aggregate(("day", "value"), by_day_value, sums, None, column=(name, constant)))
             continue
-        keys = {"day": day, "value": value, "column_value": (per_row[position], dictionary)}
-        pieces.append(_aggregate(keys, name, sums, None))
+        mix = by_day_value.then(per_row[position], dictionary)
+        pieces.append(_aggregate(("day", "value", "column_value"), mix, sums, None, column=(name, None)))
     return pa.concat_tables(pieces)
 
 
-def _constant_piece(core: pa.Table, column: str, column_value: str | None) -> pa.Table:
-    """The piece of a column holding one value on every row of the batch (an AWS bill's `Provider`, its
-    `x_Model`, null): per (day, value), the core rows added up over the rules."""
-    summed = core.group_by(["day", "value"], use_threads=False).aggregate([("cents", "sum"), ("quantity", "sum")])
-    n = summed.num_rows
-    return pa.table(
-        {
-            "day": summed.column("day"),
-            "value": summed.column("value"),
-            "rule": pa.nulls(n, pa.string()),
-            "column": pa.array([column] * n, pa.string()),
-            "column_value": pa.array([column_value] * n, pa.string()),
-            "cents": summed.column("cents_sum"),
-            "quantity": summed.column("quantity_sum"),
-            "rows": pa.array(np.zeros(n, dtype=np.int64)),
-        },
-        schema=SUMMARY_SCHEMA,
-    )
+def _quantities(costs: pa.Table, position: np.ndarray, cents: np.ndarray) -> np.ndarray | None:
+    """Each part's usage quantity, or None when the batch has none: the row's quantity, times the part's share
+    of the row's cost where a row has several parts."""
+    if "ConsumedQuantity" not in costs.column_names:
+        return None
+    consumed = costs.column("ConsumedQuantity").cast(pa.float64()).fill_null(0).to_numpy()
+    if not consumed.any():  # cost-only bills skip the shares altogether
+        return None
+    quantity = consumed[position]
+    parts_of_row = np.bincount(position, minlength=costs.num_rows)
+    several = np.flatnonzero(parts_of_row[position] > 1)
+    if len(several):
+        rows, amount = position[several], cents[several].astype(np.float64)
+        row_amount = np.bincount(rows, weights=amount, minlength=costs.num_rows)[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            quantity[several] *= np.where(row_amount == 0, 1.0 / parts_of_row[rows], amount / row_amount)
+    return quantity
 
 
 class _Sums:
@@ -120,39 +154,102 @@ class _Sums:
         return cents, np.bincount(group_of, weights=self.quantity, minlength=count)
 
 
-def merge(summaries: list[pa.Table]) -> pa.Table:
-    """One summary of several (batches, partitions): rows with the same keys added up, sorted."""
+def merge(summaries: list[pa.Table], *, ordered: bool = True) -> pa.Table:
+    """One summary of several (batches, partitions): rows with the same keys added up (Arrow's hash grouping;
+    cents are int64, exact), sorted unless ``ordered`` is False (a fold before more batches come)."""
     tables = [t for t in summaries if t.num_rows]
     if not tables:
         return SUMMARY_SCHEMA.empty_table()
-    table = pa.concat_tables(tables)
-    sums = _Sums(table.column("cents").to_numpy(), table.column("quantity").to_numpy())
-    merged = _aggregate({k: _codes(table.column(k)) for k in _KEYS}, None, sums, table.column("rows").to_numpy())
-    order = [(k, "ascending") for k in ("column", "column_value", "day", "value", "rule")]
-    return merged.sort_by(order)
+    grouped = (
+        pa.concat_tables(tables)
+        .group_by(_KEYS, use_threads=False)
+        .aggregate([("cents", "sum"), ("quantity", "sum"), ("rows", "sum")])
+        .rename_columns([*_KEYS, "cents", "quantity", "rows"])
+        .select(SUMMARY_SCHEMA.names)
+    )
+    if ordered:
+        grouped = grouped.sort_by([(k, "ascending") for k in ("column", "column_value", "day", "value", "rule")])
+    return grouped.cast(SUMMARY_SCHEMA)
 
 
 Codes = tuple[np.ndarray, pa.Array]
 """A key column as (per-row code, dictionary); nulls have code len(dictionary)."""
 
 
-def _aggregate(keys: dict[str, Codes], column: str | None, sums: _Sums, rows: np.ndarray | None) -> pa.Table:
-    """Per distinct combination of ``keys``: the sums, and the cost rows counted (``rows``: a weight per part;
-    None: not counted)."""
-    group_of, count, representative = _groups([code for code, _ in keys.values()], [d for _, d in keys.values()])
-    cents, quantity = sums.of(group_of, count)
-    counted = np.zeros(count) if rows is None else np.bincount(group_of, weights=rows, minlength=count)
-    out: dict[str, pa.Array] = {}
-    for name, (code, dictionary) in keys.items():
-        picked = code[representative]
-        out[name] = dictionary.take(pa.array(picked, mask=picked == len(dictionary)))
+class _Mix:
+    """Key columns mixed into one int64 per row, one column at a time (`then`), so that pieces sharing their
+    leading keys (day and value) mix them once. A mix whose possible keys are few enough (days × values ×
+    rules, or × a column's values: the usual case) is counted densely and each group's keys decoded from its
+    number; when mixing would leave int64, what is mixed so far is renumbered first (and then hashed)."""
+
+    def __init__(self) -> None:
+        self.codes: list[np.ndarray] = []
+        self.dictionaries: list[pa.Array] = []
+        self.combined: np.ndarray | int = 0
+        self.space = 1
+        self.renumbered = False
+
+    def then(self, code: np.ndarray, dictionary: pa.Array) -> _Mix:
+        mixed = _Mix()
+        mixed.codes, mixed.dictionaries = [*self.codes, code], [*self.dictionaries, dictionary]
+        combined, space, renumbered = self.combined, self.space, self.renumbered
+        size = len(dictionary) + 1
+        if space * size >= 1 << 62:
+            combined, uniques = pd.factorize(np.broadcast_to(combined, len(code)))
+            space, renumbered = len(uniques), True
+        mixed.combined = combined * size + code
+        mixed.space, mixed.renumbered = space * size, renumbered
+        return mixed
+
+    @property
+    def dense(self) -> bool:
+        return self.space <= DENSE_GROUPS and not self.renumbered
+
+
+def _aggregate(
+    names: tuple[str, ...],
+    mix: _Mix,
+    sums: _Sums,
+    rows: np.ndarray | None,
+    *,
+    column: tuple[str, str | None] | None = None,
+) -> pa.Table:
+    """Per distinct combination of the keys mixed (named ``names``): the sums, and the cost rows counted
+    (``rows``: a flag per part, first parts; None: not counted). ``column``: the piece's column name and, when
+    it is not a key, its one value."""
+    combined = np.asarray(mix.combined, dtype=np.int64)
+    if mix.dense:
+        present = np.flatnonzero(np.bincount(combined, minlength=mix.space))
+        cents, quantity = (summed[present] for summed in sums.of(combined, mix.space))
+        counted = np.zeros(len(present)) if rows is None else np.bincount(combined, rows, minlength=mix.space)[present]
+        picked, rest = [], present
+        for dictionary in reversed(mix.dictionaries):
+            rest, code = np.divmod(rest, len(dictionary) + 1)
+            picked.append(code)
+        picked.reverse()
+    else:
+        group_of, uniques = pd.factorize(combined)
+        count = len(uniques)
+        representative = np.zeros(count, dtype=np.int64)
+        representative[group_of] = np.arange(len(group_of))  # any row of the group: its keys are the group's
+        cents, quantity = sums.of(group_of, count)
+        counted = np.zeros(count) if rows is None else np.bincount(group_of, weights=rows, minlength=count)
+        picked = [code[representative] for code in mix.codes]
+    count = len(cents)
+    out = {
+        name: dictionary.take(pa.array(code, mask=code == len(dictionary)))
+        for name, code, dictionary in zip(names, picked, mix.dictionaries, strict=True)
+    }
     nulls = pa.nulls(count, pa.string())
+    if column is not None:
+        out["column"] = pa.array([column[0]] * count, pa.string())
+        out.setdefault("column_value", pa.array([column[1]] * count, pa.string()))
     return pa.table(
         {
             "day": out["day"],
             "value": out["value"],
             "rule": out.get("rule", nulls),
-            "column": out.get("column", pa.array([column] * count, pa.string()) if column else nulls),
+            "column": out.get("column", nulls),
             "column_value": out.get("column_value", nulls),
             "cents": pa.array(cents, pa.int64()),
             "quantity": pa.array(quantity, pa.float64()),
@@ -160,32 +257,6 @@ def _aggregate(keys: dict[str, Codes], column: str | None, sums: _Sums, rows: np
         },
         schema=SUMMARY_SCHEMA,
     )
-
-
-def _groups(codes: list[np.ndarray], dictionaries: list[pa.Array]) -> tuple[np.ndarray, int, np.ndarray]:
-    """(each row's group number, how many groups, a row of each group): the codes mixed into one int64 key,
-    counted into a dense array of every combination when there are few (days × values × rules, or × a
-    column's values: the usual case), else factorized."""
-    combined = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
-    space = 1
-    for code, dictionary in zip(codes, dictionaries, strict=True):
-        size = len(dictionary) + 1
-        if space * size >= 1 << 62:  # keep the mixed key inside int64: renumber what is mixed so far densely
-            combined, uniques = pd.factorize(combined)
-            space = len(uniques)
-        combined = combined * size + code
-        space *= size
-    if space <= DENSE_GROUPS:
-        present = np.flatnonzero(np.bincount(combined, minlength=space))
-        number = np.zeros(space, dtype=np.int64)
-        number[present] = np.arange(len(present))
-        group_of, count = number[combined], len(present)
-    else:
-        group_of, uniques = pd.factorize(combined)
-        count = len(uniques)
-    representative = np.zeros(count, dtype=np.int64)
-    representative[group_of] = np.arange(len(group_of))  # any row of the group: its keys are the group's
-    return group_of, count, representative
 
 
 DENSE_GROUPS = 1 << 22

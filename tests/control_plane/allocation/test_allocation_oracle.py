@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -270,12 +271,26 @@ def test_non_finite_float_cost_is_refused_like_the_oracle(value):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(tag_maps, max_size=12), st.integers(0, 5), st.sampled_from([*TAG_KEYS, "other", "nope"]))
-def test_tag_values_equal_map_lookup(maps, start, key):
-    tags = pa.array(maps, COST_SCHEMA.field("Tags").type).slice(min(start, len(maps)))
-    table = pa.table({"Tags": tags})
-    expected = pc.map_lookup(tags, pa.scalar(key), "first").cast(pa.string())
-    assert engine._tag_values(table, key).to_pylist() == expected.to_pylist()
+@given(
+    st.lists(tag_maps, max_size=12),
+    st.integers(0, 5),
+    st.sampled_from([*TAG_KEYS, "other", "nope"]),
+    st.booleans(),
+)
+def test_tag_values_equal_map_lookup(maps, start, key, dictionary_encoded):
+    tags = pa.array(maps, COST_SCHEMA.field("Tags").type)
+    if dictionary_encoded:  # as a cost partition's row group is read: keys and values dictionary-encoded
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table({"Tags": tags}), sink)
+        read = pq.read_table(
+            pa.BufferReader(sink.getvalue()), read_dictionary=["Tags.key_value.key", "Tags.key_value.value"]
+        )
+        tags = read.column("Tags").combine_chunks()
+    tags = tags.slice(min(start, len(maps)))
+    dictionary, codes = engine._tag_codes(pa.table({"Tags": tags}), key)
+    got = dictionary.take(pa.array(codes, mask=codes < 0)).to_pylist() if len(dictionary) else [None] * len(codes)
+    expected = pc.map_lookup(pa.array(maps, COST_SCHEMA.field("Tags").type).slice(min(start, len(maps))), key, "first")
+    assert got == expected.cast(pa.string()).to_pylist()
 
 
 def test_independent_columns_with_nulls_match_like_the_reference():

@@ -72,7 +72,7 @@ def test_allocate_then_a_failed_update_on_postgres(pg_sessions, tmp_path, monkey
     def fail(*_args, **_kwargs):
         raise AllocationError("usage of rule 'calls' on 2026-01-02 is negative (-3)")
 
-    monkeypatch.setattr(compute, "allocate", fail)
+    monkeypatch.setattr(compute.Allocator, "allocate", fail)
     with pytest.raises(FailedPrecondition), pg_sessions.begin() as session:
         tenant = session.get(Tenant, tenant_id)
         dimensions.update_dimension(

@@ -16,11 +16,11 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from control_plane.allocation import AllocationError, VirtualDimension
+from control_plane.allocation import AllocationError, VirtualDimension, allocate
 from control_plane.allocation.engine import ALLOCATIONS_SCHEMA
 from control_plane.billing.schema import COST_SCHEMA
 from control_plane.datastore import DataStore
-from control_plane.dimensions import compute
+from control_plane.dimensions import compute, summary
 from control_plane.dimensions.compute import Engine
 from tests.control_plane.allocation.reference import reference_allocate
 from tests.control_plane.allocation.test_allocation_oracle import cost_tables, dimensions, usage_for, usage_rows
@@ -49,8 +49,16 @@ def as_partitions(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(cost_tables(), dimensions, usage_rows, st.lists(st.integers(0, 30), max_size=3), st.integers(1, 7))
-def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batch_rows):
+@given(
+    cost_tables(),
+    dimensions,
+    usage_rows,
+    st.lists(st.integers(0, 30), max_size=3),
+    st.integers(1, 7),
+    st.integers(1, 8),
+    st.integers(1, 12),
+)
+def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batch_rows, min_batch_rows, span):
     assume(pa.types.is_decimal(table.column("BilledCost").type) and table.num_rows > 0)
     usage = usage_for(dimension, rows)
     partitions = as_partitions(table, [c for c in cuts if c < table.num_rows])
@@ -62,7 +70,13 @@ def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batc
     except AllocationError:
         assume(False)
         return
-    with tempfile.TemporaryDirectory() as directory, mock.patch.object(compute, "BATCH_ROWS", batch_rows):
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        mock.patch.object(compute, "BATCH_ROWS", batch_rows),
+        mock.patch.object(compute, "MIN_BATCH_ROWS", min_batch_rows),  # row groups of 3: gathered, cut, or as is
+        mock.patch.object(summary, "SUMMARISED_PARTS", span),  # summaries of spans of batches, folded in twos
+        mock.patch.object(summary, "FOLD", 2),
+    ):
         store = DataStore.local(Path(directory))
         keys = []
         for index, partition in enumerate(partitions):
@@ -88,6 +102,23 @@ def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batc
     assert totals.cost_rows == whole.num_rows == computed.cost_rows
     assert totals.total == sum(by_value.values(), Decimal(0))
     assert pc.sum(computed.summary.column("rows")).as_py() == whole.num_rows  # counted once, in the core rows
+    # each summarised column's piece holds the same money per (day, value, column value) as the oracle's parts
+    row_of = {row_id: i for i, row_id in enumerate(whole.column("x_RowId").to_pylist())}
+    for name in summary.SUMMARY_COLUMNS:
+        column = whole.column(name).to_pylist()
+        want: dict[tuple, Decimal] = defaultdict(Decimal)
+        for row_id, day, value, amount in zip(
+            *(expected.column(c).to_pylist() for c in ("row_id", "day", "value", "amount")), strict=True
+        ):
+            want[(day, value, column[row_of[row_id]])] += amount
+        piece = summary.by_column(computed.summary, name).to_pylist()
+        got_piece: dict[tuple, Decimal] = defaultdict(Decimal)
+        for r in piece:
+            got_piece[(r["day"], r["value"], r["column_value"])] += Decimal(r["cents"]).scaleb(-2)
+        assert dict(got_piece) == dict(want), name
+    # the warnings add up over batches and partitions to what one pass over the whole month says
+    engine_input = whole.select(["ChargePeriodStart", "BilledCost", *table.column_names[3:]])
+    assert computed.warnings == allocate(engine_input, dimension, usage).warnings
 
 
 def test_a_window_reads_only_its_days_row_groups_included(tmp_path):
