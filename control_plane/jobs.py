@@ -80,7 +80,10 @@ def execute_run(services: Services, run: ClaimedRun) -> None:
 
 def scheduler_for(services: Services, now: Callable[[], datetime] = utcnow) -> Scheduler:
     """The daily 06:00 UTC imports of metrics and billing datasources: each due run is an ``execute_run``;
-    transient failures retry."""
+    transient failures retry. After new data (and once a day) budgets, alerts and reports are evaluated, and the
+    notifications due are delivered at every tick."""
+    from control_plane.budgets.evaluate import evaluate_all
+    from control_plane.notify import deliver_due
     from control_plane.scheduler import Scheduler
 
     return Scheduler(
@@ -90,6 +93,8 @@ def scheduler_for(services: Services, now: Callable[[], datetime] = utcnow) -> S
         owner=services.owner,
         now=now,
         is_transient=is_transient,
+        evaluate=lambda instant: evaluate_all(services, instant),
+        deliver=lambda instant: deliver_due(services, instant),
     )
 
 

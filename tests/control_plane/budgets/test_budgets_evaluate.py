@@ -18,9 +18,9 @@ from control_plane.budgets import service
 from control_plane.budgets.evaluate import evaluate_all, recipients
 from control_plane.budgets.models import Alert
 from control_plane.budgets.service import ALERT, BUDGET, REPORT
+from control_plane.jobs import scheduler_for
 from control_plane.models import Tenant
-from control_plane.notify import Notification, Recipient, deliver_due
-from control_plane.scheduler import Scheduler
+from control_plane.notify import Notification, Recipient
 from control_plane.secrets import new_key, secret_box
 from control_plane.services import Services, build_services
 from control_plane.settings import Settings
@@ -82,17 +82,6 @@ def create(services: Services, tenant: Tenant, kind, data: dict) -> str:
         return service.create(session, tenant, kind, data, secret_box(services.settings)).id
 
 
-def scheduler(services: Services, clock: Clock) -> Scheduler:
-    return Scheduler(
-        services.sessions,
-        lambda _run: None,  # imports have tests of their own; a run that succeeds is what matters here
-        settings=services.settings,
-        now=clock,
-        evaluate=lambda now: evaluate_all(services, now),
-        deliver=lambda now: deliver_due(services, now),
-    )
-
-
 def queued(services: Services) -> list[tuple[str, str, str]]:
     with services.sessions() as session:
         rows = session.scalars(sa.select(Notification).order_by(Notification.key, Notification.channel))
@@ -104,7 +93,7 @@ def test_a_budget_crossing_its_threshold_notifies_once(services, tenant, dimensi
     box, _ = mailbox
     budget_id = create(services, tenant, BUDGET, {**BUDGET_DATA, "slack_webhook_url": webhook})
     clock = Clock(at("2026-03-05 07:00"))
-    ticks = scheduler(services, clock)
+    ticks = scheduler_for(services, now=clock)  # the scheduler `serve` runs, evaluating and delivering
 
     # March 5: 700 spent, forecast 700 + 26 × 140 = 4340 < 5000: nothing.
     ticks.tick()
