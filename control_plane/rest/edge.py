@@ -8,6 +8,7 @@ received pass the limit (at most ``max_bytes`` are ever held).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.requests import cookie_parser
 
 from control_plane.admission import Admission
 from control_plane.errors import (
@@ -35,8 +37,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-GUARDED_PREFIX = "/v1/"
-"""Admission applies to the API; /openapi.json and the docs answer even when the server is saturated."""
+GUARDED_PREFIXES = ("/v1/", "/mcp")
+"""Admission applies to the API and MCP over HTTP; /openapi.json, the docs and the dashboard's pages answer
+even when the server is saturated (the pages' own API calls are admitted)."""
+SESSION_COOKIE = "costory_session"
+"""The dashboard's sign-in cookie (control_plane.web.session): requests carrying it are admitted as its own
+caller, as a bearer token's are."""
 
 
 def error_response(error: DomainError) -> JSONResponse:
@@ -125,12 +131,11 @@ class AdmissionLimit:
         self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
         try:
-            key = await self.admission.acquire_async(token.strip() if scheme.lower() == "bearer" else None)
+            key = await self.admission.acquire_async(_caller(scope))
         except DomainError as error:
             await _drain(receive)  # an unread body would make the server reset the connection
             await error_response(error)(scope, receive, send)
@@ -139,6 +144,16 @@ class AdmissionLimit:
             await self.app(scope, receive, send)
         finally:
             self.admission.release(key)
+
+
+def _caller(scope: Scope) -> str | None:
+    """Who a request's admission slots count against: its bearer token, else its session cookie (hashed: the
+    key is only compared), else nobody in particular (one shared allowance)."""
+    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    session = cookie_parser(_header(scope, b"cookie") or "").get(SESSION_COOKIE)
+    return f"session:{hashlib.sha256(session.encode()).hexdigest()}" if session else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -238,7 +253,7 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
                     del operation["parameters"]
                 operation["security"] = [{SECURITY_SCHEME: []}]
                 statuses.add("401")
-            if path.startswith(GUARDED_PREFIX):
+            if path.startswith(GUARDED_PREFIXES):
                 statuses |= {"429", "503"}
             if "{" in path or has_body:
                 statuses.add("404")
