@@ -35,6 +35,9 @@ _KEYS = (
 _WORDS = r"""[^\s&'",;<>]+(?:[ ][^\s&'",;<>]+)*"""
 """A value after a key: words up to the end of the line, a quote, or a separator (``&``, ``,``, ``;``)."""
 
+WEBHOOK_PATH = re.compile(r"/(?:services|triggers|workflows)/[A-Za-z0-9_/-]+")
+"""The secret part of a Slack webhook URL (``/services/T…/B…/…``), wherever it appears."""
+
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Whole PEM private keys, also inside JSON (escaped newlines), or cut short.
     (
@@ -62,6 +65,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     # Bearer tokens without a header name in front.
     (re.compile(r"(\bBearer\s+)(?!\[redacted\])\S+", re.I), rf"\1{REDACTED}"),
+    # Webhook URLs: their path is the credential.
+    (WEBHOOK_PATH, "/[redacted]"),
     # Passwords in URLs: scheme://user:password@host.
     (re.compile(r"(\b[a-z][a-z0-9+.-]{0,30}://[^/\s:@]{0,200}:)[^@\s/]{1,200}(@)", re.I), rf"\1{REDACTED}\2"),
 ]

@@ -33,6 +33,13 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
+def rfc3339(value: datetime | None) -> str:
+    """The proto3 JSON form of a timestamp (``2026-11-29T20:15:00.123456Z``): what Terraform state holds; "" for
+    none."""
+    stamp = timestamp(value)
+    return stamp.ToJsonString() if stamp is not None else ""
+
+
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 """The days a request may name: cost and usage data outside them cannot mean anything (and a day past

@@ -4,6 +4,8 @@ them, to call the source; no API answers with one."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +35,14 @@ class SecretBox:
                 f"changed, or replicas use different keys). Restore the key, or re-create the datasource with its "
                 f"`{attribute}`."
             ) from None
+
+
+def keyed_digest(settings: Settings, purpose: str, text: str) -> str:
+    """HMAC-SHA256 of ``text`` under a key derived from the secret key for ``purpose``: equal texts give equal
+    digests (what a unique constraint compares), while the database alone neither reveals nor confirms them."""
+    key = settings.secret_key or _key_file(Path(settings.data_dir))
+    derived = hashlib.sha256(purpose.encode() + b"\0" + key.encode()).digest()
+    return hmac.new(derived, text.encode(), hashlib.sha256).hexdigest()
 
 
 def new_key() -> str:

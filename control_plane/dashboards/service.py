@@ -24,11 +24,10 @@ from control_plane.dashboards.models import Dashboard
 from control_plane.db import release
 from control_plane.errors import DomainError, InvalidArgument, NotFound, public_view
 from control_plane.findings import raise_errors
-from control_plane.messages import to_data, to_json
+from control_plane.messages import rfc3339, to_data, to_json
 from control_plane.models import Dimension, Tenant, utcnow
 from control_plane.pagination import Page, page_of
 from control_plane.services import Services
-from control_plane.teams.grpc import rfc3339
 from costory_proto.costory.v1 import cost_pb2
 from costory_proto.costory.v1 import dashboard_pb2 as pb
 from costory_schema import rules

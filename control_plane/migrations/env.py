@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from alembic import context
 
-import control_plane.budgets  # noqa: F401
-import control_plane.dashboards  # noqa: F401
-import control_plane.notify  # noqa: F401
+import control_plane.budgets
+import control_plane.dashboards
+import control_plane.notify
 import control_plane.teams  # noqa: F401
 from control_plane.models import Base
 

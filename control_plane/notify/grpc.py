@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.messages import timestamp
+from control_plane.messages import rfc3339
 from control_plane.models import Tenant
 from control_plane.notify import service
 from control_plane.notify.models import Notification
@@ -14,11 +12,6 @@ from control_plane.rpc import tenant_rpc
 from control_plane.services import Services
 from costory_proto.costory.v1 import notification_pb2 as pb
 from costory_proto.costory.v1 import notification_pb2_grpc
-
-
-def rfc3339(value: datetime | None) -> str:
-    stamp = timestamp(value)
-    return stamp.ToJsonString() if stamp is not None else ""
 
 
 def to_proto(row: Notification) -> pb.Notification:

@@ -10,8 +10,6 @@ ambiguous window (a crash between the send and its record), and exactly-once eve
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import signal
@@ -19,7 +17,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
@@ -85,10 +82,8 @@ def mask(kind: str, address: str) -> str:
 def fingerprint(settings: Settings, kind: str, address: str) -> str:
     """HMAC-SHA256 of the recipient under a key derived from the secret key: the same recipient gives the same
     value (what the unique constraint compares), and the database alone does not reveal or confirm it."""
-    key = settings.secret_key or secrets._key_file(Path(settings.data_dir))
-    derived = hashlib.sha256(b"costory notification recipient\0" + key.encode()).digest()
     normal = address.strip().lower() if kind == Channel.EMAIL else address.strip()
-    return hmac.new(derived, f"{kind}\0{normal}".encode(), hashlib.sha256).hexdigest()
+    return secrets.keyed_digest(settings, "costory notification recipient", f"{kind}\0{normal}")
 
 
 def check_recipients(recipients: Sequence[Recipient]) -> list[Problem]:

@@ -8,7 +8,6 @@ outbox (``next_attempt_at``), so a message waits in the database, not in a sleep
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,13 +15,12 @@ import requests
 import urllib3.exceptions
 
 from control_plane.billing.sources.http import RETRIED_STATUSES, ApiClient
+from control_plane.logs import WEBHOOK_PATH
 from control_plane.notify.errors import PermanentDelivery, TransientDelivery, UncertainDelivery
 
 TIMEOUT_SECONDS = 10.0
 MAX_RETRY_AFTER_SECONDS = 3600.0
 
-WEBHOOK_PATH = re.compile(r"/(?:services|triggers|workflows)/[A-Za-z0-9_/-]+")
-"""The secret part of a webhook URL (``/services/T…/B…/…``), wherever it appears."""
 
 _GONE = {
     403: "the webhook's token was revoked or the app removed",
@@ -96,7 +94,7 @@ def send(url: str, text: str, blocks: Sequence[Any] | None, *, http: requests.Se
         return
     said = _scrub(client, response.text.strip() or response.reason or "no detail")
     if response.status_code in RETRIED_STATUSES:
-        wait = client._retry_after(response) if response.status_code == 429 else None
+        wait = client.retry_after(response) if response.status_code == 429 else None
         what = "rate limited the webhook" if response.status_code == 429 else "failed"
         raise TransientDelivery(f"Slack {what} (HTTP {response.status_code}: {said}).", retry_after=wait)
     reason = _GONE.get(response.status_code)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from google.protobuf import empty_pb2
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.messages import timestamp, to_data
+from control_plane.messages import rfc3339, to_data
 from control_plane.models import Tenant
 from control_plane.rpc import tenant_rpc
 from control_plane.services import Services
@@ -15,12 +13,6 @@ from control_plane.teams import service
 from control_plane.teams.models import Team, TeamMember
 from costory_proto.costory.v1 import team_pb2 as pb
 from costory_proto.costory.v1 import team_pb2_grpc
-
-
-def rfc3339(value: datetime) -> str:
-    """The proto3 JSON form of a timestamp (``2026-11-29T20:15:00.123456Z``): what Terraform state holds."""
-    stamp = timestamp(value)
-    return stamp.ToJsonString() if stamp is not None else ""
 
 
 def to_proto(team: Team) -> pb.Team:

@@ -94,7 +94,7 @@ class ApiClient:
                         f"{self.source} {what} {self.attempts} times in a row at {path}; the import is retried "
                         "automatically."
                     )
-                wait = self._retry_after(response) if response.status_code == 429 else None
+                wait = self.retry_after(response) if response.status_code == 429 else None
                 log.info(
                     "%s answered %d at %s; attempt %d of %d",
                     self.source,
@@ -143,7 +143,7 @@ class ApiClient:
             message = body.get("message") or body.get("errors")
         return self.scrub(str(message) if message else response.reason or "no detail")
 
-    def _retry_after(self, response: requests.Response) -> float | None:
+    def retry_after(self, response: requests.Response) -> float | None:
         """``Retry-After`` as seconds (a number or an HTTP date), capped; None when absent or unreadable."""
         value = response.headers.get("Retry-After")
         if not value:
