@@ -103,7 +103,19 @@ def _contents() -> str:
     if sources:
         lines += ["", "## Billing sources: what is read and how it maps", ""]
         lines += [f"- [{page.stem}](sources/{page.name})" for page in sources]
+    guides = [(DOCS / name, title) for name, title in GUIDES if (DOCS / name).exists()]
+    if guides:
+        lines += ["", "## How it behaves", ""]
+        lines += [f"- [{title}]({path.name})" for path, title in guides]
     return "\n".join(lines) + "\n"
+
+
+GUIDES = (
+    ("forecast.md", "Budgets' forecast, alert conditions and notification keys"),
+    ("notifications.md", "Notifications: Slack and email delivery, retries, exactly once"),
+    ("mcp.md", "The MCP server: tools, stdio and HTTP"),
+)
+"""Pages of docs/ about the control plane's behaviour, listed in the index."""
 
 
 def documents() -> dict[Path, str]:
