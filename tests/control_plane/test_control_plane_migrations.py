@@ -30,7 +30,7 @@ def test_migrating_twice_is_a_no_op(settings):
 
     engine = create_engine(settings.database_url)
     with engine.connect() as connection:
-        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0010"
+        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0013"
     engine.dispose()
 
 

@@ -13,6 +13,7 @@ from costory_proto import tfplugin6_pb2 as tf
 from costory_proto import tfplugin6_pb2_grpc
 from costory_proto.plugin import grpc_controller_pb2, grpc_controller_pb2_grpc
 from provider_shim.plugin import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, dial
+from tests.provider_shim.test_schema import RESOURCES
 
 
 def start(env_overrides: dict[str, str]) -> subprocess.Popen:
@@ -48,19 +49,7 @@ def test_handshake_serves_tls_on_a_private_unix_socket_and_shuts_down(plugin):
 
     with dial(line) as channel:
         schema = tfplugin6_pb2_grpc.ProviderStub(channel).GetProviderSchema(tf.GetProviderSchema.Request(), timeout=10)
-        assert sorted(schema.resource_schemas) == [
-            "costory_billing_datasource_anthropic",
-            "costory_billing_datasource_aws",
-            "costory_billing_datasource_azure",
-            "costory_billing_datasource_cursor",
-            "costory_billing_datasource_elastic_cloud",
-            "costory_billing_datasource_gcp",
-            "costory_billing_datasource_openai",
-            "costory_metrics_datasource_s3_parquet",
-            "costory_team",
-            "costory_team_member",
-            "costory_virtual_dimension",
-        ]
+        assert sorted(schema.resource_schemas) == RESOURCES
         assert sorted(schema.data_source_schemas) == ["costory_service_account"]
         grpc_controller_pb2_grpc.GRPCControllerStub(channel).Shutdown(grpc_controller_pb2.Empty(), timeout=10)
 

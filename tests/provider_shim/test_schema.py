@@ -9,6 +9,24 @@ from provider_shim import wire
 from provider_shim.schema import provider_schema
 
 RESOURCE = "costory_metrics_datasource_s3_parquet"
+RESOURCES = [
+    "costory_alert",
+    "costory_billing_datasource_anthropic",
+    "costory_billing_datasource_aws",
+    "costory_billing_datasource_azure",
+    "costory_billing_datasource_cursor",
+    "costory_billing_datasource_elastic_cloud",
+    "costory_billing_datasource_gcp",
+    "costory_billing_datasource_openai",
+    "costory_budget",
+    "costory_dashboard",
+    "costory_metrics_datasource_s3_parquet",
+    "costory_report",
+    "costory_team",
+    "costory_team_member",
+    "costory_virtual_dimension",
+]
+"""Every resource type the provider serves."""
 
 
 def flags(schema: tf.Schema) -> dict[str, tuple]:
@@ -20,19 +38,7 @@ def flags(schema: tf.Schema) -> dict[str, tuple]:
 def test_types_found_in_the_proto():
     schema = provider_schema()
     assert schema.provider.type_name == "costory"
-    assert sorted(schema.resources) == [
-        "costory_billing_datasource_anthropic",
-        "costory_billing_datasource_aws",
-        "costory_billing_datasource_azure",
-        "costory_billing_datasource_cursor",
-        "costory_billing_datasource_elastic_cloud",
-        "costory_billing_datasource_gcp",
-        "costory_billing_datasource_openai",
-        RESOURCE,
-        "costory_team",
-        "costory_team_member",
-        "costory_virtual_dimension",
-    ]
+    assert sorted(schema.resources) == RESOURCES
     assert sorted(schema.data_sources) == ["costory_service_account"]
 
 

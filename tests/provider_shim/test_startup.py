@@ -24,6 +24,7 @@ from costory_proto.plugin import grpc_controller_pb2, grpc_controller_pb2_grpc
 from provider_shim import wire
 from provider_shim.plugin import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, dial
 from provider_shim.schema import provider_schema
+from tests.provider_shim.test_schema import RESOURCES
 
 CHILD = """
 import json, sys, threading
@@ -136,7 +137,7 @@ def test_the_schema_is_answered_without_the_client_resources_or_rules(provider):
     metadata = provider.provider.GetMetadata(tf.GetMetadata.Request(), timeout=30)
     now = provider.modules()["now"]
 
-    assert len(schema.resource_schemas) == 11
+    assert len(schema.resource_schemas) == len(RESOURCES)
     assert sorted(r.type_name for r in metadata.resources) == sorted(schema.resource_schemas)
     assert [d.type_name for d in metadata.data_sources] == ["costory_service_account"]
     assert loaded(now, PROVIDER_MODULES) == PROVIDER_MODULES

@@ -40,6 +40,7 @@ from provider_shim.launcher import (
 from provider_shim.plugin import dial
 from provider_shim.schema import provider_schema
 from provider_shim.zygote import stop_zygotes, zygote_pids
+from tests.provider_shim.test_schema import RESOURCES
 
 VERSION = version("costory-selfhosted")
 TIMEOUT = 30
@@ -169,7 +170,7 @@ def test_a_warm_start_answers_the_schema_as_a_cold_start_does(start, warm_dir):
     assert (cold.warm, first.warm, warm.warm) == (False, False, True)
     assert serving(zygote, warm.handshake)
     assert warm.schema() == cold.schema() == first.schema()
-    assert len(tf.GetProviderSchema.Response.FromString(warm.schema()).resource_schemas) == 11
+    assert len(tf.GetProviderSchema.Response.FromString(warm.schema()).resource_schemas) == len(RESOURCES)
     assert [launched.shut_down() for launched in (cold, first, warm)] == [0, 0, 0]
     wait_until(lambda: serving(zygote, warm.handshake) is None, "the warm provider to be reaped")
 
@@ -261,7 +262,7 @@ def test_a_stale_socket_falls_back_to_a_cold_start_and_is_replaced(start, warm_d
 
     first = start()
     assert not first.warm
-    assert len(tf.GetProviderSchema.Response.FromString(first.schema()).resource_schemas) == 11
+    assert len(tf.GetProviderSchema.Response.FromString(first.schema()).resource_schemas) == len(RESOURCES)
     assert first.shut_down() == 0
     zygote_up(warm_dir)
     second = start()

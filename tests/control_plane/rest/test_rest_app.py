@@ -45,6 +45,18 @@ def test_openapi_lists_every_route(api):
         "/v1/teams/{team_id}",
         "/v1/teams/{team_id}/members",
         "/v1/teams/{team_id}/members/{member_id}",
+        "/v1/budgets",
+        "/v1/budgets/{budget_id}",
+        "/v1/budgets/{budget_id}/status",
+        "/v1/alerts",
+        "/v1/alerts:preview",
+        "/v1/alerts/{alert_id}",
+        "/v1/reports",
+        "/v1/reports/{report_id}",
+        "/v1/notifications",
+        "/v1/dashboards",
+        "/v1/dashboards/{dashboard_id}",
+        "/v1/dashboards/{dashboard_id}/data",
     }
 
 
