@@ -354,23 +354,30 @@ def fingerprint(folder: Path) -> dict:
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
-def measure(data: Path, rows: int, shape: str, partitions: int) -> dict:
-    """Every implementation on one dataset, each in its own process; their results checked equal."""
+def measure(data: Path, rows: int, shape: str, partitions: int, repeat: int = 1) -> dict:
+    """Every implementation on one dataset, each run in its own process, ``repeat`` rounds interleaved (ours,
+    numpy, duckdb, ours, ...) so that a slow spell of the machine falls on all of them; the median time and the
+    largest peak are kept, and the results of every run checked equal."""
     keys = write_partitions(data, shape, rows, partitions)
-    figures, prints = {}, {}
-    for implementation in IMPLEMENTATIONS:
-        out = f"results/{implementation}"
-        shutil.rmtree(data / out, ignore_errors=True)
-        figures[implementation] = f = run_worker(implementation, data, keys, out)
-        if "failed" in f:
-            prints[implementation] = {"failed": f["failed"], "parts": 0, "total": None}
-            continue
-        prints[implementation] = fingerprint(data / out)
-        print(
-            f"  {rows:>11,} {shape:11} {partitions} part(s) {implementation:6} {f['seconds']:7.2f} s "
-            f"peak {f['peak_rss_mib']:,.0f} MiB, {prints[implementation]['parts']:,} parts",
-            file=sys.stderr,
-        )
+    runs: dict[str, list[dict]] = {name: [] for name in IMPLEMENTATIONS}
+    prints: dict[str, dict] = {}
+    for _round in range(repeat):
+        for implementation in IMPLEMENTATIONS:
+            out = f"results/{implementation}"
+            shutil.rmtree(data / out, ignore_errors=True)
+            runs[implementation].append(f := run_worker(implementation, data, keys, out))
+            if "failed" in f:
+                prints[implementation] = {"failed": f["failed"], "parts": 0, "total": None}
+                continue
+            printed = fingerprint(data / out)
+            if prints.setdefault(implementation, printed) != printed:
+                prints[implementation] = {"failed": "runs disagree", "parts": 0, "total": None}
+            print(
+                f"  {rows:>11,} {shape:11} {partitions} part(s) {implementation:6} {f['seconds']:7.2f} s "
+                f"peak {f['peak_rss_mib']:,.0f} MiB, {printed['parts']:,} parts",
+                file=sys.stderr,
+            )
+    figures = {name: _median_run(name_runs) for name, name_runs in runs.items()}
     shutil.rmtree(data / "results", ignore_errors=True)
     reference = next((p for p in prints.values() if "failed" not in p), prints["ours"])
     agree = {name: p == reference for name, p in prints.items()}
@@ -385,12 +392,23 @@ def measure(data: Path, rows: int, shape: str, partitions: int) -> dict:
             "parts": reference["parts"], "total": reference["total"]}  # fmt: skip
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """One implementation's figures over its runs: the median time (a failed run counts as the slowest), the
+    largest peak, and every time."""
+    times = sorted(r["seconds"] if r["seconds"] == r["seconds"] else float("inf") for r in runs)
+    middle = times[len(times) // 2] if len(times) % 2 else (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2
+    figures = {**runs[0], "seconds": middle if middle != float("inf") else float("nan"), "runs": times}
+    figures["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 50_000_000])
     parser.add_argument("--quick", action="store_true", help="1M rows, a smoke run (the doc is not written)")
     parser.add_argument("--shapes", nargs="+", default=["friendly", "independent"])
     parser.add_argument("--layouts", type=int, nargs="+", default=[1], help="partitions per dataset")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each implementation; the median is kept")
     parser.add_argument(
         "--several-at-largest",
         action=argparse.BooleanOptionalAction,
@@ -432,7 +450,7 @@ def main() -> None:
     if args.several_at_largest and PARTITIONS not in args.layouts:
         plan.append((max(args.rows), "independent", PARTITIONS))
     for rows, shape, partitions in plan:
-        results.append(measure(args.data, rows, shape, partitions))
+        results.append(measure(args.data, rows, shape, partitions, args.repeat))
         (args.data / "partial-run.json").write_text(json.dumps(results, indent=1))  # kept if a later step fails
     shutil.rmtree(args.data / "results", ignore_errors=True)
 
@@ -487,6 +505,16 @@ def _best(figures: dict) -> float:
     )
 
 
+def _runs_note(results: list[dict]) -> str:
+    repeat = max((len(f.get("runs", [0])) for r in results for f in r["figures"].values()), default=1)
+    if repeat == 1:
+        return "Single runs: a busy core slows every implementation, not equally; `--repeat 3` for medians."
+    return (
+        f"Each time is the median of {repeat} runs, the implementations taking turns (ours, numpy, duckdb, ours, "
+        "...), so that a slow spell of the machine falls on all of them; every run's time is in last-run.json."
+    )
+
+
 def _gib(mib: float) -> str:
     return f"{mib / 1024:.2f} GiB"
 
@@ -506,9 +534,8 @@ def report(
         f"Code measured: {code}.",
         "",
         f"Machine: {machine('pyarrow', 'numpy', 'duckdb')}. Run started {started_at:%Y-%m-%d %H:%M} UTC with "
-        f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores: other work "
-        "was running, so every figure is noisy (single runs; a loaded core slows every implementation, not "
-        "equally). Re-run alone for clean figures.",
+        f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores. "
+        + _runs_note(results),
         "",
         "**Data.** Cost partitions in COST_SCHEMA written as the importer writes them (`DataStore.parquet_writer`, "
         "zstd, row groups of 256k rows, string columns as Parquet encodes them: dictionary pages, falling back to "
