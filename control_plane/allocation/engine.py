@@ -181,6 +181,7 @@ class Allocator:
             else:
                 self._per_row_rules.append(index)
         self._rule_names = pa.array([rule.name for rule in rules], pa.string())
+        self._decided: dict[str, _Decided] = {}
         self._daily: dict[int, _DailyUsage] = {}
         self._group_of_day: dict[int, dict[int, int]] = defaultdict(dict)
         self._group_of_mapped: dict[int, dict[str, int | None]] = defaultdict(dict)
@@ -208,7 +209,7 @@ class Allocator:
         #    (ConservationError). The result's columns are the chunks' pieces, in row_id order.
         rows = _normalise(costs)
         self.tally.null_costs += rows.null_costs
-        encoded, rule_of_row = _match(costs, self.dimension)
+        encoded, rule_of_row = _match(costs, self.dimension, self._decided)
         group_of_row, rule_of_row = self._groups_of_rows(encoded, rule_of_row, rows.days)
         del encoded
         plan = self._current_plan()
@@ -427,11 +428,9 @@ def _normalise(costs: pa.Table) -> _Rows:
         row_ids = None
 
     day_column = costs.column("ChargePeriodStart")
-    if not pa.types.is_date32(day_column.type):
-        day_column = day_column.cast(pa.date32())
     if day_column.null_count:
         raise AllocationError("ChargePeriodStart must be non-null on every cost row")
-    days = np.ascontiguousarray(day_column.cast(pa.int32()).to_numpy(), dtype=np.int32)
+    days = _days(day_column)
 
     billed = costs.column("BilledCost")
     if not (pa.types.is_decimal(billed.type) or pa.types.is_floating(billed.type)):
@@ -442,6 +441,22 @@ def _normalise(costs: pa.Table) -> _Rows:
     else:
         cents = _decimal_cents(billed_array)
     return _Rows(row_ids, days, cents, order, billed_array.null_count)
+
+
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _days(column: pa.ChunkedArray) -> np.ndarray:
+    """Each row's UTC day (int32 days since 1970-01-01): integer division of UTC timestamps (what cost partitions
+    hold), a cast otherwise."""
+    kind = column.type
+    if pa.types.is_timestamp(kind) and kind.tz in (None, "UTC", "+00:00", "Z"):
+        array = _whole(column)
+        raw = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array)]
+        return (raw // _PER_DAY[kind.unit]).astype(np.int32)
+    if not pa.types.is_date32(kind):
+        column = column.cast(pa.date32())
+    return np.ascontiguousarray(column.cast(pa.int32()).to_numpy(), dtype=np.int32)
 
 
 def _float_cents(array: pa.Array) -> np.ndarray:
@@ -587,16 +602,17 @@ def _tag_codes(costs: pa.Table, key: str) -> tuple[pa.Array, np.ndarray]:
     found = through > before
     if tags.null_count:
         found &= tags.is_valid().to_numpy(zero_copy_only=False)
-    codes = np.full(len(tags), -1, dtype=np.int64)
+    codes = np.full(len(tags), -1, dtype=np.int32)
     if len(positions):
         codes[found] = _indices(items)[positions[before[found]]]
     return items.dictionary.cast(pa.string()), codes
 
 
 def _indices(array: pa.DictionaryArray) -> np.ndarray:
-    """A dictionary array's indices as int64, -1 for null."""
+    """A dictionary array's indices as int32, -1 for null."""
     indices = array.indices
-    return (indices.fill_null(-1) if indices.null_count else indices).to_numpy(zero_copy_only=False).astype(np.int64)
+    indices = indices.fill_null(-1) if indices.null_count else indices
+    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
 def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.ndarray]:
@@ -608,7 +624,7 @@ def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.nd
     n = costs.num_rows
     if reference.startswith(TAG_PREFIX):
         if "Tags" not in costs.column_names:
-            return pa.array([], pa.string()), np.full(n, -1, dtype=np.int64)
+            return pa.array([], pa.string()), np.full(n, -1, dtype=np.int32)
     elif reference not in costs.column_names:
         raise AllocationError(f"a rule reads column {reference!r}, which the cost table lacks")
     pieces: list[tuple[pa.Array, np.ndarray]] = []
@@ -627,7 +643,7 @@ def _encoded_reference(costs: pa.Table, reference: str) -> tuple[pa.Array, np.nd
         return dictionary.cast(pa.string()), codes
     # several dictionaries: one of all their values, and each piece's codes mapped into it
     dictionary = pc.unique(pa.concat_arrays([d.cast(pa.string()) for d, _ in pieces]))
-    codes = np.empty(n, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int32)
     start = 0
     for values, piece in pieces:
         into = np.append(pc.index_in(values.cast(pa.string()), dictionary).to_numpy(zero_copy_only=False), -1)
@@ -649,8 +665,7 @@ def _encode(costs: pa.Table, references: Sequence[str]) -> dict[str, _Encoded]:
     encoded = {}
     for reference in references:
         dictionary, codes = _encoded_reference(costs, reference)
-        narrow = np.int32 if len(dictionary) < 2**31 else np.int64
-        encoded[reference] = _Encoded(dictionary, codes.astype(narrow))
+        encoded[reference] = _Encoded(dictionary, codes.astype(np.int32, copy=False))
     return encoded
 
 
@@ -700,8 +715,11 @@ def evaluate_rows(condition: Condition, encoded: Mapping[str, _Encoded], rows: n
     return per_value[column.codes[rows]]  # code -1 (null) picks the appended False
 
 
-def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Encoded], np.ndarray]:
-    """The encoded columns the rules read, and each row's first matching rule (-1 for none).
+def _match(
+    costs: pa.Table, dimension: VirtualDimension, decided: dict[str, _Decided] | None = None
+) -> tuple[dict[str, _Encoded], np.ndarray]:
+    """The encoded columns the rules read, and each row's first matching rule (-1 for none). ``decided``: what
+    earlier batches decided per distinct value (`_Decided`), kept by an `Allocator` across batches.
 
     The rules reading one column are decided per distinct value of that column (the first of them matching the
     value, nulls included) and spread over the rows with one lookup per column; a row's rule is the smallest
@@ -722,11 +740,13 @@ def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Enc
     rule_of_row = np.full(costs.num_rows, none, dtype=kind)
     for column_name, indices in by_column.items():
         column = encoded[column_name]
-        with_null = pa.table({column_name: pa.concat_arrays([column.dictionary, pa.nulls(1, pa.string())])})
-        rule_of_code = np.full(len(with_null), none, dtype=kind)  # the last entry is null's (code -1)
-        for index in indices:
-            undecided = rule_of_code == none
-            rule_of_code[undecided & evaluate(rules[index].condition, with_null)] = index
+        conditions = [(index, rules[index].condition) for index in indices]
+        if decided is None:
+            rule_of_code = _first_rules(column_name, column.dictionary, conditions, none, kind, with_null=True)
+        else:
+            rule_of_code = decided.setdefault(column_name, _Decided()).first_rules(
+                column_name, column.dictionary, conditions, none, kind
+            )
         if (rule_of_code < none).any():
             np.minimum(rule_of_row, rule_of_code[column.codes], out=rule_of_row)
     for index in several:
@@ -735,6 +755,62 @@ def _match(costs: pa.Table, dimension: VirtualDimension) -> tuple[dict[str, _Enc
             hit = evaluate_rows(rules[index].condition, encoded, candidates)
             rule_of_row[candidates[hit]] = index
     return encoded, np.where(rule_of_row == none, -1, rule_of_row).astype(np.int64)
+
+
+def _first_rules(
+    name: str, values: pa.Array, conditions: list[tuple[int, Condition]], none: int, kind: np.dtype, with_null: bool
+) -> np.ndarray:
+    """Per value (then null, ``with_null``): the first of ``conditions`` (on column ``name``) it matches."""
+    if with_null:
+        values = pa.concat_arrays([values.cast(pa.string()), pa.nulls(1, pa.string())])
+    keys = pa.table({name: values})
+    first = np.full(len(values), none, dtype=kind)
+    for index, condition in conditions:
+        first[(first == none) & evaluate(condition, keys)] = index
+    return first
+
+
+DECIDED_VALUES = 1 << 18
+"""Most distinct values of one column whose decisions an Allocator keeps; past it, each batch decides its own."""
+
+
+class _Decided:
+    """One column's decisions across batches: the distinct values seen and the first rule each matches, so a
+    value is evaluated once per computation rather than once per batch (a ResourceId regex over a month's
+    row groups). Each batch's dictionary is matched against what is known by hashing (`index_in`)."""
+
+    def __init__(self) -> None:
+        self.values: pa.Array | None = None
+        self.rules = np.empty(0, dtype=np.int32)
+        self.null_rule: int | None = None
+        self.given_up = False
+
+    def first_rules(
+        self, name: str, dictionary: pa.Array, conditions: list[tuple[int, Condition]], none: int, kind: np.dtype
+    ) -> np.ndarray:
+        """Per code of ``dictionary``, then null: the first matching rule (``none`` for none)."""
+        if self.given_up:
+            return _first_rules(name, dictionary, conditions, none, kind, with_null=True)
+        dictionary = dictionary.cast(pa.string())
+        if self.values is None:
+            first = _first_rules(name, dictionary, conditions, none, kind, with_null=True)
+            self.values, self.rules, self.null_rule = dictionary, first[:-1], int(first[-1])
+            return first
+        known = pc.index_in(dictionary, value_set=self.values).fill_null(-1).to_numpy(zero_copy_only=False)
+        first = np.empty(len(dictionary) + 1, dtype=kind)
+        first[:-1] = self.rules[known] if len(self.rules) else none  # new values' entries are set below
+        first[-1] = self.null_rule
+        new = np.flatnonzero(known < 0)
+        if len(new):
+            fresh = dictionary.take(pa.array(new))
+            decided = _first_rules(name, fresh, conditions, none, kind, with_null=False)
+            first[new] = decided
+            if len(self.values) + len(new) > DECIDED_VALUES:
+                self.given_up, self.values, self.rules = True, None, np.empty(0, dtype=np.int32)
+            else:
+                self.values = pa.concat_arrays([self.values, fresh])
+                self.rules = np.concatenate([self.rules, decided])
+        return first
 
 
 # --- step 3: coefficient groups --------------------------------------------------------------------------------

@@ -97,11 +97,12 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
     first = np.empty(len(position), dtype=bool)
     first[0] = True
     np.not_equal(position[1:], position[:-1], out=first[1:])
-    quantity = _quantities(costs, position, cents)
+    quantity = _quantities(costs, position, first, cents)
     sums = _Sums(cents, quantity)
     by_day_value = _Mix().then(*_days(parts.column("day"))).then(*_codes(parts.column("value")))
     core = _aggregate(("day", "value", "rule"), by_day_value.then(*_codes(parts.column("rule"))), sums, first)
     pieces = [core]
+    per_day_value: pa.Table | None = None  # the pieces of columns holding one value in the whole batch
     for name in SUMMARY_COLUMNS:
         if name not in costs.column_names:
             continue
@@ -109,29 +110,38 @@ def of_batch(costs: pa.Table, parts: pa.Table) -> pa.Table:
         if len(per_row) and per_row.min() == per_row.max():  # one value (or none) in the batch: no key to mix
             only = per_row[0]
             constant = None if only == len(dictionary) else dictionary[only].as_py()
-            pieces.append(_aggregate(("day", "value"), by_day_value, sums, None, column=(name, constant)))
+            if per_day_value is None:
+                per_day_value = _aggregate(("day", "value"), by_day_value, sums, None, column=(name, constant))
+            count = per_day_value.num_rows
+            pieces.append(
+                per_day_value.set_column(3, "column", pa.array([name] * count, pa.string())).set_column(
+                    4, "column_value", pa.array([constant] * count, pa.string())
+                )
+            )
             continue
         mix = by_day_value.then(per_row[position], dictionary)
         pieces.append(_aggregate(("day", "value", "column_value"), mix, sums, None, column=(name, None)))
     return pa.concat_tables(pieces)
 
 
-def _quantities(costs: pa.Table, position: np.ndarray, cents: np.ndarray) -> np.ndarray | None:
+def _quantities(costs: pa.Table, position: np.ndarray, first: np.ndarray, cents: np.ndarray) -> np.ndarray | None:
     """Each part's usage quantity, or None when the batch has none: the row's quantity, times the part's share
-    of the row's cost where a row has several parts."""
+    of the row's cost where a row has several parts (``first`` flags each row's first part)."""
     if "ConsumedQuantity" not in costs.column_names:
         return None
     consumed = costs.column("ConsumedQuantity").cast(pa.float64()).fill_null(0).to_numpy()
     if not consumed.any():  # cost-only bills skip the shares altogether
         return None
     quantity = consumed[position]
-    parts_of_row = np.bincount(position, minlength=costs.num_rows)
-    several = np.flatnonzero(parts_of_row[position] > 1)
-    if len(several):
+    starts = np.flatnonzero(first)  # parts are sorted by row: each row's first part, then the others
+    parts_of_row = np.diff(starts, append=len(position))
+    if len(starts) < len(position):  # some row has several parts: share its quantity like its cost
+        several = np.flatnonzero(np.repeat(parts_of_row > 1, parts_of_row))
         rows, amount = position[several], cents[several].astype(np.float64)
         row_amount = np.bincount(rows, weights=amount, minlength=costs.num_rows)[rows]
+        parts = np.repeat(parts_of_row, parts_of_row)[several]
         with np.errstate(divide="ignore", invalid="ignore"):
-            quantity[several] *= np.where(row_amount == 0, 1.0 / parts_of_row[rows], amount / row_amount)
+            quantity[several] *= np.where(row_amount == 0, 1.0 / parts, amount / row_amount)
     return quantity
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from control_plane.allocation import AllocationError, VirtualDimension, allocate
+from control_plane.allocation import AllocationError, VirtualDimension, allocate, engine
 from control_plane.allocation.engine import ALLOCATIONS_SCHEMA
 from control_plane.billing.schema import COST_SCHEMA
 from control_plane.datastore import DataStore
@@ -57,8 +57,9 @@ def as_partitions(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
     st.integers(1, 7),
     st.integers(1, 8),
     st.integers(1, 12),
+    st.integers(0, 6),
 )
-def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batch_rows, min_batch_rows, span):
+def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batch_rows, min_batch_rows, span, known):
     assume(pa.types.is_decimal(table.column("BilledCost").type) and table.num_rows > 0)
     usage = usage_for(dimension, rows)
     partitions = as_partitions(table, [c for c in cuts if c < table.num_rows])
@@ -76,6 +77,7 @@ def test_streamed_recompute_equals_the_oracle(table, dimension, rows, cuts, batc
         mock.patch.object(compute, "MIN_BATCH_ROWS", min_batch_rows),  # row groups of 3: gathered, cut, or as is
         mock.patch.object(summary, "SUMMARISED_PARTS", span),  # summaries of spans of batches, folded in twos
         mock.patch.object(summary, "FOLD", 2),
+        mock.patch.object(engine, "DECIDED_VALUES", known),  # decisions kept across batches, until too many values
     ):
         store = DataStore.local(Path(directory))
         keys = []
