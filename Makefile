@@ -137,7 +137,7 @@ demo: provider emulators
 bench: provider
 	$(PY) bench/provider_bench.py
 	$(PY) bench/import_bench.py
-	$(PY) bench/allocation_bench.py
+	$(PY) bench/allocation_bench.py --repeat 3
 	$(PY) bench/rest_bench.py --rows 50000000 --rest-processes 2 --out docs/benchmarks/rest.md
 	$(PY) bench/distributed_bench.py
 	$(PY) bench/azure_normalize_bench.py

@@ -15,7 +15,7 @@ Implementations, each in a fresh process (peak RSS = VmHWM of that process, the 
 All three write (row_id, day, value, amount decimal(18, 2), rule) to Parquet per partition; their results are
 checked equal (part count, total, per-value totals, and an order-free fingerprint of every part).
 
-    .venv/bin/python bench/allocation_bench.py --rows 10000000 50000000   # the figures in the doc
+    .venv/bin/python bench/allocation_bench.py --repeat 3 --rows 10000000 50000000   # the doc's figures
     .venv/bin/python bench/allocation_bench.py --quick                    # 1M rows, a smoke run
 """
 
@@ -526,11 +526,11 @@ def report(
     lines = [
         "# Benchmarks: recomputing a dimension, partitions to results",
         "",
-        "Produced by `bench/allocation_bench.py` (`.venv/bin/python bench/allocation_bench.py --rows 10000000 "
-        "50000000`; `--quick` for a 1M-row smoke run). Each (size, shape, layout, implementation) runs in a fresh "
-        "process; **time** is wall time from the first partition opened to the last result (and, for ours, the "
-        "summary) written; **peak** is that process's VmHWM: interpreter, libraries, whatever of the input it "
-        "holds, working memory and the writers' buffers. MiB = 2^20 bytes, GiB = 2^30 bytes. "
+        "Produced by `bench/allocation_bench.py` (`.venv/bin/python bench/allocation_bench.py --repeat 3 --rows "
+        "10000000 50000000`; `--quick` for a 1M-row smoke run). Each (size, shape, layout, implementation) runs "
+        "in a fresh process; **time** is wall time from the first partition opened to the last result (and, for "
+        "ours, the summary) written; **peak** is that process's VmHWM: interpreter, libraries, whatever of the "
+        "input it holds, working memory and the writers' buffers. MiB = 2^20 bytes, GiB = 2^30 bytes. "
         f"Code measured: {code}.",
         "",
         f"Machine: {machine('pyarrow', 'numpy', 'duckdb')}. Run started {started_at:%Y-%m-%d %H:%M} UTC with "
