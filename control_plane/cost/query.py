@@ -26,7 +26,9 @@ summary holds; effective and list cost start from the row's own column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -145,7 +147,7 @@ class _Plan:
     start: date
     end: date
     previous: tuple[date, date] | None
-    dimensions: list[str] = field(default_factory=list)
+    dimensions: tuple[str, ...] = ()
 
     def ranges(self) -> list[tuple[date, date]]:
         return [(self.start, self.end), *([self.previous] if self.previous else [])]
@@ -177,18 +179,18 @@ def run(
         try:
             plan = _plan(query, engine.store, cost_keys, ids)
             if any(r is None for r in results) or not (summarised or cost_keys):
-                return _finish(_empty(len(query.group_by)), plan, limit, offset)
+                return _page(_order(_empty(len(query.group_by)), plan), plan, limit, offset)
             if summarised:
-                table = _from_summary(engine.store, results[0], plan)  # type: ignore[arg-type]
+                ordered = _SUMMARY_ANSWERS.get(engine.store, results[0], plan)  # type: ignore[arg-type]
             else:
-                table = _from_rows(engine.store, cost_keys, results, plan)  # type: ignore[arg-type]
+                ordered = _order(_from_rows(engine.store, cost_keys, results, plan), plan)  # type: ignore[arg-type]
             break
         except (OSError, duckdb.InvalidInputException):
             # An import or recompute on another replica replaced (and removed) an object since its key was
             # read: read the pointers again, once.
             if attempt:
                 raise
-    return _finish(table, plan, limit, offset)
+    return _page(ordered, plan, limit, offset)
 
 
 def _plan(query: Query, store: DataStore, cost_keys: list[str], ids: list[str]) -> _Plan:
@@ -202,7 +204,7 @@ def _plan(query: Query, store: DataStore, cost_keys: list[str], ids: list[str]) 
     previous = periods.previous(start, end, query.preset) if query.compare else None
     if previous is not None and previous[0] < FIRST_DAY:
         previous = None
-    return _Plan(query, start, end, previous, ids)
+    return _Plan(query, start, end, previous, tuple(ids))
 
 
 def _summarised(query: Query) -> bool:
@@ -379,13 +381,54 @@ def _filter_sql(item: Filter, target: str, key: str, params: dict[str, object]) 
 # -- finishing ------------------------------------------------------------------------------------------------
 
 
-def _finish(table: pa.Table, plan: _Plan, limit: int | None, offset: int) -> QueryResult:
+@dataclass(frozen=True)
+class _Ordered:
+    """A query's whole answer before paging: the rows in the order shown, each with its rounded cents
+    (`row_cents`, `row_previous`), and the totals they add up to."""
+
+    table: pa.Table
+    total: int
+    previous_total: int
+
+
+class _Answers:
+    """Answers from summaries, kept by (summary, query): a summary never changes (a recompute writes a new folder
+    and points at it), so a dashboard asking again is answered without grouping again. Bounded by the rows held,
+    oldest dropped first."""
+
+    def __init__(self, max_rows: int):
+        self.max_rows = max_rows
+        self._held: OrderedDict[tuple, _Ordered] = OrderedDict()
+        self._rows = 0
+        self._lock = threading.Lock()
+
+    def get(self, store: DataStore, results: compute.ResultKeys, plan: _Plan) -> _Ordered:
+        key = (store, results, plan)
+        with self._lock:
+            if key in self._held:
+                self._held.move_to_end(key)
+                return self._held[key]
+        ordered = _order(_from_summary(store, results, plan), plan)
+        with self._lock:
+            if key not in self._held and ordered.table.num_rows <= self.max_rows:
+                self._held[key] = ordered
+                self._rows += ordered.table.num_rows
+                while self._rows > self.max_rows:
+                    _, dropped = self._held.popitem(last=False)
+                    self._rows -= dropped.table.num_rows
+        return ordered
+
+
+_SUMMARY_ANSWERS = _Answers(max_rows=1_000_000)
+
+
+def _order(table: pa.Table, plan: _Plan) -> _Ordered:
     query = plan.query
     groups = [f"g{i}" for i in range(len(query.group_by))]
     table = _line_up(table, plan)
     if query.top_n and groups:
         table = _top(table, groups, query.top_n)
-    table = _side_by_side(table, groups)
+    table = _side_by_side(table, groups, plan.previous is not None or bool(query.top_n))
     others = (
         pc.fill_null(pc.equal(table.column(groups[0]), OTHER), False)
         if groups
@@ -401,6 +444,11 @@ def _finish(table: pa.Table, plan: _Plan, limit: int | None, offset: int) -> Que
     )
     table = table.append_column("row_cents", pa.array(cents, pa.int64()))
     table = table.append_column("row_previous", pa.array(previous_cents, pa.int64()))
+    return _Ordered(table, total, previous_total)
+
+
+def _page(ordered: _Ordered, plan: _Plan, limit: int | None, offset: int) -> QueryResult:
+    query, table, total, previous_total = plan.query, ordered.table, ordered.total, ordered.previous_total
     stop = table.num_rows if limit is None else offset + limit
     rows = [
         Row(
@@ -479,10 +527,24 @@ def _regroup(table: pa.Table, keys: list[str]) -> pa.Table:
     )
 
 
-def _side_by_side(table: pa.Table, groups: list[str]) -> pa.Table:
-    """One row per (period, group): the current cents and quantity, and the previous period's cents."""
+def _side_by_side(table: pa.Table, groups: list[str], regroup: bool = True) -> pa.Table:
+    """One row per (period, group): the current cents and quantity, and the previous period's cents. Without a
+    previous period or a fold into `Other` (``regroup`` False) the rows are that already."""
     is_prev = table.column("prev")
     zero_int, zero = pa.scalar(0, pa.int64()), pa.scalar(0.0)
+    if not regroup:
+        count = table.num_rows
+        return pa.table(
+            {
+                "period": table.column("period"),
+                **{g: table.column(g) for g in groups},
+                "cents": table.column("cents"),
+                "fraction": table.column("fraction"),
+                "quantity": table.column("quantity"),
+                "prev_cents": pa.array(np.zeros(count, dtype=np.int64)),
+                "prev_fraction": pa.array(np.zeros(count)),
+            }
+        )
     split = pa.table(
         {
             "period": table.column("period"),
