@@ -27,6 +27,7 @@ from control_plane.errors import (
     public_view,
 )
 from control_plane.limits import parameter_violations
+from control_plane.web.session import COOKIE as SESSION_COOKIE
 from costory_schema.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 GUARDED_PREFIXES = ("/v1/", "/mcp")
 """Admission applies to the API and MCP over HTTP; /openapi.json, the docs and the dashboard's pages answer
 even when the server is saturated (the pages' own API calls are admitted)."""
-SESSION_COOKIE = "costory_session"
-"""The dashboard's sign-in cookie (control_plane.web.session): requests carrying it are admitted as its own
-caller, as a bearer token's are."""
+
 
 
 def error_response(error: DomainError) -> JSONResponse:
@@ -152,7 +151,7 @@ def _caller(scope: Scope) -> str | None:
     scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    session = cookie_parser(_header(scope, b"cookie") or "").get(SESSION_COOKIE)
+    session = cookie_parser(_header(scope, b"cookie") or "").get(SESSION_COOKIE)  # the dashboard's sign-in
     return f"session:{hashlib.sha256(session.encode()).hexdigest()}" if session else None
 
 

@@ -3,6 +3,7 @@ rotation effective within that time) and admission's bounded wait, on a real uvi
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import time
 from collections import Counter
@@ -210,3 +211,24 @@ def test_the_token_reaches_no_log_and_no_answer(settings, sessions, acme, caplog
     shown = caplog.text + "".join(a.text + str(a.headers) for a in answers)
     assert token not in shown and unknown not in shown
     assert token[4:] not in shown and unknown[4:] not in shown
+
+
+def test_a_dashboard_session_and_mcp_are_admitted_like_a_token(settings, acme):
+    """A session cookie counts as its own caller (its hash the key: two sessions do not share one allowance),
+    and MCP over HTTP takes a slot as the API does."""
+    _, token = acme
+    services = build_services(settings.model_copy(update={"admission_wait_seconds": 0.0}))
+    admission = Admission(max_in_flight=3, max_in_flight_per_token=1)
+    mine, other = "sealed-session-one", "sealed-session-two"
+    answers = []
+    with TestClient(create_app(services, admission)) as client:
+        with admission.admit(f"session:{hashlib.sha256(mine.encode()).hexdigest()}"):
+            client.cookies.set("costory_session", mine)
+            answers.append(client.get("/v1/virtual-dimensions").status_code)  # its one slot is taken
+            client.cookies.set("costory_session", other)
+            answers.append(client.get("/v1/virtual-dimensions").status_code)  # admitted, then not a valid session
+        client.cookies.clear()
+        with admission.admit(token):
+            answers.append(client.post("/mcp", headers={"Authorization": f"Bearer {token}"}).status_code)
+    services.close()
+    assert answers == [429, 401, 429]
