@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -64,3 +66,21 @@ def migrate(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+_INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+"""The INSERT of each supported dialect: both offer ``ON CONFLICT DO NOTHING``."""
+
+
+def insert_new(session: Session, model: Any, rows: list[dict[str, Any]], unique: list[Any]) -> int:
+    """INSERT ... ON CONFLICT (``unique``) DO NOTHING, in the database's own dialect: rows another transaction
+    (or replica) inserted first are skipped, never an error. Returns how many rows were inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = _INSERTS.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"the control plane runs on PostgreSQL or SQLite, not {dialect}")
+    statement = insert(model).values(rows).on_conflict_do_nothing(index_elements=unique).returning(model.id)
+    return len(session.execute(statement).all())

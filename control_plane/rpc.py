@@ -15,7 +15,7 @@ from control_plane.admission import Admission
 from control_plane.errors import DomainError, as_domain_error, to_grpc_status
 from control_plane.limits import check_message
 from control_plane.models import Tenant
-from control_plane.tenants.service import authenticate
+from control_plane.tenants.service import authenticate, bearer
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,8 @@ class Servicer(Protocol):
 
 def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | None:
     for key, value in metadata or ():
-        if key == AUTHORIZATION and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
+        if key == AUTHORIZATION and isinstance(value, str) and (token := bearer(value)):
+            return token
     return None
 
 

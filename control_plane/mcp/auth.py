@@ -12,15 +12,9 @@ import anyio.to_thread
 from mcp.server.fastmcp import Context
 
 from control_plane.errors import as_domain_error
-from control_plane.rest.edge import ASGIApp, Receive, Scope, Send, _drain, _header, error_response
+from control_plane.rest.edge import ASGIApp, Receive, Scope, Send, drain, error_response, header
 from control_plane.services import Services
-from control_plane.tenants.service import TokenCache
-
-
-def bearer(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header; None for any other scheme or none."""
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
+from control_plane.tenants.service import TokenCache, bearer
 
 
 def token_of(ctx: Context, fixed: str | None) -> str | None:
@@ -43,14 +37,14 @@ class RequireToken:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = bearer(_header(scope, b"authorization"))
+        token = bearer(header(scope, b"authorization"))
         try:
             await anyio.to_thread.run_sync(self._authenticate, token)
         except Exception as exc:
             error = as_domain_error(exc)
             if error is None:
                 raise
-            await _drain(receive)  # an unread body would make the server reset the connection
+            await drain(receive)  # an unread body would make the server reset the connection
             await error_response(error)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -12,16 +12,11 @@ from typing import Any, Literal
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from control_plane.rest.schemas import SCALARS
 from costory_schema.options import field_rules, is_map, is_repeated, map_value_field, terraform_attribute
 
-_SCALARS: dict[int, Any] = {
-    FieldDescriptor.TYPE_STRING: str,
-    FieldDescriptor.TYPE_BOOL: bool,
-    FieldDescriptor.TYPE_DOUBLE: float,
-    FieldDescriptor.TYPE_FLOAT: float,
-    FieldDescriptor.TYPE_INT32: int,
-    FieldDescriptor.TYPE_INT64: int,
-}
+_SCALARS: dict[int, Any] = {**SCALARS, FieldDescriptor.TYPE_INT64: int}
+"""REST's mapping of the proto scalars; a tool's 64-bit integers are numbers (ParseDict takes either)."""
 
 
 def _element(field: FieldDescriptor) -> Any:

@@ -14,17 +14,17 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from control_plane import secrets
+from control_plane.db import insert_new
 from control_plane.errors import InvalidArgument
 from control_plane.imports.errors import TerminalImportError
 from control_plane.models import utcnow
@@ -51,10 +51,6 @@ RETRY_BASE_SECONDS = 60.0
 """Backoff after the first failed attempt; it doubles each time (60 s, 120 s, 240 s, 480 s), unless Slack's
 ``Retry-After`` says how long to wait."""
 
-_INSERTS: dict[str, Callable[[type[Notification]], postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
 
 
 @dataclass(frozen=True)
@@ -175,19 +171,8 @@ def enqueue(
         )
     if not rows:
         return False
-    dialect = session.get_bind().dialect.name
-    insert = _INSERTS.get(dialect)
-    if insert is None:
-        raise NotImplementedError(f"notifications are queued on PostgreSQL or SQLite, not {dialect}")
-    statement = (
-        insert(Notification)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing(
-            index_elements=[Notification.tenant_id, Notification.key, Notification.recipient_fingerprint]
-        )
-        .returning(Notification.id)
-    )
-    return bool(session.execute(statement).all())
+    unique = [Notification.tenant_id, Notification.key, Notification.recipient_fingerprint]
+    return insert_new(session, Notification, list(rows.values()), unique) > 0
 
 
 @dataclass(frozen=True)

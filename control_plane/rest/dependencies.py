@@ -18,7 +18,7 @@ from control_plane.errors import InvalidArgument
 from control_plane.limits import check_message
 from control_plane.models import Tenant
 from control_plane.services import Services
-from control_plane.tenants.service import TokenCache
+from control_plane.tenants.service import TokenCache, bearer
 from control_plane.web.session import cookie_token
 from costory_schema.problems import Problem
 
@@ -57,14 +57,13 @@ async def _tenant(
     """The caller's tenant: from the token cache without a thread or a query, else looked up in a worker thread.
     The bearer token, else the one in the dashboard's session cookie (checked the same way, so a revoked token
     stops working through the cookie too)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    bearer = token.strip() if scheme.lower() == "bearer" else None
-    if bearer is None:
-        bearer = cookie_token(request, request.app.state.services.settings)
+    token = bearer(authorization)
+    if token is None:
+        token = cookie_token(request, request.app.state.services.settings)
     tokens: TokenCache = request.app.state.tokens
-    tenant = tokens.remembered(session, bearer)
+    tenant = tokens.remembered(session, token)
     if tenant is None:
-        tenant = await anyio.to_thread.run_sync(tokens.authenticate, session, bearer)
+        tenant = await anyio.to_thread.run_sync(tokens.authenticate, session, token)
     return tenant
 
 

@@ -27,6 +27,7 @@ from control_plane.errors import (
     public_view,
 )
 from control_plane.limits import parameter_violations
+from control_plane.tenants.service import bearer
 from control_plane.web.session import COOKIE as SESSION_COOKIE
 from costory_schema.problems import Problem
 
@@ -98,7 +99,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > self.max_bytes:
                 await self._refuse(scope, receive, send)
@@ -136,7 +137,7 @@ class AdmissionLimit:
         try:
             key = await self.admission.acquire_async(_caller(scope))
         except DomainError as error:
-            await _drain(receive)  # an unread body would make the server reset the connection
+            await drain(receive)  # an unread body would make the server reset the connection
             await error_response(error)(scope, receive, send)
             return
         try:
@@ -148,14 +149,14 @@ class AdmissionLimit:
 def _caller(scope: Scope) -> str | None:
     """Who a request's admission slots count against: its bearer token, else its session cookie (hashed: the
     key is only compared), else nobody in particular (one shared allowance)."""
-    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    session = cookie_parser(_header(scope, b"cookie") or "").get(SESSION_COOKIE)  # the dashboard's sign-in
+    token = bearer(header(scope, b"authorization"))
+    if token:
+        return token
+    session = cookie_parser(header(scope, b"cookie") or "").get(SESSION_COOKIE)  # the dashboard's sign-in
     return f"session:{hashlib.sha256(session.encode()).hexdigest()}" if session else None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key.lower() == name:
             return value.decode("latin-1")
@@ -175,7 +176,7 @@ def _replay(first: Message, receive: Receive) -> Receive:
     return replay
 
 
-async def _drain(receive: Receive) -> None:
+async def drain(receive: Receive) -> None:
     while True:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):

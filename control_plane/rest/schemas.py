@@ -24,7 +24,7 @@ from costory_schema.options import field_rules, is_repeated, terraform_attribute
 PROTO_ROOT = Path(__file__).resolve().parents[2] / "proto"
 """Where the .proto sources are (a source checkout): their comments describe the fields."""
 
-_SCALARS: dict[int, Any] = {
+SCALARS: dict[int, Any] = {
     FieldDescriptor.TYPE_STRING: str,
     FieldDescriptor.TYPE_BOOL: bool,
     FieldDescriptor.TYPE_DOUBLE: float,
@@ -36,6 +36,7 @@ _SCALARS: dict[int, Any] = {
     FieldDescriptor.TYPE_ENUM: str,
     FieldDescriptor.TYPE_BYTES: str,
 }
+"""Proto scalar types as the proto3 JSON mapping writes them (64-bit integers as strings)."""
 _WELL_KNOWN: dict[str, Any] = {"google.protobuf.Timestamp": str, "google.protobuf.FieldMask": str}
 
 
@@ -47,7 +48,7 @@ def _field_type(field: FieldDescriptor) -> Any:
         element = _WELL_KNOWN.get(message.full_name) or model_for(message)
     else:
         choices = list(field_rules(field).one_of)
-        element = _SCALARS[field.type]
+        element = SCALARS[field.type]
         if choices:  # shown as the enum; checked by the service's input rules, as over gRPC (the same message)
             element = Annotated[element, WithJsonSchema({"type": "string", "enum": choices})]
     return GenericAlias(list, (element,)) if is_repeated(field) else element

@@ -12,16 +12,15 @@ over by another process; the late owner's outcome is then ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from control_plane.db import insert_new
 from control_plane.models import BillingDatasource, ImportRun, MetricsDatasource
 from control_plane.scheduler.slots import (
     as_utc,
@@ -70,11 +69,6 @@ def datasource_of(run: ImportRun) -> str:
 
 _DATASOURCE_COLUMN = {RunKind.METRICS: ImportRun.datasource_id, RunKind.BILLING: ImportRun.billing_datasource_id}
 
-_INSERTS: dict[str, Callable[[type[ImportRun]], postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
-"""The INSERT of each supported dialect: both offer ``ON CONFLICT DO NOTHING``."""
 
 
 def plan_due_runs(session: Session, now: datetime, settings: Settings) -> int:
@@ -329,19 +323,9 @@ def _update(session: Session, where: tuple[sa.ColumnElement[bool], ...], **value
 
 
 def _insert_missing(session: Session, kind: RunKind, rows: list[dict]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING on the kind's slot, in the database's own dialect; returns the
-    rows inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = _INSERTS.get(dialect)
-    if insert is None:
-        raise NotImplementedError(f"import runs are planned on PostgreSQL or SQLite, not {dialect}")
-    inserted = 0
-    for start in range(0, len(rows), _INSERT_BATCH):
-        statement = (
-            insert(ImportRun)
-            .values(rows[start : start + _INSERT_BATCH])
-            .on_conflict_do_nothing(index_elements=[_DATASOURCE_COLUMN[kind], ImportRun.scheduled_for])
-            .returning(ImportRun.id)
-        )
-        inserted += len(session.execute(statement).all())
-    return inserted
+    """The runs not planned yet (ON CONFLICT DO NOTHING on the kind's slot); returns the rows inserted."""
+    unique = [_DATASOURCE_COLUMN[kind], ImportRun.scheduled_for]
+    return sum(
+        insert_new(session, ImportRun, rows[start : start + _INSERT_BATCH], unique)
+        for start in range(0, len(rows), _INSERT_BATCH)
+    )

@@ -32,6 +32,13 @@ _ACCOUNT_ID_MAX = 30  # Google service account ids are 6-30 characters.
 _INVALID_TOKEN = "invalid or missing API token"
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (REST, gRPC metadata, MCP over HTTP); None for any
+    other scheme, none, or an empty token."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
